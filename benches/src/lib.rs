@@ -4,6 +4,7 @@
 //! `cargo bench -p hep-benches` (add `-- --quick` for a short run). Figures are recorded in
 //! `docs/performance.md`.
 
+use hep_core::fit::shapes::{add_exponential, add_gaussian};
 use hep_core::rng::stream;
 use rand_distr::{Distribution, Exp, Normal};
 
@@ -19,20 +20,9 @@ pub const PEAK_RANGE: (f64, f64, usize) = (0.0, 100.0, 100);
 /// Expected counts per bin of the peak-on-exponential model, integrated analytically over each
 /// bin (`edges.len() == out.len() + 1`). Parameters as in [`PEAK_TRUTH`].
 pub fn peak_on_exponential(p: &[f64], edges: &[f64], out: &mut [f64]) {
-    let (lo, hi) = (edges[0], edges[edges.len() - 1]);
-    let s2 = p[2] * std::f64::consts::SQRT_2;
-    let gauss_cdf = |x: f64| 0.5 * (1.0 + statrs::function::erf::erf((x - p[1]) / s2));
-    let g_norm = gauss_cdf(hi) - gauss_cdf(lo);
-    let k = p[4];
-    let exp_int = |x: f64| -(-k * x).exp() / k;
-    let e_norm = exp_int(hi) - exp_int(lo);
-    let (mut g_prev, mut e_prev) = (gauss_cdf(lo), exp_int(lo));
-    for (i, o) in out.iter_mut().enumerate() {
-        let (g, e) = (gauss_cdf(edges[i + 1]), exp_int(edges[i + 1]));
-        *o = p[0] * (g - g_prev) / g_norm + p[3] * (e - e_prev) / e_norm;
-        g_prev = g;
-        e_prev = e;
-    }
+    out.fill(0.0);
+    add_gaussian(p[0], p[1], p[2], edges, out);
+    add_exponential(p[3], p[4], edges, out);
 }
 
 /// A histogram of 10 000 events drawn from [`PEAK_TRUTH`] (seeded, reproducible), as

@@ -1,6 +1,7 @@
 //! Statistical validation of `hep_core::fit` against analytic answers and seeded toys.
 
 use hep_core::fit::cost::{ExtendedBinnedNll, LeastSquares, NeymanChi2, UnbinnedNll};
+use hep_core::fit::shapes::{add_exponential, add_gaussian};
 use hep_core::fit::{
     FitOptions, FnObjective, Method, Objective, Parameter, minimize, profile_interval,
 };
@@ -60,16 +61,11 @@ fn gaussian_unbinned_errors_match_asymptotic_formulas() {
 }
 
 /// Gaussian peak (yield `p[0]`, mean `p[1]`, width `p[2]`) on a flat background (yield `p[3]`),
-/// integrated over each bin with the error function.
+/// integrated over each bin.
 fn peak_on_flat(p: &[f64], edges: &[f64], out: &mut [f64]) {
-    let (lo, hi) = (edges[0], edges[edges.len() - 1]);
-    let cdf = |x: f64| 0.5 * (1.0 + statrs::function::erf::erf((x - p[1]) / (p[2] * 2f64.sqrt())));
-    let mut c_prev = cdf(edges[0]);
-    for (i, o) in out.iter_mut().enumerate() {
-        let c = cdf(edges[i + 1]);
-        *o = p[0] * (c - c_prev) + p[3] * (edges[i + 1] - edges[i]) / (hi - lo);
-        c_prev = c;
-    }
+    out.fill(0.0);
+    add_gaussian(p[0], p[1], p[2], edges, out);
+    add_exponential(p[3], 0.0, edges, out);
 }
 
 #[test]

@@ -20,7 +20,8 @@
 //!   which parameters sit at a limit.
 //!
 //! The cost functions of the field are in [`cost`]: extended binned Poisson likelihood, Neyman
-//! chi-square, least squares and unbinned likelihood.
+//! chi-square, least squares and unbinned likelihood; bin-integrated standard shapes for binned
+//! models are in [`shapes`].
 //!
 //! # Example
 //!
@@ -39,6 +40,7 @@ pub mod cost;
 mod hesse;
 mod minimizer;
 mod profile;
+pub mod shapes;
 mod transform;
 
 pub use hesse::hessian;
