@@ -52,16 +52,56 @@ fn check_binned(edges: &[f64], counts: &[f64]) -> Result<()> {
     Ok(())
 }
 
+/// Binned data and a model of their expected counts, shared by the binned cost functions.
+struct Binned<M> {
+    edges: Vec<f64>,
+    counts: Vec<f64>,
+    model: M,
+    expected: RefCell<Vec<f64>>,
+}
+
+impl<M: Fn(&[f64], &[f64], &mut [f64])> Binned<M> {
+    fn new(edges: Vec<f64>, counts: Vec<f64>, model: M) -> Result<Self> {
+        check_binned(&edges, &counts)?;
+        let n = counts.len();
+        Ok(Self {
+            edges,
+            counts,
+            model,
+            expected: RefCell::new(vec![0.0; n]),
+        })
+    }
+
+    /// Calls `term(n_i, nu_i)` for every bin with the model evaluated at `params` into the
+    /// reused buffer, summing the terms; stops early with `+inf` if a term is infinite.
+    fn sum(&self, params: &[f64], term: impl Fn(f64, f64) -> f64) -> f64 {
+        let mut nu = self.expected.borrow_mut();
+        (self.model)(params, &self.edges, &mut nu);
+        let mut total = 0.0;
+        for (&n, &v) in self.counts.iter().zip(nu.iter()) {
+            let t = term(n, v);
+            if t == f64::INFINITY {
+                return t;
+            }
+            total += t;
+        }
+        total
+    }
+
+    fn expected(&self, params: &[f64]) -> Vec<f64> {
+        let mut out = vec![0.0; self.counts.len()];
+        (self.model)(params, &self.edges, &mut out);
+        out
+    }
+}
+
 /// Extended binned Poisson negative log-likelihood (saturated-model subtracted), `UP = 0.5`.
 ///
 /// `value = sum_i [nu_i - n_i + n_i ln(n_i / nu_i)]` with `n_i ln(n_i/nu_i) = 0` for `n_i = 0`.
 /// The value is `+inf` where a model gives a negative expectation, or zero where the data has
 /// counts.
 pub struct ExtendedBinnedNll<M> {
-    edges: Vec<f64>,
-    counts: Vec<f64>,
-    model: M,
-    expected: RefCell<Vec<f64>>,
+    data: Binned<M>,
 }
 
 impl<M: Fn(&[f64], &[f64], &mut [f64])> ExtendedBinnedNll<M> {
@@ -71,13 +111,8 @@ impl<M: Fn(&[f64], &[f64], &mut [f64])> ExtendedBinnedNll<M> {
     /// [`Error::InvalidArgument`] for mismatched lengths, non-increasing or non-finite edges, or a
     /// negative or non-finite count.
     pub fn new(edges: Vec<f64>, counts: Vec<f64>, model: M) -> Result<Self> {
-        check_binned(&edges, &counts)?;
-        let n = counts.len();
         Ok(Self {
-            edges,
-            counts,
-            model,
-            expected: RefCell::new(vec![0.0; n]),
+            data: Binned::new(edges, counts, model)?,
         })
     }
 
@@ -91,24 +126,22 @@ impl<M: Fn(&[f64], &[f64], &mut [f64])> ExtendedBinnedNll<M> {
 
     /// Number of bins.
     pub fn n_bins(&self) -> usize {
-        self.counts.len()
+        self.data.counts.len()
     }
 
     /// The bin edges.
     pub fn edges(&self) -> &[f64] {
-        &self.edges
+        &self.data.edges
     }
 
     /// The observed counts.
     pub fn counts(&self) -> &[f64] {
-        &self.counts
+        &self.data.counts
     }
 
     /// The model's expected counts per bin at `params`.
     pub fn expected(&self, params: &[f64]) -> Vec<f64> {
-        let mut out = vec![0.0; self.counts.len()];
-        (self.model)(params, &self.edges, &mut out);
-        out
+        self.data.expected(params)
     }
 
     /// The likelihood-ratio deviance `2 * value`, asymptotically chi-square distributed.
@@ -119,23 +152,19 @@ impl<M: Fn(&[f64], &[f64], &mut [f64])> ExtendedBinnedNll<M> {
 
 impl<M: Fn(&[f64], &[f64], &mut [f64])> Objective for ExtendedBinnedNll<M> {
     fn value(&self, params: &[f64]) -> f64 {
-        let mut nu = self.expected.borrow_mut();
-        (self.model)(params, &self.edges, &mut nu);
-        let mut sum = 0.0;
-        for (&n, &v) in self.counts.iter().zip(nu.iter()) {
+        self.data.sum(params, |n, v| {
             if n > 0.0 {
-                if !(v > 0.0) {
-                    return f64::INFINITY;
+                if v > 0.0 {
+                    v - n + n * (n / v).ln()
+                } else {
+                    f64::INFINITY
                 }
-                sum += v - n + n * (n / v).ln();
+            } else if v >= 0.0 {
+                v
             } else {
-                if !(v >= 0.0) {
-                    return f64::INFINITY;
-                }
-                sum += v;
+                f64::INFINITY
             }
-        }
-        sum
+        })
     }
 
     fn error_def(&self) -> f64 {
@@ -148,10 +177,7 @@ impl<M: Fn(&[f64], &[f64], &mut [f64])> Objective for ExtendedBinnedNll<M> {
 /// Bins with zero counts are skipped (their variance estimate would be zero), as in ROOT's
 /// default chi-square fit; [`NeymanChi2::n_used_bins`] counts the bins that enter.
 pub struct NeymanChi2<M> {
-    edges: Vec<f64>,
-    counts: Vec<f64>,
-    model: M,
-    expected: RefCell<Vec<f64>>,
+    data: Binned<M>,
 }
 
 impl<M: Fn(&[f64], &[f64], &mut [f64])> NeymanChi2<M> {
@@ -160,13 +186,8 @@ impl<M: Fn(&[f64], &[f64], &mut [f64])> NeymanChi2<M> {
     /// # Errors
     /// As [`ExtendedBinnedNll::new`].
     pub fn new(edges: Vec<f64>, counts: Vec<f64>, model: M) -> Result<Self> {
-        check_binned(&edges, &counts)?;
-        let n = counts.len();
         Ok(Self {
-            edges,
-            counts,
-            model,
-            expected: RefCell::new(vec![0.0; n]),
+            data: Binned::new(edges, counts, model)?,
         })
     }
 
@@ -180,21 +201,21 @@ impl<M: Fn(&[f64], &[f64], &mut [f64])> NeymanChi2<M> {
 
     /// Number of bins with non-zero counts (those that enter the sum).
     pub fn n_used_bins(&self) -> usize {
-        self.counts.iter().filter(|&&n| n > 0.0).count()
+        self.data.counts.iter().filter(|&&n| n > 0.0).count()
+    }
+
+    /// The model's expected counts per bin at `params`.
+    pub fn expected(&self, params: &[f64]) -> Vec<f64> {
+        self.data.expected(params)
     }
 }
 
 impl<M: Fn(&[f64], &[f64], &mut [f64])> Objective for NeymanChi2<M> {
     fn value(&self, params: &[f64]) -> f64 {
-        let mut nu = self.expected.borrow_mut();
-        (self.model)(params, &self.edges, &mut nu);
-        let mut sum = 0.0;
-        for (&n, &v) in self.counts.iter().zip(nu.iter()) {
-            if n > 0.0 {
-                sum += (n - v) * (n - v) / n;
-            }
-        }
-        sum
+        self.data.sum(
+            params,
+            |n, v| if n > 0.0 { (n - v) * (n - v) / n } else { 0.0 },
+        )
     }
 
     fn error_def(&self) -> f64 {
