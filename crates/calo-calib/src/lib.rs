@@ -4,5 +4,16 @@
 //! maker): fits of the 6.13 MeV source spectrum per SiPM (chi-square and likelihood), MeV/ADC
 //! constants, and their combination with the cosmic-ray constants.
 //!
-//! The behaviour, formulas and constants are specified in `shared/specs/calo-calib.md`.
-//! This crate is a placeholder until that work lands; it has no public items yet.
+//! The behaviour, formulas and constants are specified in `shared/specs/calo-calib.md`; section
+//! numbers in the docs (§3.1 ...) refer to it.
+
+pub mod channel;
+pub mod combine;
+pub mod error;
+pub mod fit;
+pub mod model;
+pub mod simulate;
+pub mod spectra;
+pub mod tables;
+
+pub use error::{Error, Result};

@@ -276,3 +276,27 @@ fn fixed_parameters_stay_put_and_have_no_error() {
     assert!((fit.values[0] - 1.4).abs() < 1e-6);
     assert!((fit.errors[0] - (2.0f64 / 2.5).sqrt()).abs() < 1e-5);
 }
+
+#[test]
+fn a_flat_parameter_at_its_limit_is_held_fixed_for_the_covariance() {
+    // `c` enters only linearly: the best fit pushes it to its upper limit, where the objective
+    // has no curvature in it, so the full Hessian is singular. The covariance of `a` and `b` must
+    // still be reported, with `c` flagged and its error NaN.
+    let f = FnObjective::chi2(|p: &[f64]| {
+        (p[0] - 1.0).powi(2) / 0.04 + (p[1] + 2.0).powi(2) / 0.25 + 0.01 * (5.0 - p[2])
+    });
+    let params = [
+        Parameter::new("a", 0.0, 0.1),
+        Parameter::new("b", 0.0, 0.1),
+        Parameter::new("c", 1.0, 0.5).with_limits(0.1, 5.0),
+    ];
+    let fit = minimize(&f, &params, &FitOptions::default()).unwrap();
+    assert!(
+        fit.status.covariance_pos_def && fit.status.converged,
+        "{:?}",
+        fit.status
+    );
+    assert_eq!(fit.status.at_limit, vec![false, false, true]);
+    assert!((fit.errors[0] - 0.2).abs() < 1e-4 && (fit.errors[1] - 0.5).abs() < 1e-4);
+    assert!(fit.errors[2].is_nan());
+}

@@ -347,19 +347,49 @@ pub fn minimize<O: Objective + ?Sized>(
         }
         let free: Vec<usize> = prob.map.free.iter().map(|f| f.index).collect();
         let h = hessian_two_pass(objective, params, &values, &free, &calls);
-        let cov = covariance_from_hessian(&h, up);
         let g = gradient_external(objective, params, &values, &free, &scales, &calls);
+        let near_limit: Vec<bool> = free
+            .iter()
+            .map(|&i| {
+                let p = &params[i];
+                let tol = 1e-3 * scales[i].min(p.step);
+                p.lower.is_some_and(|a| values[i] - a <= tol)
+                    || p.upper.is_some_and(|b| b - values[i] <= tol)
+            })
+            .collect();
+        // If the full Hessian is not positive definite and some parameters sit at a limit (where
+        // the objective is often flat, e.g. a tail parameter that the data do not constrain), the
+        // covariance of the others is computed with those held fixed.
+        let mut excluded = vec![false; free.len()];
+        let mut cov = covariance_from_hessian(&h, up);
+        if cov.is_none() && near_limit.iter().any(|&b| b) {
+            let keep: Vec<usize> = (0..free.len()).filter(|&a| !near_limit[a]).collect();
+            let sub =
+                nalgebra::DMatrix::from_fn(keep.len(), keep.len(), |r, c| h[(keep[r], keep[c])]);
+            if let Some(vs) = covariance_from_hessian(&sub, up) {
+                let mut v = nalgebra::DMatrix::zeros(free.len(), free.len());
+                for (r, &a) in keep.iter().enumerate() {
+                    for (c, &b) in keep.iter().enumerate() {
+                        v[(a, b)] = vs[(r, c)];
+                    }
+                }
+                excluded = near_limit.clone();
+                cov = Some(v);
+            }
+        }
         // A parameter held at a limit by its gradient is at a constrained minimum: leave it out
-        // of the EDM (MINUIT gets the same effect from the vanishing dx/du of its transform).
+        // of the EDM (MINUIT gets the same effect from the vanishing dx/du of its transform), and
+        // so is a parameter excluded from the covariance.
         let active: Vec<bool> = free
             .iter()
             .zip(&g)
-            .map(|(&i, &gi)| {
+            .enumerate()
+            .map(|(a, (&i, &gi))| {
                 let p = &params[i];
                 let tol = 1e-3 * scales[i].min(p.step);
-                let at_lower = p.lower.is_some_and(|a| values[i] - a <= tol) && gi > 0.0;
-                let at_upper = p.upper.is_some_and(|b| b - values[i] <= tol) && gi < 0.0;
-                !(at_lower || at_upper)
+                let at_lower = p.lower.is_some_and(|lo| values[i] - lo <= tol) && gi > 0.0;
+                let at_upper = p.upper.is_some_and(|hi| hi - values[i] <= tol) && gi < 0.0;
+                !(at_lower || at_upper || excluded[a])
             })
             .collect();
         let edm = if cov.is_some() {
@@ -376,7 +406,7 @@ pub fn minimize<O: Objective + ?Sized>(
             }
         }
         converged = fmin.is_finite() && edm.is_finite() && edm < options.edm_tolerance * up;
-        hesse = Some((free, cov, edm));
+        hesse = Some((free, cov, edm, excluded));
         if converged {
             break;
         }
@@ -387,7 +417,7 @@ pub fn minimize<O: Objective + ?Sized>(
     let mut covariance = None;
     let mut edm = f64::NAN;
     let mut pos_def = false;
-    if let Some((free, cov, e)) = hesse {
+    if let Some((free, cov, e, excluded)) = hesse {
         edm = e;
         match cov {
             Some(v) => {
@@ -398,8 +428,12 @@ pub fn minimize<O: Objective + ?Sized>(
                         full[(i, j)] = v[(a, b)];
                     }
                 }
-                for &i in &free {
-                    errors[i] = full[(i, i)].sqrt();
+                for (a, &i) in free.iter().enumerate() {
+                    errors[i] = if excluded[a] {
+                        f64::NAN
+                    } else {
+                        full[(i, i)].sqrt()
+                    };
                 }
                 covariance = Some(full);
             }

@@ -251,7 +251,10 @@ pub struct FitStatus {
     /// The minimiser stopped normally and (when the covariance was computed) EDM is below
     /// tolerance.
     pub converged: bool,
-    /// The Hessian was positive definite, so the covariance and errors are meaningful.
+    /// The Hessian was positive definite, so the covariance and errors are meaningful. When the
+    /// full Hessian is not, but becomes so with the parameters that sit at a limit held fixed,
+    /// this is true, those parameters have a NaN error and zero rows in the covariance, and they
+    /// are flagged in `at_limit`.
     pub covariance_pos_def: bool,
     /// Per parameter: the value sits at one of its limits (within 1e-3 of its step, or of its
     /// error when known). A parameter at a limit has a meaningless symmetric error.

@@ -45,12 +45,22 @@ impl ProfileInterval {
     }
 }
 
+/// One profiled point: the parameter value, `P(t) - target`, and the other parameters there.
+struct ProfilePoint {
+    t: f64,
+    delta: f64,
+    values: Vec<f64>,
+}
+
 struct Profiler<'a, O: Objective + ?Sized> {
     obj: &'a O,
     params: Vec<Parameter>,
     index: usize,
     target: f64,
-    warm: RefCell<Vec<f64>>,
+    /// Every point profiled so far (the best fit first). A point asked for again returns its
+    /// stored value, so the root finder sees one consistent function; a new point is
+    /// warm-started from the nearest stored one.
+    history: RefCell<Vec<ProfilePoint>>,
     calls: Cell<u64>,
     options: FitOptions,
 }
@@ -60,12 +70,21 @@ impl<O: Objective + ?Sized> Profiler<'_, O> {
     fn delta(&self, t: f64) -> f64 {
         let mut ps = self.params.clone();
         {
-            let warm = self.warm.borrow();
-            for (p, &w) in ps.iter_mut().zip(warm.iter()) {
-                p.value = w.clamp(
-                    p.lower.unwrap_or(f64::NEG_INFINITY),
-                    p.upper.unwrap_or(f64::INFINITY),
-                );
+            let history = self.history.borrow();
+            if let Some(p) = history.iter().find(|p| p.t == t) {
+                return p.delta;
+            }
+            let nearest = history
+                .iter()
+                .min_by(|a, b| (a.t - t).abs().total_cmp(&(b.t - t).abs()))
+                .map(|p| &p.values);
+            if let Some(warm) = nearest {
+                for (p, &w) in ps.iter_mut().zip(warm.iter()) {
+                    p.value = w.clamp(
+                        p.lower.unwrap_or(f64::NEG_INFINITY),
+                        p.upper.unwrap_or(f64::INFINITY),
+                    );
+                }
             }
         }
         ps[self.index].value = t;
@@ -73,10 +92,15 @@ impl<O: Objective + ?Sized> Profiler<'_, O> {
         match minimize(self.obj, &ps, &self.options) {
             Ok(r) => {
                 self.calls.set(self.calls.get() + r.n_calls);
+                let delta = r.min_value - self.target;
                 if r.min_value.is_finite() {
-                    *self.warm.borrow_mut() = r.values;
+                    self.history.borrow_mut().push(ProfilePoint {
+                        t,
+                        delta,
+                        values: r.values,
+                    });
                 }
-                r.min_value - self.target
+                delta
             }
             Err(_) => f64::NAN,
         }
@@ -140,7 +164,11 @@ pub fn profile_interval<O: Objective + ?Sized>(
         params: inner_params,
         index,
         target: fit.min_value + up * n_sigma * n_sigma,
-        warm: RefCell::new(fit.values.clone()),
+        history: RefCell::new(vec![ProfilePoint {
+            t: x0,
+            delta: -up * n_sigma * n_sigma,
+            values: fit.values.clone(),
+        }]),
         calls: Cell::new(0),
         options: FitOptions {
             compute_covariance: false,
@@ -158,7 +186,6 @@ pub fn profile_interval<O: Objective + ?Sized>(
         } else {
             p.lower.unwrap_or(f64::NEG_INFINITY)
         };
-        *prof.warm.borrow_mut() = fit.values.clone();
         let mut inner = x0;
         let mut step = sigma * n_sigma;
         for _ in 0..40 {
