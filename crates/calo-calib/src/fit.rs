@@ -44,7 +44,8 @@ pub mod status {
     pub const NOT_CONVERGED: u32 = 1;
     /// The Hessian was not positive definite: no errors.
     pub const COVARIANCE_INVALID: u32 = 2;
-    /// A parameter ended at one of its limits.
+    /// A shape or yield parameter (not the peak) ended at one of its limits: informational, the
+    /// peak and its error remain usable (e.g. a tail the data do not constrain).
     pub const AT_LIMIT: u32 = 4;
     /// The profile interval of the peak could not be found (or reached a limit).
     pub const PROFILE_FAILED: u32 = 8;
@@ -54,9 +55,12 @@ pub mod status {
     pub const FEW_EVENTS: u32 = 32;
     /// No counts in the fit range: nothing was fitted.
     pub const NO_COUNTS: u32 = 64;
+    /// The peak ended at one of its limits: the line is outside the window (wrong gain or
+    /// window); the constant is unusable.
+    pub const PEAK_AT_LIMIT: u32 = 256;
 
     /// Bits that make a fit unusable for a calibration constant.
-    pub const FAILED: u32 = NOT_CONVERGED | COVARIANCE_INVALID | NO_COUNTS;
+    pub const FAILED: u32 = NOT_CONVERGED | COVARIANCE_INVALID | NO_COUNTS | PEAK_AT_LIMIT;
 }
 
 /// Settings of the source fit. Defaults are SourceFitter's (§3.2) for the simulation gain of
@@ -227,7 +231,8 @@ impl ChannelFit {
         self.status & status::FAILED == 0
     }
 
-    fn empty(roid: u32, n_events: f64, status: u32) -> Self {
+    /// A record for a channel that was not fitted: NaN values and the given status bits.
+    pub fn not_fitted(roid: u32, n_events: f64, status: u32) -> Self {
         let nan = f64::NAN;
         Self {
             roid,
@@ -327,7 +332,7 @@ pub fn fit_spectrum(
     let (e, c) = select_bins(edges, counts, cfg.range_adc);
     let in_range: f64 = c.iter().sum();
     if c.is_empty() || in_range <= 0.0 {
-        return Ok(ChannelFit::empty(roid, n_events, status::NO_COUNTS));
+        return Ok(ChannelFit::not_fitted(roid, n_events, status::NO_COUNTS));
     }
     // I: events from the first fitted bin to the end of the histogram (§2 `integral_evts`).
     let integral = integral_from(edges, counts, e[0]);
@@ -463,7 +468,11 @@ fn fit_with<O: Objective, M: Fn(&[f64], &[f64], &mut [f64])>(
         }
     }
     let Some((mut params, mut r)) = best else {
-        return Ok(ChannelFit::empty(roid, n_events, status::NOT_CONVERGED));
+        return Ok(ChannelFit::not_fitted(
+            roid,
+            n_events,
+            status::NOT_CONVERGED,
+        ));
     };
     if !(r.status.converged && r.status.covariance_pos_def) {
         // Last rung: a long simplex-first fit from the best point.
@@ -490,7 +499,15 @@ fn fit_with<O: Objective, M: Fn(&[f64], &[f64], &mut [f64])>(
     if !r.status.covariance_pos_def {
         st |= status::COVARIANCE_INVALID;
     }
-    if r.status.any_at_limit() {
+    if r.status.at_limit[idx::PEAK] {
+        st |= status::PEAK_AT_LIMIT;
+    }
+    if r.status
+        .at_limit
+        .iter()
+        .enumerate()
+        .any(|(i, &b)| b && i != idx::PEAK)
+    {
         st |= status::AT_LIMIT;
     }
     let (mut err_low, mut err_high) = (f64::NAN, f64::NAN);

@@ -9,6 +9,7 @@
 
 pub mod channel;
 pub mod combine;
+pub mod detector;
 pub mod error;
 pub mod fit;
 pub mod model;
