@@ -55,9 +55,15 @@ pub fn fit_detector(
         )));
     }
     let mode = set.id_mode();
-    set.spectra
-        .par_iter()
+    // Select first, then split the work: filtering inside rayon's split would leave a contiguous
+    // selection (e.g. --first 0 --last 100) on one thread.
+    let selected: Vec<&crate::spectra::Spectrum> = set
+        .spectra
+        .iter()
         .filter(|s| sel.contains(s.id, mode))
+        .collect();
+    selected
+        .par_iter()
         .map(|s| {
             if mode.is_lyso(s.id) {
                 return Ok(ChannelFit::not_fitted(
@@ -163,26 +169,43 @@ pub fn write_source_fits(dir: &Path, fits: &[ChannelFit]) -> Result<[std::path::
     let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
         .map_err(|e| Error::Core(e.into()))?;
     let parquet = dir.join("source_fits.parquet");
-    hep_core::io::write_parquet(&parquet, &[batch])?;
+    hep_core::io::write_parquet(&parquet, std::slice::from_ref(&batch))?;
     let csv = dir.join("source_fits.csv");
-    hep_core::io::write_csv(&csv, &csv_rows(fits))?;
+    write_batch_csv(&csv, &batch)?;
     Ok([parquet, csv])
 }
 
-#[derive(serde::Serialize)]
-struct CsvRow<'a> {
-    #[serde(flatten)]
-    fit: &'a ChannelFit,
-    failed: u8,
-}
-
-fn csv_rows(fits: &[ChannelFit]) -> Vec<CsvRow<'_>> {
-    fits.iter()
-        .map(|f| CsvRow {
-            fit: f,
-            failed: u8::from(!is_usable(f)),
-        })
-        .collect()
+/// Writes an all-Int64/Float64 batch as CSV (header from the schema; floats in Rust's shortest
+/// round-trip form, NaN as `NaN`), atomically.
+fn write_batch_csv(path: &Path, batch: &RecordBatch) -> Result<()> {
+    use std::io::Write;
+    hep_core::io::atomic_write(path, |w| {
+        let io = |e: std::io::Error| hep_core::Error::io(path, e);
+        let names: Vec<&str> = batch
+            .schema_ref()
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect();
+        writeln!(w, "{}", names.join(",")).map_err(io)?;
+        let mut line = String::new();
+        for row in 0..batch.num_rows() {
+            line.clear();
+            for (c, col) in batch.columns().iter().enumerate() {
+                if c > 0 {
+                    line.push(',');
+                }
+                if let Some(a) = col.as_any().downcast_ref::<Int64Array>() {
+                    line.push_str(&a.value(row).to_string());
+                } else if let Some(a) = col.as_any().downcast_ref::<Float64Array>() {
+                    line.push_str(&a.value(row).to_string());
+                }
+            }
+            writeln!(w, "{line}").map_err(io)?;
+        }
+        Ok(())
+    })?;
+    Ok(())
 }
 
 /// The `CalSourceEnergyCalib` rows (§8, 2720 rows in roid order) for per-SiPM fits.
@@ -249,4 +272,95 @@ pub fn summary_counts(fits: &[ChannelFit]) -> (usize, usize, usize, usize) {
         .count();
     let ok = fits.iter().filter(|f| is_usable(f)).count();
     (ok, fits.len() - ok - lyso, lyso, empty)
+}
+
+/// Reads `source_fits.parquet` (as written by [`write_source_fits`]) back into fits.
+///
+/// # Errors
+/// I/O and Parquet errors, and [`Error::InvalidArgument`] for a missing or mistyped column.
+pub fn read_source_fits(path: &Path) -> Result<Vec<ChannelFit>> {
+    use hep_core::io::{column_f64, column_i64, read_parquet};
+    let (_, batches) = read_parquet(path)?;
+    let mut fits = Vec::new();
+    for b in &batches {
+        let f = |name: &str| column_f64(b, name).map_err(Error::Core);
+        let i = |name: &str| column_i64(b, name).map_err(Error::Core);
+        let (roid, ndf, st, starts, calls) = (
+            i("roid")?,
+            i("ndf")?,
+            i("status")?,
+            i("n_starts_ok")?,
+            i("n_calls")?,
+        );
+        let cols: Vec<&Float64Array> = [
+            "n_events",
+            "peak",
+            "peak_err",
+            "peak_err_low",
+            "peak_err_high",
+            "width",
+            "width_err",
+            "alpha",
+            "alpha_err",
+            "beta",
+            "beta_err",
+            "n_full",
+            "n_full_err",
+            "n_first",
+            "n_second",
+            "n_bkg",
+            "chi2",
+            "nll",
+            "p_value",
+            "adc2mev",
+            "adc2mev_err",
+            "corr_peak_n_full",
+        ]
+        .iter()
+        .map(|n| f(n))
+        .collect::<Result<_>>()?;
+        for r in 0..b.num_rows() {
+            let v = |k: usize| cols[k].value(r);
+            let int = |a: &Int64Array, what: &str| -> Result<u32> {
+                u32::try_from(a.value(r)).map_err(|_| {
+                    Error::input(
+                        path,
+                        r as u64 + 1,
+                        format!("a non-negative {what}"),
+                        a.value(r).to_string(),
+                    )
+                })
+            };
+            fits.push(ChannelFit {
+                roid: int(roid, "roid")?,
+                n_events: v(0),
+                peak: v(1),
+                peak_err: v(2),
+                peak_err_low: v(3),
+                peak_err_high: v(4),
+                width: v(5),
+                width_err: v(6),
+                alpha: v(7),
+                alpha_err: v(8),
+                beta: v(9),
+                beta_err: v(10),
+                n_full: v(11),
+                n_full_err: v(12),
+                n_first: v(13),
+                n_second: v(14),
+                n_bkg: v(15),
+                chi2: v(16),
+                nll: v(17),
+                ndf: int(ndf, "ndf")?,
+                p_value: v(18),
+                adc2mev: v(19),
+                adc2mev_err: v(20),
+                corr_peak_n_full: v(21),
+                status: int(st, "status")?,
+                n_starts_ok: int(starts, "n_starts_ok")?,
+                n_calls: calls.value(r).max(0) as u64,
+            });
+        }
+    }
+    Ok(fits)
 }

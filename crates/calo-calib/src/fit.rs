@@ -8,12 +8,14 @@
 //!    which sets the yield limits of §3.2);
 //! 2. build the objective: extended binned Poisson likelihood ([`Method::Nll`], saturated model
 //!    subtracted) or Neyman chi-square with empty bins skipped ([`Method::Chi2`]);
-//! 3. multi-start: one fit without errors from each start position of the peak
+//! 3. multi-start: one coarse fit from each start position of the peak
 //!    ([`FitConfig::starts_adc`], default 92, 95, ..., 107 ADC) with yields 0.35/0.25/0.15/0.25 of
 //!    `I`; the lowest minimum is kept (§10: a single start lands on a wrong local minimum often
 //!    enough to bias the peak by 1-3 %);
-//! 4. the kept minimum is refitted with Hessian errors; if that fit is not valid, the retry ladder
-//!    tries the next-best starts in order, then a longer simplex-first fit;
+//! 4. the ranking uses a coarse simplex (it only has to find each start's basin); the best three
+//!    minima in distinct basins (peaks more than 0.5 ADC apart) are refitted with Hessian errors
+//!    and the lowest valid one is kept; if none is valid, a longer simplex-first fit is the last
+//!    rung of the retry ladder;
 //! 5. the profile-likelihood (MINOS-like) interval of the peak, if requested;
 //! 6. quality: chi-square (Neyman for chi2; Poisson deviance `2 NLL` for nll), `ndf = bins used -
 //!    free parameters`, p-value, and the status bits of [`status`].
@@ -75,6 +77,10 @@ pub struct FitConfig {
     pub peak_limits_adc: (f64, f64),
     /// Start positions of the peak for the multi-start (ADC); one entry means a single start.
     pub starts_adc: Vec<f64>,
+    /// Start values of the Crystal Ball alpha; the multi-start runs every peak start with each.
+    /// The tail and the peak trade off (a long low tail with a higher peak, §9), so basins differ
+    /// in alpha as well as in the peak.
+    pub alpha_starts: Vec<f64>,
     /// Start yields as fractions of `I`: full, single escape, double escape, background (§10).
     pub start_fractions: [f64; 4],
     /// Start and limits of the common width (MeV).
@@ -102,6 +108,7 @@ impl Default for FitConfig {
             range_adc: (40.0, 115.2),
             peak_limits_adc: (91.0, 108.0),
             starts_adc: vec![92.0, 95.0, 98.0, 101.0, 104.0, 107.0],
+            alpha_starts: vec![1.5, 0.7, 3.0],
             start_fractions: [0.35, 0.25, 0.15, 0.25],
             width_mev: (0.5, 0.2, 1.5),
             alpha: (1.5, 0.1, 5.0),
@@ -429,15 +436,30 @@ fn fit_with<O: Objective, M: Fn(&[f64], &[f64], &mut [f64])>(
     cfg: &FitConfig,
     n_bins_used: usize,
 ) -> Result<ChannelFit> {
+    // Ranking the starts: a coarse simplex brings each start into its basin, and L-BFGS takes it
+    // to the bottom of that basin (a coarse simplex alone leaves values several units too high).
     let quick = FitOptions {
         compute_covariance: false,
+        method: Algorithm::SimplexThenQuasiNewton,
+        simplex_tolerance: Some(0.05),
+        max_rounds: 1,
         ..FitOptions::default()
     };
     let mut calls = 0u64;
     // Multi-start without errors; rank the minima.
     let mut minima: Vec<(f64, FitResult)> = Vec::new();
-    for &p0 in &cfg.starts_adc {
-        let params = parameters(cfg, p0, integral);
+    let alpha_starts: &[f64] = if cfg.alpha_starts.is_empty() {
+        &[cfg.alpha.0]
+    } else {
+        &cfg.alpha_starts
+    };
+    for (&p0, &a0) in cfg
+        .starts_adc
+        .iter()
+        .flat_map(|p| alpha_starts.iter().map(move |a| (p, a)))
+    {
+        let mut params = parameters(cfg, p0, integral);
+        params[idx::ALPHA].value = a0.clamp(cfg.alpha.1, cfg.alpha.2);
         let r = minimize(objective, &params, &quick).map_err(Error::Core)?;
         calls += r.n_calls;
         if r.min_value.is_finite() {
@@ -446,25 +468,35 @@ fn fit_with<O: Objective, M: Fn(&[f64], &[f64], &mut [f64])>(
     }
     let n_starts_ok = minima.len() as u32;
     minima.sort_by(|a, b| a.0.total_cmp(&b.0));
-    // Refit the best with errors; climb the ladder while the result is not valid.
+    // The coarse minima only rank the basins: refit the best three that lie in distinct basins
+    // (peaks more than 0.5 ADC apart) with errors and keep the lowest valid minimum, so that two
+    // minima closer than the coarse tolerance are still told apart.
+    let mut candidates: Vec<&FitResult> = Vec::new();
+    for (_, m) in &minima {
+        if candidates.len() == 3 {
+            break;
+        }
+        if candidates
+            .iter()
+            .all(|c| (c.values[idx::PEAK] - m.values[idx::PEAK]).abs() > 0.5)
+        {
+            candidates.push(m);
+        }
+    }
     let full = FitOptions::default();
     let mut best: Option<(Vec<Parameter>, FitResult)> = None;
-    for (_, start) in minima.iter().take(3) {
+    for start in candidates {
         let mut params = parameters(cfg, start.values[idx::PEAK], integral);
         for (p, &v) in params.iter_mut().zip(&start.values) {
             p.value = v.clamp(p.lower.unwrap_or(v), p.upper.unwrap_or(v));
         }
         let r = minimize(objective, &params, &full).map_err(Error::Core)?;
         calls += r.n_calls;
-        let better = best
+        if best
             .as_ref()
-            .is_none_or(|(_, b)| quality_rank(&r) < quality_rank(b));
-        let valid = r.status.converged && r.status.covariance_pos_def;
-        if better {
+            .is_none_or(|(_, b)| quality_rank(&r) < quality_rank(b))
+        {
             best = Some((params, r));
-        }
-        if valid {
-            break;
         }
     }
     let Some((mut params, mut r)) = best else {
@@ -512,7 +544,13 @@ fn fit_with<O: Objective, M: Fn(&[f64], &[f64], &mut [f64])>(
     }
     let (mut err_low, mut err_high) = (f64::NAN, f64::NAN);
     if cfg.peak_interval && r.status.covariance_pos_def {
-        match profile_interval(objective, &params, &r, idx::PEAK, 1.0, &full) {
+        // The profile points are warm-started next to each other: the quasi-Newton method alone
+        // converges there, without the simplex.
+        let inner = FitOptions {
+            method: Algorithm::QuasiNewton,
+            ..FitOptions::default()
+        };
+        match profile_interval(objective, &params, &r, idx::PEAK, 1.0, &inner) {
             Ok(iv) => {
                 calls += iv.n_calls;
                 err_low = iv.error_low();

@@ -13,6 +13,7 @@ pub mod detector;
 pub mod error;
 pub mod fit;
 pub mod model;
+pub mod plots;
 pub mod simulate;
 pub mod spectra;
 pub mod tables;

@@ -776,3 +776,27 @@ pub fn simulate_cosmic_table(
         })
         .collect())
 }
+
+/// The `CalCosmicEnergyCalib` table (10-column layout, 2720 rows in roid order) of simulated
+/// cosmic constants; channels without a simulated row get an all-zero (invalid) row.
+pub fn cosmic_table_rows(sim: &[SimulatedCosmic]) -> Vec<crate::tables::CosmicRow> {
+    let mut rows: Vec<crate::tables::CosmicRow> = (0..crate::channel::N_DB_ROWS)
+        .map(crate::tables::CosmicRow::empty)
+        .collect();
+    for c in sim.iter().filter(|c| c.roid < crate::channel::N_DB_ROWS) {
+        rows[c.roid as usize] = crate::tables::CosmicRow {
+            roid: c.roid,
+            peak: c.peak_adc,
+            errpeak: c.err_peak_adc,
+            width: c.width_adc,
+            errwidth: c.err_width_adc,
+            sigma: c.sigma_adc,
+            errsigma: c.err_sigma_adc,
+            chisq: Some(c.chisq),
+            ndf: Some(c.ndf),
+            chisq_per_ndf: None,
+            nhits: c.nhits,
+        };
+    }
+    rows
+}

@@ -69,7 +69,13 @@ fn ratio_pull(f: &ChannelFit, edges: &[f64], counts: &[f64], cfg: &FitConfig) ->
         Method::Nll => (f.nll, 0.5),
         Method::Chi2 => (f.chi2, 1.0),
     };
-    // The fit's minimum is the global one; a scan point can only be higher, up to rounding.
+    // The multi-start must have found the global minimum: the constrained minimum at the truth
+    // can only be higher, up to the minimiser's precision (EDM below 1e-4 UP).
+    assert!(
+        at_truth >= min - 1e-3,
+        "toy {}: the fit missed a lower minimum ({at_truth} at the truth < {min})",
+        f.roid
+    );
     (f.peak - TRUTH[0]).signum() * ((at_truth - min).max(0.0) / up).sqrt()
 }
 

@@ -325,7 +325,10 @@ pub fn minimize<O: Objective + ?Sized>(
         let use_qn = !matches!(options.method, Method::NelderMead);
         let mut solver_ok = true;
         if use_simplex {
-            let tol = if use_qn { 1e-3 * up } else { 1e-9 * up };
+            let tol = up
+                * options
+                    .simplex_tolerance
+                    .unwrap_or(if use_qn { 1e-3 } else { 1e-9 });
             let start = prob.best.borrow().1.clone();
             let ok = run_simplex(&prob, start, tol, options.max_iterations);
             solver_ok = ok;

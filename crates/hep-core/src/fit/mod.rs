@@ -231,6 +231,11 @@ pub struct FitOptions {
     pub max_rounds: usize,
     /// Maximum iterations of each argmin solver run (default 2000).
     pub max_iterations: u64,
+    /// Override of the simplex stopping rule: the standard deviation of the objective over the
+    /// simplex vertices, in units of `UP`. `None` uses `1e-3` before the quasi-Newton polish and
+    /// `1e-9` for [`Method::NelderMead`] alone. A loose value (e.g. `0.05`) gives a cheap,
+    /// approximate minimum, enough to rank the starts of a multi-start fit.
+    pub simplex_tolerance: Option<f64>,
 }
 
 impl Default for FitOptions {
@@ -241,6 +246,7 @@ impl Default for FitOptions {
             edm_tolerance: 1e-4,
             max_rounds: 4,
             max_iterations: 2000,
+            simplex_tolerance: None,
         }
     }
 }

@@ -1,0 +1,185 @@
+//! End-to-end tests of the `calo-calib` command line.
+
+use assert_cmd::Command;
+use std::path::Path;
+
+fn cmd() -> Command {
+    Command::cargo_bin("calo-calib").unwrap()
+}
+
+fn simulate(dir: &Path) {
+    cmd()
+        .args([
+            "simulate",
+            "--events-per-crystal",
+            "20000",
+            "--cosmics",
+            "--seed",
+            "7",
+            "-o",
+        ])
+        .arg(dir)
+        .assert()
+        .success();
+}
+
+#[test]
+fn simulate_fit_plot_combine_chain() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sim = tmp.path().join("sim");
+    simulate(&sim);
+    for f in ["spectra.csv", "truth.csv", "CalCosmicEnergyCalib.txt"] {
+        assert!(sim.join(f).is_file(), "{f}");
+        assert!(
+            sim.join(format!("{f}.manifest.json")).is_file(),
+            "{f} manifest"
+        );
+    }
+    let fit = tmp.path().join("fit");
+    let out = cmd()
+        .args([
+            "fit",
+            "--method",
+            "nll",
+            "--first",
+            "0",
+            "--last",
+            "6",
+            "--no-peak-interval",
+        ])
+        .arg("--input")
+        .arg(sim.join("spectra.csv"))
+        .arg("--output")
+        .arg(&fit)
+        .assert()
+        .success();
+    let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert!(text.contains("fitted 6 channels"), "{text}");
+    assert!(text.contains("6 usable"), "{text}");
+    let table = std::fs::read_to_string(fit.join("CalSourceEnergyCalib.txt")).unwrap();
+    assert_eq!(table.lines().next(), Some("TABLE CalSourceEnergyCalib"));
+    assert_eq!(table.lines().count(), 2721);
+    let csv = std::fs::read_to_string(fit.join("source_fits.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 7);
+    assert!(csv.starts_with("roid,n_events,peak,peak_err,peak_err_low,peak_err_high,width"));
+
+    let plots = tmp.path().join("plots");
+    cmd()
+        .args(["plot", "--channels", "2", "--formats", "png"])
+        .arg("--fits")
+        .arg(fit.join("source_fits.parquet"))
+        .arg("--input")
+        .arg(sim.join("spectra.csv"))
+        .arg("-o")
+        .arg(&plots)
+        .assert()
+        .success();
+    assert!(plots.join("channel_2.png").is_file());
+    assert!(plots.join("dist_adc2mev.png").is_file());
+
+    let comb = tmp.path().join("comb");
+    let out = cmd()
+        .arg("combine")
+        .arg("--source")
+        .arg(fit.join("CalSourceEnergyCalib.txt"))
+        .arg("--cosmic")
+        .arg(sim.join("CalCosmicEnergyCalib.txt"))
+        .arg("-o")
+        .arg(&comb)
+        .assert()
+        .success();
+    let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert!(text.contains("combined 2720 channels"), "{text}");
+    let reco = std::fs::read_to_string(comb.join("CalEnergyCalib.txt")).unwrap();
+    assert_eq!(reco.lines().next(), Some("TABLE CalEnergyCalib"));
+    assert_eq!(reco.lines().count(), 2721);
+}
+
+#[test]
+fn same_seed_gives_identical_outputs_at_one_and_two_threads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sim = tmp.path().join("sim");
+    simulate(&sim);
+    let mut outputs = Vec::new();
+    for threads in ["1", "2"] {
+        let dir = tmp.path().join(format!("fit{threads}"));
+        cmd()
+            .env("RAYON_NUM_THREADS", threads)
+            .args(["fit", "--first", "10", "--last", "14", "--no-peak-interval"])
+            .arg("--input")
+            .arg(sim.join("spectra.csv"))
+            .arg("-o")
+            .arg(&dir)
+            .assert()
+            .success();
+        outputs.push(
+            [
+                "source_fits.csv",
+                "source_fits.parquet",
+                "CalSourceEnergyCalib.txt",
+            ]
+            .map(|f| std::fs::read(dir.join(f)).unwrap()),
+        );
+    }
+    assert!(
+        outputs[0] == outputs[1],
+        "outputs differ between 1 and 2 threads"
+    );
+}
+
+#[test]
+fn bad_input_gives_a_located_error_and_no_output() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cases = [
+        ("missing column", "roid,bin_low,counts\n0,0,1\n", "bin_high"),
+        (
+            "negative counts",
+            "roid,bin_low,bin_high,counts\n0,0,1,5\n0,1,2,-3\n",
+            ":3:",
+        ),
+        (
+            "NaN counts",
+            "roid,bin_low,bin_high,counts\n0,0,1,NaN\n",
+            ":2:",
+        ),
+        (
+            "gap in bins",
+            "roid,bin_low,bin_high,counts\n0,0,1,5\n0,2,3,5\n",
+            ":3:",
+        ),
+        (
+            "unknown id",
+            "roid,bin_low,bin_high,counts\n9999,0,1,5\n",
+            ":2:",
+        ),
+        (
+            "truncated file",
+            "roid,bin_low,bin_high,counts\n0,0,1,5\n0,1,2",
+            ":3:",
+        ),
+    ];
+    for (what, text, location) in cases {
+        let input = tmp.path().join("spectra.csv");
+        std::fs::write(&input, text).unwrap();
+        let out_dir = tmp.path().join(format!("out-{}", what.replace(' ', "-")));
+        let out = cmd()
+            .arg("fit")
+            .arg("--input")
+            .arg(&input)
+            .arg("-o")
+            .arg(&out_dir)
+            .assert()
+            .failure();
+        let err = String::from_utf8(out.get_output().stderr.clone()).unwrap();
+        assert!(err.starts_with("error: "), "{what}: {err}");
+        assert!(
+            err.contains("spectra.csv") && err.contains(location),
+            "{what}: {err}"
+        );
+        assert!(!err.contains("Stack backtrace"), "{what}: {err}");
+        assert!(
+            !out_dir.join("source_fits.csv").exists(),
+            "{what}: output written"
+        );
+    }
+}
