@@ -114,6 +114,9 @@ pub const SOURCE_FIT_COLUMNS: [&str; 28] = [
     "failed",
 ];
 
+/// The Int64 columns of `source_fits` (all others are Float64).
+const INT_COLUMNS: [&str; 6] = ["roid", "ndf", "status", "n_starts_ok", "n_calls", "failed"];
+
 /// Writes `source_fits.parquet` and `source_fits.csv` into `dir` (atomically; units: peak and
 /// its errors in ADC, width in MeV, beta in 1/ADC, adc2mev in MeV/ADC). Returns the two paths.
 ///
@@ -292,33 +295,11 @@ pub fn read_source_fits(path: &Path) -> Result<Vec<ChannelFit>> {
             i("n_starts_ok")?,
             i("n_calls")?,
         );
-        let cols: Vec<&Float64Array> = [
-            "n_events",
-            "peak",
-            "peak_err",
-            "peak_err_low",
-            "peak_err_high",
-            "width",
-            "width_err",
-            "alpha",
-            "alpha_err",
-            "beta",
-            "beta_err",
-            "n_full",
-            "n_full_err",
-            "n_first",
-            "n_second",
-            "n_bkg",
-            "chi2",
-            "nll",
-            "p_value",
-            "adc2mev",
-            "adc2mev_err",
-            "corr_peak_n_full",
-        ]
-        .iter()
-        .map(|n| f(n))
-        .collect::<Result<_>>()?;
+        let cols: Vec<&Float64Array> = SOURCE_FIT_COLUMNS
+            .iter()
+            .filter(|n| !INT_COLUMNS.contains(n))
+            .map(|n| f(n))
+            .collect::<Result<_>>()?;
         for r in 0..b.num_rows() {
             let v = |k: usize| cols[k].value(r);
             let int = |a: &Int64Array, what: &str| -> Result<u32> {

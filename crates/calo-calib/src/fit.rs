@@ -340,21 +340,10 @@ pub fn fit_spectrum(
         )));
     }
     let n_events: f64 = counts.iter().sum();
-    let (e, c) = select_bins(edges, counts, cfg.range_adc);
-    let in_range: f64 = c.iter().sum();
-    if c.is_empty() || in_range <= 0.0 {
+    let Some((e, c, integral)) = prepare(edges, counts, cfg) else {
         return Ok(ChannelFit::not_fitted(roid, n_events, status::NO_COUNTS));
-    }
-    // I: events from the first fitted bin to the end of the histogram (§2 `integral_evts`).
-    let integral = integral_from(edges, counts, e[0]);
-    let range = ModelRange {
-        low: cfg.range_adc.0,
-        high: cfg.range_adc.1,
     };
-    let eval = cfg.bin_evaluation;
-    let model = move |p: &[f64], edges: &[f64], out: &mut [f64]| {
-        model::expected_counts(p, range, eval, edges, out)
-    };
+    let model = source_model(cfg);
     let nll = ExtendedBinnedNll::new(e.clone(), c.clone(), model).map_err(Error::Core)?;
     match cfg.method {
         Method::Nll => fit_with(roid, n_events, integral, &nll, &nll, cfg, c.len()),
@@ -382,21 +371,12 @@ pub fn profile_scan(
     peaks_adc: &[f64],
 ) -> Result<Vec<(f64, f64)>> {
     cfg.validate()?;
-    let (e, c) = select_bins(edges, counts, cfg.range_adc);
-    if c.iter().sum::<f64>() <= 0.0 {
+    let Some((e, c, integral)) = prepare(edges, counts, cfg) else {
         return Err(Error::InvalidArgument(
             "profile scan of an empty spectrum".into(),
         ));
-    }
-    let integral = integral_from(edges, counts, e[0]);
-    let range = ModelRange {
-        low: cfg.range_adc.0,
-        high: cfg.range_adc.1,
     };
-    let eval = cfg.bin_evaluation;
-    let model = move |p: &[f64], edges: &[f64], out: &mut [f64]| {
-        model::expected_counts(p, range, eval, edges, out)
-    };
+    let model = source_model(cfg);
     let quick = FitOptions {
         compute_covariance: false,
         ..FitOptions::default()
@@ -419,6 +399,29 @@ pub fn profile_scan(
     match cfg.method {
         Method::Nll => scan(&ExtendedBinnedNll::new(e, c, model).map_err(Error::Core)?),
         Method::Chi2 => scan(&NeymanChi2::new(e, c, model).map_err(Error::Core)?),
+    }
+}
+
+/// The bins the fit uses (edges, counts) and `I`, the events from the first fitted bin to the end
+/// of the histogram (§2 `integral_evts`); `None` if the range holds no counts.
+fn prepare(edges: &[f64], counts: &[f64], cfg: &FitConfig) -> Option<(Vec<f64>, Vec<f64>, f64)> {
+    let (e, c) = select_bins(edges, counts, cfg.range_adc);
+    if c.is_empty() || c.iter().sum::<f64>() <= 0.0 {
+        return None;
+    }
+    let integral = integral_from(edges, counts, e[0]);
+    Some((e, c, integral))
+}
+
+/// The expected-counts model of the fit configuration.
+fn source_model(cfg: &FitConfig) -> impl Fn(&[f64], &[f64], &mut [f64]) + Copy {
+    let range = ModelRange {
+        low: cfg.range_adc.0,
+        high: cfg.range_adc.1,
+    };
+    let eval = cfg.bin_evaluation;
+    move |p: &[f64], edges: &[f64], out: &mut [f64]| {
+        model::expected_counts(p, range, eval, edges, out)
     }
 }
 

@@ -1,7 +1,7 @@
 //! Integration tests of the reco-table combination (spec §8.1). Expected numbers are worked out
 //! by hand in the comments.
 
-use std::path::{Path, PathBuf};
+mod common;
 
 use approx::assert_relative_eq;
 use calo_calib::Error;
@@ -18,21 +18,7 @@ use calo_calib::tables::{
 const N_DB_ROWS: usize = calo_calib::channel::N_DB_ROWS as usize;
 const N_SIPMS: usize = calo_calib::channel::N_SIPMS as usize;
 
-fn cosmics_sample() -> Option<PathBuf> {
-    let p =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/calo-calib/Cosmics.txt");
-    if p.is_file() {
-        return Some(p);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!(
-            "missing test data {} (shared/data must be present under CI)",
-            p.display()
-        );
-    }
-    eprintln!("skipping: {} not found", p.display());
-    None
-}
+use common::cosmics_sample;
 
 /// A standard-layout cosmic row with gain `g` ± `sg` (ADC/MeV) at 20 MeV and χ²/ndf = chisq/60.
 fn cosmic(roid: u32, g: f64, sg: f64, chisq: f64) -> CosmicRow {

@@ -1,6 +1,8 @@
 //! Integration tests of the Mu2e DB text tables (spec §8).
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 
 use calo_calib::Error;
 use calo_calib::tables::{
@@ -15,21 +17,7 @@ const N_DB_ROWS: usize = calo_calib::channel::N_DB_ROWS as usize;
 const N_SIPMS: usize = calo_calib::channel::N_SIPMS as usize;
 
 /// The real legacy cosmic table, or `None` (with a printed reason) outside CI.
-fn cosmics_sample() -> Option<PathBuf> {
-    let p =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/calo-calib/Cosmics.txt");
-    if p.is_file() {
-        return Some(p);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!(
-            "missing test data {} (shared/data must be present under CI)",
-            p.display()
-        );
-    }
-    eprintln!("skipping: {} not found", p.display());
-    None
-}
+use common::cosmics_sample;
 
 fn input_err(e: Error) -> (u64, String, String) {
     match e {
