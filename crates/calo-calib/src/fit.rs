@@ -25,8 +25,8 @@
 //!    free parameters`, p-value, and the status bits of [`status`].
 
 use crate::model::{self, BinEvaluation, ModelRange, N_PARAMS, idx};
+use crate::objective::{SourceObjective, Statistic};
 use crate::{Error, Result};
-use hep_core::fit::cost::{ExtendedBinnedNll, NeymanChi2};
 use hep_core::fit::{
     FitOptions, FitResult, Method as Algorithm, Objective, Parameter, chi2_p_value, minimize,
     profile_interval,
@@ -343,12 +343,20 @@ pub fn fit_spectrum(
     let Some((e, c, integral)) = prepare(edges, counts, cfg) else {
         return Ok(ChannelFit::not_fitted(roid, n_events, status::NO_COUNTS));
     };
-    let model = source_model(cfg);
-    let nll = ExtendedBinnedNll::new(e.clone(), c.clone(), model).map_err(Error::Core)?;
+    let make = |stat| {
+        SourceObjective::new(
+            e.clone(),
+            c.clone(),
+            model_range(cfg),
+            cfg.bin_evaluation,
+            stat,
+        )
+    };
+    let nll = make(Statistic::Nll);
     match cfg.method {
         Method::Nll => fit_with(roid, n_events, integral, &nll, &nll, cfg, c.len()),
         Method::Chi2 => {
-            let chi2 = NeymanChi2::new(e, c, model).map_err(Error::Core)?;
+            let chi2 = make(Statistic::NeymanChi2);
             let used = chi2.n_used_bins();
             fit_with(roid, n_events, integral, &chi2, &nll, cfg, used)
         }
@@ -376,7 +384,6 @@ pub fn profile_scan(
             "profile scan of an empty spectrum".into(),
         ));
     };
-    let model = source_model(cfg);
     let quick = FitOptions {
         compute_covariance: false,
         ..FitOptions::default()
@@ -397,8 +404,20 @@ pub fn profile_scan(
         Ok(out)
     };
     match cfg.method {
-        Method::Nll => scan(&ExtendedBinnedNll::new(e, c, model).map_err(Error::Core)?),
-        Method::Chi2 => scan(&NeymanChi2::new(e, c, model).map_err(Error::Core)?),
+        Method::Nll => scan(&SourceObjective::new(
+            e,
+            c,
+            model_range(cfg),
+            cfg.bin_evaluation,
+            Statistic::Nll,
+        )),
+        Method::Chi2 => scan(&SourceObjective::new(
+            e,
+            c,
+            model_range(cfg),
+            cfg.bin_evaluation,
+            Statistic::NeymanChi2,
+        )),
     }
 }
 
@@ -413,15 +432,11 @@ fn prepare(edges: &[f64], counts: &[f64], cfg: &FitConfig) -> Option<(Vec<f64>, 
     Some((e, c, integral))
 }
 
-/// The expected-counts model of the fit configuration.
-fn source_model(cfg: &FitConfig) -> impl Fn(&[f64], &[f64], &mut [f64]) + Copy {
-    let range = ModelRange {
+/// The fit range of the model.
+fn model_range(cfg: &FitConfig) -> ModelRange {
+    ModelRange {
         low: cfg.range_adc.0,
         high: cfg.range_adc.1,
-    };
-    let eval = cfg.bin_evaluation;
-    move |p: &[f64], edges: &[f64], out: &mut [f64]| {
-        model::expected_counts(p, range, eval, edges, out)
     }
 }
 
@@ -434,12 +449,12 @@ fn integral_from(edges: &[f64], counts: &[f64], first: f64) -> f64 {
         .sum()
 }
 
-fn fit_with<O: Objective, M: Fn(&[f64], &[f64], &mut [f64])>(
+fn fit_with<O: Objective>(
     roid: u32,
     n_events: f64,
     integral: f64,
     objective: &O,
-    nll: &ExtendedBinnedNll<M>,
+    nll: &SourceObjective,
     cfg: &FitConfig,
     n_bins_used: usize,
 ) -> Result<ChannelFit> {

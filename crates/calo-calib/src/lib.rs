@@ -13,6 +13,7 @@ pub mod detector;
 pub mod error;
 pub mod fit;
 pub mod model;
+mod objective;
 pub mod pipeline;
 pub mod plots;
 pub mod simulate;
