@@ -166,7 +166,8 @@ struct FitArgs {
     /// Skip the profile-likelihood interval of the peak.
     #[arg(long)]
     no_peak_interval: bool,
-    /// Reproduce the original: one start at 98.08 ADC and the density at bin centres.
+    /// Reproduce the original: one start at 98.08 ADC, the density at bin centres, and for chi2
+    /// all 80 bins in 40-120 ADC (the old-ROOT range bug).
     #[arg(long)]
     compat: bool,
     /// Print the configuration as JSON and exit.
@@ -312,8 +313,13 @@ fn fit(a: FitArgs) -> Result<()> {
     }
     cfg.peak_interval = !a.no_peak_interval;
     if a.compat {
-        cfg.starts_adc = vec![98.08 * a.nominal_gain / 16.0];
+        let k = a.nominal_gain / 16.0;
+        cfg.starts_adc = vec![98.08 * k];
+        cfg.alpha_starts = vec![cfg.alpha.0];
         cfg.bin_evaluation = BinEvaluation::Centre;
+        if matches!(cfg.method, Method::Chi2) {
+            cfg.fit_bins_adc = Some((40.0 * k, 120.0 * k));
+        }
     }
     if a.print_config {
         println!("{}", serde_json::to_string_pretty(&cfg)?);
