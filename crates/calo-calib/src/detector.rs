@@ -184,13 +184,7 @@ fn write_batch_csv(path: &Path, batch: &RecordBatch) -> Result<()> {
     use std::io::Write;
     hep_core::io::atomic_write(path, |w| {
         let io = |e: std::io::Error| hep_core::Error::io(path, e);
-        let names: Vec<&str> = batch
-            .schema_ref()
-            .fields()
-            .iter()
-            .map(|f| f.name().as_str())
-            .collect();
-        writeln!(w, "{}", names.join(",")).map_err(io)?;
+        writeln!(w, "{}", hep_core::io::column_names(batch).join(",")).map_err(io)?;
         let mut line = String::new();
         for row in 0..batch.num_rows() {
             line.clear();

@@ -40,11 +40,10 @@
 //! and maps, and an empty input gives plots with empty axes.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use hep_core::hist::Hist1D;
-use hep_core::plot::{self, Format, Map2D, PlotOptions};
+use hep_core::plot::{self, DrawResult, Figure, Format, Map2D, PlotOptions};
 use plotters::coord::Shift;
 use plotters::coord::types::RangedCoordf64;
 use plotters::element::DashedPathElement;
@@ -1048,8 +1047,6 @@ impl ChannelFigure {
 // Drawing
 // ---------------------------------------------------------------------------------------------
 
-type DrawResult = std::result::Result<(), Box<dyn std::error::Error + Send + Sync>>;
-
 /// A data point with a vertical error bar from `lo` to `hi` (already clamped to the axis).
 #[derive(Debug, Clone, Copy)]
 struct Marker {
@@ -1129,72 +1126,14 @@ fn tick_formatter(lo: f64, hi: f64) -> impl Fn(&f64) -> String {
     }
 }
 
-/// Something drawn on a drawing area of any backend.
-trait Figure {
-    fn draw<DB>(&self, root: &DrawingArea<DB, Shift>, size: (u32, u32)) -> DrawResult
-    where
-        DB: DrawingBackend,
-        DB::ErrorType: 'static;
-}
-
-/// Renders `fig` into `path` atomically: a temporary file in the same directory, renamed onto
-/// `path` once complete (hep-core's scheme).
+/// Renders `fig` into `path` atomically through hep-core (SVG or PNG by extension, shipped font).
 fn render(path: &Path, size: (u32, u32), fig: &impl Figure) -> Result<()> {
-    let format = Format::from_path(path)?;
-    plot::register_font()?;
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
+    let opts = PlotOptions {
+        width: size.0,
+        height: size.1,
+        ..PlotOptions::default()
     };
-    let plot_error = |e: Box<dyn std::error::Error + Send + Sync>| {
-        Error::Core(hep_core::Error::Plot {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })
-    };
-    let suffix = format!(".{}", format.extension());
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".plot-").suffix(&suffix);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(std::fs::Permissions::from_mode(0o644));
-    }
-    let mut tmp = builder
-        .tempfile_in(dir)
-        .map_err(|e| hep_core::Error::io(dir, e))?;
-    match format {
-        Format::Svg => {
-            let mut svg = String::new();
-            {
-                let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
-                draw_root(&root, size, fig).map_err(plot_error)?;
-            }
-            tmp.write_all(svg.as_bytes())
-                .map_err(|e| hep_core::Error::io(tmp.path(), e))?;
-        }
-        Format::Png => {
-            // The encoder picks PNG from the temporary file's ".png" suffix.
-            let root = BitMapBackend::new(tmp.path(), size).into_drawing_area();
-            draw_root(&root, size, fig).map_err(plot_error)?;
-        }
-    }
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| hep_core::Error::io(tmp.path(), e))?;
-    tmp.persist(path)
-        .map_err(|e| hep_core::Error::io(path, e.error))?;
-    Ok(())
-}
-
-fn draw_root<DB>(root: &DrawingArea<DB, Shift>, size: (u32, u32), fig: &impl Figure) -> DrawResult
-where
-    DB: DrawingBackend,
-    DB::ErrorType: 'static,
-{
-    root.fill(&WHITE)?;
-    fig.draw(root, size)?;
-    root.present()?;
+    plot::render_figure(path, &opts, fig)?;
     Ok(())
 }
 
@@ -1276,12 +1215,12 @@ struct XyFigure {
 }
 
 impl Figure for XyFigure {
-    fn draw<DB>(&self, root: &DrawingArea<DB, Shift>, size: (u32, u32)) -> DrawResult
+    fn draw<DB>(&self, root: &DrawingArea<DB, Shift>, opts: &PlotOptions) -> DrawResult
     where
         DB: DrawingBackend,
         DB::ErrorType: 'static,
     {
-        let sc = Scale::new(size);
+        let sc = Scale::new((opts.width, opts.height));
         let area = root.titled(&self.title, sc.font(20.0))?;
         let x_fmt = tick_formatter(self.x.0, self.x.1);
         let y_fmt = tick_formatter(self.y.0, self.y.1);
@@ -1314,12 +1253,12 @@ impl Figure for XyFigure {
 }
 
 impl Figure for ChannelFigure {
-    fn draw<DB>(&self, root: &DrawingArea<DB, Shift>, size: (u32, u32)) -> DrawResult
+    fn draw<DB>(&self, root: &DrawingArea<DB, Shift>, opts: &PlotOptions) -> DrawResult
     where
         DB: DrawingBackend,
         DB::ErrorType: 'static,
     {
-        let sc = Scale::new(size);
+        let sc = Scale::new((opts.width, opts.height));
         let area = root.titled(&self.title, sc.font(20.0))?;
         let (w, h) = area.dim_in_pixel();
         let split = (f64::from(h) * 0.70).round() as i32;

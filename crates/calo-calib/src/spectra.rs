@@ -188,11 +188,7 @@ impl TableFormat {
     ///
     /// [`Error::InvalidArgument`] for any other extension.
     pub fn from_path(path: &Path) -> Result<Self> {
-        let ext = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(str::to_ascii_lowercase);
-        match ext.as_deref() {
+        match hep_core::io::file_extension(path).as_deref() {
             Some("csv") => Ok(TableFormat::Csv),
             Some("parquet") => Ok(TableFormat::Parquet),
             _ => Err(Error::InvalidArgument(format!(

@@ -554,18 +554,31 @@ fn short_type_name(full: &str) -> String {
     out
 }
 
+/// The extension of `path` in lower case (`"csv"` for `data/Spectra.CSV`), or `None` if it has
+/// none or it is not UTF-8. Tools choose formats from it.
+pub fn file_extension(path: &Path) -> Option<String> {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+}
+
+/// The column names of `batch`, in schema order.
+pub fn column_names(batch: &RecordBatch) -> Vec<&str> {
+    batch
+        .schema_ref()
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .collect()
+}
+
 fn column_typed<'a, A: Array + 'static>(
     batch: &'a RecordBatch,
     name: &str,
     expected: &str,
 ) -> Result<&'a A> {
     let column = batch.column_by_name(name).ok_or_else(|| {
-        let names: Vec<&str> = batch
-            .schema_ref()
-            .fields()
-            .iter()
-            .map(|f| f.name().as_str())
-            .collect();
+        let names = column_names(batch);
         Error::InvalidArgument(format!(
             "no column `{name}` in the record batch (columns: {})",
             names.join(", ")

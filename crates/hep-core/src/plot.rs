@@ -177,11 +177,7 @@ impl Format {
     /// # Errors
     /// [`Error::InvalidArgument`] if the extension is missing or is neither `svg` nor `png`.
     pub fn from_path(path: &Path) -> Result<Self> {
-        let ext = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(str::to_ascii_lowercase);
-        match ext.as_deref() {
+        match crate::io::file_extension(path).as_deref() {
             Some("svg") => Ok(Format::Svg),
             Some("png") => Ok(Format::Png),
             _ => Err(Error::InvalidArgument(format!(
@@ -1179,14 +1175,34 @@ fn colour_bar_ticks(z0: f64, z1: f64) -> Vec<(f64, String)> {
 // Rendering
 // ---------------------------------------------------------------------------------------------
 
-type DrawResult = std::result::Result<(), Box<dyn StdError + Send + Sync>>;
+/// The result of drawing a [`Figure`]: plotters' errors of any backend, boxed.
+pub type DrawResult = std::result::Result<(), Box<dyn StdError + Send + Sync>>;
 
-/// Something that can draw itself onto a drawing area of any backend.
-trait Figure {
+/// Something that can draw itself onto a drawing area of any plotters backend.
+///
+/// Implement it for a custom canvas (several pads, text panels) and write it with
+/// [`render_figure`], which chooses SVG or PNG, registers the shipped font and writes atomically,
+/// exactly as for the plots of this module. The area is already filled white; `opts` carries the
+/// size in pixels and the titles.
+pub trait Figure {
+    /// Draws onto `root`.
+    ///
+    /// # Errors
+    /// Any plotters drawing error, boxed.
     fn draw<DB>(&self, root: &DrawingArea<DB, Shift>, opts: &PlotOptions) -> DrawResult
     where
         DB: DrawingBackend,
         DB::ErrorType: 'static;
+}
+
+/// Writes a custom [`Figure`] to `path` (SVG or PNG by extension) of `opts.width` x `opts.height`
+/// pixels, atomically and with the shipped font, like every plot of this module.
+///
+/// # Errors
+/// As [`histogram`]: [`Error::InvalidArgument`] for a bad extension or size, [`Error::Plot`] for
+/// a drawing failure, [`Error::Io`] for file-system failures; no file is left at `path`.
+pub fn render_figure(path: &Path, opts: &PlotOptions, figure: &impl Figure) -> Result<()> {
+    render(path, opts, figure)
 }
 
 /// Sizes (in pixels) scaled with the image size, so that large and small images look alike.
