@@ -12,10 +12,6 @@ use rayon::prelude::*;
 use std::path::Path;
 use std::sync::Arc;
 
-/// Status bit of a LYSO (CAPHRI) channel in a CsI fit: its 6.13 MeV line sits near
-/// 6.13 x 267 = 1637 ADC, outside any CsI window, so it is not fitted (§0, §9).
-pub const STATUS_LYSO_NOT_FITTED: u32 = 128;
-
 /// Which channels to fit, like MakeAnalysisTree's `<start> <end-exclusive> ... <disk>` (§4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Selection {
@@ -38,7 +34,7 @@ impl Selection {
 
 /// Fits every selected spectrum of `set` in parallel (rayon), returning the fits in id order.
 ///
-/// LYSO channels get [`STATUS_LYSO_NOT_FITTED`] and NaN values; empty channels get
+/// LYSO channels get [`status::LYSO_NOT_FITTED`] and NaN values; empty channels get
 /// [`status::NO_COUNTS`]. The result depends only on the input, never on the thread count.
 ///
 /// # Errors
@@ -69,17 +65,12 @@ pub fn fit_detector(
                 return Ok(ChannelFit::not_fitted(
                     s.id,
                     s.counts.iter().sum(),
-                    STATUS_LYSO_NOT_FITTED,
+                    status::LYSO_NOT_FITTED,
                 ));
             }
             fit_spectrum(s.id, &s.edges, &s.counts, cfg)
         })
         .collect()
-}
-
-/// True if a fit gives a usable calibration constant (no failure bits, not LYSO).
-pub fn is_usable(f: &ChannelFit) -> bool {
-    f.is_ok() && f.status & STATUS_LYSO_NOT_FITTED == 0
 }
 
 /// Column names of `source_fits.csv` / `.parquet`, in order.
@@ -157,7 +148,7 @@ pub fn write_source_fits(dir: &Path, fits: &[ChannelFit]) -> Result<[std::path::
         i64col(|f| i64::from(f.status)),
         i64col(|f| i64::from(f.n_starts_ok)),
         i64col(|f| f.n_calls as i64),
-        i64col(|f| i64::from(!is_usable(f))),
+        i64col(|f| i64::from(!f.is_ok())),
     ];
     let fields: Vec<Field> = SOURCE_FIT_COLUMNS
         .iter()
@@ -218,7 +209,7 @@ pub fn source_table_rows(fits: &[ChannelFit]) -> Vec<SourceRow> {
     let mut rows: Vec<SourceRow> = (0..channel::N_DB_ROWS).map(SourceRow::empty).collect();
     for f in fits
         .iter()
-        .filter(|f| is_usable(f) && channel::is_sipm(f.roid))
+        .filter(|f| f.is_ok() && channel::is_sipm(f.roid))
     {
         let err = if f.peak_err_low.is_finite() && f.peak_err_high.is_finite() {
             0.5 * (f.peak_err_low + f.peak_err_high)
@@ -261,13 +252,13 @@ pub fn source_table_rows(fits: &[ChannelFit]) -> Vec<SourceRow> {
 pub fn summary_counts(fits: &[ChannelFit]) -> (usize, usize, usize, usize) {
     let lyso = fits
         .iter()
-        .filter(|f| f.status & STATUS_LYSO_NOT_FITTED != 0)
+        .filter(|f| f.status & status::LYSO_NOT_FITTED != 0)
         .count();
     let empty = fits
         .iter()
         .filter(|f| f.status & status::NO_COUNTS != 0)
         .count();
-    let ok = fits.iter().filter(|f| is_usable(f)).count();
+    let ok = fits.iter().filter(|f| f.is_ok()).count();
     (ok, fits.len() - ok - lyso, lyso, empty)
 }
 

@@ -61,12 +61,16 @@ pub mod status {
     pub const FEW_EVENTS: u32 = 32;
     /// No counts in the fit range: nothing was fitted.
     pub const NO_COUNTS: u32 = 64;
+    /// A LYSO (CAPHRI) channel in a CsI fit: its 6.13 MeV line sits near 6.13 x 267 = 1637 ADC,
+    /// outside any CsI window, so it is not fitted (spec §0, §9).
+    pub const LYSO_NOT_FITTED: u32 = 128;
     /// The peak ended at one of its limits: the line is outside the window (wrong gain or
     /// window); the constant is unusable.
     pub const PEAK_AT_LIMIT: u32 = 256;
 
     /// Bits that make a fit unusable for a calibration constant.
-    pub const FAILED: u32 = NOT_CONVERGED | COVARIANCE_INVALID | NO_COUNTS | PEAK_AT_LIMIT;
+    pub const FAILED: u32 =
+        NOT_CONVERGED | COVARIANCE_INVALID | NO_COUNTS | LYSO_NOT_FITTED | PEAK_AT_LIMIT;
 }
 
 /// Settings of the source fit. Defaults are SourceFitter's (§3.2) for the simulation gain of

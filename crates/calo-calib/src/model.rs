@@ -104,6 +104,12 @@ impl CrystalBall {
         }
     }
 
+    /// The tail constants `(A, B)`: below `t = -alpha` the shape is `A (B - t)^(-n)`, with
+    /// `A = (n/alpha)^n exp(-alpha^2/2)` and `B = n/alpha - alpha`.
+    pub fn tail_constants(&self) -> (f64, f64) {
+        (self.a, self.b)
+    }
+
     /// The shape at `t`.
     pub fn value(&self, t: f64) -> f64 {
         if t >= -self.alpha {

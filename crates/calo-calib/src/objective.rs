@@ -1,6 +1,7 @@
 //! The source-fit objectives with an analytic gradient.
 //!
-//! The value is hep-core's extended binned Poisson likelihood or Neyman chi-square of the
+//! The value is hep-core's extended binned Poisson likelihood or Neyman chi-square (its per-bin
+//! terms, `hep_core::fit::cost::poisson_nll_term` and `neyman_chi2_term`) of the
 //! [`model`] expected counts. The gradient is analytic in the peak position, the width and the
 //! four yields, and a central difference in alpha and beta (their derivatives through the Crystal
 //! Ball's tail constants are long and these two are cheap to difference). With exact bin
@@ -18,6 +19,9 @@ use crate::model::{
     self, BinEvaluation, CB_N, CrystalBall, E_FULL_MEV, LINE_ENERGIES_MEV, ModelRange, idx,
 };
 use hep_core::fit::Objective;
+use hep_core::fit::cost::{
+    neyman_chi2_term, neyman_chi2_term_dnu, poisson_nll_term, poisson_nll_term_dnu,
+};
 use std::cell::RefCell;
 
 /// Which statistic the objective is.
@@ -84,28 +88,17 @@ impl SourceObjective {
     }
 
     fn statistic(&self, nu: &[f64]) -> f64 {
+        let term = match self.stat {
+            Statistic::Nll => poisson_nll_term,
+            Statistic::NeymanChi2 => neyman_chi2_term,
+        };
         let mut sum = 0.0;
         for (&n, &v) in self.counts.iter().zip(nu) {
-            match self.stat {
-                Statistic::Nll => {
-                    if n > 0.0 {
-                        if !(v > 0.0) {
-                            return f64::INFINITY;
-                        }
-                        sum += v - n + n * (n / v).ln();
-                    } else {
-                        if !(v >= 0.0) {
-                            return f64::INFINITY;
-                        }
-                        sum += v;
-                    }
-                }
-                Statistic::NeymanChi2 => {
-                    if n > 0.0 {
-                        sum += (n - v) * (n - v) / n;
-                    }
-                }
+            let t = term(n, v);
+            if t == f64::INFINITY {
+                return t;
             }
+            sum += t;
         }
         sum
     }
@@ -113,14 +106,8 @@ impl SourceObjective {
     /// `d statistic / d nu_i`.
     fn weight(&self, n: f64, v: f64) -> f64 {
         match self.stat {
-            Statistic::Nll => 1.0 - if n > 0.0 { n / v } else { 0.0 },
-            Statistic::NeymanChi2 => {
-                if n > 0.0 {
-                    -2.0 * (n - v) / n
-                } else {
-                    0.0
-                }
-            }
+            Statistic::Nll => poisson_nll_term_dnu(n, v),
+            Statistic::NeymanChi2 => neyman_chi2_term_dnu(n, v),
         }
     }
 

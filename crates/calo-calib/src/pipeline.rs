@@ -6,7 +6,7 @@
 use crate::Result;
 use crate::channel::IdMode;
 use crate::combine::{CombineConfig, combine, status_counts};
-use crate::detector::{Selection, fit_detector, is_usable, source_table_rows, summary_counts};
+use crate::detector::{Selection, fit_detector, source_table_rows, summary_counts};
 use crate::fit::{FitConfig, Method};
 use crate::simulate::{
     SimConfig, all_ids, cosmic_table_rows, simulate_cosmic_table, simulate_detector,
@@ -114,7 +114,7 @@ pub fn run_demo(opts: &DemoOptions) -> Result<DemoReport> {
     let source_pulls: Vec<f64> = fits
         .iter()
         .zip(&truth)
-        .filter(|(f, _)| is_usable(f))
+        .filter(|(f, _)| f.is_ok())
         .map(|(f, t)| (f.adc2mev - t.adc2mev_mev_per_adc) / f.adc2mev_err)
         .collect();
     let combined_pulls: Vec<f64> = truth

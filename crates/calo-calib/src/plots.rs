@@ -14,7 +14,7 @@
 //!   `nu` from [`model::expected_counts`] (so exactly what the fit compared), with a line at 0.
 //! * [`plot_channels`]: [`plot_channel`] for a list of channels (and, optionally, all failed ones).
 //! * [`plot_summary`]: distributions of the fitted quantities over the usable channels
-//!   ([`is_usable`]), the constant against the channel id with its mean, mean ± 2 std and the
+//!   ([`ChannelFit::is_ok`]), the constant against the channel id with its mean, mean ± 2 std and the
 //!   nominal 0.0625 MeV/ADC, and per-disk maps of the constant, the width and the fit status on the
 //!   crystal positions.
 //!
@@ -52,7 +52,6 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use rayon::prelude::*;
 
 use crate::channel::{CrystalPositions, IdMode, N_CRYSTALS, SIPMS_PER_CRYSTAL};
-use crate::detector::is_usable;
 use crate::fit::{ChannelFit, FitConfig, status};
 use crate::model::{self, E_FIRST_ESCAPE_MEV, E_FULL_MEV, E_SECOND_ESCAPE_MEV, ModelRange};
 use crate::spectra::{Spectrum, SpectrumSet};
@@ -112,7 +111,7 @@ const GREY: RGBColor = RGBColor(127, 127, 127);
 /// (duplicates are written once), and returns the paths written, in the order listed here.
 ///
 /// * `dist_<name>.<ext>` for each name of [`DISTRIBUTIONS`]: histograms over the usable channels
-///   ([`is_usable`]) of the peak position (ADC), the constant ADC2MeV (MeV/ADC), the width (MeV),
+///   ([`ChannelFit::is_ok`]) of the peak position (ADC), the constant ADC2MeV (MeV/ADC), the width (MeV),
 ///   the relative resolution `width / 6.13 MeV` (%), `chi2/ndf` (fits with `ndf > 0`) and the
 ///   p-value. Ranges come from the 1 % and 99 % quantiles with 15 % padding, rounded to a
 ///   1-2-5 bin width (the p-value always spans 0 to 1); values outside go to the under- and
@@ -142,7 +141,7 @@ pub fn plot_summary(
     formats: &[Format],
 ) -> Result<Vec<PathBuf>> {
     let formats = dedup_formats(formats);
-    let usable: Vec<&ChannelFit> = fits.iter().filter(|f| is_usable(f)).collect();
+    let usable: Vec<&ChannelFit> = fits.iter().filter(|f| f.is_ok()).collect();
     let mut written = Vec::new();
 
     for name in DISTRIBUTIONS {
@@ -195,7 +194,7 @@ pub fn plot_summary(
 /// bin), the density from [`model::component_density`] normalised over `cfg.range_adc`, evaluated
 /// on 601 points across the fit range. The x axis spans the bins of the fit range (bins whose
 /// centres lie in `cfg.range_adc`, as in the fit), or the whole histogram if there is no model.
-/// A fit that is not usable ([`is_usable`]), including one that was not fitted (NaN parameters),
+/// A fit that is not usable ([`ChannelFit::is_ok`]), including one that was not fitted (NaN parameters),
 /// is titled "Channel `id`: fit failed (status `N`)". The y axis is titled
 /// "Counts / (`w` ADC)" for uniform bins of width `w` ADC, "Counts per bin" otherwise; the x axis
 /// "Amplitude (ADC)".
@@ -227,7 +226,7 @@ pub fn plot_channel(
 }
 
 /// Draws [`plot_channel`] canvases `channel_<id>.<ext>` into `dir` for the channels `ids` and,
-/// with `include_failed`, for every fit in `fits` that is not usable ([`is_usable`]) and has a
+/// with `include_failed`, for every fit in `fits` that is not usable ([`ChannelFit::is_ok`]) and has a
 /// spectrum in `set`; once per format in `formats` (duplicates once). Each channel is drawn once,
 /// in increasing id order; the drawing runs in parallel (rayon) and the files do not depend on
 /// the thread count. Returns the paths written, by id, then format.
@@ -272,7 +271,7 @@ pub fn plot_channels(
         chosen.extend(
             by_id
                 .values()
-                .filter(|f| !is_usable(f) && set.get(f.roid).is_some())
+                .filter(|f| !f.is_ok() && set.get(f.roid).is_some())
                 .map(|f| f.roid),
         );
     }
@@ -624,7 +623,7 @@ fn aggregate_per_crystal(fits: &[ChannelFit], mode: IdMode) -> Vec<CrystalAgg> {
     for f in fits.iter().filter(|f| mode.is_valid(f.roid)) {
         let a = &mut agg[mode.crystal(f.roid) as usize];
         a.records += 1;
-        if !is_usable(f) {
+        if !f.is_ok() {
             a.unusable += 1;
             continue;
         }
@@ -816,7 +815,7 @@ fn status_text(bits: u32) -> String {
         (status::LOW_P_VALUE, "low p"),
         (status::FEW_EVENTS, "few events"),
         (status::NO_COUNTS, "no counts"),
-        (crate::detector::STATUS_LYSO_NOT_FITTED, "LYSO"),
+        (status::LYSO_NOT_FITTED, "LYSO"),
         (status::PEAK_AT_LIMIT, "peak at limit"),
     ];
     let words: Vec<&str> = names
@@ -996,7 +995,7 @@ impl ChannelFigure {
             .collect();
 
         // Title, y label and the result text.
-        let usable = is_usable(fit);
+        let usable = fit.is_ok();
         let title = if usable {
             format!("Channel {}: source fit", fit.roid)
         } else {

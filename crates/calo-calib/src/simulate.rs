@@ -243,8 +243,7 @@ impl CrystalBallSampler {
             )));
         }
         let cb = CrystalBall::new(alpha, n);
-        let a = (n / alpha).powf(n) * (-0.5 * alpha * alpha).exp();
-        let b = n / alpha - alpha;
+        let (a, b) = cb.tail_constants();
         let tail_weight = cb.primitive(-alpha);
         let total = cb.primitive(f64::INFINITY);
         Ok(Self {

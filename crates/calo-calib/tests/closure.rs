@@ -11,7 +11,7 @@
 //! likelihood is parabolic around the peak (spec §9-10).
 
 use calo_calib::channel::IdMode;
-use calo_calib::detector::{Selection, fit_detector, is_usable, source_table_rows};
+use calo_calib::detector::{Selection, fit_detector, source_table_rows};
 use calo_calib::fit::{FitConfig, Method};
 use calo_calib::simulate::{SimConfig, simulate_detector};
 
@@ -45,7 +45,7 @@ fn fitted_constants_close_on_the_truth_for_both_methods() {
         };
         let fits = fit_detector(&set, &cfg, &Selection::default()).unwrap();
         assert_eq!(fits.len(), 200);
-        let failed = fits.iter().filter(|f| !is_usable(f)).count();
+        let failed = fits.iter().filter(|f| !f.is_ok()).count();
         assert_eq!(failed, 0, "{method:?}: {failed} failed fits");
         let pulls: Vec<f64> = fits
             .iter()

@@ -22,6 +22,43 @@ use crate::error::{Error, Result};
 use crate::hist::Hist1D;
 use std::cell::RefCell;
 
+/// One bin's term of the extended binned Poisson likelihood with the saturated model subtracted,
+/// `nu - n + n ln(n / nu)` (`nu` for `n = 0`): the contribution of a bin with `n` observed and
+/// `nu` expected counts to [`ExtendedBinnedNll`]. `+inf` where `nu` is negative, or zero while
+/// `n > 0`.
+pub fn poisson_nll_term(n: f64, nu: f64) -> f64 {
+    if n > 0.0 {
+        if nu > 0.0 {
+            nu - n + n * (n / nu).ln()
+        } else {
+            f64::INFINITY
+        }
+    } else if nu >= 0.0 {
+        nu
+    } else {
+        f64::INFINITY
+    }
+}
+
+/// The derivative of [`poisson_nll_term`] in `nu`: `1 - n / nu`.
+pub fn poisson_nll_term_dnu(n: f64, nu: f64) -> f64 {
+    if n > 0.0 { 1.0 - n / nu } else { 1.0 }
+}
+
+/// One bin's term of the Neyman chi-square, `(n - nu)^2 / n`, and 0 for an empty bin (skipped).
+pub fn neyman_chi2_term(n: f64, nu: f64) -> f64 {
+    if n > 0.0 {
+        (n - nu) * (n - nu) / n
+    } else {
+        0.0
+    }
+}
+
+/// The derivative of [`neyman_chi2_term`] in `nu`: `-2 (n - nu) / n`, and 0 for an empty bin.
+pub fn neyman_chi2_term_dnu(n: f64, nu: f64) -> f64 {
+    if n > 0.0 { -2.0 * (n - nu) / n } else { 0.0 }
+}
+
 fn check_binned(edges: &[f64], counts: &[f64]) -> Result<()> {
     if counts.is_empty() {
         return Err(Error::InvalidArgument(
@@ -152,19 +189,7 @@ impl<M: Fn(&[f64], &[f64], &mut [f64])> ExtendedBinnedNll<M> {
 
 impl<M: Fn(&[f64], &[f64], &mut [f64])> Objective for ExtendedBinnedNll<M> {
     fn value(&self, params: &[f64]) -> f64 {
-        self.data.sum(params, |n, v| {
-            if n > 0.0 {
-                if v > 0.0 {
-                    v - n + n * (n / v).ln()
-                } else {
-                    f64::INFINITY
-                }
-            } else if v >= 0.0 {
-                v
-            } else {
-                f64::INFINITY
-            }
-        })
+        self.data.sum(params, poisson_nll_term)
     }
 
     fn error_def(&self) -> f64 {
@@ -212,10 +237,7 @@ impl<M: Fn(&[f64], &[f64], &mut [f64])> NeymanChi2<M> {
 
 impl<M: Fn(&[f64], &[f64], &mut [f64])> Objective for NeymanChi2<M> {
     fn value(&self, params: &[f64]) -> f64 {
-        self.data.sum(
-            params,
-            |n, v| if n > 0.0 { (n - v) * (n - v) / n } else { 0.0 },
-        )
+        self.data.sum(params, neyman_chi2_term)
     }
 
     fn error_def(&self) -> f64 {
