@@ -412,7 +412,8 @@ fn combine_cmd(a: CombineArgs) -> Result<()> {
 fn plot(a: PlotArgs) -> Result<()> {
     use calo_calib::channel::CrystalPositions;
     use calo_calib::detector::read_source_fits;
-    use calo_calib::plots::{plot_channels, plot_summary};
+    use calo_calib::model::ModelRange;
+    use calo_calib::plots::{plot_channels, plot_pairs_and_composite, plot_summary};
     use hep_core::plot::Format;
     let formats: Vec<Format> = a
         .formats
@@ -432,6 +433,14 @@ fn plot(a: PlotArgs) -> Result<()> {
     let mode = IdMode::from_per_crystal(a.per_crystal);
     create_dir(&a.output)?;
     let mut outputs = plot_summary(&a.output, &fits, positions.as_ref(), mode, &formats)?;
+    let (low, high) = FitConfig::for_gain(a.nominal_gain).range_adc;
+    outputs.extend(plot_pairs_and_composite(
+        &a.output,
+        &fits,
+        mode,
+        ModelRange { low, high },
+        &formats,
+    )?);
     let mut m = manifest("plot", serde_json::json!({ "formats": a.formats }))?;
     m.add_input(&a.fits)?;
     if !a.channels.is_empty() || a.failed {

@@ -1,13 +1,16 @@
 //! `hep-demo`: the main job of every hep-rs tool on built-in default input.
 //!
-//! calo-calib: simulate the Mu2e calorimeter's 2696 SiPM source spectra (63 000 events per
-//! crystal), fit every channel, combine with simulated cosmic constants, and compare the
-//! constants with the truth.
+//! * calo-calib: simulate the Mu2e calorimeter's 2696 SiPM source spectra (63 000 events per
+//!   crystal), fit every channel, combine with simulated cosmic constants, and compare the
+//!   constants with the truth.
+//! * mu2e-ensemble: normalisations for a standard livetime, primary samples for each process,
+//!   one blind ensemble, and the expected against the realised counts per sample.
+//!
+//! `--only TOOL` runs one of them.
 
 use anyhow::Result;
-use calo_calib::fit::Method;
-use calo_calib::pipeline::{DemoOptions, run_demo};
-use clap::Parser;
+use clap::{Parser, ValueEnum};
+use std::time::Instant;
 
 #[derive(Parser)]
 #[command(
@@ -16,22 +19,50 @@ use clap::Parser;
     about = "Run the hep-rs main jobs on built-in input"
 )]
 struct Cli {
-    /// Master seed.
+    /// Master seed of every job.
     #[arg(long, default_value_t = 2026)]
     seed: u64,
-    /// Fit only the first N SiPMs instead of all 2696.
+    /// Run only this tool's job.
+    #[arg(long, value_enum)]
+    only: Option<Tool>,
+    /// calo-calib: fit only the first N SiPMs instead of all 2696.
     #[arg(long)]
     channels: Option<u32>,
-    /// Mean events per crystal.
+    /// calo-calib: mean events per crystal.
     #[arg(long, default_value_t = 63_000.0)]
     events_per_crystal: f64,
-    /// Use the Neyman chi-square instead of the Poisson likelihood.
+    /// calo-calib: use the Neyman chi-square instead of the Poisson likelihood.
     #[arg(long)]
     chi2: bool,
+    /// mu2e-ensemble: livetime of the ensemble (s, wall clock).
+    #[arg(long, default_value_t = 1e5)]
+    livetime: f64,
+}
+
+/// The tools with a main job.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Tool {
+    /// Mu2e calorimeter source calibration.
+    CaloCalib,
+    /// Mu2e mock-data ensembles.
+    Mu2eEnsemble,
 }
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
+    let runs = |t: Tool| cli.only.is_none_or(|o| o == t);
+    if runs(Tool::CaloCalib) {
+        calo_calib_job(&cli)?;
+    }
+    if runs(Tool::Mu2eEnsemble) {
+        mu2e_ensemble_job(&cli)?;
+    }
+    Ok(())
+}
+
+fn calo_calib_job(cli: &Cli) -> Result<()> {
+    use calo_calib::fit::Method;
+    use calo_calib::pipeline::{DemoOptions, run_demo};
     let opts = DemoOptions {
         seed: cli.seed,
         n_channels: cli.channels,
@@ -69,5 +100,23 @@ fn main() -> Result<()> {
         "  time: simulate {:.1} s, fit {:.1} s, combine {:.3} s",
         r.seconds.0, r.seconds.1, r.seconds.2
     );
+    Ok(())
+}
+
+fn mu2e_ensemble_job(cli: &Cli) -> Result<()> {
+    use mu2e_ensemble::pipeline::{DemoOptions, run_demo};
+    let opts = DemoOptions {
+        seed: cli.seed,
+        livetime_s: cli.livetime,
+        ..DemoOptions::default()
+    };
+    println!(
+        "mu2e-ensemble: normalisations, primary samples and one ensemble for {} s, seed {}",
+        opts.livetime_s, opts.seed
+    );
+    let t = Instant::now();
+    let r = run_demo(&opts)?;
+    println!("{r}");
+    println!("  time: {:.1} s", t.elapsed().as_secs_f64());
     Ok(())
 }

@@ -7,29 +7,39 @@
 //!    the bins from the range start to the end of the histogram (the original's `integral_evts`,
 //!    which sets the yield limits of §3.2);
 //! 2. build the objective: extended binned Poisson likelihood ([`Method::Nll`], saturated model
-//!    subtracted) or Neyman chi-square with empty bins skipped ([`Method::Chi2`]);
-//! 3. multi-start: one coarse fit from each pair of start positions of the peak
-//!    ([`FitConfig::starts_adc`], default 93, 99, 105 ADC) and of the Crystal Ball alpha
-//!    ([`FitConfig::alpha_starts`], default 1.5, 0.7, 3.0), with yields 0.35/0.25/0.15/0.25 of
-//!    `I` (§10: a single start lands on a wrong local minimum often enough to bias the peak by
-//!    1-3 %). §10 suggests six peak starts; on this model the basins differ mainly in alpha, and
-//!    the 3 x 3 grid found the global minimum on all 100 toys of `tests/toys.rs` (checked there
-//!    against the constrained minimum at the true peak) at half the cost of 6 x 3, while 6 peak
-//!    starts with one alpha missed it on some toys;
-//! 4. the ranking uses a coarse simplex (it only has to find each start's basin); the best three
-//!    minima in distinct basins (peaks more than 0.5 ADC apart) are refitted with Hessian errors
-//!    and the lowest valid one is kept; if none is valid, a longer simplex-first fit is the last
-//!    rung of the retry ladder;
-//! 5. the profile-likelihood (MINOS-like) interval of the peak, if requested;
-//! 6. quality: chi-square (Neyman for chi2; Poisson deviance `2 NLL` for nll), `ndf = bins used -
-//!    free parameters`, p-value, and the status bits of [`status`].
+//!    subtracted) or Neyman chi-square with empty bins skipped ([`Method::Chi2`]). The four
+//!    yields enter the expected counts linearly and are profiled out exactly for every shape
+//!    (variable projection, `crate::profiled`): the minimisers work on the four shape parameters
+//!    `(P, sigma, alpha, beta)`, and the minimum, the Hessian errors of the shape parameters and
+//!    the profile interval are those of the full eight-parameter fit;
+//! 3. multi-start: a Levenberg-Marquardt descent (Fisher scoring) from each pair of start
+//!    positions of the peak ([`FitConfig::starts_adc`], default 93, 99, 105 ADC) and of the
+//!    Crystal Ball alpha ([`FitConfig::alpha_starts`], default 1.5, 0.5, 3.0), with yields
+//!    0.35/0.25/0.15/0.25 of `I` (§10: a single start lands on a wrong local minimum often
+//!    enough to bias the peak by 1-3 %). The basins differ mainly in alpha: a long low-side tail
+//!    trades against a higher peak (§9). Against a 9 x 6 grid of starts on 150 toys at the
+//!    §10 statistics (10 000 events), this 3 x 3 grid missed the global minimum once (by 0.67
+//!    in `-ln L`), the former 1.5/0.7/3.0 alphas three times; at the design statistics (63 000
+//!    events per crystal) it missed none;
+//! 4. the lowest minimum is polished by the quasi-Newton method of hep-core, which also gives
+//!    the Hessian errors and the fit status; a polish that does not end valid gets the last rung
+//!    of the retry ladder (a long simplex-first fit). Up to three minima in distinct basins
+//!    (peaks more than 0.5 ADC apart) are tried in order; a higher one replaces an invalid lower
+//!    one only if it is valid and less than `UP` above it;
+//! 5. the profile-likelihood (MINOS-like) interval of the peak, if requested: secant steps on
+//!    the signed root of the profile, each point a Levenberg-Marquardt fit of the other shape
+//!    parameters; a profile point below the minimum restarts the fit from there once, as MINOS
+//!    does on a new minimum;
+//! 6. the yields' Hessian errors and correlations from the implicit-function theorem (see
+//!    `yield_errors`); quality: chi-square (Neyman for chi2; Poisson deviance `2 NLL` for nll),
+//!    `ndf = bins used - 8 free parameters`, p-value, and the status bits of [`status`].
 
-use crate::model::{self, BinEvaluation, ModelRange, N_PARAMS, idx};
+use crate::model::{self, BinEvaluation, ModelRange, N_PARAMS};
 use crate::objective::{SourceObjective, Statistic};
+use crate::profiled::{LmSettings, N_SHAPE, ProfiledObjective, YieldBox, th};
 use crate::{Error, Result};
 use hep_core::fit::{
     FitOptions, FitResult, Method as Algorithm, Objective, Parameter, chi2_p_value, minimize,
-    profile_interval,
 };
 use serde::{Deserialize, Serialize};
 
@@ -91,9 +101,10 @@ pub struct FitConfig {
     pub peak_limits_adc: (f64, f64),
     /// Start positions of the peak for the multi-start (ADC).
     pub starts_adc: Vec<f64>,
-    /// Start values of the Crystal Ball alpha; the multi-start runs every peak start with each.
-    /// The tail and the peak trade off (a long low tail with a higher peak, §9), so basins differ
-    /// in alpha as well as in the peak.
+    /// Start values of the Crystal Ball alpha; the multi-start runs every peak start with each
+    /// (1.5, 0.5, 3.0 by default; see the module docs for how they were chosen). The tail and the
+    /// peak trade off (a long low tail with a higher peak, §9), so basins differ in alpha as well
+    /// as in the peak.
     pub alpha_starts: Vec<f64>,
     /// Start yields as fractions of `I`: full, single escape, double escape, background (§10).
     pub start_fractions: [f64; 4],
@@ -123,7 +134,7 @@ impl Default for FitConfig {
             fit_bins_adc: None,
             peak_limits_adc: (91.0, 108.0),
             starts_adc: vec![93.0, 99.0, 105.0],
-            alpha_starts: vec![1.5, 0.7, 3.0],
+            alpha_starts: vec![1.5, 0.5, 3.0],
             start_fractions: [0.35, 0.25, 0.15, 0.25],
             width_mev: (0.5, 0.2, 1.5),
             alpha: (1.5, 0.1, 5.0),
@@ -228,9 +239,10 @@ pub struct ChannelFit {
     pub corr_peak_n_full: f64,
     /// Status bits (see [`status`]); 0 is a good fit.
     pub status: u32,
-    /// Starts that converged to a finite minimum.
+    /// Multi-start descents that converged (EDM below tolerance) to a finite minimum.
     pub n_starts_ok: u32,
-    /// Objective evaluations spent on the channel.
+    /// Objective evaluations spent on the channel (profiled objective: each is one template
+    /// computation plus a few 4 x 4 Newton steps on the yields).
     pub n_calls: u64,
 }
 
@@ -306,28 +318,33 @@ fn select_bins(edges: &[f64], counts: &[f64], range: (f64, f64)) -> (Vec<f64>, V
     (e, c)
 }
 
-fn parameters(cfg: &FitConfig, peak0: f64, integral: f64) -> Vec<Parameter> {
-    let f = cfg.start_fractions;
-    let i = integral.max(1.0);
+/// The shape parameters `(P, sigma, alpha, beta)` with their starts, steps and limits (§3.2).
+fn shape_parameters(cfg: &FitConfig, peak0: f64, alpha0: f64) -> Vec<Parameter> {
     let (plo, phi) = cfg.peak_limits_adc;
-    let yield_step = (0.02 * i).max(1.0);
     vec![
         Parameter::new("peak", peak0.clamp(plo, phi), 0.5).with_limits(plo, phi),
         Parameter::new("width", cfg.width_mev.0, 0.02)
             .with_limits(cfg.width_mev.1, cfg.width_mev.2),
-        Parameter::new("alpha", cfg.alpha.0, 0.1).with_limits(cfg.alpha.1, cfg.alpha.2),
+        Parameter::new("alpha", alpha0.clamp(cfg.alpha.1, cfg.alpha.2), 0.1)
+            .with_limits(cfg.alpha.1, cfg.alpha.2),
         Parameter::new("beta", cfg.beta_per_adc.0, 0.005)
             .with_limits(cfg.beta_per_adc.1, cfg.beta_per_adc.2),
-        Parameter::new(
-            "n_full",
-            (f[0] * i).max(cfg.n_full_min_fraction * i),
-            yield_step,
-        )
-        .with_limits(cfg.n_full_min_fraction * i, i),
-        Parameter::new("n_first", f[1] * i, yield_step).with_limits(0.0, i),
-        Parameter::new("n_second", f[2] * i, yield_step).with_limits(0.0, i),
-        Parameter::new("n_bkg", f[3] * i, yield_step).with_limits(0.0, i),
     ]
+}
+
+/// Limits and starts of the yields (full, single escape, double escape, background) from `I`
+/// (§3.2: `n_full` in `[0.05 I, I]`, the others in `[0, I]`; starts as fractions of `I`, §10).
+fn yield_box(cfg: &FitConfig, integral: f64) -> YieldBox {
+    let i = integral.max(1.0);
+    let f = cfg.start_fractions;
+    let lower = [cfg.n_full_min_fraction * i, 0.0, 0.0, 0.0];
+    let upper = [i; 4];
+    let start = [(f[0] * i).max(lower[0]), f[1] * i, f[2] * i, f[3] * i];
+    YieldBox {
+        lower,
+        upper,
+        start,
+    }
 }
 
 /// Fits one spectrum (`edges` in ADC, length `counts.len() + 1`) of channel `roid`.
@@ -355,24 +372,24 @@ pub fn fit_spectrum(
     let Some((e, c, integral)) = prepare(edges, counts, cfg) else {
         return Ok(ChannelFit::not_fitted(roid, n_events, status::NO_COUNTS));
     };
-    let make = |stat| {
-        SourceObjective::new(
-            e.clone(),
-            c.clone(),
-            model_range(cfg),
-            cfg.bin_evaluation,
-            stat,
-        )
+    let nll = SourceObjective::new(
+        e.clone(),
+        c.clone(),
+        model_range(cfg),
+        cfg.bin_evaluation,
+        Statistic::Nll,
+    );
+    let (stat, used) = match cfg.method {
+        Method::Nll => (Statistic::Nll, c.len()),
+        Method::Chi2 => (
+            Statistic::NeymanChi2,
+            c.iter().filter(|&&n| n > 0.0).count(),
+        ),
     };
-    let nll = make(Statistic::Nll);
-    match cfg.method {
-        Method::Nll => fit_with(roid, n_events, integral, &nll, &nll, cfg, c.len()),
-        Method::Chi2 => {
-            let chi2 = make(Statistic::NeymanChi2);
-            let used = chi2.n_used_bins();
-            fit_with(roid, n_events, integral, &chi2, &nll, cfg, used)
-        }
-    }
+    let yields = yield_box(cfg, integral);
+    let objective =
+        ProfiledObjective::new(e, c, model_range(cfg), cfg.bin_evaluation, stat, yields);
+    fit_with(roid, n_events, &objective, yields.start, &nll, cfg, used)
 }
 
 /// The profile of the objective in the peak position: for each `P` in `peaks_adc` (ADC), the
@@ -396,41 +413,30 @@ pub fn profile_scan(
             "profile scan of an empty spectrum".into(),
         ));
     };
+    let stat = match cfg.method {
+        Method::Nll => Statistic::Nll,
+        Method::Chi2 => Statistic::NeymanChi2,
+    };
+    let yields = yield_box(cfg, integral);
+    let start = yields.start;
+    let obj = ProfiledObjective::new(e, c, model_range(cfg), cfg.bin_evaluation, stat, yields);
     let quick = FitOptions {
         compute_covariance: false,
         ..FitOptions::default()
     };
-    let scan = |obj: &dyn Objective| -> Result<Vec<(f64, f64)>> {
-        let mut out = Vec::with_capacity(peaks_adc.len());
-        for &pk in peaks_adc {
-            let mut best = f64::INFINITY;
-            for a0 in [0.6f64, 1.2, 2.5] {
-                let mut params = parameters(cfg, pk, integral);
-                params[idx::PEAK] = Parameter::new("peak", pk, 0.5).fixed();
-                params[idx::ALPHA].value = a0.clamp(cfg.alpha.1, cfg.alpha.2);
-                let r = minimize(obj, &params, &quick).map_err(Error::Core)?;
-                best = best.min(r.min_value);
-            }
-            out.push((pk, best));
+    let mut out = Vec::with_capacity(peaks_adc.len());
+    for &pk in peaks_adc {
+        let mut best = f64::INFINITY;
+        for a0 in [0.6f64, 1.2, 2.5] {
+            let mut params = shape_parameters(cfg, pk, a0);
+            params[th::PEAK] = Parameter::new("peak", pk, 0.5).fixed();
+            obj.reset_yields(start);
+            let r = minimize(&obj, &params, &quick).map_err(Error::Core)?;
+            best = best.min(r.min_value);
         }
-        Ok(out)
-    };
-    match cfg.method {
-        Method::Nll => scan(&SourceObjective::new(
-            e,
-            c,
-            model_range(cfg),
-            cfg.bin_evaluation,
-            Statistic::Nll,
-        )),
-        Method::Chi2 => scan(&SourceObjective::new(
-            e,
-            c,
-            model_range(cfg),
-            cfg.bin_evaluation,
-            Statistic::NeymanChi2,
-        )),
+        out.push((pk, best));
     }
+    Ok(out)
 }
 
 /// The bins the fit uses (edges, counts) and `I`, the events from the first fitted bin to the end
@@ -461,145 +467,215 @@ fn integral_from(edges: &[f64], counts: &[f64], first: f64) -> f64 {
         .sum()
 }
 
-fn fit_with<O: Objective>(
+fn fit_with(
     roid: u32,
     n_events: f64,
-    integral: f64,
-    objective: &O,
+    objective: &ProfiledObjective,
+    yield_start: [f64; 4],
     nll: &SourceObjective,
     cfg: &FitConfig,
     n_bins_used: usize,
 ) -> Result<ChannelFit> {
-    // Ranking the starts: a coarse simplex brings each start into its basin, and L-BFGS takes it
-    // to the bottom of that basin (a coarse simplex alone leaves values several units too high).
-    let quick = FitOptions {
-        compute_covariance: false,
-        method: Algorithm::SimplexThenQuasiNewton,
-        simplex_tolerance: Some(0.05),
-        max_rounds: 1,
-        ..FitOptions::default()
-    };
+    // Ranking the starts: a Levenberg-Marquardt descent of the profiled objective from every
+    // start of the grid, to 10^-4 UP (enough to tell basins apart; the best is polished below).
     let mut calls = 0u64;
-    // Multi-start without errors; rank the minima.
-    let mut minima: Vec<(f64, FitResult)> = Vec::new();
+    let mut minima: Vec<(f64, [f64; N_SHAPE])> = Vec::new();
+    let mut n_starts_ok = 0u32;
     let alpha_starts: &[f64] = if cfg.alpha_starts.is_empty() {
         &[cfg.alpha.0]
     } else {
         &cfg.alpha_starts
     };
-    for (&p0, &a0) in cfg
-        .starts_adc
-        .iter()
-        .flat_map(|p| alpha_starts.iter().map(move |a| (p, a)))
-    {
-        let mut params = parameters(cfg, p0, integral);
-        params[idx::ALPHA].value = a0.clamp(cfg.alpha.1, cfg.alpha.2);
-        let r = minimize(objective, &params, &quick).map_err(Error::Core)?;
-        calls += r.n_calls;
-        if r.min_value.is_finite() {
-            minima.push((r.min_value, r));
+    let up = objective.error_def();
+    let (lower, upper) = shape_limits(cfg);
+    for (p0, a0) in start_order(&cfg.starts_adc, alpha_starts) {
+        objective.reset_yields(yield_start);
+        let params = shape_parameters(cfg, p0, a0);
+        let start = [
+            params[th::PEAK].value,
+            params[th::WIDTH].value,
+            params[th::ALPHA].value,
+            params[th::BETA].value,
+        ];
+        let m = objective.minimize_lm(
+            start,
+            &LmSettings {
+                lower,
+                upper,
+                fixed: [false; N_SHAPE],
+                edm_tolerance: RANKING_EDM * up,
+                max_evaluations: RANKING_MAX_EVALUATIONS,
+                cautious: false,
+            },
+        );
+        calls += m.evaluations;
+        if m.value.is_finite() {
+            n_starts_ok += u32::from(m.converged);
+            minima.push((m.value, m.theta));
         }
     }
-    let n_starts_ok = minima.len() as u32;
     minima.sort_by(|a, b| a.0.total_cmp(&b.0));
-    // The coarse minima only rank the basins: refit the best three that lie in distinct basins
-    // (peaks more than 0.5 ADC apart) with errors and keep the lowest valid minimum, so that two
-    // minima closer than the coarse tolerance are still told apart.
-    let mut candidates: Vec<&FitResult> = Vec::new();
+    // The ranking fits end at their EDM tolerance, so their minima are already precise: the
+    // Hessian errors are computed at the lowest one. Should that point not give a valid fit (no
+    // convergence or no positive-definite Hessian), the next-lowest minimum in a distinct basin
+    // (peak more than 0.5 ADC away) is tried, up to three.
+    let mut candidates: Vec<&[f64; N_SHAPE]> = Vec::new();
     for (_, m) in &minima {
         if candidates.len() == 3 {
             break;
         }
         if candidates
             .iter()
-            .all(|c| (c.values[idx::PEAK] - m.values[idx::PEAK]).abs() > 0.5)
+            .all(|c| (c[th::PEAK] - m[th::PEAK]).abs() > 0.5)
         {
             candidates.push(m);
         }
     }
-    let full = FitOptions::default();
-    let mut best: Option<(Vec<Parameter>, FitResult)> = None;
+    // Each candidate is polished by the quasi-Newton method, which also gives the Hessian
+    // errors; a candidate that does not end valid gets the last rung of the retry ladder, a long
+    // simplex-first fit from its minimum. A higher candidate replaces an invalid lower one only
+    // if it is valid and less than UP above it: a minimum excluded at one standard deviation is
+    // not a better answer than a flagged fit at the global minimum.
+    let polish = FitOptions {
+        method: Algorithm::QuasiNewton,
+        ..FitOptions::default()
+    };
+    let long = FitOptions {
+        method: Algorithm::SimplexThenQuasiNewton,
+        max_rounds: 8,
+        max_iterations: 10_000,
+        ..FitOptions::default()
+    };
+    let valid = |r: &FitResult| r.status.converged && r.status.covariance_pos_def;
+    let mut best: Option<FitResult> = None;
     for start in candidates {
-        let mut params = parameters(cfg, start.values[idx::PEAK], integral);
-        for (p, &v) in params.iter_mut().zip(&start.values) {
+        let mut params = shape_parameters(cfg, start[th::PEAK], start[th::ALPHA]);
+        for (p, &v) in params.iter_mut().zip(start) {
             p.value = v.clamp(p.lower.unwrap_or(v), p.upper.unwrap_or(v));
         }
-        let r = minimize(objective, &params, &full).map_err(Error::Core)?;
+        // Warm-start the yields from this basin's minimum.
+        let _ = objective.yields_at(start);
+        let mut r = minimize(objective, &params, &polish).map_err(Error::Core)?;
         calls += r.n_calls;
-        if best
-            .as_ref()
-            .is_none_or(|(_, b)| quality_rank(&r) < quality_rank(b))
-        {
-            best = Some((params, r));
+        if !valid(&r) {
+            for (p, &v) in params.iter_mut().zip(&r.values) {
+                p.value = v.clamp(p.lower.unwrap_or(v), p.upper.unwrap_or(v));
+            }
+            let _ = objective.yields_at(&r.values);
+            let r2 = minimize(objective, &params, &long).map_err(Error::Core)?;
+            calls += r2.n_calls;
+            if quality_rank(&r2) < quality_rank(&r) {
+                r = r2;
+            }
+        }
+        let replace = match &best {
+            None => true,
+            Some(b) => valid(&r) && r.min_value < b.min_value + up,
+        };
+        if replace {
+            best = Some(r);
+        }
+        if best.as_ref().is_some_and(valid) {
+            break;
         }
     }
-    let Some((mut params, mut r)) = best else {
+    let Some(mut r) = best else {
         return Ok(ChannelFit::not_fitted(
             roid,
             n_events,
             status::NOT_CONVERGED,
         ));
     };
-    if !(r.status.converged && r.status.covariance_pos_def) {
-        // Last rung: a long simplex-first fit from the best point.
-        for (p, &v) in params.iter_mut().zip(&r.values) {
-            p.value = v.clamp(p.lower.unwrap_or(v), p.upper.unwrap_or(v));
-        }
-        let long = FitOptions {
-            method: Algorithm::SimplexThenQuasiNewton,
-            max_rounds: 8,
-            max_iterations: 10_000,
-            ..FitOptions::default()
-        };
-        let r2 = minimize(objective, &params, &long).map_err(Error::Core)?;
-        calls += r2.n_calls;
-        if quality_rank(&r2) < quality_rank(&r) {
+
+    // The profile interval of the peak. Like MINOS, a profile point below the minimum means the
+    // polished minimum was not the lowest: the fit is redone from that point (once) and the
+    // interval recomputed; a second such point leaves the interval undefined (flagged).
+    let (mut err_low, mut err_high) = (f64::NAN, f64::NAN);
+    let mut profile_failed = false;
+    if cfg.peak_interval {
+        for attempt in 0..2 {
+            if !r.status.covariance_pos_def {
+                break;
+            }
+            let theta: [f64; N_SHAPE] = [r.values[0], r.values[1], r.values[2], r.values[3]];
+            let mut lower_point = None;
+            profile_failed = false;
+            for (dir, out) in [(-1.0, &mut err_low), (1.0, &mut err_high)] {
+                let side = objective.profile_side(
+                    theta,
+                    r.min_value,
+                    th::PEAK,
+                    dir,
+                    r.errors[th::PEAK],
+                    lower,
+                    upper,
+                );
+                calls += side.evaluations;
+                *out = side.error;
+                profile_failed |= side.at_limit || !side.error.is_finite();
+                lower_point = lower_point.or(side.new_minimum);
+            }
+            let Some(point) = lower_point.filter(|_| attempt == 0) else {
+                break;
+            };
+            let mut params = shape_parameters(cfg, point[th::PEAK], point[th::ALPHA]);
+            for (p, &v) in params.iter_mut().zip(&point) {
+                p.value = v.clamp(p.lower.unwrap_or(v), p.upper.unwrap_or(v));
+            }
+            let _ = objective.yields_at(&point);
+            let r2 = minimize(objective, &params, &polish).map_err(Error::Core)?;
+            calls += r2.n_calls;
+            if !(valid(&r2) && r2.min_value < r.min_value) {
+                break;
+            }
             r = r2;
         }
     }
 
     let mut st = 0u32;
+    if profile_failed {
+        st |= status::PROFILE_FAILED;
+    }
     if !r.status.converged {
         st |= status::NOT_CONVERGED;
     }
     if !r.status.covariance_pos_def {
         st |= status::COVARIANCE_INVALID;
     }
-    if r.status.at_limit[idx::PEAK] {
+    if r.status.at_limit[th::PEAK] {
         st |= status::PEAK_AT_LIMIT;
     }
     if r.status
         .at_limit
         .iter()
         .enumerate()
-        .any(|(i, &b)| b && i != idx::PEAK)
+        .any(|(i, &b)| b && i != th::PEAK)
     {
         st |= status::AT_LIMIT;
     }
-    let (mut err_low, mut err_high) = (f64::NAN, f64::NAN);
-    if cfg.peak_interval && r.status.covariance_pos_def {
-        // The profile points are warm-started next to each other: the quasi-Newton method alone
-        // converges there, without the simplex.
-        let inner = FitOptions {
-            method: Algorithm::QuasiNewton,
-            ..FitOptions::default()
-        };
-        match profile_interval(objective, &params, &r, idx::PEAK, 1.0, &inner) {
-            Ok(iv) => {
-                calls += iv.n_calls;
-                err_low = iv.error_low();
-                err_high = iv.error_high();
-                if iv.lower_at_limit || iv.upper_at_limit {
-                    st |= status::PROFILE_FAILED;
-                }
-            }
-            Err(_) => st |= status::PROFILE_FAILED,
-        }
+    let theta: [f64; N_SHAPE] = [r.values[0], r.values[1], r.values[2], r.values[3]];
+    let yields = yield_errors(objective, &theta, &r);
+    let Some(yields) = yields else {
+        return Ok(ChannelFit::not_fitted(
+            roid,
+            n_events,
+            status::NOT_CONVERGED,
+        ));
+    };
+    let (y_lower, y_upper) = objective.yield_limits();
+    let yield_scale = y_upper[0].max(1.0);
+    if (0..4).any(|k| {
+        yields.values[k] <= y_lower[k] + 1e-9 * yield_scale
+            || yields.values[k] >= y_upper[k] - 1e-9 * yield_scale
+    }) {
+        st |= status::AT_LIMIT;
     }
-    let v = &r.values;
-    let nll_value = nll.value(v);
-    let n_free = N_PARAMS;
-    let ndf = n_bins_used.saturating_sub(n_free) as u32;
+    let y = yields.values;
+    let v = [
+        theta[0], theta[1], theta[2], theta[3], y[0], y[1], y[2], y[3],
+    ];
+    let nll_value = nll.value(&v);
+    let ndf = n_bins_used.saturating_sub(N_PARAMS) as u32;
     let chi2 = match cfg.method {
         Method::Chi2 => r.min_value,
         Method::Nll => 2.0 * nll_value,
@@ -612,8 +688,8 @@ fn fit_with<O: Objective>(
     if in_range < cfg.min_events {
         st |= status::FEW_EVENTS;
     }
-    let peak = v[idx::PEAK];
-    let peak_err = r.errors[idx::PEAK];
+    let peak = theta[th::PEAK];
+    let peak_err = r.errors[th::PEAK];
     Ok(ChannelFit {
         roid,
         n_events,
@@ -621,27 +697,139 @@ fn fit_with<O: Objective>(
         peak_err,
         peak_err_low: err_low,
         peak_err_high: err_high,
-        width: v[idx::WIDTH],
-        width_err: r.errors[idx::WIDTH],
-        alpha: v[idx::ALPHA],
-        alpha_err: r.errors[idx::ALPHA],
-        beta: v[idx::BETA],
-        beta_err: r.errors[idx::BETA],
-        n_full: v[idx::N_FULL],
-        n_full_err: r.errors[idx::N_FULL],
-        n_first: v[idx::N_FIRST],
-        n_second: v[idx::N_SECOND],
-        n_bkg: v[idx::N_BKG],
+        width: theta[th::WIDTH],
+        width_err: r.errors[th::WIDTH],
+        alpha: theta[th::ALPHA],
+        alpha_err: r.errors[th::ALPHA],
+        beta: theta[th::BETA],
+        beta_err: r.errors[th::BETA],
+        n_full: y[0],
+        n_full_err: yields.n_full_err,
+        n_first: y[1],
+        n_second: y[2],
+        n_bkg: y[3],
         chi2,
         nll: nll_value,
         ndf,
         p_value,
         adc2mev: model::E_FULL_MEV / peak,
         adc2mev_err: model::E_FULL_MEV * peak_err / (peak * peak),
-        corr_peak_n_full: r.correlation(idx::PEAK, idx::N_FULL).unwrap_or(f64::NAN),
+        corr_peak_n_full: yields.corr_peak_n_full,
         status: st,
         n_starts_ok,
         n_calls: calls,
+    })
+}
+
+/// The multi-start grid in a Latin-square order: the peak starts from the middle of the list
+/// outwards, and each round of `peaks.len()` starts pairs every peak with a different alpha, so
+/// that any prefix of the order spreads over both directions of the grid.
+fn start_order(peaks: &[f64], alphas: &[f64]) -> Vec<(f64, f64)> {
+    let mid = (peaks.len() as f64 - 1.0) / 2.0;
+    let mut by_centre: Vec<usize> = (0..peaks.len()).collect();
+    by_centre.sort_by(|&a, &b| {
+        (a as f64 - mid)
+            .abs()
+            .total_cmp(&(b as f64 - mid).abs())
+            .then(a.cmp(&b))
+    });
+    let mut out = Vec::with_capacity(peaks.len() * alphas.len());
+    for offset in 0..alphas.len() {
+        for (i, &p) in by_centre.iter().enumerate() {
+            out.push((peaks[p], alphas[(i + offset) % alphas.len()]));
+        }
+    }
+    out
+}
+
+/// Lower and upper limits of the shape parameters `(P, sigma, alpha, beta)`.
+fn shape_limits(cfg: &FitConfig) -> ([f64; N_SHAPE], [f64; N_SHAPE]) {
+    (
+        [
+            cfg.peak_limits_adc.0,
+            cfg.width_mev.1,
+            cfg.alpha.1,
+            cfg.beta_per_adc.1,
+        ],
+        [
+            cfg.peak_limits_adc.1,
+            cfg.width_mev.2,
+            cfg.alpha.2,
+            cfg.beta_per_adc.2,
+        ],
+    )
+}
+
+/// EDM tolerance of the ranking descents, in units of `UP`.
+const RANKING_EDM: f64 = 1e-4;
+
+/// Evaluation budget of one ranking descent: enough for the Levenberg-Marquardt steps to reach
+/// a basin's bottom from any grid start at 10 000 events (typically 5-30 are used); a descent
+/// that creeps along a flat direction is ranked where it stopped.
+const RANKING_MAX_EVALUATIONS: u64 = 60;
+
+/// The profiled yields at the minimum and what the output needs of their covariance.
+struct YieldErrors {
+    values: [f64; 4],
+    n_full_err: f64,
+    corr_peak_n_full: f64,
+}
+
+/// The yields at `theta` with the full-energy yield's error and its correlation with the peak.
+///
+/// With `J = d N* / d theta` (central differences of the profiled yields) and `V` the shape
+/// covariance of `r`, the yields' covariance is `H_NN^-1 + J V J^T` and their covariance with the
+/// shape parameters `J V`: the blocks of the inverse of the full Hessian (implicit-function
+/// theorem). Yields at a limit have no error (NaN), as a parameter at a limit in MINUIT.
+fn yield_errors(
+    objective: &ProfiledObjective,
+    theta: &[f64; 4],
+    r: &FitResult,
+) -> Option<YieldErrors> {
+    let (y, cov_fixed) = objective.yields_at(theta)?;
+    let nan = f64::NAN;
+    let Some(v) = r.covariance.as_ref().filter(|v| v.nrows() == N_SHAPE) else {
+        return Some(YieldErrors {
+            values: y,
+            n_full_err: nan,
+            corr_peak_n_full: nan,
+        });
+    };
+    if cov_fixed[(0, 0)] == 0.0 {
+        return Some(YieldErrors {
+            values: y,
+            n_full_err: nan,
+            corr_peak_n_full: nan,
+        });
+    }
+    // d n_full* / d theta_j.
+    let mut j_row = [0.0; N_SHAPE];
+    for (j, jr) in j_row.iter_mut().enumerate() {
+        let err = r.errors[j];
+        let h = if err.is_finite() && err > 0.0 {
+            1e-3 * err
+        } else {
+            1e-6 * theta[j].abs().max(1e-3)
+        };
+        let mut q = *theta;
+        q[j] = theta[j] + h;
+        let yp = objective.yields_at(&q)?.0[0];
+        q[j] = theta[j] - h;
+        let ym = objective.yields_at(&q)?.0[0];
+        *jr = (yp - ym) / (2.0 * h);
+    }
+    // Restore the warm start at the minimum.
+    let _ = objective.yields_at(theta);
+    let mut jv = [0.0; N_SHAPE];
+    for (b, jvb) in jv.iter_mut().enumerate() {
+        *jvb = (0..N_SHAPE).map(|a| j_row[a] * v[(a, b)]).sum();
+    }
+    let var_full = cov_fixed[(0, 0)] + (0..N_SHAPE).map(|b| jv[b] * j_row[b]).sum::<f64>();
+    let var_peak = v[(th::PEAK, th::PEAK)];
+    Some(YieldErrors {
+        values: y,
+        n_full_err: var_full.sqrt(),
+        corr_peak_n_full: jv[th::PEAK] / (var_full * var_peak).sqrt(),
     })
 }
 

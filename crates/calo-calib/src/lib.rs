@@ -39,6 +39,7 @@ pub mod model;
 mod objective;
 pub mod pipeline;
 pub mod plots;
+mod profiled;
 pub mod simulate;
 pub mod spectra;
 pub mod tables;

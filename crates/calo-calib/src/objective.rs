@@ -77,11 +77,6 @@ impl SourceObjective {
         }
     }
 
-    /// Bins with counts (those a Neyman chi-square uses).
-    pub(crate) fn n_used_bins(&self) -> usize {
-        self.counts.iter().filter(|&&n| n > 0.0).count()
-    }
-
     /// The observed counts.
     pub(crate) fn counts(&self) -> &[f64] {
         &self.counts

@@ -17,6 +17,9 @@
 //!   ([`ChannelFit::is_ok`]), the constant against the channel id with its mean, mean ± 2 std and the
 //!   nominal 0.0625 MeV/ADC, and per-disk maps of the constant, the width and the fit status on the
 //!   crystal positions.
+//! * [`plot_pairs_and_composite`]: the two SiPMs of each crystal against each other, the
+//!   projections along and across the identity line, their difference per crystal, and the peak
+//!   against the composite peak of the blended spectrum.
 //!
 //! # Maps
 //!
@@ -184,6 +187,275 @@ pub fn plot_summary(
         }
     }
     Ok(written)
+}
+
+/// SourcePlotter's SiPM-pair and composite-peak plots (spec §4, items 2 and 6), over the usable
+/// channels ([`ChannelFit::is_ok`]), into `dir` in each of `formats`:
+///
+/// * `adc2mev_pairs`: the constants of the two SiPMs of each crystal (even roid `2c` on x, odd
+///   `2c + 1` on y), with the identity line (per-SiPM fits only);
+/// * `adc2mev_pair_sum` and `adc2mev_pair_diff`: histograms (60 bins) of the projections along
+///   the identity line, `(a + b) / sqrt 2`, and across it, `(b - a) / sqrt 2`, each with the
+///   Gaussian of the same mean and standard deviation; the ranges are the mean ± 5 standard
+///   deviations (SourcePlotter's fixed 0.05-0.08 and ± 0.01 MeV/ADC only suit 16 ADC/MeV);
+/// * `adc2mev_pair_diff_vs_crystal`: `b - a` against the crystal id, with its mean;
+/// * `peak_vs_composite`: the fitted `P` against the composite peak (the maximum of the total
+///   model on `range`, [`model::composite_peak_adc`]) for the CsI channels, with the
+///   least-squares straight line (SourcePlotter's pol1 trend).
+///
+/// Returns the files written. Pair plots are skipped in per-crystal mode.
+///
+/// # Errors
+/// [`Error::Core`] if a plot cannot be drawn or written.
+pub fn plot_pairs_and_composite(
+    dir: &Path,
+    fits: &[ChannelFit],
+    mode: IdMode,
+    range: ModelRange,
+    formats: &[Format],
+) -> Result<Vec<PathBuf>> {
+    let formats = dedup_formats(formats);
+    let usable: Vec<&ChannelFit> = fits
+        .iter()
+        .filter(|f| f.is_ok() && plottable(f.adc2mev))
+        .collect();
+    let mut written = Vec::new();
+    if mode == IdMode::PerSipm {
+        let by_id: BTreeMap<u32, f64> = usable.iter().map(|f| (f.roid, f.adc2mev)).collect();
+        // (crystal, even SiPM's constant, odd SiPM's constant)
+        let pairs: Vec<(u32, f64, f64)> = by_id
+            .iter()
+            .filter(|(id, _)| *id % 2 == 0)
+            .filter_map(|(&id, &a)| by_id.get(&(id + 1)).map(|&b| (id / 2, a, b)))
+            .collect();
+        let figs = [
+            ("adc2mev_pairs", pair_scatter(&pairs)),
+            ("adc2mev_pair_diff_vs_crystal", pair_diff_vs_crystal(&pairs)),
+        ];
+        for (name, fig) in &figs {
+            for &fmt in &formats {
+                let path = dir.join(format!("{name}.{}", fmt.extension()));
+                render(&path, SCATTER_PLOT_SIZE, fig)?;
+                written.push(path);
+            }
+        }
+        let sqrt2 = std::f64::consts::SQRT_2;
+        let sums: Vec<f64> = pairs.iter().map(|p| (p.1 + p.2) / sqrt2).collect();
+        let diffs: Vec<f64> = pairs.iter().map(|p| (p.2 - p.1) / sqrt2).collect();
+        for (name, values, title, x_label) in [
+            (
+                "adc2mev_pair_sum",
+                &sums,
+                "SiPM pairs along the identity line",
+                "(a + b) / sqrt 2 (MeV/ADC)",
+            ),
+            (
+                "adc2mev_pair_diff",
+                &diffs,
+                "SiPM pairs across the identity line",
+                "(b - a) / sqrt 2 (MeV/ADC)",
+            ),
+        ] {
+            let (hist, curve, opts) = projection_histogram(values, title, x_label)?;
+            for &fmt in &formats {
+                let path = dir.join(format!("{name}.{}", fmt.extension()));
+                plot::histogram_with_curves(&path, &hist, std::slice::from_ref(&curve), &opts)?;
+                written.push(path);
+            }
+        }
+    }
+    let points: Vec<(f64, f64)> = usable
+        .iter()
+        .filter(|f| !mode.is_lyso(f.roid))
+        .map(|f| (model::composite_peak_adc(&f.params(), range), f.peak))
+        .filter(|&(x, y)| plottable(x) && plottable(y))
+        .collect();
+    let fig = peak_vs_composite(&points);
+    for &fmt in &formats {
+        let path = dir.join(format!("peak_vs_composite.{}", fmt.extension()));
+        render(&path, SCATTER_PLOT_SIZE, &fig)?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// Axis range covering `values` with 5 % margins (or a unit-width range around a lone value).
+fn padded_range(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (lo, hi) = values
+        .filter(|v| plottable(*v))
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(v), b.max(v))
+        });
+    let (lo, hi) = widen(lo, hi);
+    let pad = 0.05 * (hi - lo);
+    (lo - pad, hi + pad)
+}
+
+fn pair_scatter(pairs: &[(u32, f64, f64)]) -> XyFigure {
+    // Same range on both axes so the identity line is the diagonal.
+    let r = padded_range(pairs.iter().flat_map(|p| [p.1, p.2]));
+    let markers = pairs
+        .iter()
+        .map(|&(_, a, b)| Marker {
+            x: a,
+            y: b,
+            lo: b,
+            hi: b,
+        })
+        .collect();
+    let lines = vec![Line {
+        label: "identity".to_string(),
+        color: RED,
+        dashed: true,
+        pieces: clip_pieces(&[vec![(r.0, r.0), (r.1, r.1)]], r, r),
+    }];
+    XyFigure {
+        title: format!(
+            "ADC2MeV of the two SiPMs of each crystal: {} pairs",
+            pairs.len()
+        ),
+        x_label: "even SiPM (MeV/ADC)".to_string(),
+        y_label: "odd SiPM (MeV/ADC)".to_string(),
+        x: r,
+        y: r,
+        markers,
+        lines,
+    }
+}
+
+fn pair_diff_vs_crystal(pairs: &[(u32, f64, f64)]) -> XyFigure {
+    let diffs: Vec<f64> = pairs.iter().map(|p| p.2 - p.1).collect();
+    let (mean, std) = mean_std(&diffs);
+    let x = padded_range(pairs.iter().map(|p| f64::from(p.0)));
+    let y = padded_range(diffs.iter().copied().chain([0.0]));
+    let markers = pairs
+        .iter()
+        .zip(&diffs)
+        .map(|(p, &d)| Marker {
+            x: f64::from(p.0),
+            y: d,
+            lo: d,
+            hi: d,
+        })
+        .collect();
+    let mut lines = vec![Line {
+        label: String::new(),
+        color: BLACK,
+        dashed: true,
+        pieces: clip_pieces(&[vec![(x.0, 0.0), (x.1, 0.0)]], x, y),
+    }];
+    if plottable(mean) {
+        lines.push(Line {
+            label: format!("mean {}", sig(mean, 3)),
+            color: BLUE,
+            dashed: false,
+            pieces: clip_pieces(&[vec![(x.0, mean), (x.1, mean)]], x, y),
+        });
+    }
+    XyFigure {
+        title: format!(
+            "Odd - even SiPM ADC2MeV: N = {}, std {} MeV/ADC",
+            pairs.len(),
+            sig(std, 3)
+        ),
+        x_label: "Crystal id".to_string(),
+        y_label: "b - a (MeV/ADC)".to_string(),
+        x,
+        y,
+        markers,
+        lines,
+    }
+}
+
+/// A 60-bin histogram of `values` over their mean ± 5 standard deviations, with the Gaussian of
+/// the same mean and standard deviation in counts per bin.
+fn projection_histogram(
+    values: &[f64],
+    title: &str,
+    x_label: &str,
+) -> Result<(Hist1D, plot::Curve, PlotOptions)> {
+    let finite: Vec<f64> = values.iter().copied().filter(|v| plottable(*v)).collect();
+    let (mean, std) = mean_std(&finite);
+    let (lo, hi) = if plottable(mean) && std > 0.0 {
+        (mean - 5.0 * std, mean + 5.0 * std)
+    } else {
+        widen(
+            finite.first().copied().unwrap_or(0.0),
+            finite.first().copied().unwrap_or(0.0),
+        )
+    };
+    let mut hist = Hist1D::new(60, lo, hi)?;
+    for &v in &finite {
+        hist.fill(v);
+    }
+    let w = hist.bin_width();
+    let n = finite.len() as f64;
+    let curve = if plottable(mean) && std > 0.0 {
+        plot::Series::sample(
+            format!("Gaussian, sigma {}", sig(std, 3)),
+            lo,
+            hi,
+            301,
+            |x| {
+                let z = (x - mean) / std;
+                n * w * (-0.5 * z * z).exp() / (std * (2.0 * std::f64::consts::PI).sqrt())
+            },
+        )
+    } else {
+        plot::Series::default()
+    };
+    let opts = PlotOptions::new(
+        format!("{title}: N = {}", finite.len()),
+        x_label,
+        "SiPM pairs / bin",
+    )
+    .with_size(DIST_PLOT_SIZE.0, DIST_PLOT_SIZE.1);
+    Ok((hist, curve, opts))
+}
+
+fn peak_vs_composite(points: &[(f64, f64)]) -> XyFigure {
+    let x = padded_range(points.iter().map(|p| p.0));
+    let y = padded_range(points.iter().map(|p| p.1));
+    let markers = points
+        .iter()
+        .map(|&(px, py)| Marker {
+            x: px,
+            y: py,
+            lo: py,
+            hi: py,
+        })
+        .collect();
+    // Least-squares straight line y = a + b x.
+    let n = points.len() as f64;
+    let (sx, sy) = points
+        .iter()
+        .fold((0.0, 0.0), |(a, b), p| (a + p.0, b + p.1));
+    let (mx, my) = (sx / n, sy / n);
+    let (sxx, sxy) = points.iter().fold((0.0, 0.0), |(a, b), p| {
+        (a + (p.0 - mx) * (p.0 - mx), b + (p.0 - mx) * (p.1 - my))
+    });
+    let mut lines = Vec::new();
+    let mut title = format!("Peak vs composite peak (CsI): N = {}", points.len());
+    if points.len() >= 2 && sxx > 0.0 {
+        let b = sxy / sxx;
+        let a = my - b * mx;
+        title.push_str(&format!(", P = {} + {} x", sig(a, 4), sig(b, 4)));
+        lines.push(Line {
+            label: "least-squares line".to_string(),
+            color: RED,
+            dashed: false,
+            pieces: clip_pieces(&[vec![(x.0, a + b * x.0), (x.1, a + b * x.1)]], x, y),
+        });
+    }
+    XyFigure {
+        title,
+        x_label: "Composite peak (ADC)".to_string(),
+        y_label: "Peak P (ADC)".to_string(),
+        x,
+        y,
+        markers,
+        lines,
+    }
 }
 
 /// Draws the fit canvas of one channel into `path` (PNG or SVG by extension), a canvas of

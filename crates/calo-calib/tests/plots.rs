@@ -330,3 +330,55 @@ fn channels_by_id_plus_failed() {
         .is_err()
     );
 }
+
+#[test]
+fn pair_and_composite_plots_are_written_for_the_usable_pairs() {
+    let fx = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let range = calo_calib::model::ModelRange {
+        low: 40.0,
+        high: 115.2,
+    };
+    let written = calo_calib::plots::plot_pairs_and_composite(
+        dir.path(),
+        &fx.fits,
+        IdMode::PerSipm,
+        range,
+        &[Format::Svg],
+    )
+    .unwrap();
+    let mut expected: Vec<String> = [
+        "adc2mev_pairs",
+        "adc2mev_pair_diff_vs_crystal",
+        "adc2mev_pair_sum",
+        "adc2mev_pair_diff",
+        "peak_vs_composite",
+    ]
+    .iter()
+    .map(|n| format!("{n}.svg"))
+    .collect();
+    expected.sort();
+    assert_eq!(file_names(dir.path()), expected);
+    assert_eq!(written.len(), 5);
+    // SiPMs 0 and 1 form the one complete pair (100's partner 101 was not fitted).
+    let pairs = std::fs::read_to_string(dir.path().join("adc2mev_pairs.svg")).unwrap();
+    assert!(pairs.contains("1 pairs"), "title names the pair count");
+    // Three usable CsI fits on the composite-peak plot.
+    let comp = std::fs::read_to_string(dir.path().join("peak_vs_composite.svg")).unwrap();
+    assert!(comp.contains("N = 3"));
+    // Per-crystal mode: no pair plots.
+    let dir2 = tempfile::tempdir().unwrap();
+    let w2 = calo_calib::plots::plot_pairs_and_composite(
+        dir2.path(),
+        &fx.fits,
+        IdMode::PerCrystal,
+        range,
+        &[Format::Png],
+    )
+    .unwrap();
+    assert_eq!(
+        file_names(dir2.path()),
+        vec!["peak_vs_composite.png".to_string()]
+    );
+    assert_eq!(w2.len(), 1);
+}

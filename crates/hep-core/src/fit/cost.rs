@@ -26,6 +26,7 @@ use std::cell::RefCell;
 /// `nu - n + n ln(n / nu)` (`nu` for `n = 0`): the contribution of a bin with `n` observed and
 /// `nu` expected counts to [`ExtendedBinnedNll`]. `+inf` where `nu` is negative, or zero while
 /// `n > 0`.
+#[inline]
 pub fn poisson_nll_term(n: f64, nu: f64) -> f64 {
     if n > 0.0 {
         if nu > 0.0 {
@@ -41,11 +42,21 @@ pub fn poisson_nll_term(n: f64, nu: f64) -> f64 {
 }
 
 /// The derivative of [`poisson_nll_term`] in `nu`: `1 - n / nu`.
+#[inline]
 pub fn poisson_nll_term_dnu(n: f64, nu: f64) -> f64 {
     if n > 0.0 { 1.0 - n / nu } else { 1.0 }
 }
 
+/// The second derivative of [`poisson_nll_term`] in `nu`: `n / nu^2` (0 for an empty bin). Its
+/// sum over bins, weighted by products of `d nu / d theta`, is the Hessian of the likelihood in
+/// parameters on which `nu` depends linearly (yields).
+#[inline]
+pub fn poisson_nll_term_d2nu(n: f64, nu: f64) -> f64 {
+    if n > 0.0 { n / (nu * nu) } else { 0.0 }
+}
+
 /// One bin's term of the Neyman chi-square, `(n - nu)^2 / n`, and 0 for an empty bin (skipped).
+#[inline]
 pub fn neyman_chi2_term(n: f64, nu: f64) -> f64 {
     if n > 0.0 {
         (n - nu) * (n - nu) / n
@@ -55,8 +66,16 @@ pub fn neyman_chi2_term(n: f64, nu: f64) -> f64 {
 }
 
 /// The derivative of [`neyman_chi2_term`] in `nu`: `-2 (n - nu) / n`, and 0 for an empty bin.
+#[inline]
 pub fn neyman_chi2_term_dnu(n: f64, nu: f64) -> f64 {
     if n > 0.0 { -2.0 * (n - nu) / n } else { 0.0 }
+}
+
+/// The second derivative of [`neyman_chi2_term`] in `nu`: `2 / n`, and 0 for an empty bin.
+#[inline]
+pub fn neyman_chi2_term_d2nu(n: f64, nu: f64) -> f64 {
+    let _ = nu;
+    if n > 0.0 { 2.0 / n } else { 0.0 }
 }
 
 fn check_binned(edges: &[f64], counts: &[f64]) -> Result<()> {

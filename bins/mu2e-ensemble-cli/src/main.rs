@@ -1,0 +1,61 @@
+//! `mu2e-ensemble`: Mu2e process normalisations, primary samples and blind ensembles.
+//!
+//! The subcommands live in two modules so that their owners can work independently; clap
+//! flattens both sets into one command line.
+
+mod norm_cmd;
+mod sample_cmd;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "mu2e-ensemble",
+    version,
+    about = "Mu2e process normalisations, primary samples and blind ensembles"
+)]
+struct Cli {
+    /// More log output on stderr (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    #[command(flatten)]
+    A(norm_cmd::Command),
+    #[command(flatten)]
+    B(sample_cmd::Command),
+}
+
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let level = match cli.verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.command {
+        Command::A(c) => norm_cmd::run(c),
+        Command::B(c) => sample_cmd::run(c),
+    }
+}
