@@ -5,6 +5,9 @@
 //!   constants with the truth.
 //! * mu2e-ensemble: normalisations for a standard livetime, primary samples for each process,
 //!   one blind ensemble, and the expected against the realised counts per sample.
+//! * etroc-analysis: simulate a 20 000-event ETROC1 test-beam run, run the whole chain (ingest,
+//!   cuts, codes to ns, time-walk correction, resolution), and print each board's time
+//!   resolution next to the truth.
 //!
 //! `--only TOOL` runs one of them.
 
@@ -37,6 +40,9 @@ struct Cli {
     /// mu2e-ensemble: livetime of the ensemble (s, wall clock).
     #[arg(long, default_value_t = 1e5)]
     livetime: f64,
+    /// etroc-analysis: events of the simulated beam run.
+    #[arg(long, default_value_t = 20_000)]
+    beam_events: usize,
 }
 
 /// The tools with a main job.
@@ -46,6 +52,8 @@ enum Tool {
     CaloCalib,
     /// Mu2e mock-data ensembles.
     Mu2eEnsemble,
+    /// ETROC1 test-beam time resolution.
+    EtrocAnalysis,
 }
 
 fn main() -> Result<()> {
@@ -56,6 +64,9 @@ fn main() -> Result<()> {
     }
     if runs(Tool::Mu2eEnsemble) {
         mu2e_ensemble_job(&cli)?;
+    }
+    if runs(Tool::EtrocAnalysis) {
+        etroc_analysis_job(&cli)?;
     }
     Ok(())
 }
@@ -113,6 +124,24 @@ fn mu2e_ensemble_job(cli: &Cli) -> Result<()> {
     println!(
         "mu2e-ensemble: normalisations, primary samples and one ensemble for {} s, seed {}",
         opts.livetime_s, opts.seed
+    );
+    let t = Instant::now();
+    let r = run_demo(&opts)?;
+    println!("{r}");
+    println!("  time: {:.1} s", t.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn etroc_analysis_job(cli: &Cli) -> Result<()> {
+    use etroc_analysis::pipeline::{DemoOptions, run_demo};
+    let opts = DemoOptions {
+        seed: cli.seed,
+        events: cli.beam_events,
+        ..DemoOptions::default()
+    };
+    println!(
+        "etroc-analysis: simulated beam run of {} events, whole chain, seed {}",
+        opts.events, opts.seed
     );
     let t = Instant::now();
     let r = run_demo(&opts)?;

@@ -1,0 +1,653 @@
+//! Analysis subcommands of `etroc-analysis` (spec 6.4): `times-ns`, `twc`, `resolution`,
+//! `reprocess-dir`, `dac-vs-charge`, `replot`, `run-beam` and `simulate`.
+//!
+//! Each runs the task(s) of the original script on a run directory (`-o`), with the original's
+//! task names, tables and files; the provenance is in `<run>/<task>/task_manifest.json`. Plots
+//! are off unless `--plots`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand, ValueEnum};
+use etroc_analysis::analysis_plots;
+use etroc_analysis::charge_injection::{DacEstimator, DacOptions, calculate_dac_points};
+use etroc_analysis::ingest_plots;
+use etroc_analysis::ingest_run::{self, DirOptions};
+use etroc_analysis::odr::FitMethod;
+use etroc_analysis::pipeline::{BeamChainOptions, run_beam};
+use etroc_analysis::resolution::{ResolutionOptions, analyse_time_resolution};
+use etroc_analysis::rundir::{RunDir, names};
+use etroc_analysis::simulate::{
+    BeamSimConfig, ChargeScanConfig, write_beam_run, write_charge_scan,
+};
+use etroc_analysis::times::{FbinChoice, TimesOptions, calculate_times_in_ns};
+use etroc_analysis::twc::{TwcOptions, TwcTaskOptions, calculate_time_walk_correction};
+
+/// The subcommands of this module.
+#[derive(Subcommand)]
+pub enum Command {
+    /// Convert TDC codes to ns with the per-board CAL bin width (calculate_times_in_ns.py).
+    TimesNs(TimesNsArgs),
+    /// Iterative time-walk correction by ODR polynomial fits (calculate_time_walk_correction.py).
+    Twc(TwcArgs),
+    /// Per-board time resolution per cut step and TWC iteration (analyse_time_resolution.py).
+    Resolution(ResolutionArgs),
+    /// Re-apply the per-run cuts of a charge-injection run and merge again
+    /// (reprocess_etroc1_charge_injection_data_dir.py, with its bug fixed).
+    ReprocessDir(ReprocessDirArgs),
+    /// DAC points, noise limits, DAC-vs-charge lines and suggested thresholds
+    /// (analyse_dac_vs_charge.py).
+    DacVsCharge(DacVsChargeArgs),
+    /// Redraw the plots of every completed task of a run (replot.py).
+    Replot(ReplotArgs),
+    /// The whole beam chain in one command: process-txt, cut, times-ns, cut-times, twc, resolution.
+    RunBeam(RunBeamArgs),
+    /// Write synthetic data with known truth in the original formats (spec 7).
+    Simulate(SimulateArgs),
+}
+
+/// Plot file format.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum PlotFormat {
+    /// Scalable vector graphics.
+    Svg,
+    /// Portable network graphics.
+    Png,
+}
+
+impl PlotFormat {
+    fn ext(self) -> &'static str {
+        match self {
+            PlotFormat::Svg => "svg",
+            PlotFormat::Png => "png",
+        }
+    }
+}
+
+/// The run directory and plot options shared by the run tasks.
+#[derive(Args)]
+pub struct RunOpts {
+    /// The run directory.
+    #[arg(
+        short = 'o',
+        long = "out-directory",
+        visible_alias = "output",
+        default_value = "./out"
+    )]
+    out_directory: PathBuf,
+    /// Draw the task's plots.
+    #[arg(long)]
+    plots: bool,
+    /// Plot file format.
+    #[arg(long, value_enum, default_value = "svg")]
+    plot_format: PlotFormat,
+    /// Do not write the SQLite databases (Parquet only).
+    #[arg(long)]
+    no_sqlite: bool,
+}
+
+/// Arguments of `times-ns`.
+#[derive(Args)]
+pub struct TimesNsArgs {
+    #[command(flatten)]
+    run: RunOpts,
+    /// Upper end of the TOA axis of the plots (ns); 0 = automatic.
+    #[arg(
+        short = 'a',
+        long = "max-toa",
+        visible_alias = "max_toa",
+        default_value_t = 0.0
+    )]
+    max_toa: f64,
+    /// Upper end of the TOT axis of the plots (ns); 0 = automatic.
+    #[arg(
+        short = 't',
+        long = "max-tot",
+        visible_alias = "max_tot",
+        default_value_t = 0.0
+    )]
+    max_tot: f64,
+    /// CAL statistic of the bin width: mean (the original), median, mode or event (per hit).
+    #[arg(long, default_value = "mean")]
+    fbin: FbinChoice,
+}
+
+/// Arguments of `twc`.
+#[derive(Args)]
+pub struct TwcArgs {
+    #[command(flatten)]
+    run: RunOpts,
+    /// Number of iterations.
+    #[arg(short = 'i', long = "iterations", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    iterations: u32,
+    /// Order of the polynomial.
+    #[arg(short = 'p', long = "order", default_value_t = 2)]
+    order: usize,
+    /// Fit by ordinary least squares instead of orthogonal distance regression.
+    #[arg(long)]
+    ols: bool,
+}
+
+/// Arguments of `resolution`.
+#[derive(Args)]
+pub struct ResolutionArgs {
+    #[command(flatten)]
+    run: RunOpts,
+}
+
+/// Arguments of `reprocess-dir`.
+#[derive(Args)]
+pub struct ReprocessDirArgs {
+    /// The existing charge-injection run directory.
+    #[arg(short = 'o', long = "out-directory", visible_alias = "output")]
+    out_directory: PathBuf,
+    /// Draw the combined DAC-scan plot.
+    #[arg(short = 'p', long = "plots")]
+    plots: bool,
+    /// Plot file format.
+    #[arg(long, value_enum, default_value = "svg")]
+    plot_format: PlotFormat,
+    /// Default threshold (DAC) of board 0.
+    #[arg(long = "b0", default_value_t = 535)]
+    b0: i16,
+    /// Default threshold (DAC) of board 1.
+    #[arg(long = "b1", default_value_t = 720)]
+    b1: i16,
+    /// Default threshold (DAC) of board 3.
+    #[arg(long = "b3", default_value_t = 720)]
+    b3: i16,
+    /// Reconcile the merged rows with the scanned board (filter_default).
+    #[arg(short = 'f', long = "filter-default")]
+    filter_default: bool,
+    /// Trigger board.
+    #[arg(short = 't', long = "trigger-board", default_value_t = 0)]
+    trigger_board: u8,
+    /// Like the original: merge again without re-applying the per-run cuts.
+    #[arg(long)]
+    compat: bool,
+    /// Do not write SQLite databases (Parquet only).
+    #[arg(long)]
+    no_sqlite: bool,
+}
+
+/// Arguments of `dac-vs-charge`.
+#[derive(Args)]
+pub struct DacVsChargeArgs {
+    #[command(flatten)]
+    run: RunOpts,
+    /// Charge (fC) whose scan sets the noise edges; 0 = aggregate over charges.
+    #[arg(short = 'n', long = "noise-charge", default_value_t = 0)]
+    noise_charge: i64,
+    /// Rolling window (rows).
+    #[arg(short = 'r', long = "rolling-window", default_value_t = 3)]
+    rolling_window: usize,
+    /// Max |rolling mean - hits| of a plateau row.
+    #[arg(short = 'd', long = "max-diff", default_value_t = 50.0)]
+    max_diff: f64,
+    /// Plateau centre (hits).
+    #[arg(short = 'c', long = "hit-center", default_value_t = 4450.0)]
+    hit_center: f64,
+    /// Plateau half-window (hits).
+    #[arg(short = 'w', long = "hit-window", default_value_t = 150.0)]
+    hit_window: f64,
+    /// Offset subtracted from the upper noise edge (DAC).
+    #[arg(short = 'f', long = "noise-offset", default_value_t = 4.0)]
+    noise_offset: f64,
+    /// Board with its own plateau centre and window (the original's --trigger_board).
+    #[arg(long = "trigger-board", visible_alias = "trigger_board")]
+    trigger_board: Option<i64>,
+    /// Plateau centre of the trigger board (hits).
+    #[arg(
+        long = "trigger-board-hit-center",
+        visible_alias = "trigger_board_hit_center"
+    )]
+    trigger_board_hit_center: Option<f64>,
+    /// Plateau half-window of the trigger board (hits).
+    #[arg(
+        long = "trigger-board-hit-window",
+        visible_alias = "trigger_board_hit_window"
+    )]
+    trigger_board_hit_window: Option<f64>,
+    /// Threshold per (board, charge) for the line: max-with-hits (the original) or
+    /// half-efficiency (the 50 % point of the efficiency edge, resolves it within a scan step).
+    #[arg(long, default_value = "max-with-hits")]
+    estimator: DacEstimator,
+}
+
+/// Arguments of `replot`.
+#[derive(Args)]
+pub struct ReplotArgs {
+    /// The run directory.
+    #[arg(
+        short = 'o',
+        long = "out-directory",
+        visible_alias = "output",
+        default_value = "./out"
+    )]
+    out_directory: PathBuf,
+    /// Plot file format.
+    #[arg(long, value_enum, default_value = "svg")]
+    plot_format: PlotFormat,
+}
+
+/// Arguments of `run-beam`.
+#[derive(Args)]
+pub struct RunBeamArgs {
+    /// The beam txt summary.
+    #[arg(long)]
+    file: PathBuf,
+    /// Output run directory (must not exist).
+    #[arg(
+        short = 'o',
+        long = "out-directory",
+        visible_alias = "output",
+        default_value = "./out"
+    )]
+    out_directory: PathBuf,
+    /// Event pattern: 0 none, 1 [0,1,3], 2 [0,1], 3 [0,3], 4 [1,3], 5 [0,3,1].
+    #[arg(long = "event-pattern", default_value_t = 1,
+          value_parser = clap::value_parser!(u8).range(0..=5))]
+    event_pattern: u8,
+    /// Keep hits with hit_flag 0.
+    #[arg(short = 'k', long = "keep-all")]
+    keep_all: bool,
+    /// Event cut file (default: every board's CAL code in [115, 145]).
+    #[arg(long)]
+    cuts: Option<PathBuf>,
+    /// Time cut file (default: no time cut).
+    #[arg(long)]
+    time_cuts: Option<PathBuf>,
+    /// TWC iterations.
+    #[arg(short = 'i', long = "iterations", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    iterations: u32,
+    /// TWC polynomial order.
+    #[arg(short = 'p', long = "order", default_value_t = 2)]
+    order: usize,
+    /// TWC by OLS instead of ODR.
+    #[arg(long)]
+    ols: bool,
+    /// CAL statistic of the bin width.
+    #[arg(long, default_value = "mean")]
+    fbin: FbinChoice,
+    /// Do not write the SQLite databases (Parquet only).
+    #[arg(long)]
+    no_sqlite: bool,
+    /// Draw the TWC and resolution plots.
+    #[arg(long)]
+    plots: bool,
+    /// Plot file format.
+    #[arg(long, value_enum, default_value = "svg")]
+    plot_format: PlotFormat,
+}
+
+/// What to simulate.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum SimKind {
+    /// A beam run: F5P5_F17P5_B2P5_Synth_seed<seed>.txt and its truth JSON (spec 7.1).
+    Beam,
+    /// A charge-injection threshold scan: TDC_Data_..._Split_0.dat files and a truth JSON (7.2).
+    Charge,
+}
+
+/// Arguments of `simulate`.
+#[derive(Args)]
+pub struct SimulateArgs {
+    /// Beam run or charge-injection scan.
+    #[arg(value_enum)]
+    kind: SimKind,
+    /// Output directory (created if missing).
+    #[arg(short = 'o', long = "out-directory", visible_alias = "output")]
+    out_directory: PathBuf,
+    /// Seed of the random streams.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Complete events of a beam run.
+    #[arg(long, default_value_t = 20_000)]
+    events: usize,
+    /// Stray single hits of a beam run (default: 300 per 20 000 events, the recipe's rate).
+    #[arg(long)]
+    stray_hits: Option<usize>,
+    /// hit_flag 0 lines of a beam run (default: 200 per 20 000 events).
+    #[arg(long)]
+    flag0_lines: Option<usize>,
+    /// Threshold step of a charge scan (DAC).
+    #[arg(long, default_value_t = 4)]
+    step: i32,
+}
+
+/// Runs one subcommand.
+pub fn run(cmd: Command) -> Result<()> {
+    match cmd {
+        Command::TimesNs(a) => times_ns(a),
+        Command::Twc(a) => twc(a),
+        Command::Resolution(a) => resolution(a),
+        Command::ReprocessDir(a) => reprocess_dir(a),
+        Command::DacVsCharge(a) => dac_vs_charge(a),
+        Command::Replot(a) => replot(a),
+        Command::RunBeam(a) => run_beam_cmd(a),
+        Command::Simulate(a) => simulate(a),
+    }
+}
+
+fn open_run(path: &std::path::Path) -> Result<RunDir> {
+    RunDir::open(path).with_context(|| format!("opening the run {}", path.display()))
+}
+
+fn times_ns(a: TimesNsArgs) -> Result<()> {
+    let run = open_run(&a.run.out_directory)?;
+    let opts = TimesOptions {
+        fbin: a.fbin,
+        sqlite: !a.run.no_sqlite,
+        drop_old: true,
+    };
+    let cal = calculate_times_in_ns(&run, &opts)?;
+    println!("board  mean CAL  median CAL  fbin ({}) (ps)", a.fbin);
+    for c in &cal {
+        let f = c.fbin(a.fbin).unwrap_or(f64::NAN);
+        println!(
+            "{:>5}  {:>8.3}  {:>10.1}  {:>8.3}",
+            c.data_board_id,
+            c.calibration_code_mean,
+            c.calibration_code_median,
+            f * 1e3
+        );
+    }
+    if a.run.plots {
+        let range = |v: f64| (v > 0.0).then_some(v);
+        let files = analysis_plots::plot_times(
+            &run,
+            a.run.plot_format.ext(),
+            range(a.max_toa),
+            range(a.max_tot),
+        )?;
+        println!("{} plots written", files.len());
+    }
+    Ok(())
+}
+
+fn twc(a: TwcArgs) -> Result<()> {
+    let run = open_run(&a.run.out_directory)?;
+    let opts = TwcTaskOptions {
+        twc: TwcOptions {
+            iterations: a.iterations as usize,
+            order: a.order,
+            method: if a.ols {
+                FitMethod::Ols
+            } else {
+                FitMethod::Odr
+            },
+        },
+        sqlite: !a.run.no_sqlite,
+        drop_old: true,
+    };
+    let r = calculate_time_walk_correction(&run, &opts)?;
+    println!(
+        "iteration  board  applied  coefficients p0..p{} (ns/ns^k)",
+        r.order
+    );
+    for f in &r.fits {
+        let c: Vec<String> = f.coefficients.iter().map(|c| format!("{c:+.6}")).collect();
+        println!(
+            "{:>9}  {:>5}  {:>7}  {}",
+            f.twc_iteration,
+            f.board_id,
+            u8::from(f.twc_applied),
+            c.join(" ")
+        );
+    }
+    if a.run.plots {
+        let files = analysis_plots::plot_twc(&run, a.run.plot_format.ext())?;
+        println!("{} plots written", files.len());
+    }
+    Ok(())
+}
+
+fn print_resolution(rows: &[etroc_analysis::resolution::ResolutionRow]) {
+    println!("step          iteration  board  sigma (ps)        pairwise (ps)     flag");
+    for r in rows {
+        println!(
+            "{:<12}  {:>9}  {:>5}  {:>7.2} ± {:>5.2}  {:>7.2} ± {:>5.2}  {}",
+            format!("{}-{}", r.step_order, r.step_name),
+            r.twc_iteration,
+            r.data_board_id,
+            r.time_resolution_new * 1e3,
+            r.time_resolution_new_unc * 1e3,
+            r.time_resolution * 1e3,
+            r.time_resolution_unc * 1e3,
+            r.flag
+        );
+    }
+}
+
+fn resolution(a: ResolutionArgs) -> Result<()> {
+    let run = open_run(&a.run.out_directory)?;
+    let rows = analyse_time_resolution(
+        &run,
+        &ResolutionOptions {
+            sqlite: !a.run.no_sqlite,
+            drop_old: true,
+        },
+    )?;
+    print_resolution(&rows);
+    if rows.iter().any(|r| !r.is_ok()) {
+        eprintln!("warning: some rows are flagged (see the flag column of timing_info)");
+    }
+    if a.run.plots {
+        let files = analysis_plots::plot_resolution(&run, a.run.plot_format.ext())?;
+        println!("{} plots written", files.len());
+    }
+    Ok(())
+}
+
+fn reprocess_dir(a: ReprocessDirArgs) -> Result<()> {
+    let run = open_run(&a.out_directory)?;
+    let opts = DirOptions {
+        keep_all: false,
+        default_thresholds: [a.b0, a.b1, a.b3],
+        filter_default: a.filter_default,
+        trigger_board: a.trigger_board,
+        sqlite: !a.no_sqlite,
+    };
+    if a.compat {
+        let merge = ingest_run::merge_runs(&run, &opts)?;
+        println!(
+            "merged {} rows (cuts not re-applied: --compat)",
+            merge.combined.num_rows()
+        );
+        for w in &merge.warnings {
+            eprintln!("warning: {w}");
+        }
+    } else {
+        let rep = ingest_run::reprocess_charge_injection_dir(&run, &opts)?;
+        let failed: Vec<&str> = rep
+            .runs
+            .iter()
+            .filter(|r| r.outcome.is_err())
+            .map(|r| r.name.as_str())
+            .collect();
+        println!(
+            "re-applied the cuts of {} runs ({} failed), merged {} rows",
+            rep.runs.len(),
+            failed.len(),
+            rep.merge.combined.num_rows()
+        );
+        for f in failed {
+            eprintln!("warning: the cut of {f} failed (see its apply_event_cuts/task_report.txt)");
+        }
+    }
+    if a.plots {
+        let files = ingest_plots::plot_combined(&run, a.plot_format.ext())?;
+        println!("{} plots written", files.len());
+    }
+    Ok(())
+}
+
+fn dac_vs_charge(a: DacVsChargeArgs) -> Result<()> {
+    let run = open_run(&a.run.out_directory)?;
+    let mut overrides = BTreeMap::new();
+    match (
+        a.trigger_board,
+        a.trigger_board_hit_center,
+        a.trigger_board_hit_window,
+    ) {
+        (Some(b), c, w) => {
+            overrides.insert(b, (c.unwrap_or(a.hit_center), w.unwrap_or(a.hit_window)));
+        }
+        (None, None, None) => {}
+        _ => bail!("--trigger-board-hit-center/--trigger-board-hit-window need --trigger-board"),
+    }
+    let opts = DacOptions {
+        noise_charge: a.noise_charge,
+        rolling_window: a.rolling_window,
+        max_mean_difference: a.max_diff,
+        hit_center: a.hit_center,
+        hit_window: a.hit_window,
+        noise_offset: a.noise_offset,
+        board_overrides: overrides,
+        estimator: a.estimator,
+    };
+    let (_, _, lines) = calculate_dac_points(&run, &opts)?;
+    println!(
+        "board  alpha (DAC)  beta (DAC/fC)  R^2      noise (DAC)   Q_min (fC)  suggested thresholds"
+    );
+    for l in &lines {
+        let s: Vec<String> = l
+            .suggested_thresholds
+            .iter()
+            .map(|(q, d)| format!("{q} fC: {d}"))
+            .collect();
+        println!(
+            "{:>5}  {:>11.2}  {:>13.3}  {:>7.5}  {:>5.0}-{:<5.0}  {:>10.2}  {}",
+            l.data_board_id,
+            l.alpha_dac,
+            l.beta_dac_per_fc,
+            l.r_squared,
+            l.noise_min_dac.floor(),
+            l.noise_max_dac.ceil(),
+            l.q_min_fc,
+            s.join(", ")
+        );
+        if s.is_empty() {
+            eprintln!(
+                "warning: board {}: the noise limits are undefined, no thresholds suggested",
+                l.data_board_id
+            );
+        }
+    }
+    if lines.is_empty() {
+        eprintln!("warning: no board has DAC points at two charges or more: no line fitted");
+    }
+    if a.run.plots {
+        let files = analysis_plots::plot_dac_vs_charge(&run, a.run.plot_format.ext(), a.estimator)?;
+        println!("{} plots written", files.len());
+    }
+    Ok(())
+}
+
+fn replot(a: ReplotArgs) -> Result<()> {
+    let run = open_run(&a.out_directory)?;
+    let ext = a.plot_format.ext();
+    let mut n = 0;
+    if run.task_completed(names::PROCESS_TXT) || run.task_completed(names::PROCESS_DAT) {
+        n += ingest_plots::plot_before_cuts(&run, ext)?.len();
+    }
+    if run.task_completed(names::APPLY_EVENT_CUTS) {
+        n += ingest_plots::plot_after_cuts(&run, ext)?.len();
+    }
+    if run.task_completed(names::MERGE_RUNS) {
+        n += ingest_plots::plot_combined(&run, ext)?.len();
+    }
+    if run.task_completed(names::CALCULATE_TIMES_IN_NS) {
+        n += analysis_plots::plot_times(&run, ext, None, None)?.len();
+    }
+    if run.task_completed(names::CALCULATE_TIME_WALK_CORRECTION) {
+        n += analysis_plots::plot_twc(&run, ext)?.len();
+    }
+    if run.task_completed(names::ANALYSE_TIME_RESOLUTION) {
+        n += analysis_plots::plot_resolution(&run, ext)?.len();
+    }
+    if run.task_completed(names::CALCULATE_DAC_POINTS) {
+        n += analysis_plots::plot_dac_vs_charge(&run, ext, DacEstimator::MaxWithHits)?.len();
+    }
+    println!("{n} plots written");
+    Ok(())
+}
+
+fn run_beam_cmd(a: RunBeamArgs) -> Result<()> {
+    let opts = BeamChainOptions {
+        event_pattern: a.event_pattern,
+        keep_all: a.keep_all,
+        event_cuts: a.cuts,
+        time_cuts: a.time_cuts,
+        keep_nan: false,
+        fbin: a.fbin,
+        twc: TwcOptions {
+            iterations: a.iterations as usize,
+            order: a.order,
+            method: if a.ols {
+                FitMethod::Ols
+            } else {
+                FitMethod::Odr
+            },
+        },
+        sqlite: !a.no_sqlite,
+    };
+    let rep = run_beam(&a.file, &a.out_directory, &opts)?;
+    println!(
+        "{} events, {} after the event cuts, {} after the time cuts",
+        rep.events, rep.events_accepted, rep.events_final
+    );
+    print_resolution(&rep.resolution);
+    if a.plots {
+        let run = open_run(&a.out_directory)?;
+        let ext = a.plot_format.ext();
+        let n = analysis_plots::plot_times(&run, ext, None, None)?.len()
+            + analysis_plots::plot_twc(&run, ext)?.len()
+            + analysis_plots::plot_resolution(&run, ext)?.len();
+        println!("{n} plots written");
+    }
+    Ok(())
+}
+
+fn simulate(a: SimulateArgs) -> Result<()> {
+    match a.kind {
+        SimKind::Beam => {
+            let scaled = |per_20k: usize| (per_20k * a.events + 10_000) / 20_000;
+            let cfg = BeamSimConfig {
+                seed: a.seed,
+                n_events: a.events,
+                n_stray_hits: a.stray_hits.unwrap_or_else(|| scaled(300)),
+                n_flag0_lines: a.flag0_lines.unwrap_or_else(|| scaled(200)),
+                ..BeamSimConfig::default()
+            };
+            let (txt, truth_path, truth) = write_beam_run(&a.out_directory, &cfg)?;
+            println!(
+                "{}: {} lines, {} complete events, {} incomplete blocks, {} events with a CAL outlier",
+                txt.display(),
+                truth.n_lines,
+                truth.n_complete_events,
+                truth.n_incomplete_blocks,
+                truth.n_events_with_cal_outlier
+            );
+            println!("truth: {}", truth_path.display());
+        }
+        SimKind::Charge => {
+            let cfg = ChargeScanConfig {
+                seed: a.seed,
+                step_dac: a.step,
+                ..ChargeScanConfig::default()
+            };
+            let truth = write_charge_scan(&a.out_directory, &cfg)?;
+            println!(
+                "{}: {} runs, {} lines; truth: charge_scan.truth.json",
+                a.out_directory.display(),
+                truth.runs.len(),
+                truth.n_lines
+            );
+        }
+    }
+    Ok(())
+}

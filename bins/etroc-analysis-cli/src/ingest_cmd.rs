@@ -1,0 +1,424 @@
+//! Ingest and cut subcommands of `etroc-analysis` (spec 6.4): `process-txt`, `process-dat`,
+//! `process-dir`, `cut`, `cut-times`.
+//!
+//! Each runs one task (or a few) on a run directory with the original's task names and files;
+//! the provenance of every task is in `<run>/<task>/task_manifest.json` and the outputs'
+//! `.manifest.json` sidecars. Log verbosity is the global `-v` (the original's `-l/--log-level`).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand, ValueEnum};
+use etroc_analysis::cuts::{self, CutOptions, CutReport};
+use etroc_analysis::ingest::{EventPattern, IngestOptions, RunMetadata};
+use etroc_analysis::ingest_plots;
+use etroc_analysis::ingest_run::{self, DirOptions, InputFormat, ProcessOptions};
+use etroc_analysis::rundir::RunDir;
+
+/// Prints a line on stdout, ignoring a closed pipe (e.g. `| head`) instead of panicking.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// The subcommands of this module.
+#[derive(Subcommand)]
+pub enum Command {
+    /// Ingest a beam txt summary into a new run and build events
+    /// (process_etroc1_single_run_txt.py).
+    ProcessTxt(ProcessTxtArgs),
+    /// Ingest one charge-injection Split .dat into a new run
+    /// (process_etroc1_single_charge_injection_run.py).
+    ProcessDat(ProcessDatArgs),
+    /// Process a charge-injection scan directory: one run per *Split_0 file, default cut, merge
+    /// (process_etroc1_charge_injection_data_dir.py).
+    ProcessDir(ProcessDirArgs),
+    /// Apply the event cuts of <run>/cuts.csv (cut_etroc1_single_run.py).
+    Cut(CutArgs),
+    /// Apply the time cuts of <run>/time_cuts.csv (cut_times_in_ns.py).
+    CutTimes(CutTimesArgs),
+}
+
+/// Plot file format.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum PlotFormat {
+    /// Scalable vector graphics.
+    Svg,
+    /// Portable network graphics.
+    Png,
+}
+
+impl PlotFormat {
+    fn ext(self) -> &'static str {
+        match self {
+            PlotFormat::Svg => "svg",
+            PlotFormat::Png => "png",
+        }
+    }
+}
+
+/// Options shared by the ingests.
+#[derive(Args)]
+pub struct CommonIngest {
+    /// Output run directory; it must not exist (a new run is created).
+    #[arg(
+        short = 'o',
+        long = "out-directory",
+        visible_alias = "output",
+        default_value = "./out"
+    )]
+    out_directory: PathBuf,
+    /// Keep hits with hit_flag 0.
+    #[arg(short = 'k', long = "keep-all")]
+    keep_all: bool,
+    /// Do not write the SQLite database data/data.sqlite (Parquet only).
+    #[arg(long)]
+    no_sqlite: bool,
+    /// Do not copy the input file into the task's original_data/ directory.
+    #[arg(long)]
+    no_copy_input: bool,
+    /// Draw the plot_before_cuts plots.
+    #[arg(long)]
+    plots: bool,
+    /// Plot file format.
+    #[arg(long, value_enum, default_value = "svg")]
+    plot_format: PlotFormat,
+}
+
+/// Arguments of `process-txt`.
+#[derive(Args)]
+pub struct ProcessTxtArgs {
+    /// The beam txt summary (7 tokens per line after the banner).
+    #[arg(long)]
+    file: PathBuf,
+    #[command(flatten)]
+    common: CommonIngest,
+    /// Event pattern: 0 none, 1 [0,1,3], 2 [0,1], 3 [0,3], 4 [1,3], 5 [0,3,1].
+    #[arg(short = 'p', long = "event-pattern", visible_alias = "event_pattern", default_value_t = 1,
+          value_parser = clap::value_parser!(u8).range(0..=5))]
+    event_pattern: u8,
+    /// Leading banner lines to skip (default 1 for the txt, 0 with --raw-words).
+    #[arg(long)]
+    header_lines: Option<usize>,
+    /// The input is a raw .dat of 32-bit words (one decimal integer per line) instead of a txt.
+    #[arg(long)]
+    raw_words: bool,
+}
+
+/// Arguments of `process-dat`.
+#[derive(Args)]
+pub struct ProcessDatArgs {
+    /// The charge-injection Split .dat (5 tokens per line), named TDC_Data_PhaseAdj<P>_..._Split_<k>.dat.
+    #[arg(long)]
+    file: PathBuf,
+    #[command(flatten)]
+    common: CommonIngest,
+    /// The input is a raw .dat of 32-bit words instead of a Split .dat.
+    #[arg(long)]
+    raw_words: bool,
+}
+
+/// Arguments of `process-dir`.
+#[derive(Args)]
+pub struct ProcessDirArgs {
+    /// Input directory with the *Split_0.dat files.
+    #[arg(short = 'd', long = "directory")]
+    directory: PathBuf,
+    /// Output run directory; a YYYYMMDD- prefix is added to its name unless -i.
+    #[arg(
+        short = 'o',
+        long = "out-directory",
+        visible_alias = "output",
+        default_value = "./out"
+    )]
+    out_directory: PathBuf,
+    /// Keep hits with hit_flag 0.
+    #[arg(short = 'k', long = "keep-all")]
+    keep_all: bool,
+    /// Draw the per-run plots (plot_before_cuts, plot_after_cuts) and the combined DAC scan.
+    #[arg(short = 'p', long = "plots")]
+    plots: bool,
+    /// Plot file format.
+    #[arg(long, value_enum, default_value = "svg")]
+    plot_format: PlotFormat,
+    /// Do not add the date prefix to the output directory name.
+    #[arg(short = 'i', long = "no-date-prefix")]
+    no_date_prefix: bool,
+    /// Default threshold (DAC) of board 0 (the original's -b0).
+    #[arg(long = "b0", default_value_t = 535)]
+    b0: i16,
+    /// Default threshold (DAC) of board 1 (the original's -b1).
+    #[arg(long = "b1", default_value_t = 720)]
+    b1: i16,
+    /// Default threshold (DAC) of board 3 (the original's -b3).
+    #[arg(long = "b3", default_value_t = 720)]
+    b3: i16,
+    /// Reconcile the merged rows with the scanned board (filter_default).
+    #[arg(short = 'f', long = "filter-default")]
+    filter_default: bool,
+    /// Trigger board.
+    #[arg(short = 't', long = "trigger-board", default_value_t = 0)]
+    trigger_board: u8,
+    /// Do not write SQLite databases (Parquet only).
+    #[arg(long)]
+    no_sqlite: bool,
+}
+
+/// Arguments of `cut`.
+#[derive(Args)]
+pub struct CutArgs {
+    /// The run directory.
+    #[arg(
+        short = 'o',
+        long = "out-directory",
+        visible_alias = "output",
+        default_value = "./out"
+    )]
+    out_directory: PathBuf,
+    /// Keep events where a cut variable is missing (NaN) for a tested board.
+    #[arg(short = 'k', long = "keep-events")]
+    keep_events: bool,
+    /// The cut file (default <run>/cuts.csv).
+    #[arg(long)]
+    cuts: Option<PathBuf>,
+    /// Draw the plot_after_cuts plots and the cutflow plots of every row with an output.
+    #[arg(long)]
+    plots: bool,
+    /// Plot file format.
+    #[arg(long, value_enum, default_value = "svg")]
+    plot_format: PlotFormat,
+}
+
+/// Arguments of `cut-times`.
+#[derive(Args)]
+pub struct CutTimesArgs {
+    /// The run directory.
+    #[arg(
+        short = 'o',
+        long = "out-directory",
+        visible_alias = "output",
+        default_value = "./out"
+    )]
+    out_directory: PathBuf,
+    /// Keep events where a cut variable is missing (NaN).
+    #[arg(short = 'k', long = "keep-events")]
+    keep_events: bool,
+    /// The time cut file (default <run>/time_cuts.csv).
+    #[arg(long = "time-cuts")]
+    time_cuts: Option<PathBuf>,
+    /// Draw the cutflow plots (plots/ and time_plots/ of every row with an output).
+    #[arg(long)]
+    plots: bool,
+    /// Plot file format.
+    #[arg(long, value_enum, default_value = "svg")]
+    plot_format: PlotFormat,
+    /// Upper end of the TOA axis of the time plots (ns); 0 = automatic.
+    #[arg(
+        short = 'a',
+        long = "max-toa",
+        visible_alias = "max_toa",
+        default_value_t = 0.0
+    )]
+    max_toa: f64,
+    /// Upper end of the TOT axis of the time plots (ns); 0 = automatic.
+    #[arg(
+        short = 't',
+        long = "max-tot",
+        visible_alias = "max_tot",
+        default_value_t = 0.0
+    )]
+    max_tot: f64,
+}
+
+/// Runs one subcommand.
+pub fn run(cmd: Command) -> Result<()> {
+    match cmd {
+        Command::ProcessTxt(a) => process_txt(a),
+        Command::ProcessDat(a) => process_dat(a),
+        Command::ProcessDir(a) => process_dir(a),
+        Command::Cut(a) => cut(a),
+        Command::CutTimes(a) => cut_times(a),
+    }
+}
+
+fn process_options(c: &CommonIngest, ingest: IngestOptions, format: InputFormat) -> ProcessOptions {
+    ProcessOptions {
+        ingest: IngestOptions {
+            keep_all: c.keep_all,
+            ..ingest
+        },
+        format,
+        sqlite: !c.no_sqlite,
+        copy_input: !c.no_copy_input,
+    }
+}
+
+fn report_ingest(report: &ingest_run::ProcessReport, plots: Option<PlotFormat>) -> Result<()> {
+    let s = report.summary;
+    say!(
+        "{}: {} data lines, {} hits after the hit-flag filter, {} hits in {} events",
+        report.run.path().display(),
+        s.lines,
+        s.hits_after_flag_filter,
+        s.hits_in_events,
+        s.events
+    );
+    if let Some(f) = plots {
+        let out = ingest_plots::plot_before_cuts(&report.run, f.ext())?;
+        say!("plot_before_cuts: {} plots", out.len());
+    }
+    Ok(())
+}
+
+fn process_txt(a: ProcessTxtArgs) -> Result<()> {
+    let ingest = IngestOptions {
+        pattern: EventPattern::from_index(a.event_pattern)?,
+        header_lines: a.header_lines.unwrap_or(if a.raw_words { 0 } else { 1 }),
+        ..IngestOptions::beam_txt()
+    };
+    let format = if a.raw_words {
+        InputFormat::RawWords
+    } else {
+        InputFormat::BeamTxt
+    };
+    let opts = process_options(&a.common, ingest, format);
+    let report = ingest_run::process_txt(&a.file, &a.common.out_directory, &opts)
+        .with_context(|| format!("ingesting {}", a.file.display()))?;
+    if report.hits.metadata == RunMetadata::None && !a.raw_words {
+        tracing::warn!(
+            "{}: the file name has fewer than 3 '_'-separated tokens; no pixel_id stored",
+            a.file.display()
+        );
+    }
+    report_ingest(&report, a.common.plots.then_some(a.common.plot_format))
+}
+
+fn process_dat(a: ProcessDatArgs) -> Result<()> {
+    let format = if a.raw_words {
+        InputFormat::RawWords
+    } else {
+        InputFormat::SplitDat
+    };
+    let mut ingest = IngestOptions::charge_injection();
+    if a.raw_words {
+        ingest.add_extra_data = false;
+    }
+    let opts = process_options(&a.common, ingest, format);
+    let report = ingest_run::process_dat(&a.file, &a.common.out_directory, &opts)
+        .with_context(|| format!("ingesting {}", a.file.display()))?;
+    report_ingest(&report, a.common.plots.then_some(a.common.plot_format))
+}
+
+/// `<parent>/YYYYMMDD-<name>` for today (UTC).
+fn with_date_prefix(path: &Path) -> PathBuf {
+    let today: String = hep_core::manifest::now_utc()
+        .chars()
+        .take(10)
+        .filter(|c| *c != '-')
+        .collect();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!("{today}-{name}"))
+}
+
+fn process_dir(a: ProcessDirArgs) -> Result<()> {
+    let out = if a.no_date_prefix {
+        a.out_directory.clone()
+    } else {
+        with_date_prefix(&a.out_directory)
+    };
+    let run = RunDir::create(&out)?;
+    let opts = DirOptions {
+        keep_all: a.keep_all,
+        default_thresholds: [a.b0, a.b1, a.b3],
+        filter_default: a.filter_default,
+        trigger_board: a.trigger_board,
+        sqlite: !a.no_sqlite,
+    };
+    let report = ingest_run::process_charge_injection_dir(&a.directory, &run, &opts)
+        .with_context(|| format!("processing {}", a.directory.display()))?;
+    let failed: Vec<_> = report.runs.iter().filter(|r| r.outcome.is_err()).collect();
+    for r in &failed {
+        tracing::error!(
+            "{}: {}",
+            r.name,
+            r.outcome.as_ref().err().map_or("", |s| s.as_str())
+        );
+    }
+    for (name, why) in &report.merge.skipped {
+        tracing::error!("merge skipped {name}: {why}");
+    }
+    for w in &report.merge.warnings {
+        tracing::warn!("{w}");
+    }
+    say!(
+        "{}: {} individual runs ({} failed), {} merged rows",
+        run.path().display(),
+        report.runs.len(),
+        failed.len(),
+        report.merge.combined.num_rows()
+    );
+    if a.plots {
+        let ext = a.plot_format.ext();
+        for r in report.runs.iter().filter(|r| r.outcome.is_ok()) {
+            let sub = RunDir::open(
+                run.path()
+                    .join(ingest_run::INDIVIDUAL_RUNS_DIR)
+                    .join(&r.name),
+            )?;
+            ingest_plots::plot_before_cuts(&sub, ext)?;
+            ingest_plots::plot_after_cuts(&sub, ext)?;
+        }
+        ingest_plots::plot_combined(&run, ext)?;
+    }
+    Ok(())
+}
+
+fn print_cutflow(task: &str, rep: &CutReport) {
+    say!("{task}: {} of {} events accepted", rep.accepted, rep.events);
+    for s in &rep.result.steps {
+        say!(
+            "  {:>3} {:<50} passed alone {:>9}  cumulative {:>9}",
+            s.index,
+            s.description,
+            s.passed_alone,
+            s.filter.n_accepted()
+        );
+    }
+}
+
+fn cut(a: CutArgs) -> Result<()> {
+    let run = RunDir::open(&a.out_directory)?;
+    let opts = CutOptions {
+        keep_nan: a.keep_events,
+        cut_file: a.cuts,
+        plots: a.plots.then(|| a.plot_format.ext().to_string()),
+        ..CutOptions::default()
+    };
+    let rep = cuts::run_event_cuts(&run, &opts)?;
+    print_cutflow("apply_event_cuts", &rep);
+    if a.plots {
+        ingest_plots::plot_after_cuts(&run, a.plot_format.ext())?;
+    }
+    Ok(())
+}
+
+fn cut_times(a: CutTimesArgs) -> Result<()> {
+    let run = RunDir::open(&a.out_directory)?;
+    let positive = |v: f64| (v > 0.0).then_some(v);
+    let opts = CutOptions {
+        keep_nan: a.keep_events,
+        cut_file: a.time_cuts,
+        plots: a.plots.then(|| a.plot_format.ext().to_string()),
+        max_toa_ns: positive(a.max_toa),
+        max_tot_ns: positive(a.max_tot),
+        ..CutOptions::default()
+    };
+    let rep = cuts::run_time_cuts(&run, &opts)?;
+    print_cutflow("apply_time_cuts", &rep);
+    Ok(())
+}

@@ -1,0 +1,253 @@
+//! End-to-end tests of the analysis subcommands of `etroc-analysis` (issue 4 item 1 sequence,
+//! charge injection, run-beam, replot, and the error paths).
+
+use std::path::Path;
+
+use assert_cmd::Command;
+
+fn cmd() -> Command {
+    Command::cargo_bin("etroc-analysis").unwrap()
+}
+
+fn run_ok(args: &[&str], dir: &Path) -> String {
+    let out = cmd().current_dir(dir).args(args).assert().success();
+    String::from_utf8_lossy(&out.get_output().stdout).into_owned()
+}
+
+fn simulate_beam(dir: &Path, events: &str) {
+    run_ok(&["simulate", "beam", "-o", "sim", "--events", events], dir);
+}
+
+const CUTS: &str =
+    "board_id,variable,cut_type,cut_value\n*,calibration_code,>=,115\n*,calibration_code,<=,145\n";
+const TIME_CUTS: &str = "cut_type,cut_direction,variable_1,board_id_1,variable_2,board_id_2,value_1,value_2,value_3,output\n\
+simple,>,time_over_threshold_ns,*,,,2.0,,,tot_min\n";
+
+#[test]
+fn the_original_sequence_works() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    simulate_beam(d, "3000");
+    let txt = "sim/F5P5_F17P5_B2P5_Synth_seed42.txt";
+    assert!(
+        d.join("sim/F5P5_F17P5_B2P5_Synth_seed42.truth.json")
+            .is_file()
+    );
+    run_ok(&["process-txt", "--file", txt, "-o", "RUN"], d);
+    std::fs::write(d.join("RUN/cuts.csv"), CUTS).unwrap();
+    std::fs::write(d.join("RUN/time_cuts.csv"), TIME_CUTS).unwrap();
+    run_ok(&["cut", "-o", "RUN"], d);
+    let out = run_ok(&["times-ns", "-o", "RUN"], d);
+    assert!(out.contains("fbin"), "{out}");
+    run_ok(&["cut-times", "-o", "RUN"], d);
+    let out = run_ok(&["twc", "-o", "RUN", "-i", "3", "-p", "2"], d);
+    assert_eq!(out.lines().count(), 1 + 3 * 3 * 2, "{out}");
+    let out = run_ok(&["resolution", "-o", "RUN", "--plots"], d);
+    // Steps 0-tot_min and 1-Final, 3 iterations, 3 boards.
+    assert_eq!(
+        out.lines().filter(|l| l.contains("Final")).count(),
+        9,
+        "{out}"
+    );
+    assert!(out.contains("0-tot_min"));
+    for f in [
+        "RUN/calculate_times_in_ns/data.sqlite",
+        "RUN/calculate_times_in_ns/board_info_data.parquet",
+        "RUN/calculate_time_walk_correction/data.sqlite",
+        "RUN/calculate_time_walk_correction/twc_fit_info.parquet",
+        "RUN/analyse_time_resolution/time_resolution.sqlite",
+        "RUN/analyse_time_resolution/timing_info.parquet",
+        "RUN/analyse_time_resolution/twc_iteration_2/Final/data.sqlite",
+        "RUN/analyse_time_resolution/plots/Step-1-Final/time_resolution_vs_iteration.svg",
+        "RUN/analyse_time_resolution/twc_iteration_0/tot_min/time_delta_pdf.svg",
+    ] {
+        assert!(d.join(f).is_file(), "{f}");
+    }
+    let head = std::fs::read(d.join("RUN/analyse_time_resolution/time_resolution.sqlite")).unwrap();
+    assert!(head.starts_with(b"SQLite format 3"));
+    for t in [
+        "calculate_times_in_ns",
+        "calculate_time_walk_correction",
+        "analyse_time_resolution",
+    ] {
+        let r = std::fs::read_to_string(d.join("RUN").join(t).join("task_report.txt")).unwrap();
+        assert!(r.starts_with("task_status: no errors"), "{t}: {r}");
+    }
+    // The stored resolution is in ns: about 0.041 for board 0.
+    let (_, batches) =
+        hep_core::io::read_parquet(d.join("RUN/analyse_time_resolution/timing_info.parquet"))
+            .unwrap();
+    let sigma = hep_core::io::column_f64(&batches[0], "time_resolution_new").unwrap();
+    assert!(
+        sigma.values().iter().all(|&s| s > 0.035 && s < 0.06),
+        "{:?}",
+        sigma.values()
+    );
+    // replot redraws every completed task.
+    let out = run_ok(&["replot", "-o", "RUN"], d);
+    assert!(out.contains("plots written"));
+    assert!(
+        d.join("RUN/calculate_time_walk_correction/Iteration_2/Board3_TWC_Before_Correction.svg")
+            .is_file()
+    );
+}
+
+#[test]
+fn gating_and_bad_arguments_are_clear_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    simulate_beam(d, "300");
+    run_ok(
+        &[
+            "process-txt",
+            "--file",
+            "sim/F5P5_F17P5_B2P5_Synth_seed42.txt",
+            "-o",
+            "RUN",
+            "--no-sqlite",
+        ],
+        d,
+    );
+    // The resolution needs the TWC task, the TWC the time cuts.
+    let out = cmd()
+        .current_dir(d)
+        .args(["resolution", "-o", "RUN"])
+        .assert()
+        .failure();
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        err.starts_with("error:") && err.contains("calculate_time_walk_correction"),
+        "{err}"
+    );
+    let out = cmd()
+        .current_dir(d)
+        .args(["twc", "-o", "RUN"])
+        .assert()
+        .failure();
+    assert!(String::from_utf8_lossy(&out.get_output().stderr).contains("apply_time_cuts"));
+    // Zero iterations are refused by the parser.
+    cmd()
+        .current_dir(d)
+        .args(["twc", "-o", "RUN", "-i", "0"])
+        .assert()
+        .failure();
+    // Not a run.
+    let out = cmd()
+        .current_dir(d)
+        .args(["times-ns", "-o", "nowhere"])
+        .assert()
+        .failure();
+    assert!(String::from_utf8_lossy(&out.get_output().stderr).contains("nowhere"));
+    // A bad fbin choice.
+    cmd()
+        .current_dir(d)
+        .args(["times-ns", "-o", "RUN", "--fbin", "average"])
+        .assert()
+        .failure();
+}
+
+#[test]
+fn run_beam_in_one_command() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    simulate_beam(d, "2000");
+    std::fs::write(d.join("tc.csv"), TIME_CUTS).unwrap();
+    let out = run_ok(
+        &[
+            "run-beam",
+            "--file",
+            "sim/F5P5_F17P5_B2P5_Synth_seed42.txt",
+            "-o",
+            "RB",
+            "-i",
+            "2",
+            "--time-cuts",
+            "tc.csv",
+            "--no-sqlite",
+        ],
+        d,
+    );
+    assert!(out.starts_with("2000 events"), "{out}");
+    assert!(
+        d.join("RB/analyse_time_resolution/timing_info.parquet")
+            .is_file()
+    );
+    assert!(
+        !d.join("RB/analyse_time_resolution/time_resolution.sqlite")
+            .exists()
+    );
+    assert!(d.join("RB/time_cuts.csv").is_file());
+    // The output must not exist (a new run).
+    cmd()
+        .current_dir(d)
+        .args([
+            "run-beam",
+            "--file",
+            "sim/F5P5_F17P5_B2P5_Synth_seed42.txt",
+            "-o",
+            "RB",
+        ])
+        .assert()
+        .failure();
+}
+
+#[test]
+fn charge_injection_dac_vs_charge_and_reprocess() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    // A coarse scan (step 8) keeps the test small.
+    run_ok(&["simulate", "charge", "-o", "scan", "--step", "8"], d);
+    run_ok(
+        &["process-dir", "-d", "scan", "-o", "CI", "-i", "--no-sqlite"],
+        d,
+    );
+    let slopes = |out: &str| -> Vec<f64> {
+        out.lines()
+            .skip(1)
+            .take(3)
+            .map(|l| l.split_whitespace().nth(2).unwrap().parse().unwrap())
+            .collect()
+    };
+    // The original estimator: DAC_max on a step-8 grid over 10-30 fC is quantised in slope
+    // steps of 8/20 = 0.4 DAC/fC (plus up to one DAC of edge jitter per point).
+    let out = run_ok(&["dac-vs-charge", "-o", "CI"], d);
+    for (s, g) in slopes(&out).iter().zip([3.0, 2.5, 3.5]) {
+        assert!((s - g).abs() <= 0.5, "{out}");
+    }
+    let out = run_ok(
+        &[
+            "dac-vs-charge",
+            "-o",
+            "CI",
+            "--plots",
+            "--estimator",
+            "half-efficiency",
+        ],
+        d,
+    );
+    assert_eq!(slopes(&out).len(), 3, "{out}");
+    assert!(d.join("CI/calculate_dac_points/data.sqlite").is_file());
+    assert!(
+        d.join("CI/plot_dac_vs_charge/Board1_DAC_vs_Injected_Charge.svg")
+            .is_file()
+    );
+    // Tighten one run's cut so that it rejects everything; reprocess re-applies it.
+    let runs = d.join("CI/Individual_Runs");
+    let first = std::fs::read_dir(&runs)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::write(
+        first.join("cuts.csv"),
+        "board_id,variable,cut_type,cut_value\n#,calibration_code,<,0",
+    )
+    .unwrap();
+    let out = run_ok(&["reprocess-dir", "-o", "CI"], d);
+    assert!(out.contains("re-applied the cuts"), "{out}");
+    let report = std::fs::read_to_string(first.join("apply_event_cuts/task_report.txt")).unwrap();
+    assert!(report.starts_with("task_status: no errors"));
+    let out = run_ok(&["reprocess-dir", "-o", "CI", "--compat"], d);
+    assert!(out.contains("--compat"));
+}

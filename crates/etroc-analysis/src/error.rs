@@ -1,0 +1,104 @@
+//! The error type of `etroc-analysis`.
+
+use std::path::PathBuf;
+
+/// Result alias of the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in `etroc-analysis`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An error from hep-core (I/O, Parquet, CSV, fitting, plotting), with its own location.
+    #[error(transparent)]
+    Core(#[from] hep_core::Error),
+
+    /// A malformed input record: `path:line: expected ..., found ...` (line is 1-based; for
+    /// Parquet input it is the 1-based row number).
+    #[error("{path}:{line}: expected {expected}, found {found}", path = path.display())]
+    Input {
+        /// The input file.
+        path: PathBuf,
+        /// 1-based line (or row) number.
+        line: u64,
+        /// What was expected.
+        expected: String,
+        /// What was found.
+        found: String,
+    },
+
+    /// An argument or configuration outside its domain.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+
+    /// A SQLite error while writing or reading the database `path`.
+    #[error("{path}: sqlite: {source}", path = path.display())]
+    Sqlite {
+        /// The database file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: rusqlite::Error,
+    },
+
+    /// An Arrow IPC (Feather v2) error while writing or reading the filter file `path`.
+    #[error("{path}: arrow ipc: {source}", path = path.display())]
+    Ipc {
+        /// The IPC file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: arrow_schema::ArrowError,
+    },
+
+    /// A run-directory problem (not a run, already exists, ...), spec section 6.1.
+    #[error("{path}: {message}", path = path.display())]
+    Run {
+        /// The run (or task) directory.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+
+    /// A task refused to run because a task it depends on did not complete without errors
+    /// (the dependency gating of spec section 6.1).
+    #[error(
+        "task '{task}' needs task '{required}' to have completed without errors in {run} \
+         (see <task>/task_report.txt there); run it first",
+        run = run.display()
+    )]
+    TaskNotCompleted {
+        /// The run directory.
+        run: PathBuf,
+        /// The task that was asked to run.
+        task: String,
+        /// The task it needs (or the alternatives, joined by " or ").
+        required: String,
+    },
+
+    /// A required input file (cut file, filter, previous task's table) does not exist.
+    #[error("{path}: missing {what}", path = path.display())]
+    MissingFile {
+        /// The path that was looked up.
+        path: PathBuf,
+        /// What the file is and how to provide it.
+        what: String,
+    },
+}
+
+impl Error {
+    /// Builds an [`Error::Input`].
+    pub fn input(
+        path: impl Into<PathBuf>,
+        line: u64,
+        expected: impl Into<String>,
+        found: impl Into<String>,
+    ) -> Self {
+        Error::Input {
+            path: path.into(),
+            line,
+            expected: expected.into(),
+            found: found.into(),
+        }
+    }
+}

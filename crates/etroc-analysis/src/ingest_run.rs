@@ -1,0 +1,580 @@
+//! The ingest tasks on run directories: single beam and charge-injection runs (spec 1.2-1.5,
+//! 6.2) and the charge-injection directory processing with its merge (spec 5.1).
+//!
+//! * [`process_txt`]: new run, task `proccess_etroc1_data_run_txt`, hits in
+//!   `<run>/data/etroc1_data.parquet` and `<run>/data/data.sqlite` (table `etroc1_data`), the
+//!   input copied to `<task>/original_data/`.
+//! * [`process_dat`]: the same for a charge-injection `.dat` (task `proccess_etroc1_data_run`).
+//! * [`process_charge_injection_dir`]: task `process_etroc1_data_directory` (one individual run
+//!   per `*Split_0.*` file under `Individual_Runs/<name>/`, each with the default cut
+//!   `#,calibration_code,<,200` applied), then [`merge_runs`] (task `merge_etroc1_runs`, table
+//!   `combined_etroc1_data`).
+//! * [`reprocess_charge_injection_dir`]: re-applies each individual run's (possibly edited)
+//!   `cuts.csv` and merges again; the original forgot to re-apply the cuts (spec 5.1).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, Int8Array, Int16Array, Int64Array, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::cuts::{self, CutOptions};
+use crate::error::{Error, Result};
+use crate::ingest::{self, ChargeInjectionFileName, Hits, IngestOptions, IngestSummary};
+use crate::rundir::{RunDir, names};
+use crate::store::{self, DATA_SQLITE, HITS_TABLE, TableOutput};
+
+/// The input format of an ingest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum InputFormat {
+    /// Beam txt summary (spec 1.2).
+    BeamTxt,
+    /// Charge-injection Split `.dat` (spec 1.3).
+    SplitDat,
+    /// Raw 32-bit words (spec 1.1).
+    RawWords,
+}
+
+/// Options of the ingest tasks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProcessOptions {
+    /// Parsing and event building.
+    pub ingest: IngestOptions,
+    /// Input format.
+    pub format: InputFormat,
+    /// Also write the SQLite database (`data/data.sqlite`); default true.
+    pub sqlite: bool,
+    /// Copy the input into `<task>/original_data/` as the original does; default true.
+    pub copy_input: bool,
+}
+
+impl ProcessOptions {
+    /// Defaults of `process_etroc1_single_run_txt.py`.
+    pub fn beam_txt() -> Self {
+        Self {
+            ingest: IngestOptions::beam_txt(),
+            format: InputFormat::BeamTxt,
+            sqlite: true,
+            copy_input: true,
+        }
+    }
+
+    /// Defaults of `process_etroc1_single_charge_injection_run.py`.
+    pub fn charge_injection() -> Self {
+        Self {
+            ingest: IngestOptions::charge_injection(),
+            format: InputFormat::SplitDat,
+            sqlite: true,
+            copy_input: true,
+        }
+    }
+}
+
+/// Result of an ingest task.
+#[derive(Debug, Clone)]
+pub struct ProcessReport {
+    /// The run.
+    pub run: RunDir,
+    /// Counts.
+    pub summary: IngestSummary,
+    /// The hits as stored.
+    pub hits: Hits,
+    /// Files written.
+    pub outputs: Vec<PathBuf>,
+}
+
+/// Ingests a beam txt into a new run at `run_path` (which must not exist), task
+/// `proccess_etroc1_data_run_txt`.
+///
+/// # Errors
+///
+/// [`Error::MissingFile`] if `input` does not exist (no run is created then); [`Error::Run`] if
+/// `run_path` exists; the errors of [`ingest::read_beam_txt`] (recorded in the task report).
+pub fn process_txt(
+    input: &Path,
+    run_path: &Path,
+    options: &ProcessOptions,
+) -> Result<ProcessReport> {
+    // Check the input before creating the run, so that a mistyped path leaves no directory.
+    check_input(input)?;
+    let run = RunDir::create(run_path)?;
+    process_into(&run, input, names::PROCESS_TXT, options)
+}
+
+/// Ingests a charge-injection `.dat` (or raw-word file, per `options.format`) into a new run at
+/// `run_path`, task `proccess_etroc1_data_run`.
+///
+/// # Errors
+///
+/// As [`process_txt`].
+pub fn process_dat(
+    input: &Path,
+    run_path: &Path,
+    options: &ProcessOptions,
+) -> Result<ProcessReport> {
+    // Check the input before creating the run, so that a mistyped path leaves no directory.
+    check_input(input)?;
+    let run = RunDir::create(run_path)?;
+    process_into(&run, input, names::PROCESS_DAT, options)
+}
+
+fn check_input(input: &Path) -> Result<()> {
+    if input.is_file() {
+        Ok(())
+    } else {
+        Err(Error::MissingFile {
+            path: input.to_path_buf(),
+            what: "input file".into(),
+        })
+    }
+}
+
+/// Runs an ingest task `task_name` of `input` into the existing run `run`.
+///
+/// # Errors
+///
+/// [`Error::MissingFile`] if `input` does not exist; the parse errors of [`ingest`].
+pub fn process_into(
+    run: &RunDir,
+    input: &Path,
+    task_name: &str,
+    options: &ProcessOptions,
+) -> Result<ProcessReport> {
+    run.run_task(task_name, &[], true, |task| {
+        task.set_configuration(options)?;
+        check_input(input)?;
+        task.add_input(input)?;
+        let (hits, summary) = match options.format {
+            InputFormat::BeamTxt => ingest::read_beam_txt(input, &options.ingest)?,
+            InputFormat::SplitDat => ingest::read_charge_injection_dat(input, &options.ingest)?,
+            InputFormat::RawWords => ingest::read_raw_words(input, &options.ingest)?,
+        };
+        let batch = hits.to_record_batch();
+        let mut outputs = store::write_tables(
+            &run.data_dir(),
+            options.sqlite.then_some(DATA_SQLITE),
+            &[TableOutput {
+                table: HITS_TABLE,
+                batch: &batch,
+                indexes: &[],
+            }],
+        )?;
+        if options.copy_input {
+            let dir = task.path("original_data");
+            std::fs::create_dir_all(&dir).map_err(|e| hep_core::Error::io(&dir, e))?;
+            let copy = dir.join(input.file_name().unwrap_or_default());
+            std::fs::copy(input, &copy).map_err(|e| hep_core::Error::io(&copy, e))?;
+            outputs.push(copy);
+        }
+        task.add_outputs(outputs.iter().cloned());
+        Ok(ProcessReport {
+            run: run.clone(),
+            summary,
+            hits,
+            outputs,
+        })
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Charge-injection directory (spec 5.1)
+// ---------------------------------------------------------------------------------------------
+
+/// Sub-directory of the individual runs of a charge-injection scan.
+pub const INDIVIDUAL_RUNS_DIR: &str = "Individual_Runs";
+/// The default event cut the directory processor writes into every individual run (spec 3.1):
+/// each hit is its own event, so this keeps hits with CAL < 200.
+pub const DEFAULT_CHARGE_INJECTION_CUTS: &str =
+    "board_id,variable,cut_type,cut_value\n#,calibration_code,<,200";
+/// Table of the merged scan.
+pub const COMBINED_TABLE: &str = "combined_etroc1_data";
+
+/// Options of the charge-injection directory processing (spec 5.1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DirOptions {
+    /// Keep hit_flag 0 (`-k`).
+    pub keep_all: bool,
+    /// Default thresholds (DAC) of boards 0, 1, 3 (`-b0/-b1/-b3`, 535/720/720).
+    pub default_thresholds: [i16; 3],
+    /// Reconcile the merged rows with the scanned board (`-f`, off by default).
+    pub filter_default: bool,
+    /// Trigger board (`-t`, default 0).
+    pub trigger_board: u8,
+    /// Also write SQLite databases.
+    pub sqlite: bool,
+}
+
+impl Default for DirOptions {
+    fn default() -> Self {
+        Self {
+            keep_all: false,
+            default_thresholds: [535, 720, 720],
+            filter_default: false,
+            trigger_board: 0,
+            sqlite: true,
+        }
+    }
+}
+
+/// One individual run of a scan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndividualRun {
+    /// Run name (the file name without `_Split_0.dat`).
+    pub name: String,
+    /// Hits ingested (after the flag filter), or the error message.
+    pub outcome: std::result::Result<u64, String>,
+}
+
+/// Result of the directory processing.
+#[derive(Debug, Clone)]
+pub struct DirReport {
+    /// The individual runs, sorted by name.
+    pub runs: Vec<IndividualRun>,
+    /// The merge.
+    pub merge: MergeReport,
+}
+
+/// Result of the merge.
+#[derive(Debug, Clone)]
+pub struct MergeReport {
+    /// The `combined_etroc1_data` table.
+    pub combined: RecordBatch,
+    /// Individual runs that could not be merged, with the reason.
+    pub skipped: Vec<(String, String)>,
+    /// Warnings (reconciliation with more than one row left, ...).
+    pub warnings: Vec<String>,
+}
+
+/// True for a `*Split_0.<ext>` file with a 3-character extension (the original keeps paths
+/// ending in `Split_0` plus 4 characters).
+fn is_split0(name: &str) -> bool {
+    name.len() > 12
+        && name.is_char_boundary(name.len() - 4)
+        && name[..name.len() - 4].ends_with("_Split_0")
+        && name.as_bytes()[name.len() - 4] == b'.'
+}
+
+/// Processes a charge-injection scan directory into the run `run` (task
+/// `process_etroc1_data_directory`, then [`merge_runs`]). Individual runs are processed in
+/// parallel; one that fails is recorded (its own task report says why) and skipped by the merge.
+///
+/// # Errors
+///
+/// [`Error::MissingFile`] if `input_dir` is not a directory; I/O errors; the merge's errors.
+pub fn process_charge_injection_dir(
+    input_dir: &Path,
+    run: &RunDir,
+    options: &DirOptions,
+) -> Result<DirReport> {
+    let runs = run.run_task(names::PROCESS_DIRECTORY, &[], true, |task| {
+        task.set_configuration(options)?;
+        if !input_dir.is_dir() {
+            return Err(Error::MissingFile {
+                path: input_dir.to_path_buf(),
+                what: "charge-injection data directory".into(),
+            });
+        }
+        let mut files: Vec<PathBuf> = std::fs::read_dir(input_dir)
+            .map_err(|e| hep_core::Error::io(input_dir, e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.is_file() && is_split0(&p.file_name().unwrap_or_default().to_string_lossy())
+            })
+            .collect();
+        files.sort();
+        let base = run.path().join(INDIVIDUAL_RUNS_DIR);
+        std::fs::create_dir_all(&base).map_err(|e| hep_core::Error::io(&base, e))?;
+        let results: Vec<IndividualRun> = files
+            .par_iter()
+            .map(|f| {
+                let file_name = f
+                    .file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned();
+                let name = file_name[..file_name.len() - 12].to_string();
+                let outcome =
+                    process_individual(f, &base.join(&name), options).map_err(|e| e.to_string());
+                IndividualRun { name, outcome }
+            })
+            .collect();
+        for f in &files {
+            task.add_input(f)?;
+        }
+        Ok(results)
+    })?;
+    let merge = merge_runs(run, options)?;
+    Ok(DirReport { runs, merge })
+}
+
+fn process_individual(file: &Path, run_path: &Path, options: &DirOptions) -> Result<u64> {
+    let run = RunDir::create(run_path)?;
+    let popts = ProcessOptions {
+        ingest: IngestOptions {
+            keep_all: options.keep_all,
+            add_extra_data: false,
+            ..IngestOptions::charge_injection()
+        },
+        format: InputFormat::SplitDat,
+        sqlite: options.sqlite,
+        copy_input: false,
+    };
+    let report = process_into(&run, file, names::PROCESS_DAT, &popts)?;
+    let cuts_file = run.path().join(cuts::EVENT_CUTS_FILE);
+    hep_core::io::atomic_write_bytes(&cuts_file, DEFAULT_CHARGE_INJECTION_CUTS.as_bytes())?;
+    cuts::run_event_cuts(&run, &CutOptions::default())?;
+    Ok(report.summary.hits_in_events)
+}
+
+/// Re-applies the per-run cuts of every individual run (their possibly edited `cuts.csv`) and
+/// merges again: what `reprocess_etroc1_charge_injection_data_dir.py` was meant to do (the
+/// original skipped the cuts, spec 5.1).
+///
+/// # Errors
+///
+/// [`Error::Run`] if `run` has no individual runs; the merge's errors. A failing individual
+/// cut is recorded in that run's report and the run is merged from its uncut data.
+pub fn reprocess_charge_injection_dir(run: &RunDir, options: &DirOptions) -> Result<DirReport> {
+    let individual = list_individual_runs(run)?;
+    let runs: Vec<IndividualRun> = individual
+        .par_iter()
+        .map(|(name, path)| {
+            let outcome = RunDir::open(path)
+                .and_then(|r| cuts::run_event_cuts(&r, &CutOptions::default()))
+                .map(|rep| rep.accepted as u64)
+                .map_err(|e| e.to_string());
+            IndividualRun {
+                name: name.clone(),
+                outcome,
+            }
+        })
+        .collect();
+    let merge = merge_runs(run, options)?;
+    Ok(DirReport { runs, merge })
+}
+
+fn list_individual_runs(run: &RunDir) -> Result<Vec<(String, PathBuf)>> {
+    let base = run.path().join(INDIVIDUAL_RUNS_DIR);
+    if !base.is_dir() {
+        return Err(Error::Run {
+            path: run.path().to_path_buf(),
+            message: format!("no {INDIVIDUAL_RUNS_DIR}/ directory: run process-dir first"),
+        });
+    }
+    let mut runs: Vec<(String, PathBuf)> = std::fs::read_dir(&base)
+        .map_err(|e| hep_core::Error::io(&base, e))?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
+        .collect();
+    runs.sort();
+    Ok(runs)
+}
+
+/// Hit counts per board of one individual run: `(board, hits)` sorted by board.
+fn count_hits(run: &RunDir, sqlite: bool) -> Result<Vec<(u8, i64)>> {
+    let table = store::read_table(&run.data_dir(), HITS_TABLE)?;
+    let hits = Hits::from_record_batch(&table)?;
+    let keep: Vec<bool> = if run.task_completed(names::APPLY_EVENT_CUTS) {
+        let filter = store::read_filter(&run.path().join(store::EVENT_FILTER_FILE))?;
+        let sel = cuts::select_hits(&hits.event, &filter, None);
+        // Write the accepted hits as the original does (`data-filtered/data.sqlite`).
+        let mut filtered = hits.clone();
+        filtered.retain(&sel.accepted);
+        let batch = filtered.to_record_batch();
+        store::write_tables(
+            &run.path().join("data-filtered"),
+            sqlite.then_some(DATA_SQLITE),
+            &[TableOutput {
+                table: HITS_TABLE,
+                batch: &batch,
+                indexes: &[],
+            }],
+        )?;
+        sel.accepted
+    } else {
+        vec![true; hits.len()]
+    };
+    let mut counts = [0i64; 256];
+    for (&b, &k) in hits.data_board_id.iter().zip(&keep) {
+        if k {
+            counts[usize::from(b)] += 1;
+        }
+    }
+    Ok((0..=255u8)
+        .filter(|&b| counts[usize::from(b)] > 0)
+        .map(|b| (b, counts[usize::from(b)]))
+        .collect())
+}
+
+/// The merge task `merge_etroc1_runs` (spec 5.1): counts the (cut-accepted) hits per board of
+/// every individual run, optionally reconciles them with the scanned board (`-f`), attaches the
+/// name metadata and writes `combined_etroc1_data(data_board_id, hits, phase_adjust, pixel_id,
+/// board_injected_charge, board_discriminator_threshold)` to `merge_etroc1_runs/data.sqlite`
+/// and `combined_etroc1_data.parquet`. Rows are ordered by run name, then board.
+///
+/// # Errors
+///
+/// [`Error::TaskNotCompleted`] if the directory processing did not complete; I/O and storage
+/// errors. Individual runs that cannot be counted are skipped and listed in the report.
+pub fn merge_runs(run: &RunDir, options: &DirOptions) -> Result<MergeReport> {
+    run.run_task(
+        names::MERGE_RUNS,
+        &[names::PROCESS_DIRECTORY],
+        true,
+        |task| {
+            task.set_configuration(options)?;
+            let individual = list_individual_runs(run)?;
+            type Rows = Vec<(u8, i64, ChargeInjectionFileName)>;
+            type Outcome = std::result::Result<(Rows, Vec<String>), String>;
+            let per_run: Vec<(String, Outcome)> = individual
+                .par_iter()
+                .map(|(name, path)| {
+                    let r = (|| -> Result<(Rows, Vec<String>)> {
+                        let meta = ChargeInjectionFileName::parse(Path::new(name))?;
+                        let sub = RunDir::open(path)?;
+                        if !sub.task_completed(names::PROCESS_DAT)
+                            && !sub.task_completed(names::APPLY_EVENT_CUTS)
+                        {
+                            return Err(Error::TaskNotCompleted {
+                                run: path.clone(),
+                                task: names::MERGE_RUNS.into(),
+                                required: names::PROCESS_DAT.into(),
+                            });
+                        }
+                        let counts = count_hits(&sub, options.sqlite)?;
+                        let (counts, warnings) = reconcile(counts, &meta, options, name);
+                        Ok((
+                            counts
+                                .into_iter()
+                                .map(|(b, h)| (b, h, meta.clone()))
+                                .collect(),
+                            warnings,
+                        ))
+                    })();
+                    (name.clone(), r.map_err(|e| e.to_string()))
+                })
+                .collect();
+            let mut rows: Rows = Vec::new();
+            let mut skipped = Vec::new();
+            let mut warnings = Vec::new();
+            for (name, r) in per_run {
+                match r {
+                    Ok((r, w)) => {
+                        rows.extend(r);
+                        warnings.extend(w);
+                    }
+                    Err(e) => skipped.push((name, e)),
+                }
+            }
+            let combined = combined_batch(&rows);
+            let outputs = store::write_tables(
+                task.dir(),
+                options.sqlite.then_some(DATA_SQLITE),
+                &[TableOutput {
+                    table: COMBINED_TABLE,
+                    batch: &combined,
+                    indexes: &[],
+                }],
+            )?;
+            task.add_outputs(outputs);
+            Ok(MergeReport {
+                combined,
+                skipped,
+                warnings,
+            })
+        },
+    )
+}
+
+/// The `-f` reconciliation of spec 5.1 (no-op unless `filter_default`).
+fn reconcile(
+    mut counts: Vec<(u8, i64)>,
+    meta: &ChargeInjectionFileName,
+    options: &DirOptions,
+    name: &str,
+) -> (Vec<(u8, i64)>, Vec<String>) {
+    let mut warnings = Vec::new();
+    if !options.filter_default {
+        return (counts, warnings);
+    }
+    let scanned = [0u8, 1, 3].into_iter().find(|&b| {
+        let i = ingest::board_index(b);
+        meta.boards[i].discriminator_threshold_dac != options.default_thresholds[i]
+    });
+    let Some(scanned) = scanned else {
+        return (counts, warnings);
+    };
+    match counts.len() {
+        0 => counts.push((scanned, 0)),
+        1 => {
+            if counts[0].0 != scanned {
+                counts = vec![(scanned, 0)];
+            }
+        }
+        _ => {
+            counts.retain(|&(b, _)| b != options.trigger_board);
+            if counts.len() > 1 {
+                warnings.push(format!(
+                    "{name}: {} boards with hits after dropping the trigger board {}",
+                    counts.len(),
+                    options.trigger_board
+                ));
+            }
+        }
+    }
+    (counts, warnings)
+}
+
+fn combined_batch(rows: &[(u8, i64, ChargeInjectionFileName)]) -> RecordBatch {
+    let schema = Schema::new(vec![
+        Field::new("data_board_id", DataType::Int8, false),
+        Field::new("hits", DataType::Int64, false),
+        Field::new("phase_adjust", DataType::Int8, false),
+        Field::new("pixel_id", DataType::Utf8, false),
+        Field::new("board_injected_charge", DataType::Int16, false).with_metadata(
+            std::collections::HashMap::from([("unit".to_string(), "fC".to_string())]),
+        ),
+        Field::new("board_discriminator_threshold", DataType::Int16, false).with_metadata(
+            std::collections::HashMap::from([("unit".to_string(), "DAC".to_string())]),
+        ),
+    ]);
+    fn board(r: &(u8, i64, ChargeInjectionFileName)) -> &ingest::ChargeInjectionBoard {
+        &r.2.boards[ingest::board_index(r.0).min(2)]
+    }
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(Int8Array::from_iter_values(rows.iter().map(|r| r.0 as i8))),
+        Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.1))),
+        Arc::new(Int8Array::from_iter_values(
+            rows.iter().map(|r| r.2.phase_adjust),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| board(r).pixel_id.as_str()),
+        )),
+        Arc::new(Int16Array::from_iter_values(
+            rows.iter().map(|r| board(r).injected_charge_fc),
+        )),
+        Arc::new(Int16Array::from_iter_values(
+            rows.iter().map(|r| board(r).discriminator_threshold_dac),
+        )),
+    ];
+    // Built from the schema above, all columns of `rows.len()` rows.
+    RecordBatch::try_new(Arc::new(schema), columns).expect("combined batch matches its schema")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split0_selection() {
+        assert!(is_split0(
+            "TDC_Data_PhaseAdj0_F5P5_QSel10_DAC540_F17P5_QSel10_DAC720_B2P5_QSel10_DAC720_Split_0.dat"
+        ));
+        assert!(!is_split0("X_Split_1.dat"));
+        assert!(!is_split0("X_Split_0.txt.gz"));
+        assert!(!is_split0("Split_0.dat"));
+    }
+}
