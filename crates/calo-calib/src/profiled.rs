@@ -170,21 +170,7 @@ impl ProfiledObjective {
     /// at a limit have zero rows and columns. `None` where the model is undefined.
     pub(crate) fn yields_at(&self, theta: &[f64]) -> Option<([f64; N_YIELDS], Matrix4<f64>)> {
         let mut s = self.scratch.borrow_mut();
-        if !self.fill_templates(theta, &mut s, false) {
-            return None;
-        }
-        let mut y = s.yields;
-        let Scratch {
-            tmpl,
-            nu,
-            trial,
-            newton_steps,
-            ..
-        } = &mut *s;
-        let f = self.solve(tmpl, nu, trial, &mut y, newton_steps);
-        if !f.is_finite() {
-            return None;
-        }
+        let (_, y) = self.solve_at(theta, &mut s, false)?;
         s.yields = y;
         let (g, h) = self.grad_hess(&s.tmpl, &s.nu);
         let free = self.free_set(&y, &g);
@@ -463,12 +449,17 @@ impl ProfiledObjective {
         f_here.unwrap_or_else(|| self.value_of(nu))
     }
 
-    /// The profiled value at `theta`, optionally with the analytic partial derivatives in
-    /// `P`, `sigma`, `beta` at the optimal yields. Updates the warm start when `keep` is set.
-    fn evaluate(&self, theta: &[f64], derivatives: bool, keep: bool) -> (f64, [f64; N_SHAPE]) {
-        let mut s = self.scratch.borrow_mut();
-        if !self.fill_templates(theta, &mut s, derivatives) {
-            return (f64::INFINITY, [f64::NAN; N_SHAPE]);
+    /// Fills the templates at `theta` (with their derivatives if asked) and solves for the
+    /// yields from the warm start, without moving it: the minimum and the yields there, with
+    /// `nu` left at them. `None` where the model is undefined.
+    fn solve_at(
+        &self,
+        theta: &[f64],
+        s: &mut Scratch,
+        derivatives: bool,
+    ) -> Option<(f64, [f64; N_YIELDS])> {
+        if !self.fill_templates(theta, s, derivatives) {
+            return None;
         }
         let mut y = s.yields;
         let Scratch {
@@ -477,11 +468,18 @@ impl ProfiledObjective {
             trial,
             newton_steps,
             ..
-        } = &mut *s;
+        } = s;
         let f = self.solve(tmpl, nu, trial, &mut y, newton_steps);
-        if !f.is_finite() {
+        f.is_finite().then_some((f, y))
+    }
+
+    /// The profiled value at `theta`, optionally with the analytic partial derivatives in all
+    /// four shape parameters at the optimal yields. Updates the warm start when `keep` is set.
+    fn evaluate(&self, theta: &[f64], derivatives: bool, keep: bool) -> (f64, [f64; N_SHAPE]) {
+        let mut s = self.scratch.borrow_mut();
+        let Some((f, y)) = self.solve_at(theta, &mut s, derivatives) else {
             return (f64::INFINITY, [f64::NAN; N_SHAPE]);
-        }
+        };
         if keep {
             s.yields = y;
         }
@@ -885,7 +883,10 @@ mod tests {
     use crate::objective::SourceObjective;
     use hep_core::fit::{FitOptions, Method as Algorithm, Parameter, minimize};
 
-    fn setup(stat: Statistic) -> (ProfiledObjective, SourceObjective) {
+    /// A spectrum for the objectives' unit tests: the model at P = 100 ADC on 1-ADC bins of
+    /// [40, 115] ADC (range [40, 115.2]), its counts pushed off the model by up to 15 % in a
+    /// 7-bin pattern so that gradients do not vanish, and one empty bin.
+    fn perturbed_spectrum() -> (Vec<f64>, Vec<f64>, ModelRange) {
         let truth = [100.0, 0.45, 1.2, -0.04, 3500.0, 2500.0, 1500.0, 2500.0];
         let edges: Vec<f64> = (40..=115).map(f64::from).collect();
         let range = ModelRange {
@@ -900,6 +901,11 @@ mod tests {
             .map(|(i, m)| (m * (1.0 + 0.05 * ((i % 7) as f64 - 3.0))).round())
             .collect();
         counts[3] = 0.0;
+        (edges, counts, range)
+    }
+
+    fn setup(stat: Statistic) -> (ProfiledObjective, SourceObjective) {
+        let (edges, counts, range) = perturbed_spectrum();
         let total: f64 = counts.iter().sum();
         let prof = ProfiledObjective::new(
             edges.clone(),
