@@ -14,9 +14,9 @@
 //!   `ix_<table>_<column>` as pandas names them.
 //! * Event and time filters are Arrow IPC files (magic `ARROW1`, the Feather v2 format) with the
 //!   schema `event: int64, accepted: bool` and pandas metadata (a range index), readable with
-//!   `pandas.read_feather`. They are written uncompressed; the original's LZ4-compressed files
-//!   can be read only if `arrow-ipc` is built with its `lz4` feature (it is not at present), and
-//!   otherwise give a clear [`Error::Ipc`].
+//!   `pandas.read_feather`. They are written uncompressed; the original's files, which
+//!   `to_feather` compresses with LZ4 frames by default, are read as well (`arrow-ipc` is built
+//!   with its `lz4` feature).
 //!
 //! Every writer here is atomic: the content goes to a temporary file in the target directory
 //! that is renamed onto the target only when complete.

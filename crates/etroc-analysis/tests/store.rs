@@ -316,6 +316,50 @@ fn filters_are_arrow_ipc_files_with_the_original_schema() {
     assert!(EventFilter::new(vec![1, 1], vec![true, true]).is_err());
 }
 
+/// The original's filters come from `pandas.DataFrame.to_feather`, which pyarrow compresses with
+/// LZ4 frames by default: such a file (written here the same way, LZ4-framed record batches in
+/// an Arrow IPC file) reads back like an uncompressed one, so existing run directories stay
+/// usable.
+#[test]
+fn lz4_compressed_filters_from_pandas_are_read() {
+    use arrow_array::BooleanArray;
+    use arrow_ipc::CompressionType;
+    use arrow_ipc::writer::{FileWriter, IpcWriteOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("event_filter.fd");
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("event", DataType::Int64, false),
+        Field::new("accepted", DataType::Boolean, false),
+    ]));
+    let n = 10_000i64;
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(Int64Array::from_iter_values(0..n)) as ArrayRef,
+            Arc::new(BooleanArray::from_iter((0..n).map(|i| Some(i % 3 != 0)))),
+        ],
+    )
+    .unwrap();
+    let write = |path: &Path, compression| {
+        let options = IpcWriteOptions::default()
+            .try_with_compression(compression)
+            .unwrap();
+        let file = std::fs::File::create(path).unwrap();
+        let mut w = FileWriter::try_new_with_options(file, &schema, options).unwrap();
+        w.write(&batch).unwrap();
+        w.finish().unwrap();
+        std::fs::metadata(path).unwrap().len()
+    };
+    let plain = write(&dir.path().join("plain.fd"), None);
+    let lz4 = write(&p, Some(CompressionType::LZ4_FRAME));
+    assert!(lz4 < plain, "LZ4 file {lz4} bytes, plain {plain}");
+    let f = read_filter(&p).unwrap();
+    assert_eq!(f.events().len(), n as usize);
+    assert_eq!(f.n_accepted(), (0..n).filter(|i| i % 3 != 0).count());
+    assert_eq!(f.get(3), Some(false));
+    assert_eq!(f.get(4), Some(true));
+}
+
 #[test]
 fn reading_a_missing_or_wrong_filter_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
