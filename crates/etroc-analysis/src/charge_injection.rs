@@ -441,7 +441,10 @@ pub fn calculate_dac_points(
         |task| {
             task.set_configuration(opts)?;
             let dir = run.task_dir(names::MERGE_RUNS);
-            task.add_input(store::parquet_path(&dir, COMBINED_TABLE))?;
+            // The Parquet table, or the SQLite database of a run written by the original scripts.
+            if let Some(source) = store::table_source(&dir, COMBINED_TABLE) {
+                task.add_input(source)?;
+            }
             let rows = combined_from_batch(&store::read_table(&dir, COMBINED_TABLE)?)?;
             let (points, limits) = dac_points(&rows, opts);
             let lines = dac_vs_charge_lines(&points, &limits, opts.estimator);

@@ -451,7 +451,10 @@ pub fn analyse_time_resolution(
                 .unwrap_or(0)
                 .max(0) as usize;
             let batch = store::read_table(&dir, store::HITS_TABLE)?;
-            task.add_input(store::parquet_path(&dir, store::HITS_TABLE))?;
+            // The Parquet table, or the SQLite database of a run written by the original scripts.
+            if let Some(source) = store::table_source(&dir, store::HITS_TABLE) {
+                task.add_input(source)?;
+            }
             let (times, toa_twc) = corrected_times(&batch, n)?;
             let steps = run_steps(run, &times)?;
             let rows = analyse(&times.boards, &toa_twc, &steps)?;

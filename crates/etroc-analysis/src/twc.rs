@@ -419,7 +419,10 @@ pub fn calculate_time_walk_correction(run: &RunDir, opts: &TwcTaskOptions) -> Re
             task.add_input(run.path().join(store::TIME_FILTER_FILE))?;
             let dir = run.task_dir(names::CALCULATE_TIMES_IN_NS);
             let batch = store::read_table(&dir, store::HITS_TABLE)?;
-            task.add_input(store::parquet_path(&dir, store::HITS_TABLE))?;
+            // The Parquet table, or the SQLite database of a run written by the original scripts.
+            if let Some(source) = store::table_source(&dir, store::HITS_TABLE) {
+                task.add_input(source)?;
+            }
             let (times, index) = pivot_ns_table(&batch)?;
             let accepted = event_flags(&times, &ev, tf.as_ref());
             let result = time_walk_correction(&times, &accepted, &opts.twc)?;

@@ -465,4 +465,11 @@ fn legacy_run_directory_is_read_from_sqlite() {
     .unwrap();
     let rep = etroc_analysis::cuts::run_event_cuts(&r, &Default::default()).unwrap();
     assert_eq!(rep.result.filter.accepted(), &[true, false]);
+    // And the next task too: codes to ns reads the hits from the SQLite database and records
+    // that database as its input.
+    let cal = etroc_analysis::times::calculate_times_in_ns(&r, &Default::default()).unwrap();
+    assert!(!cal.is_empty());
+    let manifest =
+        std::fs::read_to_string(run.join("calculate_times_in_ns/task_manifest.json")).unwrap();
+    assert!(manifest.contains("data.sqlite"), "{manifest}");
 }
