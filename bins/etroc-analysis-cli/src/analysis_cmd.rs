@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use crate::common::PlotFormat;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use etroc_analysis::analysis_plots;
@@ -45,24 +46,6 @@ pub enum Command {
     RunBeam(RunBeamArgs),
     /// Write synthetic data with known truth in the original formats (spec 7).
     Simulate(SimulateArgs),
-}
-
-/// Plot file format.
-#[derive(Clone, Copy, ValueEnum)]
-pub enum PlotFormat {
-    /// Scalable vector graphics.
-    Svg,
-    /// Portable network graphics.
-    Png,
-}
-
-impl PlotFormat {
-    fn ext(self) -> &'static str {
-        match self {
-            PlotFormat::Svg => "svg",
-            PlotFormat::Png => "png",
-        }
-    }
 }
 
 /// The run directory and plot options shared by the run tasks.

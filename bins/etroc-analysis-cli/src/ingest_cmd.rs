@@ -7,8 +7,9 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::common::PlotFormat;
 use anyhow::{Context, Result};
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 use etroc_analysis::cuts::{self, CutOptions, CutReport};
 use etroc_analysis::ingest::{EventPattern, IngestOptions, RunMetadata};
 use etroc_analysis::ingest_plots;
@@ -39,24 +40,6 @@ pub enum Command {
     Cut(CutArgs),
     /// Apply the time cuts of <run>/time_cuts.csv (cut_times_in_ns.py).
     CutTimes(CutTimesArgs),
-}
-
-/// Plot file format.
-#[derive(Clone, Copy, ValueEnum)]
-pub enum PlotFormat {
-    /// Scalable vector graphics.
-    Svg,
-    /// Portable network graphics.
-    Png,
-}
-
-impl PlotFormat {
-    fn ext(self) -> &'static str {
-        match self {
-            PlotFormat::Svg => "svg",
-            PlotFormat::Png => "png",
-        }
-    }
 }
 
 /// Options shared by the ingests.

@@ -1,9 +1,11 @@
 //! `etroc-analysis`: ETROC1 telescope and charge-injection analysis.
 //!
-//! The subcommands live in two modules so that their owners can work independently; clap
+//! The subcommands live in two modules, ingest and cuts (`ingest_cmd`) and the time analysis and
+//! charge injection (`analysis_cmd`), with the argument types they share in `common`; clap
 //! flattens both sets into one command line.
 
 mod analysis_cmd;
+mod common;
 mod ingest_cmd;
 
 use clap::{Parser, Subcommand};
