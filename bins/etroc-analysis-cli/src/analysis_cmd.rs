@@ -491,6 +491,7 @@ fn dac_vs_charge(a: DacVsChargeArgs) -> Result<()> {
         noise_offset: a.noise_offset,
         board_overrides: overrides,
         estimator: a.estimator,
+        sqlite: !a.run.no_sqlite,
     };
     let (_, _, lines) = calculate_dac_points(&run, &opts)?;
     println!(
@@ -524,7 +525,7 @@ fn dac_vs_charge(a: DacVsChargeArgs) -> Result<()> {
         eprintln!("warning: no board has DAC points at two charges or more: no line fitted");
     }
     if a.run.plots {
-        let files = analysis_plots::plot_dac_vs_charge(&run, a.run.plot_format.ext(), a.estimator)?;
+        let files = analysis_plots::plot_dac_vs_charge(&run, a.run.plot_format.ext())?;
         println!("{} plots written", files.len());
     }
     Ok(())
@@ -553,7 +554,7 @@ fn replot(a: ReplotArgs) -> Result<()> {
         n += analysis_plots::plot_resolution(&run, ext)?.len();
     }
     if run.task_completed(names::CALCULATE_DAC_POINTS) {
-        n += analysis_plots::plot_dac_vs_charge(&run, ext, DacEstimator::MaxWithHits)?.len();
+        n += analysis_plots::plot_dac_vs_charge(&run, ext)?.len();
     }
     println!("{n} plots written");
     Ok(())

@@ -231,6 +231,17 @@ fn charge_injection_dac_vs_charge_and_reprocess() {
         d.join("CI/plot_dac_vs_charge/Board1_DAC_vs_Injected_Charge.svg")
             .is_file()
     );
+    // The fit table records the estimator, so the plots (and replot) show the points the line
+    // was fitted to.
+    let fit =
+        etroc_analysis::store::read_table(&d.join("CI/calculate_dac_points"), "dac_charge_fit")
+            .unwrap();
+    let est = fit.column_by_name("estimator").unwrap();
+    let est = est
+        .as_any()
+        .downcast_ref::<arrow_array::StringArray>()
+        .unwrap();
+    assert!(est.iter().all(|e| e == Some("half-efficiency")));
     // Tighten one run's cut so that it rejects everything; reprocess re-applies it.
     let runs = d.join("CI/Individual_Runs");
     let first = std::fs::read_dir(&runs)

@@ -23,6 +23,7 @@
 // Index loops over parallel columns read more clearly than zipped iterators here.
 #![allow(clippy::needless_range_loop)]
 
+use arrow_array::cast::AsArray;
 use std::path::{Path, PathBuf};
 
 use hep_core::plot::{Map2D, PlotOptions, Series, lines, map2d, scatter};
@@ -544,15 +545,12 @@ pub fn plot_resolution(run: &RunDir, ext: &str) -> Result<Vec<PathBuf>> {
 }
 
 /// The task `plot_dac_vs_charge` (needs `calculate_dac_points`): one plot per board with the
-/// DAC points (per `estimator`), the fitted line and the noise limits.
+/// DAC points the line was fitted to (the estimator stored in `dac_charge_fit`; DAC_max for a
+/// table without that column), the fitted line and the noise limits.
 ///
 /// # Errors
 /// Gating, missing tables; drawing and I/O errors.
-pub fn plot_dac_vs_charge(
-    run: &RunDir,
-    ext: &str,
-    estimator: DacEstimator,
-) -> Result<Vec<PathBuf>> {
+pub fn plot_dac_vs_charge(run: &RunDir, ext: &str) -> Result<Vec<PathBuf>> {
     run.run_task(
         names::PLOT_DAC_VS_CHARGE,
         &[names::CALCULATE_DAC_POINTS],
@@ -562,6 +560,16 @@ pub fn plot_dac_vs_charge(
             let pts = store::read_table(&src, DAC_CHARGE_TABLE)?;
             let fit = store::read_table(&src, DAC_FIT_TABLE)?;
             let lim = store::read_table(&src, NOISE_LIMIT_TABLE)?;
+            let estimator = match fit.column_by_name("estimator") {
+                Some(col) => match col
+                    .as_string_opt::<i32>()
+                    .and_then(|c| c.iter().flatten().next())
+                {
+                    Some(name) => name.parse()?,
+                    None => DacEstimator::MaxWithHits,
+                },
+                None => DacEstimator::MaxWithHits,
+            };
             let pb = store::column_to_i64(&pts, "data_board_id")?;
             let pq = store::column_to_f64(&pts, "board_injected_charge")?;
             let pd = match estimator {

@@ -78,6 +78,9 @@ pub struct DacOptions {
     pub board_overrides: BTreeMap<i64, (f64, f64)>,
     /// The threshold per (board, charge) that the line is fitted to.
     pub estimator: DacEstimator,
+    /// Also write `calculate_dac_points/data.sqlite` (default true; the Parquet tables are
+    /// always written).
+    pub sqlite: bool,
 }
 
 /// Which threshold per (board, charge) enters the DAC-vs-charge line.
@@ -93,6 +96,17 @@ pub enum DacEstimator {
     /// centre (`-c`), linearly interpolated between the two scan points around it (a point
     /// above the last one with hits counts as 0 hits). Resolves the edge within a step.
     HalfEfficiency,
+}
+
+impl DacEstimator {
+    /// The name stored in the `estimator` column of `dac_charge_fit` (and accepted by
+    /// `--estimator`).
+    pub fn name(self) -> &'static str {
+        match self {
+            DacEstimator::MaxWithHits => "max-with-hits",
+            DacEstimator::HalfEfficiency => "half-efficiency",
+        }
+    }
 }
 
 impl std::str::FromStr for DacEstimator {
@@ -119,6 +133,7 @@ impl Default for DacOptions {
             noise_offset: 4.0,
             board_overrides: BTreeMap::new(),
             estimator: DacEstimator::MaxWithHits,
+            sqlite: true,
         }
     }
 }
@@ -423,10 +438,10 @@ pub fn combined_from_batch(b: &RecordBatch) -> Result<Vec<CombinedRow>> {
 // Tasks
 // ---------------------------------------------------------------------------------------------
 
-/// The tasks `calculate_dac_points` (needs `merge_etroc1_runs`): writes
-/// `calculate_dac_points/data.sqlite` with `dac_charge_data` (indexed on board and charge),
-/// `noise_limit_data` and the new `dac_charge_fit` (alpha, beta, R^2, Q_min and the three
-/// suggested thresholds per board). Returns the points, limits and lines.
+/// The tasks `calculate_dac_points` (needs `merge_etroc1_runs`): writes (as Parquet, and with
+/// [`DacOptions::sqlite`] also into `calculate_dac_points/data.sqlite`) `dac_charge_data` (indexed on board and charge),
+/// `noise_limit_data` and the new `dac_charge_fit` (alpha, beta, R^2, Q_min, the three
+/// suggested thresholds per board, and the estimator the line was fitted to). Returns the points, limits and lines.
 ///
 /// # Errors
 /// Gating, storage and table errors.
@@ -493,6 +508,7 @@ pub fn calculate_dac_points(
                 Field::new("beta_dac_per_fc", DataType::Float64, false),
                 Field::new("r_squared", DataType::Float64, true),
                 Field::new("q_min_fc", DataType::Float64, true),
+                Field::new("estimator", DataType::Utf8, false),
             ];
             let mut cols = vec![
                 i64_col(lines.iter().map(|l| l.data_board_id)),
@@ -501,6 +517,7 @@ pub fn calculate_dac_points(
                 f64_col(lines.iter().map(|l| l.beta_dac_per_fc)),
                 f64_col(lines.iter().map(|l| l.r_squared)),
                 f64_col(lines.iter().map(|l| l.q_min_fc)),
+                Arc::new(StringArray::from(vec![opts.estimator.name(); lines.len()])),
             ];
             for k in 0..3 {
                 fields.push(Field::new(
@@ -519,7 +536,7 @@ pub fn calculate_dac_points(
             let fb = batch(fields, cols)?;
             let outputs = store::write_tables(
                 &run.task_dir(names::CALCULATE_DAC_POINTS),
-                Some(DATA_SQLITE),
+                opts.sqlite.then_some(DATA_SQLITE),
                 &[
                     TableOutput {
                         table: DAC_CHARGE_TABLE,

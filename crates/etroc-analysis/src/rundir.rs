@@ -456,7 +456,9 @@ impl Drop for Task {
     fn drop(&mut self) {
         if !self.finished {
             let text = failure_report("the task ended before it finished (an error or a panic)");
-            let _ = std::fs::write(self.dir.join(TASK_REPORT_FILE), text);
+            // Best effort in a destructor; still atomic like every other report.
+            let _ =
+                hep_core::io::atomic_write_bytes(&self.dir.join(TASK_REPORT_FILE), text.as_bytes());
         }
     }
 }

@@ -30,7 +30,7 @@ use arrow_array::types::{
     UInt8Type, UInt16Type, UInt32Type, UInt64Type,
 };
 use arrow_array::{Array, ArrayRef, BooleanArray, Int64Array, RecordBatch};
-use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow_schema::{DataType, Field, Schema, TimeUnit};
 
 use rayon::prelude::*;
 
@@ -306,7 +306,7 @@ pub fn read_parquet_single(path: &Path) -> Result<RecordBatch> {
     let schema = Arc::new(reader.schema().as_ref().clone().with_metadata(metadata));
     let batches = reader.collect::<hep_core::Result<Vec<_>>>()?;
     let arrow = |e| Error::Core(hep_core::Error::Arrow(e));
-    concat_batches(&schema, &batches)
+    arrow_select::concat::concat_batches(&schema, &batches)
         .and_then(|b| b.with_schema(schema.clone()))
         .map_err(arrow)
 }
@@ -321,70 +321,6 @@ fn schema_metadata_pairs(batch: &RecordBatch) -> Vec<(String, String)> {
         .collect();
     kv.sort();
     kv
-}
-
-/// Concatenates record batches of one schema (column by column).
-fn concat_batches(
-    schema: &SchemaRef,
-    batches: &[RecordBatch],
-) -> std::result::Result<RecordBatch, arrow_schema::ArrowError> {
-    match batches {
-        [] => Ok(RecordBatch::new_empty(schema.clone())),
-        [one] => Ok(one.clone()),
-        many => {
-            let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
-            for i in 0..schema.fields().len() {
-                let parts: Vec<&dyn Array> = many.iter().map(|b| b.column(i).as_ref()).collect();
-                columns.push(concat_arrays(&parts)?);
-            }
-            RecordBatch::try_new(schema.clone(), columns)
-        }
-    }
-}
-
-/// Concatenates arrays of the column types this crate writes.
-fn concat_arrays(parts: &[&dyn Array]) -> std::result::Result<ArrayRef, arrow_schema::ArrowError> {
-    use arrow_array::builder::StringBuilder;
-    use arrow_array::{PrimitiveArray, StringArray};
-    fn prim<T: arrow_array::ArrowPrimitiveType>(parts: &[&dyn Array]) -> ArrayRef {
-        let it = parts.iter().flat_map(|p| p.as_primitive::<T>().iter());
-        Arc::new(PrimitiveArray::<T>::from_iter(it).with_data_type(parts[0].data_type().clone()))
-    }
-    let dt = parts[0].data_type();
-    Ok(match dt {
-        DataType::Int8 => prim::<Int8Type>(parts),
-        DataType::Int16 => prim::<Int16Type>(parts),
-        DataType::Int32 => prim::<Int32Type>(parts),
-        DataType::Int64 => prim::<Int64Type>(parts),
-        DataType::UInt8 => prim::<UInt8Type>(parts),
-        DataType::UInt16 => prim::<UInt16Type>(parts),
-        DataType::UInt32 => prim::<UInt32Type>(parts),
-        DataType::UInt64 => prim::<UInt64Type>(parts),
-        DataType::Float32 => prim::<Float32Type>(parts),
-        DataType::Float64 => prim::<Float64Type>(parts),
-        DataType::Timestamp(TimeUnit::Second, _) => prim::<TimestampSecondType>(parts),
-        DataType::Boolean => Arc::new(
-            parts
-                .iter()
-                .flat_map(|p| p.as_boolean().iter())
-                .collect::<BooleanArray>(),
-        ),
-        DataType::Utf8 => {
-            let mut b = StringBuilder::new();
-            for p in parts {
-                let s: &StringArray = p.as_string::<i32>();
-                for v in s.iter() {
-                    b.append_option(v);
-                }
-            }
-            Arc::new(b.finish())
-        }
-        other => {
-            return Err(arrow_schema::ArrowError::NotYetImplemented(format!(
-                "concatenating {other} columns"
-            )));
-        }
-    })
 }
 
 /// Column `name` of `batch` converted to `f64`, whatever its numeric type (integers, floats,
