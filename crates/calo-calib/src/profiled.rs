@@ -88,8 +88,6 @@ struct Scratch {
     trial: Vec<f64>,
     /// The yields of the last solution (warm start of the next).
     yields: [f64; N_YIELDS],
-    /// Newton steps taken (diagnostics).
-    newton_steps: u64,
 }
 
 /// Per-bin value of the statistic (hep-core's terms).
@@ -144,7 +142,6 @@ impl ProfiledObjective {
                 nu: vec![0.0; n],
                 trial: vec![0.0; n],
                 yields: clamp4(start, &lower, &upper),
-                newton_steps: 0,
             }),
         }
     }
@@ -157,12 +154,6 @@ impl ProfiledObjective {
     /// The yield limits.
     pub(crate) fn yield_limits(&self) -> ([f64; N_YIELDS], [f64; N_YIELDS]) {
         (self.lower, self.upper)
-    }
-
-    /// Newton steps taken so far (diagnostics for the benchmarks).
-    #[allow(dead_code)]
-    pub(crate) fn newton_steps(&self) -> u64 {
-        self.scratch.borrow().newton_steps
     }
 
     /// The profiled yields at `theta` and the inverse of the yields' Hessian of `S` there, in
@@ -375,7 +366,6 @@ impl ProfiledObjective {
         nu: &mut [f64],
         trial: &mut [f64],
         y: &mut [f64; N_YIELDS],
-        steps: &mut u64,
     ) -> f64 {
         if !self.fill_nu(tmpl, y, nu) {
             // The warm start is outside the model's domain here: restart from the mean yield.
@@ -404,7 +394,6 @@ impl ProfiledObjective {
             if !(decrement > 1e-12) {
                 break;
             }
-            *steps += 1;
             let project = |step: f64| {
                 let mut cand = *y;
                 for k in 0..N_YIELDS {
@@ -463,13 +452,9 @@ impl ProfiledObjective {
         }
         let mut y = s.yields;
         let Scratch {
-            tmpl,
-            nu,
-            trial,
-            newton_steps,
-            ..
+            tmpl, nu, trial, ..
         } = s;
-        let f = self.solve(tmpl, nu, trial, &mut y, newton_steps);
+        let f = self.solve(tmpl, nu, trial, &mut y);
         f.is_finite().then_some((f, y))
     }
 
