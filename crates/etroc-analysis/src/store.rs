@@ -289,26 +289,7 @@ pub fn read_sqlite_table(path: &Path, table: &str) -> Result<RecordBatch> {
 ///
 /// [`Error::Core`] if the file cannot be read or decoded.
 pub fn read_parquet_single(path: &Path) -> Result<RecordBatch> {
-    let rows = hep_core::io::ParquetReader::open(path)?.num_rows();
-    let size = usize::try_from(rows).unwrap_or(usize::MAX).max(1);
-    let reader = hep_core::io::ParquetReader::open_with_batch_size(path, size)?;
-    // Restore the schema-level metadata (e.g. the run metadata of a hit table), which the
-    // writer also stores as footer key-value pairs.
-    let mut metadata: std::collections::HashMap<String, String> = reader
-        .schema()
-        .metadata()
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    for (k, v) in reader.key_value_metadata() {
-        metadata.entry(k.clone()).or_insert_with(|| v.clone());
-    }
-    let schema = Arc::new(reader.schema().as_ref().clone().with_metadata(metadata));
-    let batches = reader.collect::<hep_core::Result<Vec<_>>>()?;
-    let arrow = |e| Error::Core(hep_core::Error::Arrow(e));
-    arrow_select::concat::concat_batches(&schema, &batches)
-        .and_then(|b| b.with_schema(schema.clone()))
-        .map_err(arrow)
+    Ok(hep_core::io::read_parquet_table(path)?)
 }
 
 /// The schema-level metadata of `batch` as sorted key-value pairs (for the Parquet footer).

@@ -196,3 +196,54 @@ fn the_fit_does_not_depend_on_the_thread_count() {
     assert_eq!(bits(&a), bits(&b));
     assert_eq!(a.sum_of_squares.to_bits(), b.sum_of_squares.to_bits());
 }
+
+#[test]
+fn newton_refinement_of_large_samples_reaches_the_levenberg_marquardt_minimum() {
+    // A time-walk-like quadratic with errors in both variables, large enough for the subsample
+    // start. The reduced-objective Newton steps and the Levenberg-Marquardt iteration must stop at
+    // the same minimum: coefficients to 1e-8 relative (both stop on a relative step of 1e-10),
+    // the same S, and the same standard errors (both from the delta-eliminated Gauss-Newton
+    // matrix at the solution).
+    let mut rng = stream(15, 0);
+    let nx = Normal::new(0.0, 0.15).unwrap();
+    let ny = Normal::new(0.0, 0.05).unwrap();
+    let truth = [-2.0, 0.7, -0.05];
+    let xt: Vec<f64> = (0..300_000)
+        .map(|i| 1.5 + 6.0 * (i % 1009) as f64 / 1009.0)
+        .collect();
+    let x: Vec<f64> = xt.iter().map(|&v| v + nx.sample(&mut rng)).collect();
+    let y: Vec<f64> = xt
+        .iter()
+        .map(|&v| polyval(&truth, v) + ny.sample(&mut rng))
+        .collect();
+    let newton = odr_polynomial(&x, &y, 2, &OdrOptions::default()).unwrap();
+    let lm = odr_polynomial(
+        &x,
+        &y,
+        2,
+        &OdrOptions {
+            reduced_newton: false,
+            ..OdrOptions::default()
+        },
+    )
+    .unwrap();
+    assert!(newton.converged && lm.converged);
+    assert!(
+        newton.iterations < lm.iterations,
+        "newton {} lm {}",
+        newton.iterations,
+        lm.iterations
+    );
+    for k in 0..3 {
+        let (a, b) = (newton.coefficients[k], lm.coefficients[k]);
+        assert!((a - b).abs() <= 1e-8 * b.abs(), "p{k}: {a} vs {b}");
+        let (ea, eb) = (newton.std_errors[k], lm.std_errors[k]);
+        assert!((ea - eb).abs() <= 1e-6 * eb, "sd p{k}: {ea} vs {eb}");
+    }
+    assert!(
+        (newton.sum_of_squares - lm.sum_of_squares).abs() <= 1e-12 * lm.sum_of_squares,
+        "{} vs {}",
+        newton.sum_of_squares,
+        lm.sum_of_squares
+    );
+}

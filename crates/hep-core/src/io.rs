@@ -9,8 +9,10 @@
 //!   [`ParquetWriter`] write Arrow record batches with zstd compression (level 3). Free-form
 //!   key-value metadata (e.g. `"GenEventCount" -> "123456"`) goes into the file footer and is read
 //!   back by [`read_parquet_metadata`] or [`ParquetReader::key_value_metadata`]. [`read_parquet`]
-//!   reads a whole file; [`ParquetReader`] streams it batch by batch. Output is deterministic: the
-//!   same batches and metadata give a byte-identical file.
+//!   reads a whole file; [`read_parquet_table`] reads it as one batch; [`ParquetReader`] streams
+//!   it batch by batch. The in-memory writers and [`read_parquet_table`] encode and decode the
+//!   columns in parallel (rayon). Output is deterministic: the same batches and metadata give a
+//!   byte-identical file at any thread count, the same file as the streaming writer.
 //! * **Columns.** [`column_f64`], [`column_i64`], [`column_str`], [`column_bool`] and the generic
 //!   [`column_as`] look a column up by name and downcast it, with an error naming the column and
 //!   both types.
@@ -300,14 +302,7 @@ impl ParquetWriter {
     /// [`Error::InvalidArgument`] if the batch's fields differ from the writer's schema (schema
     /// metadata is ignored); [`Error::Parquet`] if encoding or writing fails.
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
-        if batch.schema().fields() != self.schema.fields() {
-            return Err(Error::InvalidArgument(format!(
-                "{}: record batch schema {:?} does not match the file schema {:?}",
-                self.path.display(),
-                batch.schema().fields(),
-                self.schema.fields()
-            )));
-        }
+        check_batch_schema(&self.path, &self.schema, batch)?;
         self.writer
             .write(batch)
             .map_err(|e| parquet_err(&self.path, e))
@@ -364,7 +359,8 @@ pub fn write_parquet(path: impl AsRef<Path>, batches: &[RecordBatch]) -> Result<
 }
 
 /// Writes `batches` (possibly none) with the given `schema` and footer key-value metadata to the
-/// Parquet file `path` (zstd level 3, atomic).
+/// Parquet file `path` (zstd level 3, atomic), encoding the column chunks of each row group in
+/// parallel. The file is byte for byte the one [`ParquetWriter`] writes from the same batches.
 ///
 /// The metadata pairs are readable with [`read_parquet_metadata`]; they also appear in the schema
 /// metadata returned by [`read_parquet`].
@@ -379,11 +375,90 @@ pub fn write_parquet_with_schema(
     batches: &[RecordBatch],
     key_value_metadata: &[(String, String)],
 ) -> Result<()> {
-    let mut writer = ParquetWriter::create(path, schema, key_value_metadata)?;
+    use parquet::arrow::arrow_writer::{ArrowColumnChunk, ArrowLeafColumn, compute_leaves};
+    use rayon::prelude::*;
+    let path = path.as_ref();
     for batch in batches {
-        writer.write(batch)?;
+        check_batch_schema(path, &schema, batch)?;
     }
-    writer.finish()
+    let props = writer_properties(path, key_value_metadata)?;
+    let max_rows = props.max_row_group_row_count().unwrap_or(usize::MAX).max(1);
+    let (file, temp) = create_temp(path)?;
+    let pq = |e| parquet_err(path, e);
+    let (mut file_writer, factory) = ArrowWriter::try_new(file, schema.clone(), Some(props))
+        .and_then(ArrowWriter::into_serialized_writer)
+        .map_err(pq)?;
+    for (index, group) in row_groups(batches, max_rows).iter().enumerate() {
+        let writers = factory.create_column_writers(index).map_err(pq)?;
+        // The leaf columns of every batch slice, in the order of the column writers.
+        let mut leaves: Vec<Vec<ArrowLeafColumn>> = writers.iter().map(|_| Vec::new()).collect();
+        for batch in group {
+            let mut k = 0;
+            for (field, column) in schema.fields().iter().zip(batch.columns()) {
+                for leaf in compute_leaves(field, column).map_err(pq)? {
+                    leaves[k].push(leaf);
+                    k += 1;
+                }
+            }
+        }
+        // Each column chunk is encoded and compressed on its own thread; the chunks are then
+        // appended in schema order, so the file does not depend on the thread count.
+        let chunks: Vec<ArrowColumnChunk> = writers
+            .into_par_iter()
+            .zip(leaves)
+            .map(|(mut writer, leaves)| {
+                for leaf in &leaves {
+                    writer.write(leaf)?;
+                }
+                writer.close()
+            })
+            .collect::<std::result::Result<_, ParquetError>>()
+            .map_err(pq)?;
+        let mut row_group = file_writer.next_row_group().map_err(pq)?;
+        for chunk in chunks {
+            chunk.append_to_row_group(&mut row_group).map_err(pq)?;
+        }
+        row_group.close().map_err(pq)?;
+    }
+    let file = file_writer.into_inner().map_err(pq)?;
+    commit_temp(path, file, temp)
+}
+
+/// Splits `batches` into row groups of at most `max_rows` rows (slices, no copies), the way
+/// [`ArrowWriter`] fills its row groups.
+fn row_groups(batches: &[RecordBatch], max_rows: usize) -> Vec<Vec<RecordBatch>> {
+    let mut groups = Vec::new();
+    let mut current = Vec::new();
+    let mut rows = 0;
+    for batch in batches {
+        let mut offset = 0;
+        while offset < batch.num_rows() {
+            let take = (max_rows - rows).min(batch.num_rows() - offset);
+            current.push(batch.slice(offset, take));
+            rows += take;
+            offset += take;
+            if rows == max_rows {
+                groups.push(std::mem::take(&mut current));
+                rows = 0;
+            }
+        }
+    }
+    if rows > 0 {
+        groups.push(current);
+    }
+    groups
+}
+
+fn check_batch_schema(path: &Path, schema: &SchemaRef, batch: &RecordBatch) -> Result<()> {
+    if batch.schema().fields() != schema.fields() {
+        return Err(Error::InvalidArgument(format!(
+            "{}: record batch schema {:?} does not match the file schema {:?}",
+            path.display(),
+            batch.schema().fields(),
+            schema.fields()
+        )));
+    }
+    Ok(())
 }
 
 /// Default number of rows per batch returned by [`ParquetReader`].
@@ -499,6 +574,70 @@ pub fn read_parquet(path: impl AsRef<Path>) -> Result<(SchemaRef, Vec<RecordBatc
     let schema = reader.schema().clone();
     let batches = reader.collect::<Result<Vec<_>>>()?;
     Ok((schema, batches))
+}
+
+/// Reads the whole Parquet file `path` as one record batch, decoding the columns in parallel.
+///
+/// The schema is the file's Arrow schema; its metadata also holds the footer key-value metadata
+/// (a key already in the schema metadata keeps its schema value). Each top-level column is
+/// decoded by its own reader over the shared footer, on the rayon pool; the result does not
+/// depend on the thread count. For files too large for memory use [`ParquetReader`].
+///
+/// # Errors
+///
+/// As [`read_parquet`].
+pub fn read_parquet_table(path: impl AsRef<Path>) -> Result<RecordBatch> {
+    use parquet::arrow::ProjectionMask;
+    use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
+    use rayon::prelude::*;
+    let path = path.as_ref();
+    let pq = |e| parquet_err(path, e);
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(pq)?;
+    let file_metadata = meta.metadata().file_metadata();
+    let rows = usize::try_from(file_metadata.num_rows()).unwrap_or(0);
+    let mut schema_metadata = meta.schema().metadata().clone();
+    for (k, v) in key_value_map(file_metadata.key_value_metadata()) {
+        if !schema_metadata.contains_key(&k) {
+            schema_metadata.insert(k, v);
+        }
+    }
+    let schema = std::sync::Arc::new(
+        meta.schema()
+            .as_ref()
+            .clone()
+            .with_metadata(schema_metadata),
+    );
+    let columns = (0..schema.fields().len())
+        .into_par_iter()
+        .map(|i| -> Result<arrow_array::ArrayRef> {
+            let file = File::open(path).map_err(|e| Error::io(path, e))?;
+            let mask = ProjectionMask::roots(meta.parquet_schema(), [i]);
+            let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file, meta.clone())
+                .with_projection(mask)
+                .with_batch_size(rows.max(1))
+                .build()
+                .map_err(pq)?;
+            let arrow = |e: arrow_schema::ArrowError| pq(ParquetError::ArrowError(e.to_string()));
+            let parts = reader
+                .map(|b| b.map(|b| b.column(0).clone()).map_err(arrow))
+                .collect::<Result<Vec<_>>>()?;
+            match parts.len() {
+                0 => Ok(arrow_array::new_empty_array(schema.field(i).data_type())),
+                1 => Ok(parts.into_iter().next().expect("one part")),
+                _ => {
+                    let refs: Vec<&dyn Array> = parts.iter().map(|a| a.as_ref()).collect();
+                    arrow_select::concat::concat(&refs).map_err(arrow)
+                }
+            }
+        })
+        .collect::<Result<Vec<_>>>()?;
+    RecordBatch::try_new_with_options(
+        schema,
+        columns,
+        &arrow_array::RecordBatchOptions::new().with_row_count(Some(rows)),
+    )
+    .map_err(|e| parquet_err(path, ParquetError::ArrowError(e.to_string())))
 }
 
 /// Reads only the footer key-value metadata of the Parquet file `path` (without the internal
@@ -852,8 +991,67 @@ pub fn write_csv_with<T: Serialize>(
 /// Size of the read buffer used for hashing (64 KiB).
 const HASH_BUFFER: usize = 64 * 1024;
 
-/// Streams `path` through SHA-256; returns (bytes read, lowercase hex digest).
+/// What identifies one version of a file for the digest cache: its absolute path, size,
+/// modification time and (on Unix) device and inode numbers.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct FileVersion {
+    path: PathBuf,
+    bytes: u64,
+    modified: Option<std::time::SystemTime>,
+    inode: (u64, u64),
+}
+
+impl FileVersion {
+    fn of(path: &Path) -> Option<Self> {
+        let meta = std::fs::metadata(path).ok()?;
+        #[cfg(unix)]
+        let inode = {
+            use std::os::unix::fs::MetadataExt;
+            (meta.dev(), meta.ino())
+        };
+        #[cfg(not(unix))]
+        let inode = (0, 0);
+        Some(Self {
+            path: std::path::absolute(path).ok()?,
+            bytes: meta.len(),
+            modified: meta.modified().ok(),
+            inode,
+        })
+    }
+}
+
+/// Digests already computed in this process, by file version. A pipeline that records a file as
+/// the output of one step and as the input of the next reads it once. A file rewritten in place
+/// gets a new modification time (and a renamed-over file a new inode), so it is hashed again.
+static DIGESTS: std::sync::LazyLock<
+    std::sync::Mutex<std::collections::HashMap<FileVersion, String>>,
+> = std::sync::LazyLock::new(Default::default);
+
+/// [`hash_uncached`] through the process-wide digest cache.
 fn hash_file(path: &Path) -> Result<(u64, String)> {
+    let Some(version) = FileVersion::of(path) else {
+        return hash_uncached(path);
+    };
+    if let Some(hex) = DIGESTS
+        .lock()
+        .ok()
+        .and_then(|cache| cache.get(&version).cloned())
+    {
+        return Ok((version.bytes, hex));
+    }
+    let (bytes, hex) = hash_uncached(path)?;
+    // Cache only if the file did not change while it was read.
+    if bytes == version.bytes
+        && FileVersion::of(path).as_ref() == Some(&version)
+        && let Ok(mut cache) = DIGESTS.lock()
+    {
+        cache.insert(version, hex.clone());
+    }
+    Ok((bytes, hex))
+}
+
+/// Streams `path` through SHA-256; returns (bytes read, lowercase hex digest).
+fn hash_uncached(path: &Path) -> Result<(u64, String)> {
     let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; HASH_BUFFER];
@@ -879,6 +1077,10 @@ fn hash_file(path: &Path) -> Result<(u64, String)> {
 
 /// The SHA-256 of the file `path` as 64 lowercase hex digits, read in 64 KiB chunks.
 ///
+/// Digests are cached for the life of the process by absolute path, size, modification time
+/// and inode, so a file recorded as an output and then as an input is read once; a file changed
+/// since is hashed again.
+///
 /// # Errors
 ///
 /// [`Error::Io`] if the file cannot be opened or read.
@@ -899,7 +1101,8 @@ pub struct FileDigest {
 }
 
 impl FileDigest {
-    /// Reads `path` once and records its size and SHA-256.
+    /// Records the size and SHA-256 of `path`, reading it unless this process already hashed the
+    /// same version of the file (see [`sha256_file`]).
     ///
     /// # Errors
     ///

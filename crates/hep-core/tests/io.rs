@@ -12,8 +12,8 @@ use hep_core::Error;
 use hep_core::io::{
     AtomicFile, CsvOptions, FileDigest, ParquetReader, ParquetWriter, atomic_write,
     atomic_write_bytes, column_as, column_bool, column_f64, column_i64, column_str, read_csv,
-    read_csv_with, read_parquet, read_parquet_metadata, sha256_file, write_csv, write_csv_with,
-    write_parquet, write_parquet_with_schema,
+    read_csv_with, read_parquet, read_parquet_metadata, read_parquet_table, sha256_file, write_csv,
+    write_csv_with, write_parquet, write_parquet_with_schema,
 };
 use proptest::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -184,6 +184,106 @@ fn parquet_output_is_deterministic() {
     write_parquet_with_schema(&a, batch.schema(), &[batch.clone(), batch.clone()], &meta).unwrap();
     write_parquet_with_schema(&b, batch.schema(), &[batch.clone(), batch], &meta).unwrap();
     assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+}
+
+/// A table of `rows` rows: an Int64 key and a Float64 column with repeated and unique values.
+fn long_batch(rows: usize, offset: i64) -> RecordBatch {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("event", DataType::Int64, false),
+        Field::new("toa_ns", DataType::Float64, true),
+    ]));
+    let event = Int64Array::from_iter_values((0..rows as i64).map(|i| i + offset));
+    let toa = Float64Array::from_iter((0..rows).map(|i| {
+        (i % 7 != 3).then(|| {
+            if i % 2 == 0 {
+                (i % 1000) as f64 * 0.02
+            } else {
+                (i as f64).sqrt()
+            }
+        })
+    }));
+    RecordBatch::try_new(schema, vec![Arc::new(event), Arc::new(toa)]).unwrap()
+}
+
+#[test]
+fn parallel_parquet_writer_writes_the_streaming_writers_file() {
+    // More rows than one row group (1 048 576) in three batches: the parallel column encoder
+    // gives byte for byte the file of the sequential streaming writer, at 1 and 2 threads.
+    let dir = tempfile::tempdir().unwrap();
+    let batches = [
+        long_batch(700_000, 0),
+        long_batch(500_000, 700_000),
+        long_batch(10, 1_200_000),
+    ];
+    let schema = batches[0].schema();
+    let meta = [("run".to_owned(), "7".to_owned())];
+    let streamed = dir.path().join("streamed.parquet");
+    let mut w = ParquetWriter::create(&streamed, schema.clone(), &meta).unwrap();
+    for b in &batches {
+        w.write(b).unwrap();
+    }
+    w.finish().unwrap();
+    let expected = std::fs::read(&streamed).unwrap();
+    for threads in [1, 2] {
+        let path = dir.path().join(format!("parallel{threads}.parquet"));
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| write_parquet_with_schema(&path, schema.clone(), &batches, &meta))
+            .unwrap();
+        assert!(
+            std::fs::read(&path).unwrap() == expected,
+            "{threads} threads"
+        );
+    }
+    let table = read_parquet_table(&streamed).unwrap();
+    assert_eq!(table.num_rows(), 1_200_010);
+    let whole = arrow_select::concat::concat_batches(&schema, &batches).unwrap();
+    assert_eq!(table.columns(), whole.columns());
+    assert_eq!(
+        table.schema().metadata().get("run").map(String::as_str),
+        Some("7")
+    );
+}
+
+#[test]
+fn parquet_table_reader_round_trip() {
+    // All column types in one batch, the footer metadata in the schema, and a file without rows.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.parquet");
+    let batch = sample_batch();
+    let meta = [("GenEventCount".to_owned(), "42".to_owned())];
+    write_parquet_with_schema(
+        &path,
+        batch.schema(),
+        &[batch.clone(), batch.clone()],
+        &meta,
+    )
+    .unwrap();
+    let table = read_parquet_table(&path).unwrap();
+    let both =
+        arrow_select::concat::concat_batches(&batch.schema(), &[batch.clone(), batch.clone()])
+            .unwrap();
+    assert_eq!(table.columns(), both.columns());
+    assert_eq!(table.schema().fields(), batch.schema().fields());
+    assert_eq!(
+        table
+            .schema()
+            .metadata()
+            .get("GenEventCount")
+            .map(String::as_str),
+        Some("42")
+    );
+    let empty = dir.path().join("empty.parquet");
+    write_parquet_with_schema(&empty, batch.schema(), &[], &[]).unwrap();
+    let table = read_parquet_table(&empty).unwrap();
+    assert_eq!(table.num_rows(), 0);
+    assert_eq!(table.num_columns(), 5);
+    assert!(matches!(
+        read_parquet_table(dir.path().join("missing.parquet")),
+        Err(Error::Io { .. })
+    ));
 }
 
 #[test]
@@ -563,6 +663,29 @@ fn sha256_of_file_larger_than_buffer() {
     );
     let json = serde_json::to_string(&d).unwrap();
     assert_eq!(serde_json::from_str::<FileDigest>(&json).unwrap(), d);
+}
+
+#[test]
+fn digest_of_a_file_changed_in_place_is_recomputed() {
+    // Same path, same inode, same size, new content: the cached digest must not be reused.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f");
+    std::fs::write(&path, b"abc").unwrap();
+    let first = sha256_file(&path).unwrap();
+    assert_eq!(sha256_file(&path).unwrap(), first);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    {
+        use std::io::{Seek, Write};
+        let mut f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        f.seek(std::io::SeekFrom::Start(0)).unwrap();
+        f.write_all(b"abd").unwrap();
+    }
+    let second = FileDigest::of(&path).unwrap();
+    assert_ne!(second.sha256, first);
+    assert_eq!(
+        second.sha256,
+        "a52d159f262b2c6ddb724a61840befc36eb30c88877a4030b65cbe86298449c9"
+    );
 }
 
 #[test]
