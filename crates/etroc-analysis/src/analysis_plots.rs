@@ -222,7 +222,7 @@ pub fn plot_times(
     let (times, _) = pivot_ns_table(&batch)?;
     let ev = store::read_filter(&run.path().join(store::EVENT_FILTER_FILE))?;
     let all = vec![true; times.len()];
-    let accepted = times.flags(|e| ev.get(e));
+    let accepted = ev.accepted_of(&times.event);
     let mut out = times_set(
         run,
         &run.path().join("plot_times_in_ns_before_cuts"),

@@ -1010,16 +1010,8 @@ pub fn select_hits(
     event_filter: &EventFilter,
     time_filter: Option<&EventFilter>,
 ) -> HitSelection {
-    let ev: Vec<bool> = hit_event
-        .iter()
-        .map(|&e| event_filter.get(e).unwrap_or(false))
-        .collect();
-    let tf: Option<Vec<bool>> = time_filter.map(|t| {
-        hit_event
-            .iter()
-            .map(|&e| t.get(e).unwrap_or(false))
-            .collect()
-    });
+    let ev = event_filter.accepted_of(hit_event);
+    let tf: Option<Vec<bool>> = time_filter.map(|t| t.accepted_of(hit_event));
     let accepted = match &tf {
         Some(t) => ev.iter().zip(t).map(|(&a, &b)| a && b).collect(),
         None => ev.clone(),

@@ -573,10 +573,113 @@ fn poly_with_derivatives<const P: usize>(c: &[f64; P], u: f64) -> (f64, f64, f64
     (v, d, dd)
 }
 
+/// Points processed side by side in [`reduced_pass`]: independent dependency chains (two
+/// polynomial evaluations and two divisions per point) that the processor overlaps.
+const LANES: usize = 4;
+
+/// A point after its Newton step: the new delta, and at it the residual `r = P(x + delta) - y`,
+/// the slope `d = P'(x + delta)` and the curvature `h = 1 + d^2 + r P''(x + delta)` of its 1-D
+/// problem.
+#[derive(Clone, Copy)]
+struct NewtonPoint {
+    delta: f64,
+    r: f64,
+    d: f64,
+    h: f64,
+}
+
+/// One Newton step of the 1-D problem `min_delta (P(x + delta) - y)^2 + delta^2` from `delta`
+/// (no step where the problem is not convex).
+#[inline(always)]
+fn newton_step<const P: usize>(beta: &[f64; P], x: f64, y: f64, delta: f64) -> NewtonPoint {
+    let (v0, d0, c0) = poly_with_derivatives(beta, x + delta);
+    let r0 = v0 - y;
+    let h0 = 1.0 + d0 * d0 + r0 * c0;
+    let step = if h0 > 0.0 {
+        (r0 * d0 + delta) / h0
+    } else {
+        0.0
+    };
+    let delta = delta - step;
+    let (v, d, c) = poly_with_derivatives(beta, x + delta);
+    let r = v - y;
+    NewtonPoint {
+        delta,
+        r,
+        d,
+        h: 1.0 + d * d + r * c,
+    }
+}
+
+/// Per-lane sums of [`reduced_pass`] for `P` coefficients.
+struct LaneSums<const P: usize> {
+    s: [f64; LANES],
+    g: [[f64; LANES]; P],
+    h: [[[f64; LANES]; P]; P],
+    gn: [[[f64; LANES]; P]; P],
+    not_convex: usize,
+}
+
+impl<const P: usize> LaneSums<P> {
+    fn new() -> Self {
+        LaneSums {
+            s: [0.0; LANES],
+            g: [[0.0; LANES]; P],
+            h: [[[0.0; LANES]; P]; P],
+            gn: [[[0.0; LANES]; P]; P],
+            not_convex: 0,
+        }
+    }
+
+    /// Adds the terms of one point (after its Newton step, see [`newton_step`]) to lane `l`.
+    #[inline(always)]
+    fn add(&mut self, l: usize, x: f64, point: NewtonPoint) {
+        let NewtonPoint { delta, r, d, h } = point;
+        self.not_convex += usize::from(h <= 0.0);
+        let u = x + delta;
+        let pw: [f64; P] = std::array::from_fn(|a| u.powi(a as i32));
+        // v_a = d u^a + r a u^(a-1)
+        let v: [f64; P] =
+            std::array::from_fn(|a| d * pw[a] + if a > 0 { r * a as f64 * pw[a - 1] } else { 0.0 });
+        let inv_h = 1.0 / h;
+        let w = 1.0 / (1.0 + d * d);
+        self.s[l] += r * r + delta * delta;
+        for a in 0..P {
+            self.g[a][l] += r * pw[a];
+            let va = v[a] * inv_h;
+            for b in a..P {
+                self.h[a][b][l] += pw[a] * pw[b] - va * v[b];
+                self.gn[a][b][l] += w * pw[a] * pw[b];
+            }
+        }
+    }
+
+    /// The lanes summed in lane order.
+    fn total(&self) -> ReducedSums {
+        let mut t = ReducedSums {
+            s: self.s.iter().sum(),
+            g: [0.0; MAXP],
+            h: [0.0; MAXP * MAXP],
+            gn: [0.0; MAXP * MAXP],
+            not_convex: self.not_convex,
+        };
+        for a in 0..P {
+            t.g[a] = self.g[a].iter().sum();
+            for b in a..P {
+                t.h[a * MAXP + b] = self.h[a][b].iter().sum();
+                t.gn[a * MAXP + b] = self.gn[a][b].iter().sum();
+            }
+        }
+        t
+    }
+}
+
 /// One pass of [`reduced_newton`] for `P = order + 1` coefficients (a compile-time constant,
 /// so the per-point polynomial work unrolls): moves every delta by one Newton step of its 1-D
 /// problem at `beta` (from `delta_in` into `delta_out`) and returns the sums at the new deltas.
-/// Fixed chunks summed in order: the same result at any thread count.
+/// Delta converges with beta (the joint iteration is Newton's method on (beta, delta) with the
+/// delta block eliminated), so a single step per pass is enough. Fixed chunks, and fixed lanes
+/// within a chunk, summed in order: the same result at any thread count.
 fn reduced_pass<const P: usize>(
     x: &[f64],
     y: &[f64],
@@ -588,69 +691,38 @@ fn reduced_pass<const P: usize>(
     let mut c = [0.0; P];
     c.copy_from_slice(&beta[..P]);
     let beta = &c;
-    let p = P;
     let parts: Vec<ReducedSums> = delta_out
         .par_chunks_mut(CHUNK)
         .enumerate()
         .map(|(k, out)| {
             let lo = k * CHUNK;
-            let mut acc = ReducedSums {
-                s: 0.0,
-                g: [0.0; MAXP],
-                h: [0.0; MAXP * MAXP],
-                gn: [0.0; MAXP * MAXP],
-                not_convex: 0,
-            };
-            for (j, slot) in out.iter_mut().enumerate() {
-                let i = lo + j;
-                let (xi, yi) = (x[i], y[i]);
-                // One Newton step of the point's own 1-D problem from its last delta,
-                // then the sums at the new delta. Delta converges with beta (the joint
-                // iteration is Newton's method on (beta, delta) with the delta block
-                // eliminated), so a single step per pass is enough.
-                let mut delta = delta_in[i];
-                let (v0, d0, c0) = poly_with_derivatives(beta, xi + delta);
-                let r0 = v0 - yi;
-                let h0 = 1.0 + d0 * d0 + r0 * c0;
-                if h0 > 0.0 {
-                    delta -= (r0 * d0 + delta) / h0;
-                }
-                let (v1, d, c1) = poly_with_derivatives(beta, xi + delta);
-                let r = v1 - yi;
-                let h = 1.0 + d * d + r * c1;
-                if h <= 0.0 {
-                    acc.not_convex += 1;
-                }
-                *slot = delta;
-                let u = xi + delta;
-                let pw = powers(u, p);
-                // v_a = d u^a + r a u^(a-1)
-                let mut v = [0.0; MAXP];
-                for a in 0..p {
-                    v[a] = d * pw[a] + if a > 0 { r * a as f64 * pw[a - 1] } else { 0.0 };
-                }
-                let inv_h = 1.0 / h;
-                let w = 1.0 / (1.0 + d * d);
-                acc.s += r * r + delta * delta;
-                for a in 0..p {
-                    acc.g[a] += r * pw[a];
-                    let va = v[a] * inv_h;
-                    for b in a..p {
-                        acc.h[a * MAXP + b] += pw[a] * pw[b] - va * v[b];
-                        acc.gn[a * MAXP + b] += w * pw[a] * pw[b];
-                    }
+            let n = out.len();
+            let (x, y, delta_in) = (&x[lo..lo + n], &y[lo..lo + n], &delta_in[lo..lo + n]);
+            let mut lanes = LaneSums::<P>::new();
+            let full = n - n % LANES;
+            for j in (0..full).step_by(LANES) {
+                let points: [NewtonPoint; LANES] =
+                    std::array::from_fn(|l| newton_step(beta, x[j + l], y[j + l], delta_in[j + l]));
+                for (l, point) in points.into_iter().enumerate() {
+                    out[j + l] = point.delta;
+                    lanes.add(l, x[j + l], point);
                 }
             }
-            acc
+            for j in full..n {
+                let point = newton_step(beta, x[j], y[j], delta_in[j]);
+                out[j] = point.delta;
+                lanes.add(0, x[j], point);
+            }
+            lanes.total()
         })
         .collect();
     let mut t = parts[0];
     for q in &parts[1..] {
         t.s += q.s;
         t.not_convex += q.not_convex;
-        for a in 0..p {
+        for a in 0..P {
             t.g[a] += q.g[a];
-            for b in a..p {
+            for b in a..P {
                 t.h[a * MAXP + b] += q.h[a * MAXP + b];
                 t.gn[a * MAXP + b] += q.gn[a * MAXP + b];
             }

@@ -463,11 +463,7 @@ pub fn times_table(
     choice: FbinChoice,
 ) -> Result<(RecordBatch, Vec<BoardCalibration>)> {
     let hits = Hits::from_record_batch(batch)?;
-    let accepted: Vec<bool> = hits
-        .event
-        .iter()
-        .map(|&e| event_filter.get(e).unwrap_or(false))
-        .collect();
+    let accepted = event_filter.accepted_of(&hits.event);
     let calibration = board_calibration(&hits.data_board_id, &hits.calibration_code, &accepted)?;
     let t = convert_hits(
         &hits.data_board_id,

@@ -289,13 +289,13 @@ pub fn event_flags(
     event_filter: &EventFilter,
     time_filter: Option<&EventFilter>,
 ) -> Vec<bool> {
-    times.flags(|e| {
-        let a = event_filter.get(e)?;
-        match time_filter {
-            Some(t) => Some(a && t.get(e)?),
-            None => Some(a),
+    let mut accepted = event_filter.accepted_of(&times.event);
+    if let Some(t) = time_filter {
+        for (a, b) in accepted.iter_mut().zip(t.accepted_of(&times.event)) {
+            *a &= b;
         }
-    })
+    }
+    accepted
 }
 
 /// The pivot of an ns hit table (`event`, `data_board_id`, `time_of_arrival_ns`,

@@ -316,6 +316,28 @@ fn filters_are_arrow_ipc_files_with_the_original_schema() {
     assert!(EventFilter::new(vec![1, 1], vec![true, true]).is_err());
 }
 
+#[test]
+fn bulk_filter_lookup_equals_one_lookup_per_event() {
+    // Sorted queries with repeats, gaps, events below and above the table and long jumps (the
+    // merge walk and its binary-search step), then unsorted queries (the restart): every answer
+    // must equal `get(e) == Some(true)`.
+    let events: Vec<i64> = (0..5000).map(|i| 3 * i + (i % 7)).collect();
+    let accepted: Vec<bool> = (0..5000).map(|i| i % 3 != 1).collect();
+    let f = EventFilter::new(events, accepted).unwrap();
+    let mut sorted: Vec<i64> = (-5..16_000).step_by(2).collect();
+    sorted.extend([16_000, 16_000, 20_000, 1_000_000]);
+    let mut unsorted = sorted.clone();
+    unsorted.reverse();
+    unsorted.extend([7, 14_999, 3, 3, -1, 12_000]);
+    for queries in [&sorted, &unsorted] {
+        let bulk = f.accepted_of(queries);
+        let single: Vec<bool> = queries.iter().map(|&e| f.get(e) == Some(true)).collect();
+        assert_eq!(bulk, single);
+        assert!(bulk.iter().filter(|&&a| a).count() > 1000);
+    }
+    assert!(f.accepted_of(&[]).is_empty());
+}
+
 /// The original's filters come from `pandas.DataFrame.to_feather`, which pyarrow compresses with
 /// LZ4 frames by default: such a file (written here the same way, LZ4-framed record batches in
 /// an Arrow IPC file) reads back like an uncompressed one, so existing run directories stay
