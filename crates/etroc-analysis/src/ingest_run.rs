@@ -145,6 +145,17 @@ pub fn process_into(
     run.run_task(task_name, &[], true, |task| {
         task.set_configuration(options)?;
         check_input(input)?;
+        // The copy first: it hashes the input on the way, so recording the input and the copy
+        // in the manifest reads nothing more.
+        let copy = if options.copy_input {
+            let dir = task.path("original_data");
+            std::fs::create_dir_all(&dir).map_err(|e| hep_core::Error::io(&dir, e))?;
+            let copy = dir.join(input.file_name().unwrap_or_default());
+            hep_core::io::copy_file(input, &copy)?;
+            Some(copy)
+        } else {
+            None
+        };
         task.add_input(input)?;
         let (hits, summary) = match options.format {
             InputFormat::BeamTxt => ingest::read_beam_txt(input, &options.ingest)?,
@@ -161,13 +172,7 @@ pub fn process_into(
                 indexes: &[],
             }],
         )?;
-        if options.copy_input {
-            let dir = task.path("original_data");
-            std::fs::create_dir_all(&dir).map_err(|e| hep_core::Error::io(&dir, e))?;
-            let copy = dir.join(input.file_name().unwrap_or_default());
-            std::fs::copy(input, &copy).map_err(|e| hep_core::Error::io(&copy, e))?;
-            outputs.push(copy);
-        }
+        outputs.extend(copy);
         task.add_outputs(outputs.iter().cloned());
         Ok(ProcessReport {
             run: run.clone(),

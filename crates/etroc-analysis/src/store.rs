@@ -14,9 +14,9 @@
 //!   `ix_<table>_<column>` as pandas names them.
 //! * Event and time filters are Arrow IPC files (magic `ARROW1`, the Feather v2 format) with the
 //!   schema `event: int64, accepted: bool` and pandas metadata (a range index), readable with
-//!   `pandas.read_feather`. They are written uncompressed; the original's files, which
-//!   `to_feather` compresses with LZ4 frames by default, are read as well (`arrow-ipc` is built
-//!   with its `lz4` feature).
+//!   `pandas.read_feather`. Their buffers are compressed with LZ4 frames, as `to_feather`
+//!   writes them by default (`arrow-ipc` is built with its `lz4` feature); uncompressed files are
+//!   read as well.
 //!
 //! Every writer here is atomic: the content goes to a temporary file in the target directory
 //! that is renamed onto the target only when complete.
@@ -811,7 +811,8 @@ fn filter_schema(rows: usize) -> Schema {
     )]))
 }
 
-/// Writes `filter` to `path` as an Arrow IPC file (Feather v2), atomically.
+/// Writes `filter` to `path` as an Arrow IPC file (Feather v2) with LZ4-frame compressed
+/// buffers, as `pandas.DataFrame.to_feather` writes it (spec §1.5), atomically.
 ///
 /// # Errors
 ///
@@ -822,10 +823,17 @@ pub fn write_filter(path: &Path, filter: &EventFilter) -> Result<()> {
         path: path.to_path_buf(),
         source,
     };
+    let options = arrow_ipc::writer::IpcWriteOptions::default()
+        .try_with_compression(Some(arrow_ipc::CompressionType::LZ4_FRAME))
+        .map_err(ipc_err)?;
     let mut buf = Vec::new();
     {
-        let mut w = arrow_ipc::writer::FileWriter::try_new(&mut buf, batch.schema_ref())
-            .map_err(ipc_err)?;
+        let mut w = arrow_ipc::writer::FileWriter::try_new_with_options(
+            &mut buf,
+            batch.schema_ref(),
+            options,
+        )
+        .map_err(ipc_err)?;
         w.write(&batch).map_err(ipc_err)?;
         w.finish().map_err(ipc_err)?;
     }

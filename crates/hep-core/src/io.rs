@@ -20,7 +20,8 @@
 //!   bad record is reported as `path:line: expected ..., found ...`. [`write_csv`] /
 //!   [`write_csv_with`] write atomically.
 //! * **Checksums.** [`sha256_file`] and [`FileDigest`] (path, size, SHA-256) record inputs for the
-//!   provenance [`Manifest`](crate::manifest::Manifest).
+//!   provenance [`Manifest`](crate::manifest::Manifest); [`copy_file`] copies a file atomically
+//!   and hashes it on the way.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -1066,13 +1067,70 @@ fn hash_uncached(path: &Path) -> Result<(u64, String)> {
         hasher.update(&buf[..n]);
         bytes += n as u64;
     }
-    let digest = hasher.finalize();
-    let hex = digest.iter().fold(String::with_capacity(64), |mut s, b| {
-        use std::fmt::Write as _;
-        let _ = write!(s, "{b:02x}");
-        s
-    });
-    Ok((bytes, hex))
+    Ok((bytes, hex_digest(hasher)))
+}
+
+/// Copies the file `src` to `dst` atomically (see [`atomic_write`]) and returns the digest of
+/// the copy, computed from the bytes as they are written: one read of `src` gives both the copy
+/// and its SHA-256. The digest is remembered for `dst` and, if it did not change meanwhile, for
+/// `src` (see [`sha256_file`]), so recording either in a manifest reads nothing more.
+///
+/// # Errors
+///
+/// [`Error::Io`] if `src` cannot be read or `dst` cannot be written; nothing is left at `dst`
+/// then.
+pub fn copy_file(src: impl AsRef<Path>, dst: impl AsRef<Path>) -> Result<FileDigest> {
+    let (src, dst) = (src.as_ref(), dst.as_ref());
+    let before = FileVersion::of(src);
+    let mut input = File::open(src).map_err(|e| Error::io(src, e))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; COPY_BUFFER];
+    let bytes = atomic_write(dst, |w| {
+        let mut bytes = 0u64;
+        loop {
+            let n = match input.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::io(src, e)),
+            };
+            hasher.update(&buf[..n]);
+            w.write_all(&buf[..n]).map_err(|e| Error::io(dst, e))?;
+            bytes += n as u64;
+        }
+        Ok(bytes)
+    })?;
+    let sha256 = hex_digest(hasher);
+    if let Ok(mut cache) = DIGESTS.lock() {
+        if let Some(copy) = FileVersion::of(dst) {
+            cache.insert(copy, sha256.clone());
+        }
+        if let Some(original) = before
+            && FileVersion::of(src).as_ref() == Some(&original)
+            && original.bytes == bytes
+        {
+            cache.insert(original, sha256.clone());
+        }
+    }
+    Ok(FileDigest {
+        path: dst.to_path_buf(),
+        bytes,
+        sha256,
+    })
+}
+
+/// Size of the read buffer of [`copy_file`] (1 MiB).
+const COPY_BUFFER: usize = 1 << 20;
+
+fn hex_digest(hasher: Sha256) -> String {
+    hasher
+        .finalize()
+        .iter()
+        .fold(String::with_capacity(64), |mut s, b| {
+            use std::fmt::Write as _;
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 /// The SHA-256 of the file `path` as 64 lowercase hex digits, read in 64 KiB chunks.

@@ -11,9 +11,9 @@ use arrow_schema::{DataType, Field, Schema};
 use hep_core::Error;
 use hep_core::io::{
     AtomicFile, CsvOptions, FileDigest, ParquetReader, ParquetWriter, atomic_write,
-    atomic_write_bytes, column_as, column_bool, column_f64, column_i64, column_str, read_csv,
-    read_csv_with, read_parquet, read_parquet_metadata, read_parquet_table, sha256_file, write_csv,
-    write_csv_with, write_parquet, write_parquet_with_schema,
+    atomic_write_bytes, column_as, column_bool, column_f64, column_i64, column_str, copy_file,
+    read_csv, read_csv_with, read_parquet, read_parquet_metadata, read_parquet_table, sha256_file,
+    write_csv, write_csv_with, write_parquet, write_parquet_with_schema,
 };
 use proptest::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -686,6 +686,30 @@ fn digest_of_a_file_changed_in_place_is_recomputed() {
         second.sha256,
         "a52d159f262b2c6ddb724a61840befc36eb30c88877a4030b65cbe86298449c9"
     );
+}
+
+#[test]
+fn copy_file_is_atomic_and_returns_the_digest_of_the_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("a");
+    // 2.5 MiB: several copy buffers.
+    let content: Vec<u8> = (0..2_621_440u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&src, &content).unwrap();
+    let dst = dir.path().join("copy");
+    let d = copy_file(&src, &dst).unwrap();
+    assert_eq!(std::fs::read(&dst).unwrap(), content);
+    assert_eq!(d.bytes, content.len() as u64);
+    assert_eq!(d.path, dst);
+    // The digest equals an independent hash of the copy (a fresh file, not in the cache).
+    let fresh = dir.path().join("fresh");
+    std::fs::write(&fresh, &content).unwrap();
+    assert_eq!(d.sha256, sha256_file(&fresh).unwrap());
+    assert_eq!(sha256_file(&src).unwrap(), d.sha256);
+    assert_eq!(sha256_file(&dst).unwrap(), d.sha256);
+    // A missing source leaves nothing behind.
+    let err = copy_file(dir.path().join("missing"), dir.path().join("c2")).unwrap_err();
+    assert!(matches!(err, Error::Io { .. }), "{err:?}");
+    assert_eq!(entries(dir.path()), ["a", "copy", "fresh"]);
 }
 
 #[test]
