@@ -95,6 +95,7 @@ pub fn write_tables(
                     std::slice::from_ref(t.batch),
                     &schema_metadata_pairs(t.batch),
                 )?;
+                remember_table(&path, t.batch);
                 Ok(path)
             })
             .collect()
@@ -121,6 +122,47 @@ pub fn write_tables(
     Ok(written)
 }
 
+/// How many of the tables last written by [`write_tables`] are kept decoded in memory.
+const REMEMBERED_TABLES: usize = 4;
+
+/// The tables last written by this process, with the stamp of their Parquet file: the next task
+/// of a chain (`run-beam`) reads the table the previous one wrote without decoding it again. An
+/// entry is used only while the file is unchanged (same size, modification time and inode).
+static WRITTEN_TABLES: std::sync::LazyLock<
+    std::sync::Mutex<std::collections::VecDeque<(hep_core::io::FileStamp, RecordBatch)>>,
+> = std::sync::LazyLock::new(Default::default);
+
+fn remember_table(path: &Path, batch: &RecordBatch) {
+    let Some(stamp) = hep_core::io::FileStamp::of(path) else {
+        return;
+    };
+    if let Ok(mut tables) = WRITTEN_TABLES.lock() {
+        tables.retain(|(s, _)| s.path() != stamp.path());
+        tables.push_back((stamp, batch.clone()));
+        while tables.len() > REMEMBERED_TABLES {
+            tables.pop_front();
+        }
+    }
+}
+
+fn remembered_table(path: &Path) -> Option<RecordBatch> {
+    let stamp = hep_core::io::FileStamp::of(path)?;
+    let tables = WRITTEN_TABLES.lock().ok()?;
+    tables
+        .iter()
+        .rev()
+        .find(|(s, _)| s == &stamp)
+        .map(|(_, b)| b.clone())
+}
+
+/// Forgets the tables kept by [`write_tables`], so that [`read_table`] decodes every Parquet file
+/// it reads (for tests and for callers that want to release the memory).
+pub fn forget_written_tables() {
+    if let Ok(mut tables) = WRITTEN_TABLES.lock() {
+        tables.clear();
+    }
+}
+
 /// Reads table `table` of the task directory `dir` (the file `<dir>/<table>.parquet` written by
 /// [`write_tables`]) as one record batch. Without the Parquet file, a `*.sqlite` database of
 /// `dir` holding the table is read instead ([`read_sqlite_table`]), so run directories written
@@ -133,6 +175,9 @@ pub fn write_tables(
 pub fn read_table(dir: &Path, table: &str) -> Result<RecordBatch> {
     let path = parquet_path(dir, table);
     if path.is_file() {
+        if let Some(batch) = remembered_table(&path) {
+            return Ok(batch);
+        }
         return read_parquet_single(&path);
     }
     // A run directory written by the original scripts has only the SQLite databases.

@@ -992,18 +992,28 @@ pub fn write_csv_with<T: Serialize>(
 /// Size of the read buffer used for hashing (64 KiB).
 const HASH_BUFFER: usize = 64 * 1024;
 
-/// What identifies one version of a file for the digest cache: its absolute path, size,
-/// modification time and (on Unix) device and inode numbers.
+/// What identifies one version of a file: its absolute path, size, modification time and (on
+/// Unix) device and inode numbers. Rewriting a file changes its modification time, and replacing
+/// it by a rename changes its inode, so two equal stamps of a path mean unchanged content (up to
+/// the file system's timestamp resolution, nanoseconds on ext4, XFS and btrfs). Used by the
+/// digest cache of [`sha256_file`] and by callers that keep decoded copies of files they wrote.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct FileVersion {
+pub struct FileStamp {
     path: PathBuf,
     bytes: u64,
     modified: Option<std::time::SystemTime>,
     inode: (u64, u64),
 }
 
-impl FileVersion {
-    fn of(path: &Path) -> Option<Self> {
+impl FileStamp {
+    /// The absolute path of the file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The stamp of `path` now; `None` if its metadata cannot be read (e.g. it does not exist).
+    pub fn of(path: impl AsRef<Path>) -> Option<Self> {
+        let path = path.as_ref();
         let meta = std::fs::metadata(path).ok()?;
         #[cfg(unix)]
         let inode = {
@@ -1025,12 +1035,12 @@ impl FileVersion {
 /// the output of one step and as the input of the next reads it once. A file rewritten in place
 /// gets a new modification time (and a renamed-over file a new inode), so it is hashed again.
 static DIGESTS: std::sync::LazyLock<
-    std::sync::Mutex<std::collections::HashMap<FileVersion, String>>,
+    std::sync::Mutex<std::collections::HashMap<FileStamp, String>>,
 > = std::sync::LazyLock::new(Default::default);
 
 /// [`hash_uncached`] through the process-wide digest cache.
 fn hash_file(path: &Path) -> Result<(u64, String)> {
-    let Some(version) = FileVersion::of(path) else {
+    let Some(version) = FileStamp::of(path) else {
         return hash_uncached(path);
     };
     if let Some(hex) = DIGESTS
@@ -1043,7 +1053,7 @@ fn hash_file(path: &Path) -> Result<(u64, String)> {
     let (bytes, hex) = hash_uncached(path)?;
     // Cache only if the file did not change while it was read.
     if bytes == version.bytes
-        && FileVersion::of(path).as_ref() == Some(&version)
+        && FileStamp::of(path).as_ref() == Some(&version)
         && let Ok(mut cache) = DIGESTS.lock()
     {
         cache.insert(version, hex.clone());
@@ -1081,7 +1091,7 @@ fn hash_uncached(path: &Path) -> Result<(u64, String)> {
 /// then.
 pub fn copy_file(src: impl AsRef<Path>, dst: impl AsRef<Path>) -> Result<FileDigest> {
     let (src, dst) = (src.as_ref(), dst.as_ref());
-    let before = FileVersion::of(src);
+    let before = FileStamp::of(src);
     let mut input = File::open(src).map_err(|e| Error::io(src, e))?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; COPY_BUFFER];
@@ -1102,11 +1112,11 @@ pub fn copy_file(src: impl AsRef<Path>, dst: impl AsRef<Path>) -> Result<FileDig
     })?;
     let sha256 = hex_digest(hasher);
     if let Ok(mut cache) = DIGESTS.lock() {
-        if let Some(copy) = FileVersion::of(dst) {
+        if let Some(copy) = FileStamp::of(dst) {
             cache.insert(copy, sha256.clone());
         }
         if let Some(original) = before
-            && FileVersion::of(src).as_ref() == Some(&original)
+            && FileStamp::of(src).as_ref() == Some(&original)
             && original.bytes == bytes
         {
             cache.insert(original, sha256.clone());
