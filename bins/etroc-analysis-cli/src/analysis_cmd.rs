@@ -193,9 +193,10 @@ pub struct DacVsChargeArgs {
         visible_alias = "trigger_board_hit_window"
     )]
     trigger_board_hit_window: Option<f64>,
-    /// Threshold per (board, charge) for the line: max-with-hits (the original) or
-    /// half-efficiency (the 50 % point of the efficiency edge, resolves it within a scan step).
-    #[arg(long, default_value = "max-with-hits")]
+    /// Threshold per (board, charge) for the line: half-efficiency (the 50 % point of the
+    /// efficiency edge, resolved within a scan step) or max-with-hits (the original's DAC_max,
+    /// quantised by the scan step).
+    #[arg(long, default_value = "half-efficiency")]
     estimator: DacEstimator,
 }
 

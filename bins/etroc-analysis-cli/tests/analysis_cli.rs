@@ -208,12 +208,16 @@ fn charge_injection_dac_vs_charge_and_reprocess() {
             .map(|l| l.split_whitespace().nth(2).unwrap().parse().unwrap())
             .collect()
     };
-    // The original estimator: DAC_max on a step-8 grid over 10-30 fC is quantised in slope
-    // steps of 8/20 = 0.4 DAC/fC (plus up to one DAC of edge jitter per point).
+    // The default estimator, the 50 % point, interpolates linearly between two grid points;
+    // with a step of 8 DAC, wider than the whole edge (sigma_DAC = 1.5), that puts it anywhere
+    // within +-4 DAC, so the slope over 10-30 fC is good to about 8/20 = 0.4 DAC/fC only. The
+    // 3 % of the spec's step-4 scan is checked in tests/closure.rs.
     let out = run_ok(&["dac-vs-charge", "-o", "CI"], d);
     for (s, g) in slopes(&out).iter().zip([3.0, 2.5, 3.5]) {
         assert!((s - g).abs() <= 0.5, "{out}");
     }
+    // The original's estimator: DAC_max on a step-8 grid over 10-30 fC is quantised in slope
+    // steps of 8/20 = 0.4 DAC/fC (plus up to one DAC of edge jitter per point).
     let out = run_ok(
         &[
             "dac-vs-charge",
@@ -221,11 +225,13 @@ fn charge_injection_dac_vs_charge_and_reprocess() {
             "CI",
             "--plots",
             "--estimator",
-            "half-efficiency",
+            "max-with-hits",
         ],
         d,
     );
-    assert_eq!(slopes(&out).len(), 3, "{out}");
+    for (s, g) in slopes(&out).iter().zip([3.0, 2.5, 3.5]) {
+        assert!((s - g).abs() <= 0.5, "{out}");
+    }
     assert!(d.join("CI/calculate_dac_points/data.sqlite").is_file());
     assert!(
         d.join("CI/plot_dac_vs_charge/Board1_DAC_vs_Injected_Charge.svg")
@@ -241,7 +247,7 @@ fn charge_injection_dac_vs_charge_and_reprocess() {
         .as_any()
         .downcast_ref::<arrow_array::StringArray>()
         .unwrap();
-    assert!(est.iter().all(|e| e == Some("half-efficiency")));
+    assert!(est.iter().all(|e| e == Some("max-with-hits")));
     // Tighten one run's cut so that it rejects everything; reprocess re-applies it.
     let runs = d.join("CI/Individual_Runs");
     let first = std::fs::read_dir(&runs)

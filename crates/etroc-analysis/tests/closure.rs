@@ -97,6 +97,11 @@ fn charge_injection_slopes_agree_with_the_true_gains() {
     let cfg = ChargeScanConfig::default();
     let rows = merged_rows(&cfg);
     assert!(rows.len() > 150 && rows.len() < 190, "{} runs", rows.len());
+    // The default is the estimator that meets the 3 %.
+    assert_eq!(
+        DacOptions::default().estimator,
+        DacEstimator::HalfEfficiency
+    );
     for estimator in [DacEstimator::MaxWithHits, DacEstimator::HalfEfficiency] {
         let opts = DacOptions {
             estimator,
