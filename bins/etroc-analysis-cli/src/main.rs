@@ -17,11 +17,60 @@ use clap::{Parser, Subcommand};
     about = "ETROC1 telescope and charge-injection analysis"
 )]
 struct Cli {
-    /// More log output on stderr (-v info, -vv debug); RUST_LOG overrides.
+    /// More log output on stderr (-v info, -vv debug); -l and RUST_LOG override.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
+    /// Log level, as the original scripts' `-l/--log-level` (default WARNING).
+    #[arg(
+        short = 'l',
+        long = "log-level",
+        global = true,
+        value_enum,
+        ignore_case = true
+    )]
+    log_level: Option<LogLevel>,
+    /// Also log everything (debug level and above) to this file, appended; without a value
+    /// `./logging.log`, as the original's `--log-file`.
+    #[arg(
+        long = "log-file",
+        global = true,
+        num_args = 0..=1,
+        default_missing_value = "logging.log",
+        value_name = "PATH"
+    )]
+    log_file: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
+}
+
+/// Python `logging` levels, mapped onto `tracing` levels.
+#[derive(Clone, Copy, clap::ValueEnum)]
+#[value(rename_all = "UPPER")]
+enum LogLevel {
+    /// Errors only (tracing has no level above error).
+    Critical,
+    /// Errors.
+    Error,
+    /// Warnings and errors (the default).
+    Warning,
+    /// Progress: each task and its duration.
+    Info,
+    /// Details of each task.
+    Debug,
+    /// Everything.
+    Notset,
+}
+
+impl LogLevel {
+    fn directive(self) -> &'static str {
+        match self {
+            LogLevel::Critical | LogLevel::Error => "error",
+            LogLevel::Warning => "warn",
+            LogLevel::Info => "info",
+            LogLevel::Debug => "debug",
+            LogLevel::Notset => "trace",
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -44,20 +93,54 @@ fn main() -> std::process::ExitCode {
 
 fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let level = match cli.verbose {
-        0 => "warn",
-        1 => "info",
-        _ => "debug",
-    };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    init_logging(&cli)?;
     match cli.command {
         Command::A(c) => ingest_cmd::run(c),
         Command::B(c) => analysis_cmd::run(c),
     }
+}
+
+/// Log lines on stderr at the chosen level (RUST_LOG, else `-l`, else `-v`), and with
+/// `--log-file` every line at debug level or above appended to that file as well.
+fn init_logging(cli: &Cli) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    use tracing_subscriber::{EnvFilter, Layer as _, fmt};
+    let level = match (cli.log_level, cli.verbose) {
+        (Some(l), _) => l.directive(),
+        (None, 0) => "warn",
+        (None, 1) => "info",
+        (None, _) => "debug",
+    };
+    let stderr = fmt::layer()
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .with_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level)));
+    let file = match &cli.log_file {
+        Some(path) => {
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("opening the log file {}", path.display()))?;
+            let everything = match cli.log_level {
+                Some(LogLevel::Notset) => "trace",
+                _ => "debug",
+            };
+            Some(
+                fmt::layer()
+                    .with_ansi(false)
+                    .with_writer(std::sync::Mutex::new(f))
+                    .with_filter(EnvFilter::new(everything)),
+            )
+        }
+        None => None,
+    };
+    tracing_subscriber::registry()
+        .with(stderr)
+        .with(file)
+        .try_init()
+        .context("setting up logging")?;
+    Ok(())
 }

@@ -192,6 +192,79 @@ fn run_beam_in_one_command() {
 }
 
 #[test]
+fn log_level_and_log_file_as_the_original() {
+    // -l/--log-level takes Python's level names (any case); --log-file alone appends
+    // everything from debug level up to ./logging.log.
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    simulate_beam(d, "500");
+    let out = cmd()
+        .current_dir(d)
+        .args([
+            "process-txt",
+            "--file",
+            "sim/F5P5_F17P5_B2P5_Synth_seed42.txt",
+            "-o",
+            "RUN",
+            "--no-sqlite",
+            "-l",
+            "info",
+            "--log-file",
+        ])
+        .assert()
+        .success();
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains("task proccess_etroc1_data_run_txt: no errors"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "no colour codes off a terminal: {stderr}"
+    );
+    std::fs::write(d.join("RUN/cuts.csv"), CUTS).unwrap();
+    let run_ok_warn = cmd()
+        .current_dir(d)
+        .args(["cut", "-o", "RUN", "-l", "WARNING", "--log-file"])
+        .assert()
+        .success();
+    assert!(run_ok_warn.get_output().stderr.is_empty());
+    let log = std::fs::read_to_string(d.join("logging.log")).unwrap();
+    // Both runs appended; the file has the debug lines that stderr did not show.
+    assert!(
+        log.contains("task proccess_etroc1_data_run_txt: started"),
+        "{log}"
+    );
+    assert!(log.contains("task apply_event_cuts: no errors"), "{log}");
+    // An explicit path, and a level that does not exist.
+    run_ok(
+        &[
+            "times-ns",
+            "-o",
+            "RUN",
+            "--no-sqlite",
+            "--log-file",
+            "t.log",
+            "-l",
+            "DEBUG",
+        ],
+        d,
+    );
+    let log = std::fs::read_to_string(d.join("t.log")).unwrap();
+    assert!(log.contains("fbin mean"), "{log}");
+    let err = cmd()
+        .current_dir(d)
+        .args(["resolution", "-o", "RUN", "-l", "LOUD"])
+        .assert()
+        .failure();
+    let stderr = String::from_utf8_lossy(&err.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains("CRITICAL") && stderr.contains("NOTSET"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn charge_injection_dac_vs_charge_and_reprocess() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();

@@ -282,12 +282,21 @@ impl RunDir {
         body: impl FnOnce(&mut Task) -> Result<T>,
     ) -> Result<T> {
         let mut task = self.task(name, requires, drop_old)?;
+        let start = std::time::Instant::now();
+        tracing::info!(run = %self.path.display(), "task {name}: started");
         match body(&mut task) {
             Ok(v) => {
+                let outputs = task.outputs.len();
                 task.succeed()?;
+                tracing::info!(
+                    "task {name}: no errors, {outputs} output files, {:.3} s",
+                    start.elapsed().as_secs_f64()
+                );
                 Ok(v)
             }
             Err(e) => {
+                // Info, not error: the caller reports the error itself (the CLI prints it once).
+                tracing::info!("task {name}: there were errors: {e}");
                 task.fail(&e)?;
                 Err(e)
             }

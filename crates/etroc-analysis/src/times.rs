@@ -465,6 +465,15 @@ pub fn times_table(
     let hits = Hits::from_record_batch(batch)?;
     let accepted = event_filter.accepted_of(&hits.event);
     let calibration = board_calibration(&hits.data_board_id, &hits.calibration_code, &accepted)?;
+    for c in &calibration {
+        tracing::debug!(
+            "board {}: {} accepted hits, CAL mean {:.3}, fbin mean {:.6} ns",
+            c.data_board_id,
+            c.n_hits,
+            c.calibration_code_mean,
+            c.fbin_mean
+        );
+    }
     let t = convert_hits(
         &hits.data_board_id,
         &hits.time_of_arrival,

@@ -426,6 +426,16 @@ pub fn calculate_time_walk_correction(run: &RunDir, opts: &TwcTaskOptions) -> Re
             let (times, index) = pivot_ns_table(&batch)?;
             let accepted = event_flags(&times, &ev, tf.as_ref());
             let result = time_walk_correction(&times, &accepted, &opts.twc)?;
+            for f in &result.fits {
+                tracing::debug!(
+                    "TWC iteration {} board {} applied {}: {} points, coefficients {:?}",
+                    f.twc_iteration,
+                    f.board_id,
+                    f.twc_applied,
+                    f.n_points,
+                    f.coefficients
+                );
+            }
             let (hits, fits, info) = twc_tables(&batch, &index, &result)?;
             let outputs = store::write_tables(
                 task.dir(),
