@@ -37,11 +37,37 @@ fn the_original_sequence_works() {
     std::fs::write(d.join("RUN/cuts.csv"), CUTS).unwrap();
     std::fs::write(d.join("RUN/time_cuts.csv"), TIME_CUTS).unwrap();
     run_ok(&["cut", "-o", "RUN"], d);
-    let out = run_ok(&["times-ns", "-o", "RUN"], d);
+    let out = run_ok(&["times-ns", "-o", "RUN", "--plots"], d);
     assert!(out.contains("fbin"), "{out}");
+    // The multi-variable plots of the original's time-plot set.
+    for f in [
+        "multi_scatter.svg",
+        "time_scatter.svg",
+        "toa_correlation_matrix.svg",
+        "tot_correlation_matrix.svg",
+        "toa_board0_vs_board3_scatter.svg",
+    ] {
+        let p = d.join("RUN/plot_times_in_ns_after_cuts").join(f);
+        assert!(p.is_file(), "{f}");
+    }
+    let fit = std::fs::read_to_string(
+        d.join("RUN/plot_times_in_ns_after_cuts/toa_board0_vs_board1_scatter.svg"),
+    )
+    .unwrap();
+    assert!(fit.contains("fit: y = "), "OLS legend");
     run_ok(&["cut-times", "-o", "RUN"], d);
-    let out = run_ok(&["twc", "-o", "RUN", "-i", "3", "-p", "2"], d);
-    assert_eq!(out.lines().count(), 1 + 3 * 3 * 2, "{out}");
+    let out = run_ok(&["twc", "-o", "RUN", "-i", "3", "-p", "2", "--plots"], d);
+    for k in 0..3 {
+        for f in ["multi_scatter.svg", "time_scatter.svg"] {
+            let p = d
+                .join(format!("RUN/calculate_time_walk_correction/Iteration_{k}"))
+                .join(f);
+            assert!(p.is_file(), "{}", p.display());
+        }
+    }
+    // The fit table (header and 3 x 3 x 2 rows), then the plot count.
+    assert_eq!(out.lines().count(), 1 + 3 * 3 * 2 + 1, "{out}");
+    assert!(out.ends_with("42 plots written\n"), "{out}");
     let out = run_ok(&["resolution", "-o", "RUN", "--plots"], d);
     // Steps 0-tot_min and 1-Final, 3 iterations, 3 boards.
     assert_eq!(

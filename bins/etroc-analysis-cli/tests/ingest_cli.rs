@@ -389,6 +389,16 @@ fn process_dir_ingests_cuts_and_merges() {
     );
     assert!(out.contains("3 merged rows"), "{out}");
     assert!(out_dir.join("plot_etroc1_combined/DAC_Scan.svg").is_file());
+    let m =
+        std::fs::read_to_string(out_dir.join("plot_etroc1_combined/multi_scatter.svg")).unwrap();
+    for label in [
+        "threshold (DAC)",
+        "hits",
+        "phase adjust",
+        "injected charge (fC)",
+    ] {
+        assert!(m.contains(label), "{label}");
+    }
     let sub = &ci_name(10, 540, 0)[..ci_name(10, 540, 0).len() - 12];
     assert!(
         out_dir
@@ -448,6 +458,7 @@ fn original_sequence_with_times_ns_and_plots() {
     let cutflow = run.join("apply_event_cuts/CutflowPlots/0-cal");
     assert!(cutflow.join("calibration_code_histogram.svg").is_file());
     assert!(run.join("plot_after_cuts/Board3_TOT_vs_TOA.svg").is_file());
+    assert!(run.join("plot_after_cuts/multi_scatter.svg").is_file());
     bin().args(["times-ns", "-o"]).arg(&run).assert().success();
     // TOA of board 0 is 12.5 - (100 + e) * 3.125/130 ns, about 9.6 to 10.1 ns.
     std::fs::write(
@@ -471,6 +482,7 @@ fn original_sequence_with_times_ns_and_plots() {
             .is_file()
     );
     assert!(step.join("time_plots/time_of_arrival_ns_pdf.svg").is_file());
+    assert!(step.join("time_plots/multi_scatter.svg").is_file());
     assert_eq!(
         std::fs::read_to_string(run.join("apply_time_cuts/task_report.txt")).unwrap(),
         "task_status: no errors\n"

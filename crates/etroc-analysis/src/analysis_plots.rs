@@ -6,11 +6,17 @@
 //!
 //! * `plot_times_in_ns_{before,after}_cuts/`: `Board<b>_TOT_vs_TOA_ns_histogram` (count map, 20
 //!   bins/ns), `Board<b>_TOT_vs_TOA_ns_scatter`, `toa_board<a>_vs_board<b>` and
-//!   `tot_board<a>_vs_board<b>` (count maps, 40 bins/ns). The plotly scatter matrices
-//!   (`multi_scatter`, `time_scatter`, `*_correlation_matrix`) are not drawn.
+//!   `tot_board<a>_vs_board<b>` (count maps, 40 bins/ns), their `_scatter` twins with the OLS
+//!   line ("fit: y = α + βx"), `toa_correlation_matrix` and `tot_correlation_matrix` (Pearson
+//!   coefficients between boards), `multi_scatter` (TOA against TOT per hit, one colour per board)
+//!   and `time_scatter` (every board's TOA and TOT per event), the last two scatter matrices with
+//!   the lower half only (see [`crate::matrix_plots`]). The faceted `TOT_vs_TOA_ns_*` is not
+//!   drawn; the per-board plots show the same.
 //! * `calculate_time_walk_correction/Iteration_<k>/`: `Board<b>_TWC_Before_Correction` (mean
 //!   Delta per TOT bin and the fitted polynomial), `..._Heatmap` (count map of Delta against
-//!   TOT), and `Board<b>_TWC_After_Correction` / `_Heatmap` (the residual after the correction).
+//!   TOT), and `Board<b>_TWC_After_Correction` / `_Heatmap` (the residual after the correction),
+//!   `multi_scatter` (Delta against TOT per hit, one colour per board) and `time_scatter` (the
+//!   corrected TOA of every board per event).
 //! * `analyse_time_resolution/`: `plots/Step-<order>-<name>/time_resolution_vs_iteration`,
 //!   `plots/Iteration-<k>/time_resolution_vs_step` (ps, the step order on x), and
 //!   `twc_iteration_<k>/<step>/time_{delta,diff}_{histogram,pdf}` (one outline per board; `_pdf`
@@ -26,10 +32,13 @@
 use arrow_array::cast::AsArray;
 use std::path::{Path, PathBuf};
 
-use hep_core::plot::{Map2D, PlotOptions, Series, lines, map2d, scatter};
+use hep_core::plot::{
+    Map2D, MatrixGroup, MatrixVariable, PlotOptions, Series, lines, map2d, scatter,
+};
 
 use crate::charge_injection::{DAC_CHARGE_TABLE, DAC_FIT_TABLE, DacEstimator, NOISE_LIMIT_TABLE};
 use crate::error::Result;
+use crate::matrix_plots::{draw_correlation_matrix, draw_matrix, draw_scatter_with_ols};
 use crate::odr::polyval;
 use crate::resolution::{TIMING_TABLE, corrected_times, run_steps};
 use crate::rundir::{RunDir, names};
@@ -198,10 +207,116 @@ fn times_set(
                     map2d(&p, &map, &opts)?;
                     out.push(p);
                 }
+                let p = dir.join(format!("{var}_board{ba}_vs_board{bc}_scatter.{ext}"));
+                let opts = PlotOptions::new(
+                    title(&format!("{label} board {ba} vs board {bc}"), run),
+                    format!("{label} board {ba} (ns)"),
+                    format!("{label} board {bc} (ns)"),
+                );
+                out.extend(draw_scatter_with_ols(&p, &opts, &data[a], &data[c], keep)?);
             }
         }
     }
+    for (var, label, data) in [("toa", "TOA", &times.toa_ns), ("tot", "TOT", &times.tot_ns)] {
+        out.extend(draw_correlation_matrix(
+            &dir.join(format!("{var}_correlation_matrix.{ext}")),
+            title(&format!("{label} correlation between boards"), run),
+            label,
+            &times.boards,
+            data,
+            keep,
+        )?);
+    }
+    out.extend(hits_matrix(
+        run,
+        dir,
+        times,
+        keep,
+        ("TOA (ns)", &times.toa_ns, 1.0),
+        ("TOT (ns)", &times.tot_ns, 1.0),
+        ext,
+    )?);
+    let mut variables = Vec::new();
+    for (bi, b) in times.boards.iter().enumerate() {
+        variables.push(MatrixVariable {
+            label: format!("TOA {b} (ns)"),
+            values: times.toa_ns[bi].clone(),
+        });
+    }
+    for (bi, b) in times.boards.iter().enumerate() {
+        variables.push(MatrixVariable {
+            label: format!("TOT {b} (ns)"),
+            values: times.tot_ns[bi].clone(),
+        });
+    }
+    out.extend(events_matrix(
+        run,
+        &dir.join(format!("time_scatter.{ext}")),
+        "TOA and TOT of every board",
+        variables,
+        keep,
+    )?);
     Ok(out)
+}
+
+/// `multi_scatter`: one point per hit of an accepted event, `x` against `y` (each scaled by its
+/// factor, e.g. ns to ps), one colour per board.
+fn hits_matrix(
+    run: &RunDir,
+    dir: &Path,
+    times: &EventTimes,
+    keep: &[bool],
+    x: (&str, &[Vec<f64>], f64),
+    y: (&str, &[Vec<f64>], f64),
+    ext: &str,
+) -> Result<Option<PathBuf>> {
+    let mut xv = Vec::new();
+    let mut yv = Vec::new();
+    let mut groups = Vec::new();
+    for (bi, b) in times.boards.iter().enumerate() {
+        let first = xv.len();
+        for e in 0..times.len() {
+            if keep[e] {
+                xv.push(x.1[bi][e] * x.2);
+                yv.push(y.1[bi][e] * y.2);
+            }
+        }
+        groups.push(MatrixGroup {
+            label: format!("board {b}"),
+            points: (first..xv.len()).collect(),
+        });
+    }
+    let variables = vec![
+        MatrixVariable {
+            label: x.0.to_string(),
+            values: xv,
+        },
+        MatrixVariable {
+            label: y.0.to_string(),
+            values: yv,
+        },
+    ];
+    draw_matrix(
+        &dir.join(format!("multi_scatter.{ext}")),
+        title(&format!("{} and {}", x.0, y.0), run),
+        variables,
+        groups,
+    )
+}
+
+/// `time_scatter`: one point per accepted event, every variable against every other.
+fn events_matrix(
+    run: &RunDir,
+    path: &Path,
+    what: &str,
+    variables: Vec<MatrixVariable>,
+    keep: &[bool],
+) -> Result<Option<PathBuf>> {
+    let groups = vec![MatrixGroup {
+        label: "events".into(),
+        points: (0..keep.len()).filter(|&e| keep[e]).collect(),
+    }];
+    draw_matrix(path, title(what, run), variables, groups)
 }
 
 /// The ns plots of a run before and after the event cuts (`plot_times_in_ns_before_cuts/`,
@@ -371,6 +486,32 @@ pub fn plot_twc(run: &RunDir, ext: &str) -> Result<Vec<PathBuf>> {
         mkdir(&d)?;
         let before = column(&format!("delta_toa_to_reference_iteration_{k}"))?;
         let after = column(&format!("delta_toa_to_reference_iteration_{k}_twc"))?;
+        let corrected = column(&format!("time_of_arrival_twc_iteration_{k}"))?;
+        out.extend(hits_matrix(
+            run,
+            &d,
+            &times,
+            &keep,
+            ("TOT (ns)", &times.tot_ns, 1.0),
+            ("Delta TOA to reference (ps)", &before, 1e3),
+            ext,
+        )?);
+        let variables = times
+            .boards
+            .iter()
+            .enumerate()
+            .map(|(bi, b)| MatrixVariable {
+                label: format!("TOA TWC {b} (ns)"),
+                values: corrected[bi].clone(),
+            })
+            .collect();
+        out.extend(events_matrix(
+            run,
+            &d.join(format!("time_scatter.{ext}")),
+            &format!("Corrected TOA, iteration {k}"),
+            variables,
+            &keep,
+        )?);
         for (bi, &b) in times.boards.iter().enumerate() {
             let b = i64::from(b);
             out.extend(twc_pair(

@@ -5,18 +5,22 @@
 //! self-contained SVG (or PNG, by extension) drawn with `hep_core::plot`. Names follow the
 //! original: `calibration_code_{histogram,pdf}`, `time_of_arrival_{histogram,pdf}`,
 //! `time_over_threshold_{histogram,pdf}` (one line per board, `_pdf` normalised to unit area;
-//! the CAL histogram on a log y axis) and `Board<b>_TOT_vs_TOA` (2-D count map of the codes).
+//! the CAL histogram on a log y axis), `Board<b>_TOT_vs_TOA` (2-D count map of the codes) and
+//! `multi_scatter` (scatter matrix of the CAL, TOA and TOT codes, one colour per board); for a
+//! merged charge-injection scan `DAC_Scan` and `multi_scatter` (threshold, hits, phase and
+//! charge, spec §5.1).
 //! Titles are "Title — Run: `<name>`".
 
 use std::path::{Path, PathBuf};
 
-use hep_core::plot::{Map2D, PlotOptions, Series, lines, map2d};
+use hep_core::plot::{Map2D, MatrixGroup, MatrixVariable, PlotOptions, Series, lines, map2d};
 
 use crate::error::Result;
 use crate::ingest::{Hits, MAX_CAL_CODE, MAX_TOA_CODE, MAX_TOT_CODE};
 use arrow_array::RecordBatch;
 
 use crate::cuts::CutResult;
+use crate::matrix_plots::draw_matrix;
 use crate::rundir::{RunDir, Task, names};
 use crate::store;
 
@@ -159,6 +163,37 @@ pub fn plot_hits(
         map2d(&path, &map, &opts)?;
         out.push(path);
     }
+    // Scatter matrix of the three codes, one colour per board.
+    let codes = |v: &[u16]| v.iter().map(|&c| f64::from(c)).collect::<Vec<f64>>();
+    let variables = vec![
+        MatrixVariable {
+            label: "CAL code".into(),
+            values: codes(&hits.calibration_code),
+        },
+        MatrixVariable {
+            label: "TOA code".into(),
+            values: codes(&hits.time_of_arrival),
+        },
+        MatrixVariable {
+            label: "TOT code".into(),
+            values: codes(&hits.time_over_threshold),
+        },
+    ];
+    let groups = boards
+        .iter()
+        .map(|&b| MatrixGroup {
+            label: format!("board {b}"),
+            points: (0..hits.len())
+                .filter(|&i| hits.data_board_id[i] == b && keep(i))
+                .collect(),
+        })
+        .collect();
+    out.extend(draw_matrix(
+        &dir.join(format!("multi_scatter.{ext}")),
+        format!("Codes — Run: {run_name}"),
+        variables,
+        groups,
+    )?);
     Ok(out)
 }
 
@@ -261,7 +296,44 @@ pub fn plot_combined(run: &RunDir, ext: &str) -> Result<Vec<PathBuf>> {
         let rows: Vec<(u8, i16, i16, i64)> = (0..t.num_rows())
             .map(|i| (b[i] as u8, q[i] as i16, d[i] as i16, h[i]))
             .collect();
-        let out = vec![plot_dac_scan(task.dir(), &rows, run.name(), ext)?];
+        let mut out = vec![plot_dac_scan(task.dir(), &rows, run.name(), ext)?];
+        // Scatter matrix of threshold, hits, phase and charge (spec 5.1), one colour per board.
+        let phase = store::column_to_f64(&t, "phase_adjust")?;
+        let as_f64 = |v: &[i64]| v.iter().map(|&x| x as f64).collect::<Vec<f64>>();
+        let variables = vec![
+            MatrixVariable {
+                label: "threshold (DAC)".into(),
+                values: as_f64(&d),
+            },
+            MatrixVariable {
+                label: "hits".into(),
+                values: as_f64(&h),
+            },
+            MatrixVariable {
+                label: "phase adjust".into(),
+                values: phase,
+            },
+            MatrixVariable {
+                label: "injected charge (fC)".into(),
+                values: as_f64(&q),
+            },
+        ];
+        let mut ids: Vec<i64> = b.clone();
+        ids.sort_unstable();
+        ids.dedup();
+        let groups = ids
+            .iter()
+            .map(|&id| MatrixGroup {
+                label: format!("board {id}"),
+                points: (0..t.num_rows()).filter(|&i| b[i] == id).collect(),
+            })
+            .collect();
+        out.extend(draw_matrix(
+            &task.dir().join(format!("multi_scatter.{ext}")),
+            format!("DAC scan — Run: {}", run.name()),
+            variables,
+            groups,
+        )?);
         task.add_outputs(out.iter().cloned());
         Ok(out)
     })
@@ -374,7 +446,8 @@ pub struct NsHits<'a> {
 
 /// Draws the time plots of the accepted hits into `dir`: `time_of_arrival_ns_{histogram,pdf}`
 /// and `time_over_threshold_ns_{histogram,pdf}` (one line per board, 40 bins/ns) and
-/// `Board<b>_TOT_vs_TOA_ns_histogram` (2-D count map, 20 bins/ns). The axes run from 0 to
+/// `Board<b>_TOT_vs_TOA_ns_histogram` (2-D count map, 20 bins/ns) and `multi_scatter` (TOA
+/// against TOT, one colour per board, see [`crate::matrix_plots`]). The axes run from 0 to
 /// `max.0` (TOA) and `max.1` (TOT) in ns, or to the largest accepted value if `None`
 /// (spec 4.1, `-a/-t`).
 ///
@@ -491,5 +564,30 @@ pub fn plot_times_ns(
         )?;
         out.push(path);
     }
+    let groups = boards
+        .iter()
+        .map(|&b| MatrixGroup {
+            label: format!("board {b}"),
+            points: (0..ns.board.len())
+                .filter(|&i| ns.board[i] == b && keep(i))
+                .collect(),
+        })
+        .collect();
+    let variables = vec![
+        MatrixVariable {
+            label: "TOA (ns)".into(),
+            values: ns.toa_ns.to_vec(),
+        },
+        MatrixVariable {
+            label: "TOT (ns)".into(),
+            values: ns.tot_ns.to_vec(),
+        },
+    ];
+    out.extend(draw_matrix(
+        &dir.join(format!("multi_scatter.{ext}")),
+        format!("TOA and TOT — Run: {run_name}"),
+        variables,
+        groups,
+    )?);
     Ok(out)
 }

@@ -19,6 +19,7 @@ pub mod store;
 // --- times, time walk, resolution, charge injection, simulation (spec sections 4, 5, 7) ---
 pub mod analysis_plots;
 pub mod charge_injection;
+pub mod matrix_plots;
 pub mod odr;
 pub mod pipeline;
 pub mod resolution;

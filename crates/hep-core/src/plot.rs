@@ -724,6 +724,153 @@ pub fn lines(path: &Path, series: &[Series], opts: &PlotOptions) -> Result<()> {
     render(path, opts, &XyPlot { frame, items })
 }
 
+/// Draws `(x, y)` points as markers and named polylines over them (e.g. a fitted line), with a
+/// legend for the polylines (and for the points if `points_label` is not empty).
+///
+/// Non-finite points are skipped and break a line. The axes span the markers and the lines with a
+/// 5 % margin unless explicit ranges are set.
+///
+/// # Errors
+/// As [`histogram`]. On error no file is created at `path`.
+pub fn scatter_with_lines(
+    path: &Path,
+    points: &[(f64, f64)],
+    points_label: &str,
+    series: &[Series],
+    opts: &PlotOptions,
+) -> Result<()> {
+    let log = opts.log_y;
+    check_common(path, opts)?;
+    let finite: Vec<(f64, f64)> = points
+        .iter()
+        .copied()
+        .filter(|&(x, y)| plottable(x) && plottable(y) && (!log || y >= MIN_LOG))
+        .collect();
+    let all_x: Vec<f64> = finite
+        .iter()
+        .map(|p| p.0)
+        .chain(
+            series
+                .iter()
+                .flat_map(|s| s.points.iter().map(|p| p.0))
+                .filter(|v| plottable(*v)),
+        )
+        .collect();
+    let x = match opts.x_range {
+        Some(r) => explicit_range("x range", r, false)?,
+        None => auto_range(&all_x, false, 0.05, false),
+    };
+    let y = match opts.y_range {
+        Some(r) => explicit_range("y range", r, log)?,
+        None => {
+            let ys: Vec<f64> = finite
+                .iter()
+                .copied()
+                .chain(series.iter().flat_map(|s| s.points.iter().copied()))
+                .filter(|&(px, py)| plottable(px) && plottable(py) && px >= x.0 && px <= x.1)
+                .map(|p| p.1)
+                .filter(|&v| !log || v >= MIN_LOG)
+                .collect();
+            auto_range(&ys, log, 0.05, false)
+        }
+    };
+    let frame = Frame { x, y, log_y: log };
+    let mut items = vec![Item::Markers {
+        label: non_empty(points_label),
+        color: DATA_COLOR,
+        points: finite
+            .iter()
+            .filter(|&&(px, py)| frame.contains(px, py))
+            .map(|&(px, py)| (px, py, py, py))
+            .collect(),
+    }];
+    items.extend(series.iter().enumerate().map(|(i, s)| Item::Line {
+        label: non_empty(&s.label),
+        color: PALETTE[(i + 1) % PALETTE.len()],
+        pieces: frame.clip_polyline(&s.points),
+    }));
+    render(path, opts, &XyPlot { frame, items })
+}
+
+/// One variable of a [`scatter_matrix`]: its axis label (with the unit) and one value per point.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MatrixVariable {
+    /// Axis label, e.g. `"TOA board 0 (ns)"`.
+    pub label: String,
+    /// One value per point (all variables have the same length); NaN for a missing value.
+    pub values: Vec<f64>,
+}
+
+/// A set of points of a [`scatter_matrix`] drawn in one colour, with a legend entry.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MatrixGroup {
+    /// Legend entry, e.g. `"board 1"`.
+    pub label: String,
+    /// Indices of the group's points into the variables' values.
+    pub points: Vec<usize>,
+}
+
+/// Draws a scatter matrix, lower half only: for n variables an n x n grid whose panel (row i,
+/// column j < i) shows variable j (x) against variable i (y), and whose diagonal panels show the
+/// histogram (40 bins) of each variable, one colour per group. The upper half holds the legend.
+/// Points with a non-finite coordinate are left out of the panels concerned. Every panel has its
+/// own ticks; the axis labels are on the bottom row and the left column.
+///
+/// The caller chooses the points: drawing a million markers per panel makes a very large SVG, so
+/// large samples are best subsampled first.
+///
+/// # Errors
+/// [`Error::InvalidArgument`] for fewer than 2 variables, variables of different lengths or a
+/// group index out of range; otherwise as [`histogram`]. On error no file is created at `path`.
+pub fn scatter_matrix(
+    path: &Path,
+    variables: &[MatrixVariable],
+    groups: &[MatrixGroup],
+    opts: &PlotOptions,
+) -> Result<()> {
+    check_common(path, opts)?;
+    if variables.len() < 2 {
+        return Err(Error::InvalidArgument(format!(
+            "scatter matrix: expected at least 2 variables, found {}",
+            variables.len()
+        )));
+    }
+    let n = variables[0].values.len();
+    if let Some(v) = variables.iter().find(|v| v.values.len() != n) {
+        return Err(Error::InvalidArgument(format!(
+            "scatter matrix: variable {:?} has {} values, expected {n}",
+            v.label,
+            v.values.len()
+        )));
+    }
+    if let Some(g) = groups.iter().find(|g| g.points.iter().any(|&i| i >= n)) {
+        return Err(Error::InvalidArgument(format!(
+            "scatter matrix: group {:?} refers to a point beyond the {n} values",
+            g.label
+        )));
+    }
+    let ranges: Vec<(f64, f64)> = variables
+        .iter()
+        .map(|v| {
+            let used: Vec<f64> = groups
+                .iter()
+                .flat_map(|g| g.points.iter().map(|&i| v.values[i]))
+                .filter(|x| plottable(*x))
+                .collect();
+            auto_range(&used, false, 0.05, false)
+        })
+        .collect();
+    render(
+        path,
+        opts,
+        &MatrixPlot {
+            variables,
+            groups,
+            ranges,
+        },
+    )
+}
+
 /// Draws a 2-D map as coloured cells with a colour bar on the right.
 ///
 /// Each finite cell is filled with the "viridis" colour of its value on the colour scale (dark
@@ -1492,6 +1639,155 @@ impl XyPlot {
                 .background_style(WHITE.mix(0.85))
                 .border_style(BLACK.mix(0.5))
                 .draw()?;
+        }
+        Ok(())
+    }
+}
+
+/// A scatter matrix (see [`scatter_matrix`]).
+struct MatrixPlot<'a> {
+    variables: &'a [MatrixVariable],
+    groups: &'a [MatrixGroup],
+    ranges: Vec<(f64, f64)>,
+}
+
+/// Bins of the histograms on the diagonal of a scatter matrix.
+const MATRIX_BINS: usize = 40;
+
+impl Figure for MatrixPlot<'_> {
+    fn draw<DB>(&self, root: &DrawingArea<DB, Shift>, opts: &PlotOptions) -> DrawResult
+    where
+        DB: DrawingBackend,
+        DB::ErrorType: 'static,
+    {
+        let n = self.variables.len();
+        let lay = Layout::new(opts);
+        // Text scaled to the panel, not to the whole image.
+        let panel_lay = Layout::new(&PlotOptions {
+            width: (opts.width / n as u32).max(1) * 2,
+            height: (opts.height / n as u32).max(1) * 2,
+            ..opts.clone()
+        });
+        let area = titled(root, opts, &lay)?;
+        let panels = area.split_evenly((n, n));
+        for i in 0..n {
+            for j in 0..n {
+                let panel = &panels[i * n + j];
+                if j > i {
+                    continue;
+                }
+                let (x, y_var) = (self.ranges[j], &self.variables[i]);
+                let x_var = &self.variables[j];
+                let x_fmt = linear_formatter(x.0, x.1, 4.0);
+                let mut builder = ChartBuilder::on(panel);
+                builder
+                    .margin((panel_lay.margin / 2).max(1))
+                    .x_label_area_size(panel_lay.x_area(i == n - 1))
+                    .y_label_area_size(panel_lay.y_area(6, j == 0));
+                if i == j {
+                    // Histogram of variable i per group.
+                    let width = (x.1 - x.0) / MATRIX_BINS as f64;
+                    let counts: Vec<Vec<f64>> = self
+                        .groups
+                        .iter()
+                        .map(|g| {
+                            let mut c = vec![0.0; MATRIX_BINS];
+                            for &p in &g.points {
+                                let v = x_var.values[p];
+                                if plottable(v) && v >= x.0 && v < x.1 {
+                                    let k = (((v - x.0) / width) as usize).min(MATRIX_BINS - 1);
+                                    c[k] += 1.0;
+                                }
+                            }
+                            c
+                        })
+                        .collect();
+                    let top = counts
+                        .iter()
+                        .flatten()
+                        .fold(0.0f64, |a, &b| a.max(b))
+                        .max(1.0)
+                        * 1.05;
+                    let y_fmt = linear_formatter(0.0, top, 4.0);
+                    let mut chart = builder.build_cartesian_2d(x.0..x.1, 0.0..top)?;
+                    let mut mesh = chart.configure_mesh();
+                    mesh.disable_mesh()
+                        .x_labels(4)
+                        .y_labels(4)
+                        .x_label_formatter(&x_fmt)
+                        .y_label_formatter(&y_fmt)
+                        .label_style(panel_lay.text(panel_lay.tick_px))
+                        .axis_desc_style(panel_lay.text(panel_lay.desc_px));
+                    if i == n - 1 {
+                        mesh.x_desc(x_var.label.as_str());
+                    }
+                    if j == 0 {
+                        mesh.y_desc("points");
+                    }
+                    mesh.draw()?;
+                    for (g, c) in counts.iter().enumerate() {
+                        let style = PALETTE[g % PALETTE.len()].stroke_width(panel_lay.line);
+                        let mut pts = Vec::with_capacity(2 * MATRIX_BINS + 2);
+                        pts.push((x.0, 0.0));
+                        for (k, &v) in c.iter().enumerate() {
+                            pts.push((x.0 + k as f64 * width, v));
+                            pts.push((x.0 + (k + 1) as f64 * width, v));
+                        }
+                        pts.push((x.1, 0.0));
+                        chart.draw_series(std::iter::once(PathElement::new(pts, style)))?;
+                    }
+                } else {
+                    let y = self.ranges[i];
+                    let y_fmt = linear_formatter(y.0, y.1, 4.0);
+                    let mut chart = builder.build_cartesian_2d(x.0..x.1, y.0..y.1)?;
+                    let mut mesh = chart.configure_mesh();
+                    mesh.disable_mesh()
+                        .x_labels(4)
+                        .y_labels(4)
+                        .x_label_formatter(&x_fmt)
+                        .y_label_formatter(&y_fmt)
+                        .label_style(panel_lay.text(panel_lay.tick_px))
+                        .axis_desc_style(panel_lay.text(panel_lay.desc_px));
+                    if i == n - 1 {
+                        mesh.x_desc(x_var.label.as_str());
+                    }
+                    if j == 0 {
+                        mesh.y_desc(y_var.label.as_str());
+                    }
+                    mesh.draw()?;
+                    let r = (panel_lay.marker / 2).max(1);
+                    for (g, group) in self.groups.iter().enumerate() {
+                        let fill = PALETTE[g % PALETTE.len()].mix(0.6).filled();
+                        chart.draw_series(group.points.iter().filter_map(|&p| {
+                            let (px, py) = (x_var.values[p], y_var.values[p]);
+                            (plottable(px)
+                                && plottable(py)
+                                && px >= x.0
+                                && px <= x.1
+                                && py >= y.0
+                                && py <= y.1)
+                                .then(|| Circle::new((px, py), r, fill))
+                        }))?;
+                    }
+                }
+            }
+        }
+        // Legend in the empty upper-right panel.
+        if n > 1 && !self.groups.is_empty() {
+            let legend = &panels[n - 1];
+            let (w, _) = legend.dim_in_pixel();
+            let step = (1.5 * lay.legend_px).round() as i32;
+            for (g, group) in self.groups.iter().enumerate() {
+                let ty = step * (g as i32 + 1);
+                let color = PALETTE[g % PALETTE.len()];
+                legend.draw(&Circle::new((w as i32 / 4, ty), lay.marker, color.filled()))?;
+                legend.draw(&Text::new(
+                    group.label.clone(),
+                    (w as i32 / 4 + 2 * lay.marker + 6, ty),
+                    lay.text(lay.legend_px)
+                        .pos(Pos::new(HPos::Left, VPos::Center)),
+                ))?;
+            }
         }
         Ok(())
     }

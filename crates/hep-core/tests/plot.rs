@@ -482,3 +482,78 @@ fn plot_empty_labels_and_title_are_allowed() {
     let svg = assert_svg(&dir.path().join("bare.svg"), 800, 600, &[]);
     assert!(svg.contains("<polyline"), "the line is drawn");
 }
+
+#[test]
+fn plot_scatter_with_lines_and_scatter_matrix() {
+    let dir = tempfile::tempdir().unwrap();
+    let pts: Vec<(f64, f64)> = (0..200)
+        .map(|i| {
+            (
+                f64::from(i) * 0.1,
+                1.0 + 0.5 * f64::from(i) * 0.1 + 0.1 * f64::from(i % 7),
+            )
+        })
+        .collect();
+    let line = Series::sample("fit: y = 1.30 + 0.50x", 0.0, 20.0, 2, |x| 1.3 + 0.5 * x);
+    let p = dir.path().join("fit.svg");
+    plot::scatter_with_lines(&p, &pts, "", std::slice::from_ref(&line), &options()).unwrap();
+    let svg = assert_svg(&p, 800, 600, &["Test plot title", "fit: y = 1.30 + 0.50x"]);
+    // 200 markers (circles) are drawn.
+    assert!(
+        svg.matches("<circle").count() >= 200,
+        "{}",
+        svg.matches("<circle").count()
+    );
+    // Scatter matrix: 3 variables, 2 groups; lower half only, labels on the outer panels,
+    // the legend in the upper half.
+    let n = 300;
+    let vars: Vec<plot::MatrixVariable> = ["TOA (ns)", "TOT (ns)", "CAL"]
+        .iter()
+        .enumerate()
+        .map(|(k, label)| plot::MatrixVariable {
+            label: (*label).to_string(),
+            values: (0..n)
+                .map(|i| f64::from(i) * (k as f64 + 1.0) + if i == 5 { f64::NAN } else { 0.0 })
+                .collect(),
+        })
+        .collect();
+    let groups = vec![
+        plot::MatrixGroup {
+            label: "board 0".into(),
+            points: (0..150).collect(),
+        },
+        plot::MatrixGroup {
+            label: "board 1".into(),
+            points: (150..300).collect(),
+        },
+    ];
+    let m = dir.path().join("multi_scatter.svg");
+    plot::scatter_matrix(&m, &vars, &groups, &options()).unwrap();
+    let svg = assert_svg(
+        &m,
+        800,
+        600,
+        &["TOA (ns)", "TOT (ns)", "CAL", "board 0", "board 1"],
+    );
+    // Three lower panels with 300 points each, less point 5 (NaN in every variable):
+    // 3 x 299 markers, plus the two legend markers.
+    assert_eq!(svg.matches("<circle").count(), 3 * 299 + 2);
+    let png = dir.path().join("multi_scatter.png");
+    plot::scatter_matrix(&png, &vars, &groups, &options()).unwrap();
+    assert_png(&png, 800, 600);
+    // Bad input: one variable, lengths that differ, an index out of range; no file left.
+    let bad = dir.path().join("bad.svg");
+    assert!(matches!(
+        plot::scatter_matrix(&bad, &vars[..1], &groups, &options()),
+        Err(Error::InvalidArgument(_))
+    ));
+    let mut short = vars.clone();
+    short[1].values.pop();
+    assert!(plot::scatter_matrix(&bad, &short, &groups, &options()).is_err());
+    let far = vec![plot::MatrixGroup {
+        label: "x".into(),
+        points: vec![n as usize],
+    }];
+    assert!(plot::scatter_matrix(&bad, &vars, &far, &options()).is_err());
+    assert!(!bad.exists());
+}
