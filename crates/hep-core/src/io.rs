@@ -1061,22 +1061,36 @@ fn hash_file(path: &Path) -> Result<(u64, String)> {
     Ok((bytes, hex))
 }
 
-/// Streams `path` through SHA-256; returns (bytes read, lowercase hex digest).
-fn hash_uncached(path: &Path) -> Result<(u64, String)> {
-    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; HASH_BUFFER];
+/// Reads `input` (the file `path`) to its end in chunks of `buffer` bytes, handing each chunk to
+/// `each`; returns the number of bytes read.
+fn for_each_chunk(
+    input: &mut File,
+    path: &Path,
+    buffer: usize,
+    mut each: impl FnMut(&[u8]) -> Result<()>,
+) -> Result<u64> {
+    let mut buf = vec![0u8; buffer];
     let mut bytes = 0u64;
     loop {
-        let n = match file.read(&mut buf) {
-            Ok(0) => break,
+        let n = match input.read(&mut buf) {
+            Ok(0) => return Ok(bytes),
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(Error::io(path, e)),
         };
-        hasher.update(&buf[..n]);
+        each(&buf[..n])?;
         bytes += n as u64;
     }
+}
+
+/// Streams `path` through SHA-256; returns (bytes read, lowercase hex digest).
+fn hash_uncached(path: &Path) -> Result<(u64, String)> {
+    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut hasher = Sha256::new();
+    let bytes = for_each_chunk(&mut file, path, HASH_BUFFER, |chunk| {
+        hasher.update(chunk);
+        Ok(())
+    })?;
     Ok((bytes, hex_digest(hasher)))
 }
 
@@ -1094,21 +1108,11 @@ pub fn copy_file(src: impl AsRef<Path>, dst: impl AsRef<Path>) -> Result<FileDig
     let before = FileStamp::of(src);
     let mut input = File::open(src).map_err(|e| Error::io(src, e))?;
     let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; COPY_BUFFER];
     let bytes = atomic_write(dst, |w| {
-        let mut bytes = 0u64;
-        loop {
-            let n = match input.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(Error::io(src, e)),
-            };
-            hasher.update(&buf[..n]);
-            w.write_all(&buf[..n]).map_err(|e| Error::io(dst, e))?;
-            bytes += n as u64;
-        }
-        Ok(bytes)
+        for_each_chunk(&mut input, src, COPY_BUFFER, |chunk| {
+            hasher.update(chunk);
+            w.write_all(chunk).map_err(|e| Error::io(dst, e))
+        })
     })?;
     let sha256 = hex_digest(hasher);
     if let Ok(mut cache) = DIGESTS.lock() {

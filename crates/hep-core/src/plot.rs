@@ -1654,6 +1654,40 @@ struct MatrixPlot<'a> {
 /// Bins of the histograms on the diagonal of a scatter matrix.
 const MATRIX_BINS: usize = 40;
 
+/// A tick-label formatter.
+type TickFormat = dyn Fn(&f64) -> String;
+
+/// The axes of one scatter-matrix panel: four ticks each, the axis titles only where given
+/// (the outer row and column).
+fn panel_mesh<DB>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    lay: &Layout,
+    formats: (&TickFormat, &TickFormat),
+    x_desc: Option<&str>,
+    y_desc: Option<&str>,
+) -> DrawResult
+where
+    DB: DrawingBackend,
+    DB::ErrorType: 'static,
+{
+    let mut mesh = chart.configure_mesh();
+    mesh.disable_mesh()
+        .x_labels(4)
+        .y_labels(4)
+        .x_label_formatter(formats.0)
+        .y_label_formatter(formats.1)
+        .label_style(lay.text(lay.tick_px))
+        .axis_desc_style(lay.text(lay.desc_px));
+    if let Some(d) = x_desc {
+        mesh.x_desc(d);
+    }
+    if let Some(d) = y_desc {
+        mesh.y_desc(d);
+    }
+    mesh.draw()?;
+    Ok(())
+}
+
 impl Figure for MatrixPlot<'_> {
     fn draw<DB>(&self, root: &DrawingArea<DB, Shift>, opts: &PlotOptions) -> DrawResult
     where
@@ -1710,21 +1744,13 @@ impl Figure for MatrixPlot<'_> {
                         * 1.05;
                     let y_fmt = linear_formatter(0.0, top, 4.0);
                     let mut chart = builder.build_cartesian_2d(x.0..x.1, 0.0..top)?;
-                    let mut mesh = chart.configure_mesh();
-                    mesh.disable_mesh()
-                        .x_labels(4)
-                        .y_labels(4)
-                        .x_label_formatter(&x_fmt)
-                        .y_label_formatter(&y_fmt)
-                        .label_style(panel_lay.text(panel_lay.tick_px))
-                        .axis_desc_style(panel_lay.text(panel_lay.desc_px));
-                    if i == n - 1 {
-                        mesh.x_desc(x_var.label.as_str());
-                    }
-                    if j == 0 {
-                        mesh.y_desc("points");
-                    }
-                    mesh.draw()?;
+                    panel_mesh(
+                        &mut chart,
+                        &panel_lay,
+                        (&x_fmt, &y_fmt),
+                        (i == n - 1).then_some(x_var.label.as_str()),
+                        (j == 0).then_some("points"),
+                    )?;
                     for (g, c) in counts.iter().enumerate() {
                         let style = PALETTE[g % PALETTE.len()].stroke_width(panel_lay.line);
                         let mut pts = Vec::with_capacity(2 * MATRIX_BINS + 2);
@@ -1740,21 +1766,13 @@ impl Figure for MatrixPlot<'_> {
                     let y = self.ranges[i];
                     let y_fmt = linear_formatter(y.0, y.1, 4.0);
                     let mut chart = builder.build_cartesian_2d(x.0..x.1, y.0..y.1)?;
-                    let mut mesh = chart.configure_mesh();
-                    mesh.disable_mesh()
-                        .x_labels(4)
-                        .y_labels(4)
-                        .x_label_formatter(&x_fmt)
-                        .y_label_formatter(&y_fmt)
-                        .label_style(panel_lay.text(panel_lay.tick_px))
-                        .axis_desc_style(panel_lay.text(panel_lay.desc_px));
-                    if i == n - 1 {
-                        mesh.x_desc(x_var.label.as_str());
-                    }
-                    if j == 0 {
-                        mesh.y_desc(y_var.label.as_str());
-                    }
-                    mesh.draw()?;
+                    panel_mesh(
+                        &mut chart,
+                        &panel_lay,
+                        (&x_fmt, &y_fmt),
+                        (i == n - 1).then_some(x_var.label.as_str()),
+                        (j == 0).then_some(y_var.label.as_str()),
+                    )?;
                     let r = (panel_lay.marker / 2).max(1);
                     for (g, group) in self.groups.iter().enumerate() {
                         let fill = PALETTE[g % PALETTE.len()].mix(0.6).filled();
