@@ -46,6 +46,8 @@ fn the_original_sequence_works() {
         "toa_correlation_matrix.svg",
         "tot_correlation_matrix.svg",
         "toa_board0_vs_board3_scatter.svg",
+        "TOT_vs_TOA_ns_histogram.svg",
+        "TOT_vs_TOA_ns_scatter.svg",
     ] {
         let p = d.join("RUN/plot_times_in_ns_after_cuts").join(f);
         assert!(p.is_file(), "{f}");

@@ -459,6 +459,7 @@ fn original_sequence_with_times_ns_and_plots() {
     assert!(cutflow.join("calibration_code_histogram.svg").is_file());
     assert!(run.join("plot_after_cuts/Board3_TOT_vs_TOA.svg").is_file());
     assert!(run.join("plot_after_cuts/multi_scatter.svg").is_file());
+    assert!(run.join("plot_after_cuts/TOT_vs_TOA.svg").is_file());
     bin().args(["times-ns", "-o"]).arg(&run).assert().success();
     // TOA of board 0 is 12.5 - (100 + e) * 3.125/130 ns, about 9.6 to 10.1 ns.
     std::fs::write(
@@ -483,6 +484,10 @@ fn original_sequence_with_times_ns_and_plots() {
     );
     assert!(step.join("time_plots/time_of_arrival_ns_pdf.svg").is_file());
     assert!(step.join("time_plots/multi_scatter.svg").is_file());
+    assert!(
+        step.join("time_plots/TOT_vs_TOA_ns_histogram.svg")
+            .is_file()
+    );
     assert_eq!(
         std::fs::read_to_string(run.join("apply_time_cuts/task_report.txt")).unwrap(),
         "task_status: no errors\n"

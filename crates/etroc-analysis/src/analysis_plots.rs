@@ -10,8 +10,8 @@
 //!   line ("fit: y = α + βx"), `toa_correlation_matrix` and `tot_correlation_matrix` (Pearson
 //!   coefficients between boards), `multi_scatter` (TOA against TOT per hit, one colour per board)
 //!   and `time_scatter` (every board's TOA and TOT per event), the last two scatter matrices with
-//!   the lower half only (see [`crate::matrix_plots`]). The faceted `TOT_vs_TOA_ns_*` is not
-//!   drawn; the per-board plots show the same.
+//!   the lower half only (see [`crate::matrix_plots`]), and `TOT_vs_TOA_ns_{histogram,scatter}`
+//!   (the boards side by side on common axes).
 //! * `calculate_time_walk_correction/Iteration_<k>/`: `Board<b>_TWC_Before_Correction` (mean
 //!   Delta per TOT bin and the fitted polynomial), `..._Heatmap` (count map of Delta against
 //!   TOT), and `Board<b>_TWC_After_Correction` / `_Heatmap` (the residual after the correction),
@@ -33,12 +33,15 @@ use arrow_array::cast::AsArray;
 use std::path::{Path, PathBuf};
 
 use hep_core::plot::{
-    Map2D, MatrixGroup, MatrixVariable, PlotOptions, Series, lines, map2d, scatter,
+    Map2D, MatrixGroup, MatrixVariable, PlotOptions, Series, lines, map2d, map2d_facets, scatter,
+    scatter_facets,
 };
 
 use crate::charge_injection::{DAC_CHARGE_TABLE, DAC_FIT_TABLE, DacEstimator, NOISE_LIMIT_TABLE};
 use crate::error::Result;
-use crate::matrix_plots::{draw_correlation_matrix, draw_matrix, draw_scatter_with_ols};
+use crate::matrix_plots::{
+    MAX_MATRIX_POINTS, draw_correlation_matrix, draw_matrix, draw_scatter_with_ols, strided,
+};
 use crate::odr::polyval;
 use crate::resolution::{TIMING_TABLE, corrected_times, run_steps};
 use crate::rundir::{RunDir, names};
@@ -66,6 +69,11 @@ fn finite_range(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
     } else {
         None
     }
+}
+
+/// The values of `v` whose event is kept.
+fn accepted<'a>(v: &'a [f64], keep: &'a [bool]) -> impl Iterator<Item = f64> + 'a {
+    v.iter().zip(keep).filter(|(_, k)| **k).map(|(x, _)| *x)
 }
 
 /// Count map of `(x, y)` with about `per_unit.0` bins per unit of x and `per_unit.1` of y (at
@@ -157,6 +165,11 @@ fn times_set(
     let mut out = Vec::new();
     let xr = max_tot.map(|m| (0.0, m));
     let yr = max_toa.map(|m| (0.0, m));
+    // The faceted twins take one common binning: the range of all boards.
+    let all_x = finite_range(times.tot_ns.iter().flat_map(|v| accepted(v, keep)));
+    let all_y = finite_range(times.toa_ns.iter().flat_map(|v| accepted(v, keep)));
+    let mut facet_maps = Vec::new();
+    let mut facet_points = Vec::new();
     for (bi, b) in times.boards.iter().enumerate() {
         let (x, y) = (&times.tot_ns[bi], &times.toa_ns[bi]);
         if let Some(map) = count_map(x, y, keep, (20.0, 20.0), xr, yr) {
@@ -170,6 +183,9 @@ fn times_set(
             map2d(&p, &map, &opts)?;
             out.push(p);
         }
+        if let Some(map) = count_map(x, y, keep, (20.0, 20.0), xr.or(all_x), yr.or(all_y)) {
+            facet_maps.push((format!("board {b}"), map));
+        }
         let pts: Vec<(f64, f64)> = x
             .iter()
             .zip(y)
@@ -177,6 +193,11 @@ fn times_set(
             .filter(|(_, k)| **k)
             .map(|(p, _)| (*p.0, *p.1))
             .collect();
+        let thinned = strided((0..pts.len()).collect(), MAX_MATRIX_POINTS);
+        facet_points.push(Series::new(
+            format!("board {b}"),
+            thinned.into_iter().map(|i| pts[i]).collect(),
+        ));
         if !pts.is_empty() {
             let p = dir.join(format!("Board{b}_TOT_vs_TOA_ns_scatter.{ext}"));
             scatter(
@@ -216,6 +237,21 @@ fn times_set(
                 out.extend(draw_scatter_with_ols(&p, &opts, &data[a], &data[c], keep)?);
             }
         }
+    }
+    let facet_opts = |what: &str| {
+        PlotOptions::new(title(what, run), "TOT (ns)", "TOA (ns)")
+            .with_size(500 * times.boards.len().max(1) as u32, 520)
+            .with_z_label("events")
+    };
+    if !facet_maps.is_empty() {
+        let p = dir.join(format!("TOT_vs_TOA_ns_histogram.{ext}"));
+        map2d_facets(&p, &facet_maps, &facet_opts("TOT vs TOA"))?;
+        out.push(p);
+    }
+    if facet_points.iter().any(|s| !s.points.is_empty()) {
+        let p = dir.join(format!("TOT_vs_TOA_ns_scatter.{ext}"));
+        scatter_facets(&p, &facet_points, &facet_opts("TOT vs TOA"))?;
+        out.push(p);
     }
     for (var, label, data) in [("toa", "TOA", &times.toa_ns), ("tot", "TOT", &times.tot_ns)] {
         out.extend(draw_correlation_matrix(

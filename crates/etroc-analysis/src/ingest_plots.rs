@@ -5,7 +5,8 @@
 //! self-contained SVG (or PNG, by extension) drawn with `hep_core::plot`. Names follow the
 //! original: `calibration_code_{histogram,pdf}`, `time_of_arrival_{histogram,pdf}`,
 //! `time_over_threshold_{histogram,pdf}` (one line per board, `_pdf` normalised to unit area;
-//! the CAL histogram on a log y axis), `Board<b>_TOT_vs_TOA` (2-D count map of the codes) and
+//! the CAL histogram on a log y axis), `Board<b>_TOT_vs_TOA` (2-D count map of the codes),
+//! `TOT_vs_TOA` (the same maps side by side) and
 //! `multi_scatter` (scatter matrix of the CAL, TOA and TOT codes, one colour per board); for a
 //! merged charge-injection scan `DAC_Scan` and `multi_scatter` (threshold, hits, phase and
 //! charge, spec §5.1).
@@ -13,7 +14,9 @@
 
 use std::path::{Path, PathBuf};
 
-use hep_core::plot::{Map2D, MatrixGroup, MatrixVariable, PlotOptions, Series, lines, map2d};
+use hep_core::plot::{
+    Map2D, MatrixGroup, MatrixVariable, PlotOptions, Series, lines, map2d, map2d_facets,
+};
 
 use crate::error::Result;
 use crate::ingest::{Hits, MAX_CAL_CODE, MAX_TOA_CODE, MAX_TOT_CODE};
@@ -23,6 +26,24 @@ use crate::cuts::CutResult;
 use crate::matrix_plots::draw_matrix;
 use crate::rundir::{RunDir, Task, names};
 use crate::store;
+
+/// Draws the per-board maps side by side (the original's plots faceted by board), on one colour
+/// scale; nothing without maps.
+fn draw_facets(
+    path: &Path,
+    maps: Vec<(String, Map2D)>,
+    title: String,
+    labels: (&str, &str),
+) -> Result<Option<PathBuf>> {
+    if maps.is_empty() {
+        return Ok(None);
+    }
+    let opts = PlotOptions::new(title, labels.0, labels.1)
+        .with_size(500 * maps.len() as u32, 520)
+        .with_z_label("hits");
+    map2d_facets(path, &maps, &opts)?;
+    Ok(Some(path.to_path_buf()))
+}
 
 /// One-code bins from 0 to `max` (inclusive): counts per board of `values` where `keep`.
 fn code_counts(
@@ -137,6 +158,7 @@ pub fn plot_hits(
             out.push(path);
         }
     }
+    let mut facets = Vec::new();
     for &b in &boards {
         // 2-D map of TOT code against TOA code, 8 codes per cell.
         let (nx, ny) = (128usize, 64usize);
@@ -162,7 +184,14 @@ pub fn plot_hits(
         let path = dir.join(format!("Board{b}_TOT_vs_TOA.{ext}"));
         map2d(&path, &map, &opts)?;
         out.push(path);
+        facets.push((format!("board {b}"), map));
     }
+    out.extend(draw_facets(
+        &dir.join(format!("TOT_vs_TOA.{ext}")),
+        facets,
+        format!("TOT vs TOA — Run: {run_name}"),
+        ("TOA code", "TOT code"),
+    )?);
     // Scatter matrix of the three codes, one colour per board.
     let codes = |v: &[u16]| v.iter().map(|&c| f64::from(c)).collect::<Vec<f64>>();
     let variables = vec![
@@ -530,6 +559,7 @@ pub fn plot_times_ns(
             out.push(path);
         }
     }
+    let mut facets = Vec::new();
     for &b in &boards {
         let nx = ((toa_hi * 20.0).ceil() as usize).clamp(1, 400);
         let ny = ((tot_hi * 20.0).ceil() as usize).clamp(1, 400);
@@ -563,7 +593,14 @@ pub fn plot_times_ns(
             .with_z_label("hits"),
         )?;
         out.push(path);
+        facets.push((format!("board {b}"), map));
     }
+    out.extend(draw_facets(
+        &dir.join(format!("TOT_vs_TOA_ns_histogram.{ext}")),
+        facets,
+        format!("TOT vs TOA — Run: {run_name}"),
+        ("TOA (ns)", "TOT (ns)"),
+    )?);
     let groups = boards
         .iter()
         .map(|&b| MatrixGroup {

@@ -890,6 +890,113 @@ pub fn scatter_matrix(
 pub fn map2d(path: &Path, map: &Map2D, opts: &PlotOptions) -> Result<()> {
     check_common(path, opts)?;
     map.validate()?;
+    let z = match opts.z_range {
+        Some(r) => explicit_range("z range", r, false)?,
+        None => z_span(std::slice::from_ref(map)),
+    };
+    render(path, opts, &map_plot(map, opts, z)?)
+}
+
+/// Draws several 2-D maps side by side ("faceted"), each titled with its label, on one common
+/// colour scale (the minimum to the maximum over all maps unless [`PlotOptions::z_range`] is
+/// set); every panel has its colour bar. The y axis title is on the first panel only.
+///
+/// # Errors
+/// As [`map2d`], for any of the maps; [`Error::InvalidArgument`] without maps.
+pub fn map2d_facets(path: &Path, maps: &[(String, Map2D)], opts: &PlotOptions) -> Result<()> {
+    check_common(path, opts)?;
+    if maps.is_empty() {
+        return Err(Error::InvalidArgument("faceted map: no maps".into()));
+    }
+    for (_, m) in maps {
+        m.validate()?;
+    }
+    let all: Vec<Map2D> = maps.iter().map(|(_, m)| m.clone()).collect();
+    let z = match opts.z_range {
+        Some(r) => explicit_range("z range", r, false)?,
+        None => z_span(&all),
+    };
+    let panels = maps
+        .iter()
+        .map(|(label, m)| Ok((label.clone(), Panel::Map(map_plot(m, opts, z)?))))
+        .collect::<Result<Vec<_>>>()?;
+    render(path, opts, &Facets { panels })
+}
+
+/// Draws several scatter plots side by side ("faceted"), each titled with its series' label, on
+/// common axes (the points of all panels with a 5 % margin unless explicit ranges are set). The y
+/// axis title is on the first panel only.
+///
+/// # Errors
+/// As [`scatter`]; [`Error::InvalidArgument`] without panels.
+pub fn scatter_facets(path: &Path, panels: &[Series], opts: &PlotOptions) -> Result<()> {
+    check_common(path, opts)?;
+    if panels.is_empty() {
+        return Err(Error::InvalidArgument("faceted scatter: no panels".into()));
+    }
+    let finite = |s: &Series| -> Vec<(f64, f64)> {
+        s.points
+            .iter()
+            .copied()
+            .filter(|&(x, y)| plottable(x) && plottable(y))
+            .collect()
+    };
+    let all: Vec<(f64, f64)> = panels.iter().flat_map(finite).collect();
+    let x = match opts.x_range {
+        Some(r) => explicit_range("x range", r, false)?,
+        None => auto_range(
+            &all.iter().map(|p| p.0).collect::<Vec<_>>(),
+            false,
+            0.05,
+            false,
+        ),
+    };
+    let y = match opts.y_range {
+        Some(r) => explicit_range("y range", r, false)?,
+        None => auto_range(
+            &all.iter().map(|p| p.1).collect::<Vec<_>>(),
+            false,
+            0.05,
+            false,
+        ),
+    };
+    let frame = Frame { x, y, log_y: false };
+    let panels = panels
+        .iter()
+        .map(|s| {
+            let points = finite(s)
+                .into_iter()
+                .filter(|&(px, py)| frame.contains(px, py))
+                .map(|(px, py)| (px, py, py, py))
+                .collect();
+            (
+                s.label.clone(),
+                Panel::Xy(XyPlot {
+                    frame,
+                    items: vec![Item::Markers {
+                        label: None,
+                        color: DATA_COLOR,
+                        points,
+                    }],
+                }),
+            )
+        })
+        .collect();
+    render(path, opts, &Facets { panels })
+}
+
+/// The colour scale spanning the finite values of `maps`.
+fn z_span(maps: &[Map2D]) -> (f64, f64) {
+    let zs: Vec<f64> = maps
+        .iter()
+        .flat_map(|m| m.values.iter().copied())
+        .filter(|&v| plottable(v))
+        .collect();
+    auto_range(&zs, false, 0.0, false)
+}
+
+/// The cells of `map` clipped to the axis ranges of `opts` and coloured on the scale `z`.
+fn map_plot(map: &Map2D, opts: &PlotOptions, z: (f64, f64)) -> Result<MapPlot> {
     let x = match opts.x_range {
         Some(r) => explicit_range("x range", r, false)?,
         None => (map.x_low, map.x_high),
@@ -897,18 +1004,6 @@ pub fn map2d(path: &Path, map: &Map2D, opts: &PlotOptions) -> Result<()> {
     let y = match opts.y_range {
         Some(r) => explicit_range("y range", r, false)?,
         None => (map.y_low, map.y_high),
-    };
-    let z = match opts.z_range {
-        Some(r) => explicit_range("z range", r, false)?,
-        None => {
-            let zs: Vec<f64> = map
-                .values
-                .iter()
-                .copied()
-                .filter(|&v| plottable(v))
-                .collect();
-            auto_range(&zs, false, 0.0, false)
-        }
     };
     let dx = (map.x_high - map.x_low) / map.nx as f64;
     let dy = (map.y_high - map.y_low) / map.ny as f64;
@@ -929,10 +1024,14 @@ pub fn map2d(path: &Path, map: &Map2D, opts: &PlotOptions) -> Result<()> {
             if x0 >= x1 {
                 continue;
             }
-            cells.push(((x0, y0), (x1, y1), viridis((v - z.0) / (z.1 - z.0))));
+            cells.push((
+                (x0, y0),
+                (x1, y1),
+                viridis(((v - z.0) / (z.1 - z.0)).clamp(0.0, 1.0)),
+            ));
         }
     }
-    render(path, opts, &MapPlot { x, y, z, cells })
+    Ok(MapPlot { x, y, z, cells })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1811,6 +1910,47 @@ impl Figure for MatrixPlot<'_> {
     }
 }
 
+/// One panel of a faceted figure.
+enum Panel {
+    Xy(XyPlot),
+    Map(MapPlot),
+}
+
+/// Panels side by side under one title (see [`scatter_facets`], [`map2d_facets`]).
+struct Facets {
+    panels: Vec<(String, Panel)>,
+}
+
+impl Figure for Facets {
+    fn draw<DB>(&self, root: &DrawingArea<DB, Shift>, opts: &PlotOptions) -> DrawResult
+    where
+        DB: DrawingBackend,
+        DB::ErrorType: 'static,
+    {
+        let lay = Layout::new(opts);
+        let area = titled(root, opts, &lay)?;
+        let n = self.panels.len();
+        let columns = area.split_evenly((1, n));
+        for (k, ((label, panel), column)) in self.panels.iter().zip(&columns).enumerate() {
+            let panel_opts = PlotOptions {
+                title: label.clone(),
+                y_label: if k == 0 {
+                    opts.y_label.clone()
+                } else {
+                    String::new()
+                },
+                width: (opts.width / n as u32).max(1),
+                ..opts.clone()
+            };
+            match panel {
+                Panel::Xy(p) => p.draw(column, &panel_opts)?,
+                Panel::Map(m) => m.draw(column, &panel_opts)?,
+            }
+        }
+        Ok(())
+    }
+}
+
 /// One map cell: lower-left and upper-right corner (axis units) and its colour.
 type Cell = ((f64, f64), (f64, f64), RGBColor);
 
@@ -1885,7 +2025,10 @@ impl Figure for MapPlot {
         )?;
 
         // Colour bar, in absolute pixel coordinates of the root area.
+        // Pixel ranges are absolute; `root` may be a panel of a larger image.
         let (px, py) = chart.plotting_area().get_pixel_range();
+        let (bx, by) = root.get_base_pixel();
+        let (px, py) = (px.start - bx..px.end - bx, py.start - by..py.end - by);
         let (top, bottom) = (py.start, py.end);
         let height = f64::from(bottom - top);
         let x0 = px.end + gap;

@@ -557,3 +557,45 @@ fn plot_scatter_with_lines_and_scatter_matrix() {
     assert!(plot::scatter_matrix(&bad, &vars, &far, &options()).is_err());
     assert!(!bad.exists());
 }
+
+#[test]
+fn plot_facets_side_by_side() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = PlotOptions::new("TOT vs TOA", "TOA (ns)", "TOT (ns)").with_size(1500, 500);
+    let panels: Vec<Series> = (0..3)
+        .map(|b| {
+            Series::new(
+                format!("board {b}"),
+                (0..50)
+                    .map(|i| (f64::from(i) * 0.1, f64::from(b) + f64::from(i % 5)))
+                    .collect(),
+            )
+        })
+        .collect();
+    let p = dir.path().join("TOT_vs_TOA_ns_scatter.svg");
+    plot::scatter_facets(&p, &panels, &opts).unwrap();
+    let svg = assert_svg(
+        &p,
+        1500,
+        500,
+        &["TOT vs TOA", "board 0", "board 1", "board 2"],
+    );
+    assert_eq!(svg.matches("<circle").count(), 150);
+    // The y title once (first panel), the x title under every panel.
+    assert_eq!(svg.matches("TOT (ns)").count(), 1);
+    assert_eq!(svg.matches("TOA (ns)").count(), 3);
+    let maps: Vec<(String, Map2D)> = (0..2)
+        .map(|b| {
+            let mut m = sample_map();
+            m.values.iter_mut().for_each(|v| *v *= f64::from(b + 1));
+            (format!("board {b}"), m)
+        })
+        .collect();
+    let q = dir.path().join("TOT_vs_TOA_ns_histogram.png");
+    plot::map2d_facets(&q, &maps, &opts.clone().with_z_label("hits")).unwrap();
+    assert_png(&q, 1500, 500);
+    let bad = dir.path().join("bad.svg");
+    assert!(plot::scatter_facets(&bad, &[], &opts).is_err());
+    assert!(plot::map2d_facets(&bad, &[], &opts).is_err());
+    assert!(!bad.exists());
+}
