@@ -29,12 +29,13 @@ struct Cli {
         ignore_case = true
     )]
     log_level: Option<LogLevel>,
-    /// Also log everything (debug level and above) to this file, appended; without a value
-    /// `./logging.log`, as the original's `--log-file`.
+    /// Also log everything (debug level and above) to a file, appended: `--log-file` alone writes
+    /// `./logging.log` as the original's flag, `--log-file=PATH` another file.
     #[arg(
         long = "log-file",
         global = true,
         num_args = 0..=1,
+        require_equals = true,
         default_missing_value = "logging.log",
         value_name = "PATH"
     )]

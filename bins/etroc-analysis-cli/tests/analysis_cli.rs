@@ -271,13 +271,17 @@ fn log_level_and_log_file_as_the_original() {
             "-o",
             "RUN",
             "--no-sqlite",
-            "--log-file",
-            "t.log",
+            "--log-file=t.log",
             "-l",
             "DEBUG",
         ],
         d,
     );
+    // The flag before the subcommand does not swallow it.
+    std::fs::remove_file(d.join("logging.log")).unwrap();
+    run_ok(&["--log-file", "cut", "-o", "RUN"], d);
+    let log = std::fs::read_to_string(d.join("logging.log")).unwrap();
+    assert!(log.contains("task apply_event_cuts: no errors"), "{log}");
     let log = std::fs::read_to_string(d.join("t.log")).unwrap();
     assert!(log.contains("fbin mean"), "{log}");
     let err = cmd()

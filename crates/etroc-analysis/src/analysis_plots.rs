@@ -240,7 +240,7 @@ fn times_set(
     }
     let facet_opts = |what: &str| {
         PlotOptions::new(title(what, run), "TOT (ns)", "TOA (ns)")
-            .with_size(500 * times.boards.len().max(1) as u32, 520)
+            .with_size(crate::ingest_plots::facet_width(times.boards.len()), 520)
             .with_z_label("events")
     };
     if !facet_maps.is_empty() {

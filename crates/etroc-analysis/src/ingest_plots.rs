@@ -27,6 +27,11 @@ use crate::matrix_plots::draw_matrix;
 use crate::rundir::{RunDir, Task, names};
 use crate::store;
 
+/// Width of a figure of `panels` panels side by side: 500 pixels each, within the plot size limit.
+pub(crate) fn facet_width(panels: usize) -> u32 {
+    (500 * panels.max(1)).min(hep_core::plot::MAX_SIZE as usize) as u32
+}
+
 /// Draws the per-board maps side by side (the original's plots faceted by board), on one colour
 /// scale; nothing without maps.
 fn draw_facets(
@@ -39,7 +44,7 @@ fn draw_facets(
         return Ok(None);
     }
     let opts = PlotOptions::new(title, labels.0, labels.1)
-        .with_size(500 * maps.len() as u32, 520)
+        .with_size(facet_width(maps.len()), 520)
         .with_z_label("hits");
     map2d_facets(path, &maps, &opts)?;
     Ok(Some(path.to_path_buf()))

@@ -145,8 +145,13 @@ pub fn process_into(
     run.run_task(task_name, &[], true, |task| {
         task.set_configuration(options)?;
         check_input(input)?;
-        // The copy first: it hashes the input on the way, so recording the input and the copy
-        // in the manifest reads nothing more.
+        let (hits, summary) = match options.format {
+            InputFormat::BeamTxt => ingest::read_beam_txt(input, &options.ingest)?,
+            InputFormat::SplitDat => ingest::read_charge_injection_dat(input, &options.ingest)?,
+            InputFormat::RawWords => ingest::read_raw_words(input, &options.ingest)?,
+        };
+        // The copy (only of an input that parsed) hashes the input on the way, so recording the
+        // input and the copy in the manifest reads nothing more.
         let copy = if options.copy_input {
             let dir = task.path("original_data");
             std::fs::create_dir_all(&dir).map_err(|e| hep_core::Error::io(&dir, e))?;
@@ -157,11 +162,6 @@ pub fn process_into(
             None
         };
         task.add_input(input)?;
-        let (hits, summary) = match options.format {
-            InputFormat::BeamTxt => ingest::read_beam_txt(input, &options.ingest)?,
-            InputFormat::SplitDat => ingest::read_charge_injection_dat(input, &options.ingest)?,
-            InputFormat::RawWords => ingest::read_raw_words(input, &options.ingest)?,
-        };
         let batch = hits.to_record_batch();
         let mut outputs = store::write_tables(
             &run.data_dir(),

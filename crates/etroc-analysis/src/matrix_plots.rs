@@ -3,10 +3,11 @@
 //! `tot_correlation_matrix`) and the board-against-board scatters with their OLS line
 //! (`toa_board<a>_vs_board<b>_scatter`, legend "fit: y = α + βx").
 //!
-//! Scatter panels draw at most [`MAX_MATRIX_POINTS`] points: an evenly strided subsample of the
-//! selected points (the same points at every call), so that a run of a million events still gives
-//! an SVG of a few MB. The histograms on the diagonal, the correlation coefficients and the OLS
-//! lines use every selected point.
+//! Scatter matrices and scatters draw about [`MAX_MATRIX_POINTS`] points (each group thinned by
+//! the same factor, rounded up): an evenly strided subsample of the selected points (the same
+//! points at every call), so that a run of a million events still gives an SVG of a few MB. The
+//! histograms on the diagonal of a scatter matrix show the same subsample; the correlation
+//! coefficients and the OLS lines use every selected point.
 
 use std::path::{Path, PathBuf};
 
@@ -30,7 +31,8 @@ pub fn strided(indices: Vec<usize>, max: usize) -> Vec<usize> {
     (0..max).map(|k| indices[k * n / max]).collect()
 }
 
-/// Points per group, at most [`MAX_MATRIX_POINTS`] in all, each group thinned by the same factor.
+/// Points per group, [`MAX_MATRIX_POINTS`] in all (at most one more per group: the share of each
+/// is rounded up), each group thinned by the same factor.
 fn thin_groups(groups: Vec<MatrixGroup>) -> Vec<MatrixGroup> {
     let total: usize = groups.iter().map(|g| g.points.len()).sum();
     if total <= MAX_MATRIX_POINTS {
@@ -49,8 +51,8 @@ fn thin_groups(groups: Vec<MatrixGroup>) -> Vec<MatrixGroup> {
 }
 
 /// Draws the scatter matrix `path` of `variables` with one colour per group (points thinned to
-/// [`MAX_MATRIX_POINTS`]); nothing is drawn (and `None` returned) without points or with fewer
-/// than two variables.
+/// about [`MAX_MATRIX_POINTS`], see [`thin_groups`]); nothing is drawn (and `None` returned)
+/// without points or with fewer than two variables.
 ///
 /// # Errors
 /// Drawing and I/O errors.

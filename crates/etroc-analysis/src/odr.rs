@@ -81,7 +81,8 @@ impl std::str::FromStr for FitMethod {
 pub struct OdrOptions {
     /// Starting coefficients `beta_0..beta_K`; `None` means all ones (the original's choice).
     pub beta0: Option<Vec<f64>>,
-    /// Maximum number of Levenberg-Marquardt iterations (default 500).
+    /// Maximum number of iterations of each phase (default 500): of the Levenberg-Marquardt
+    /// iteration, of the Newton steps of large samples, and of a Levenberg-Marquardt fallback.
     pub max_iterations: usize,
     /// Convergence: relative size of the last coefficient step, `|step| / |beta|`, below this
     /// value (default 1e-10; ODRPACK's `partol` default is eps^(2/3), about 4e-11, but ODRPACK
@@ -93,7 +94,7 @@ pub struct OdrOptions {
     pub polish_delta: bool,
     /// With the subsample start of large samples (131 072 points or more), continue with Newton
     /// steps on the reduced objective (default true; the Levenberg-Marquardt iteration takes over
-    /// if they fail). Same minimum; three to five passes over the points instead of about twenty.
+    /// if they fail). Same minimum; four to six passes over the points instead of about twenty.
     pub reduced_newton: bool,
 }
 
@@ -122,7 +123,8 @@ pub struct PolyFit {
     pub sum_of_squares: f64,
     /// Number of points used.
     pub n_points: usize,
-    /// Levenberg-Marquardt iterations (0 for OLS).
+    /// Iterations on the full sample: Levenberg-Marquardt steps, or for a large sample that took
+    /// the Newton path its Newton steps (the subsample's iterations are not counted); 0 for OLS.
     pub iterations: usize,
     /// Whether the convergence criterion was met (always true for OLS).
     pub converged: bool,

@@ -89,13 +89,15 @@ pub fn write_tables(
             .par_iter()
             .map(|t| {
                 let path = parquet_path(dir, t.table);
-                hep_core::io::write_parquet_with_schema(
+                let stamp = hep_core::io::write_parquet_stamped(
                     &path,
                     t.batch.schema(),
                     std::slice::from_ref(t.batch),
                     &schema_metadata_pairs(t.batch),
                 )?;
-                remember_table(&path, t.batch);
+                if let Some(stamp) = stamp {
+                    remember_table(stamp, t.batch);
+                }
                 Ok(path)
             })
             .collect()
@@ -125,17 +127,15 @@ pub fn write_tables(
 /// How many of the tables last written by [`write_tables`] are kept decoded in memory.
 const REMEMBERED_TABLES: usize = 4;
 
-/// The tables last written by this process, with the stamp of their Parquet file: the next task
-/// of a chain (`run-beam`) reads the table the previous one wrote without decoding it again. An
-/// entry is used only while the file is unchanged (same size, modification time and inode).
+/// The tables last written by this process, with the stamp of their Parquet file (taken from the
+/// written handle): the next task of a chain (`run-beam`) reads the table the previous one wrote
+/// without decoding it again. An entry is used only while the file at its path is still that
+/// file (same size, file times and inode; see [`hep_core::io::FileStamp`] for the limit).
 static WRITTEN_TABLES: std::sync::LazyLock<
     std::sync::Mutex<std::collections::VecDeque<(hep_core::io::FileStamp, RecordBatch)>>,
 > = std::sync::LazyLock::new(Default::default);
 
-fn remember_table(path: &Path, batch: &RecordBatch) {
-    let Some(stamp) = hep_core::io::FileStamp::of(path) else {
-        return;
-    };
+fn remember_table(stamp: hep_core::io::FileStamp, batch: &RecordBatch) {
     if let Ok(mut tables) = WRITTEN_TABLES.lock() {
         tables.retain(|(s, _)| s.path() != stamp.path());
         tables.push_back((stamp, batch.clone()));

@@ -394,9 +394,16 @@ fn a_table_read_back_from_memory_equals_the_decoded_file() {
         .iter()
         .map(|t| read_table(dir.path(), t).unwrap())
         .collect();
+    // Served from memory: the very buffers of the written batches, not a decoded copy.
+    for (r, w) in remembered.iter().zip([&hits, &ns]) {
+        for (a, b) in r.columns().iter().zip(w.columns()) {
+            assert!(a.to_data().ptr_eq(&b.to_data()), "not from memory");
+        }
+    }
     store::forget_written_tables();
     for (t, r) in ["etroc1_data", "twc"].iter().zip(&remembered) {
         let decoded = read_table(dir.path(), t).unwrap();
+        assert!(!decoded.column(0).to_data().ptr_eq(&r.column(0).to_data()));
         assert_eq!(decoded.schema(), r.schema(), "{t}");
         assert_eq!(decoded.num_rows(), r.num_rows(), "{t}");
         for (a, b) in decoded.columns().iter().zip(r.columns()) {

@@ -82,10 +82,15 @@ fn create_temp(path: &Path) -> Result<(File, TempPath)> {
 
 /// Flushes and syncs `file`, then renames `temp` onto `path`. On error the temporary file is
 /// removed (dropping a [`TempPath`] deletes it).
-fn commit_temp(path: &Path, file: File, temp: TempPath) -> Result<()> {
+///
+/// Returns the stamp of the committed file, taken from the still open handle after the rename
+/// (so it is this file's even if `path` is replaced right after); `None` if its metadata cannot
+/// be read.
+fn commit_temp(path: &Path, file: File, temp: TempPath) -> Result<Option<FileStamp>> {
     file.sync_all().map_err(|e| Error::io(path, e))?;
-    drop(file);
     temp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    let stamp = FileStamp::of_open(path, &file);
+    drop(file);
     // Make the rename itself durable. Best effort: some file systems refuse to sync directories.
     #[cfg(unix)]
     if let Ok((parent, _)) = target_parts(path)
@@ -93,7 +98,7 @@ fn commit_temp(path: &Path, file: File, temp: TempPath) -> Result<()> {
     {
         let _ = dir.sync_all();
     }
-    Ok(())
+    Ok(stamp)
 }
 
 /// A file being written atomically: the content goes to a temporary file next to the target and
@@ -152,7 +157,7 @@ impl AtomicFile {
         let file = writer
             .into_inner()
             .map_err(|e| Error::io(&target, e.into_error()))?;
-        commit_temp(&target, file, temp)
+        commit_temp(&target, file, temp).map(drop)
     }
 }
 
@@ -337,7 +342,7 @@ impl ParquetWriter {
             path, writer, temp, ..
         } = self;
         let file = writer.into_inner().map_err(|e| parquet_err(&path, e))?;
-        commit_temp(&path, file, temp)
+        commit_temp(&path, file, temp).map(drop)
     }
 }
 
@@ -376,6 +381,22 @@ pub fn write_parquet_with_schema(
     batches: &[RecordBatch],
     key_value_metadata: &[(String, String)],
 ) -> Result<()> {
+    write_parquet_stamped(path, schema, batches, key_value_metadata).map(drop)
+}
+
+/// [`write_parquet_with_schema`], returning the [`FileStamp`] of the written file, taken from the
+/// written handle (`None` if its metadata cannot be read): with it a caller can keep the batches
+/// and know later whether the file at `path` is still the one it wrote.
+///
+/// # Errors
+///
+/// As [`write_parquet_with_schema`].
+pub fn write_parquet_stamped(
+    path: impl AsRef<Path>,
+    schema: SchemaRef,
+    batches: &[RecordBatch],
+    key_value_metadata: &[(String, String)],
+) -> Result<Option<FileStamp>> {
     use parquet::arrow::arrow_writer::{ArrowColumnChunk, ArrowLeafColumn, compute_leaves};
     use rayon::prelude::*;
     let path = path.as_ref();
@@ -594,6 +615,7 @@ pub fn read_parquet_table(path: impl AsRef<Path>) -> Result<RecordBatch> {
     let path = path.as_ref();
     let pq = |e| parquet_err(path, e);
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let stamp = FileStamp::of_open(path, &file);
     let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(pq)?;
     let file_metadata = meta.metadata().file_metadata();
     let rows = usize::try_from(file_metadata.num_rows()).unwrap_or(0);
@@ -613,6 +635,13 @@ pub fn read_parquet_table(path: impl AsRef<Path>) -> Result<RecordBatch> {
         .into_par_iter()
         .map(|i| -> Result<arrow_array::ArrayRef> {
             let file = File::open(path).map_err(|e| Error::io(path, e))?;
+            // Every column from the file whose footer was read, even if `path` is replaced.
+            if FileStamp::of_open(path, &file) != stamp {
+                return Err(Error::io(
+                    path,
+                    std::io::Error::other("the file changed while it was being read"),
+                ));
+            }
             let mask = ProjectionMask::roots(meta.parquet_schema(), [i]);
             let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file, meta.clone())
                 .with_projection(mask)
@@ -992,16 +1021,21 @@ pub fn write_csv_with<T: Serialize>(
 /// Size of the read buffer used for hashing (64 KiB).
 const HASH_BUFFER: usize = 64 * 1024;
 
-/// What identifies one version of a file: its absolute path, size, modification time and (on
-/// Unix) device and inode numbers. Rewriting a file changes its modification time, and replacing
-/// it by a rename changes its inode, so two equal stamps of a path mean unchanged content (up to
-/// the file system's timestamp resolution, nanoseconds on ext4, XFS and btrfs). Used by the
-/// digest cache of [`sha256_file`] and by callers that keep decoded copies of files they wrote.
+/// What identifies one version of a file: its absolute path, size, modification and change
+/// times and (on Unix) device and inode numbers.
+///
+/// Writing a file changes its modification and change times, and replacing it by a rename gives
+/// the path a new inode, so two equal stamps of a path mean unchanged content, with one limit:
+/// the times have the file system's timestamp granularity (on Linux a clock tick of a few
+/// milliseconds before kernel 6.13, nanoseconds after; seconds on FAT), so a rewrite in place that
+/// keeps the size and falls within the same tick as the stamp goes unnoticed. Used by the digest
+/// cache of [`sha256_file`] and by callers that keep decoded copies of files they wrote.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct FileStamp {
     path: PathBuf,
     bytes: u64,
     modified: Option<std::time::SystemTime>,
+    changed: (i64, i64),
     inode: (u64, u64),
 }
 
@@ -1011,21 +1045,36 @@ impl FileStamp {
         &self.path
     }
 
+    /// The size of the file (bytes).
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
     /// The stamp of `path` now; `None` if its metadata cannot be read (e.g. it does not exist).
     pub fn of(path: impl AsRef<Path>) -> Option<Self> {
         let path = path.as_ref();
-        let meta = std::fs::metadata(path).ok()?;
+        Self::from_metadata(path, &std::fs::metadata(path).ok()?)
+    }
+
+    /// The stamp of the open `file`, recorded under `path`: the version of the file that this
+    /// handle reads or wrote, even if `path` has been replaced meanwhile.
+    pub fn of_open(path: impl AsRef<Path>, file: &File) -> Option<Self> {
+        Self::from_metadata(path.as_ref(), &file.metadata().ok()?)
+    }
+
+    fn from_metadata(path: &Path, meta: &std::fs::Metadata) -> Option<Self> {
         #[cfg(unix)]
-        let inode = {
+        let (changed, inode) = {
             use std::os::unix::fs::MetadataExt;
-            (meta.dev(), meta.ino())
+            ((meta.ctime(), meta.ctime_nsec()), (meta.dev(), meta.ino()))
         };
         #[cfg(not(unix))]
-        let inode = (0, 0);
+        let (changed, inode) = ((0, 0), (0, 0));
         Some(Self {
             path: std::path::absolute(path).ok()?,
             bytes: meta.len(),
             modified: meta.modified().ok(),
+            changed,
             inode,
         })
     }
@@ -1033,30 +1082,41 @@ impl FileStamp {
 
 /// Digests already computed in this process, by file version. A pipeline that records a file as
 /// the output of one step and as the input of the next reads it once. A file rewritten in place
-/// gets a new modification time (and a renamed-over file a new inode), so it is hashed again.
+/// gets new file times (and a renamed-over file a new inode), so it is hashed again.
 static DIGESTS: std::sync::LazyLock<
     std::sync::Mutex<std::collections::HashMap<FileStamp, String>>,
 > = std::sync::LazyLock::new(Default::default);
 
-/// [`hash_uncached`] through the process-wide digest cache.
-fn hash_file(path: &Path) -> Result<(u64, String)> {
-    let Some(version) = FileStamp::of(path) else {
-        return hash_uncached(path);
-    };
-    if let Some(hex) = DIGESTS
-        .lock()
-        .ok()
-        .and_then(|cache| cache.get(&version).cloned())
-    {
-        return Ok((version.bytes, hex));
+fn remember_digest(stamp: FileStamp, hex: &str) {
+    if let Ok(mut cache) = DIGESTS.lock() {
+        cache.insert(stamp, hex.to_string());
     }
-    let (bytes, hex) = hash_uncached(path)?;
-    // Cache only if the file did not change while it was read.
-    if bytes == version.bytes
-        && FileStamp::of(path).as_ref() == Some(&version)
-        && let Ok(mut cache) = DIGESTS.lock()
+}
+
+/// Size and SHA-256 of `path` through the process-wide digest cache. The stamp is taken from the
+/// open handle that is hashed, before and after reading; the digest is cached only if they agree.
+fn hash_file(path: &Path) -> Result<(u64, String)> {
+    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let before = FileStamp::of_open(path, &file);
+    if let Some(stamp) = &before
+        && let Some(hex) = DIGESTS
+            .lock()
+            .ok()
+            .and_then(|cache| cache.get(stamp).cloned())
     {
-        cache.insert(version, hex.clone());
+        return Ok((stamp.bytes, hex));
+    }
+    let mut hasher = Sha256::new();
+    let bytes = for_each_chunk(&mut file, path, HASH_BUFFER, |chunk| {
+        hasher.update(chunk);
+        Ok(())
+    })?;
+    let hex = hex_digest(hasher);
+    if let Some(stamp) = before
+        && stamp.bytes == bytes
+        && FileStamp::of_open(path, &file).as_ref() == Some(&stamp)
+    {
+        remember_digest(stamp, &hex);
     }
     Ok((bytes, hex))
 }
@@ -1083,17 +1143,6 @@ fn for_each_chunk(
     }
 }
 
-/// Streams `path` through SHA-256; returns (bytes read, lowercase hex digest).
-fn hash_uncached(path: &Path) -> Result<(u64, String)> {
-    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut hasher = Sha256::new();
-    let bytes = for_each_chunk(&mut file, path, HASH_BUFFER, |chunk| {
-        hasher.update(chunk);
-        Ok(())
-    })?;
-    Ok((bytes, hex_digest(hasher)))
-}
-
 /// Copies the file `src` to `dst` atomically (see [`atomic_write`]) and returns the digest of
 /// the copy, computed from the bytes as they are written: one read of `src` gives both the copy
 /// and its SHA-256. The digest is remembered for `dst` and, if it did not change meanwhile, for
@@ -1105,26 +1154,28 @@ fn hash_uncached(path: &Path) -> Result<(u64, String)> {
 /// then.
 pub fn copy_file(src: impl AsRef<Path>, dst: impl AsRef<Path>) -> Result<FileDigest> {
     let (src, dst) = (src.as_ref(), dst.as_ref());
-    let before = FileStamp::of(src);
     let mut input = File::open(src).map_err(|e| Error::io(src, e))?;
+    let before = FileStamp::of_open(src, &input);
+    let (file, temp) = create_temp(dst)?;
+    let mut writer = BufWriter::with_capacity(64 * 1024, file);
     let mut hasher = Sha256::new();
-    let bytes = atomic_write(dst, |w| {
-        for_each_chunk(&mut input, src, COPY_BUFFER, |chunk| {
-            hasher.update(chunk);
-            w.write_all(chunk).map_err(|e| Error::io(dst, e))
-        })
+    let bytes = for_each_chunk(&mut input, src, COPY_BUFFER, |chunk| {
+        hasher.update(chunk);
+        writer.write_all(chunk).map_err(|e| Error::io(dst, e))
     })?;
+    let file = writer
+        .into_inner()
+        .map_err(|e| Error::io(dst, e.into_error()))?;
+    let copy = commit_temp(dst, file, temp)?;
     let sha256 = hex_digest(hasher);
-    if let Ok(mut cache) = DIGESTS.lock() {
-        if let Some(copy) = FileStamp::of(dst) {
-            cache.insert(copy, sha256.clone());
-        }
-        if let Some(original) = before
-            && FileStamp::of(src).as_ref() == Some(&original)
-            && original.bytes == bytes
-        {
-            cache.insert(original, sha256.clone());
-        }
+    if let Some(copy) = copy {
+        remember_digest(copy, &sha256);
+    }
+    if let Some(original) = before
+        && original.bytes == bytes
+        && FileStamp::of_open(src, &input).as_ref() == Some(&original)
+    {
+        remember_digest(original, &sha256);
     }
     Ok(FileDigest {
         path: dst.to_path_buf(),

@@ -667,7 +667,9 @@ fn sha256_of_file_larger_than_buffer() {
 
 #[test]
 fn digest_of_a_file_changed_in_place_is_recomputed() {
-    // Same path, same inode, same size, new content: the cached digest must not be reused.
+    // Same path, same inode, same size, new content: the cached digest must not be reused. The
+    // rewrite comes 20 ms later, beyond the file system's timestamp granularity (a few ms at
+    // most on Linux), which is the documented limit of FileStamp.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("f");
     std::fs::write(&path, b"abc").unwrap();
