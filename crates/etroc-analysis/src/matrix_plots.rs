@@ -51,7 +51,7 @@ fn thin_groups(groups: Vec<MatrixGroup>) -> Vec<MatrixGroup> {
 }
 
 /// Draws the scatter matrix `path` of `variables` with one colour per group (points thinned to
-/// about [`MAX_MATRIX_POINTS`], see [`thin_groups`]); nothing is drawn (and `None` returned)
+/// about [`MAX_MATRIX_POINTS`], see the module docs); nothing is drawn (and `None` returned)
 /// without points or with fewer than two variables.
 ///
 /// # Errors
