@@ -8,13 +8,13 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use crate::common::PlotFormat;
+use crate::common::{MergeArgs, PlotFormat};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use etroc_analysis::analysis_plots;
 use etroc_analysis::charge_injection::{DacEstimator, DacOptions, calculate_dac_points};
 use etroc_analysis::ingest_plots;
-use etroc_analysis::ingest_run::{self, DirOptions};
+use etroc_analysis::ingest_run;
 use etroc_analysis::odr::FitMethod;
 use etroc_analysis::pipeline::{BeamChainOptions, run_beam};
 use etroc_analysis::resolution::{ResolutionOptions, analyse_time_resolution};
@@ -132,27 +132,11 @@ pub struct ReprocessDirArgs {
     /// Plot file format.
     #[arg(long, value_enum, default_value = "svg")]
     plot_format: PlotFormat,
-    /// Default threshold (DAC) of board 0.
-    #[arg(long = "b0", default_value_t = 535)]
-    b0: i16,
-    /// Default threshold (DAC) of board 1.
-    #[arg(long = "b1", default_value_t = 720)]
-    b1: i16,
-    /// Default threshold (DAC) of board 3.
-    #[arg(long = "b3", default_value_t = 720)]
-    b3: i16,
-    /// Reconcile the merged rows with the scanned board (filter_default).
-    #[arg(short = 'f', long = "filter-default")]
-    filter_default: bool,
-    /// Trigger board.
-    #[arg(short = 't', long = "trigger-board", default_value_t = 0)]
-    trigger_board: u8,
     /// Like the original: merge again without re-applying the per-run cuts.
     #[arg(long)]
     compat: bool,
-    /// Do not write SQLite databases (Parquet only).
-    #[arg(long)]
-    no_sqlite: bool,
+    #[command(flatten)]
+    merge: MergeArgs,
 }
 
 /// Arguments of `dac-vs-charge`.
@@ -355,15 +339,7 @@ fn times_ns(a: TimesNsArgs) -> Result<()> {
 fn twc(a: TwcArgs) -> Result<()> {
     let run = open_run(&a.run.out_directory)?;
     let opts = TwcTaskOptions {
-        twc: TwcOptions {
-            iterations: a.iterations as usize,
-            order: a.order,
-            method: if a.ols {
-                FitMethod::Ols
-            } else {
-                FitMethod::Odr
-            },
-        },
+        twc: twc_options(a.iterations, a.order, a.ols),
         sqlite: !a.run.no_sqlite,
         drop_old: true,
     };
@@ -426,15 +402,18 @@ fn resolution(a: ResolutionArgs) -> Result<()> {
     Ok(())
 }
 
+/// The TWC settings of `-i`, `-p` and `--ols` (shared by `twc` and `run-beam`).
+fn twc_options(iterations: u32, order: usize, ols: bool) -> TwcOptions {
+    TwcOptions {
+        iterations: iterations as usize,
+        order,
+        method: if ols { FitMethod::Ols } else { FitMethod::Odr },
+    }
+}
+
 fn reprocess_dir(a: ReprocessDirArgs) -> Result<()> {
     let run = open_run(&a.out_directory)?;
-    let opts = DirOptions {
-        keep_all: false,
-        default_thresholds: [a.b0, a.b1, a.b3],
-        filter_default: a.filter_default,
-        trigger_board: a.trigger_board,
-        sqlite: !a.no_sqlite,
-    };
+    let opts = a.merge.dir_options(false);
     if a.compat {
         let merge = ingest_run::merge_runs(&run, &opts)?;
         println!(
@@ -569,15 +548,7 @@ fn run_beam_cmd(a: RunBeamArgs) -> Result<()> {
         time_cuts: a.time_cuts,
         keep_nan: false,
         fbin: a.fbin,
-        twc: TwcOptions {
-            iterations: a.iterations as usize,
-            order: a.order,
-            method: if a.ols {
-                FitMethod::Ols
-            } else {
-                FitMethod::Odr
-            },
-        },
+        twc: twc_options(a.iterations, a.order, a.ols),
         sqlite: !a.no_sqlite,
     };
     let rep = run_beam(&a.file, &a.out_directory, &opts)?;

@@ -7,13 +7,13 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::common::PlotFormat;
+use crate::common::{MergeArgs, PlotFormat};
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use etroc_analysis::cuts::{self, CutOptions, CutReport};
 use etroc_analysis::ingest::{EventPattern, IngestOptions, RunMetadata};
 use etroc_analysis::ingest_plots;
-use etroc_analysis::ingest_run::{self, DirOptions, InputFormat, ProcessOptions};
+use etroc_analysis::ingest_run::{self, InputFormat, ProcessOptions};
 use etroc_analysis::rundir::RunDir;
 
 /// Prints a line on stdout, ignoring a closed pipe (e.g. `| head`) instead of panicking.
@@ -129,24 +129,8 @@ pub struct ProcessDirArgs {
     /// Do not add the date prefix to the output directory name.
     #[arg(short = 'i', long = "no-date-prefix")]
     no_date_prefix: bool,
-    /// Default threshold (DAC) of board 0 (the original's -b0).
-    #[arg(long = "b0", default_value_t = 535)]
-    b0: i16,
-    /// Default threshold (DAC) of board 1 (the original's -b1).
-    #[arg(long = "b1", default_value_t = 720)]
-    b1: i16,
-    /// Default threshold (DAC) of board 3 (the original's -b3).
-    #[arg(long = "b3", default_value_t = 720)]
-    b3: i16,
-    /// Reconcile the merged rows with the scanned board (filter_default).
-    #[arg(short = 'f', long = "filter-default")]
-    filter_default: bool,
-    /// Trigger board.
-    #[arg(short = 't', long = "trigger-board", default_value_t = 0)]
-    trigger_board: u8,
-    /// Do not write SQLite databases (Parquet only).
-    #[arg(long)]
-    no_sqlite: bool,
+    #[command(flatten)]
+    merge: MergeArgs,
 }
 
 /// Arguments of `cut`.
@@ -314,14 +298,15 @@ fn process_dir(a: ProcessDirArgs) -> Result<()> {
     } else {
         with_date_prefix(&a.out_directory)
     };
+    // Check the input before creating the run, so that a mistyped -d leaves no directory.
+    if !a.directory.is_dir() {
+        anyhow::bail!(
+            "{}: input directory with the *Split_0.dat files not found",
+            a.directory.display()
+        );
+    }
     let run = RunDir::create(&out)?;
-    let opts = DirOptions {
-        keep_all: a.keep_all,
-        default_thresholds: [a.b0, a.b1, a.b3],
-        filter_default: a.filter_default,
-        trigger_board: a.trigger_board,
-        sqlite: !a.no_sqlite,
-    };
+    let opts = a.merge.dir_options(a.keep_all);
     let report = ingest_run::process_charge_injection_dir(&a.directory, &run, &opts)
         .with_context(|| format!("processing {}", a.directory.display()))?;
     let failed: Vec<_> = report.runs.iter().filter(|r| r.outcome.is_err()).collect();

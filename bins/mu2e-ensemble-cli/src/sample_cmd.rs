@@ -135,7 +135,7 @@ pub struct RunSiArgs {
     plan_only: bool,
     /// With --plan-only: also compare the generated events (or cosmic livetime) of the listed
     /// files with the normalisations (Stage2 check).
-    #[arg(long)]
+    #[arg(long, requires = "plan_only")]
     check_generated: bool,
     /// Output format of --plan-only and of the summary.
     #[arg(long, value_enum, default_value = "table")]
@@ -177,7 +177,7 @@ pub struct RunSiArgs {
     emit_fcl: bool,
     /// FCL template with ${comments} ${run} ${subRun} ${samplingSeed} ${datasets} ${outnameMC}
     /// ${outnameData} (default: a built-in DTS-level template).
-    #[arg(long)]
+    #[arg(long, requires = "emit_fcl")]
     fcl_template: Option<PathBuf>,
     /// Print the resolved configuration (every default filled in) as JSON and exit.
     #[arg(long)]
@@ -257,19 +257,7 @@ fn gen_primary(a: &GenPrimaryArgs) -> Result<()> {
         PrimaryType::CePlus => PrimaryKind::CePlus,
         PrimaryType::Dio => {
             let emin = a.emin.unwrap_or(95.0);
-            let spectrum = match &tables.dio_heeck {
-                Some(s) => s.clone(),
-                None => {
-                    if emin < mu2e_ensemble::dio::MIN_VALID_EMIN_MEV {
-                        bail!(
-                            "the analytic DIO spectrum is valid for --emin >= {} MeV; give --tables with {}",
-                            mu2e_ensemble::dio::MIN_VALID_EMIN_MEV,
-                            mu2e_ensemble::tables::DIO_HEECK_FILE
-                        );
-                    }
-                    mu2e_ensemble::dio::Pol58::aluminium().to_spectrum(emin, 0.01)?
-                }
-            };
+            let spectrum = tables.dio_spectrum(emin)?;
             PrimaryKind::Dio {
                 spectrum,
                 emin_mev: emin,

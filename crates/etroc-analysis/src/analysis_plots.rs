@@ -47,7 +47,7 @@ use crate::resolution::{TIMING_TABLE, corrected_times, run_steps};
 use crate::rundir::{RunDir, names};
 use crate::store;
 use crate::times::EventTimes;
-use crate::twc::{FIT_TABLE, INFO_TABLE, pivot_ns_table};
+use crate::twc::{FIT_TABLE, pivot_column, pivot_ns_table, twc_iterations};
 
 fn mkdir(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| hep_core::Error::io(dir, e))?;
@@ -483,12 +483,7 @@ fn twc_pair(
 pub fn plot_twc(run: &RunDir, ext: &str) -> Result<Vec<PathBuf>> {
     let dir = run.task_dir(names::CALCULATE_TIME_WALK_CORRECTION);
     let batch = store::read_table(&dir, store::HITS_TABLE)?;
-    let info = store::read_table(&dir, INFO_TABLE)?;
-    let n = store::column_to_i64(&info, "max_twc_iterations")?
-        .first()
-        .copied()
-        .unwrap_or(0)
-        .max(0) as usize;
+    let n = twc_iterations(&dir)?;
     let fits = store::read_table(&dir, FIT_TABLE)?;
     let f_iter = store::column_to_i64(&fits, "twc_iteration")?;
     let f_board = store::column_to_i64(&fits, "board_id")?;
@@ -508,14 +503,7 @@ pub fn plot_twc(run: &RunDir, ext: &str) -> Result<Vec<PathBuf>> {
     let (times, index) = pivot_ns_table(&batch)?;
     let (ev, tf) = crate::cuts::read_run_filters(run, true)?;
     let keep = crate::twc::event_flags(&times, &ev, tf.as_ref());
-    let column = |name: &str| -> Result<Vec<Vec<f64>>> {
-        let col = store::column_to_f64(&batch, name)?;
-        let mut t = vec![vec![f64::NAN; times.len()]; times.boards.len()];
-        for (&(b, e), v) in index.iter().zip(col) {
-            t[b][e] = v;
-        }
-        Ok(t)
-    };
+    let column = |name: &str| pivot_column(&batch, name, &times, &index);
     let mut out = Vec::new();
     for k in 0..n {
         let d = dir.join(format!("Iteration_{k}"));
@@ -663,12 +651,7 @@ pub fn plot_resolution(run: &RunDir, ext: &str) -> Result<Vec<PathBuf>> {
     }
     // Histograms of time_delta and time_diff per (iteration, step).
     let tdir = run.task_dir(names::CALCULATE_TIME_WALK_CORRECTION);
-    let info = store::read_table(&tdir, INFO_TABLE)?;
-    let n = store::column_to_i64(&info, "max_twc_iterations")?
-        .first()
-        .copied()
-        .unwrap_or(0)
-        .max(0) as usize;
+    let n = twc_iterations(&tdir)?;
     let batch = store::read_table(&tdir, store::HITS_TABLE)?;
     let (times, toa_twc) = corrected_times(&batch, n)?;
     let run_step_list = run_steps(run, &times)?;

@@ -963,29 +963,19 @@ fn time_cut_mask(pivot: &Pivot<'_>, cut: &TimeCut, keep_nan: bool) -> Result<Vec
     Ok(mask)
 }
 
-/// Ordinary least-squares line y = a + b·x over the points where both are finite (scipy's
-/// `linregress`); `None` with fewer than 2 points or no spread in x.
+/// The OLS line `y = a + b x` (scipy's `linregress`, [`crate::odr::ols_line`]) through the points
+/// where both are finite;
+/// `None` with fewer than 2 such points or all x equal.
 fn ols_line(x: &[f64], y: &[f64]) -> Option<(f64, f64)> {
-    let pts = || {
-        x.iter()
-            .zip(y)
-            .filter(|(x, y)| x.is_finite() && y.is_finite())
-    };
-    let n = pts().count();
-    if n < 2 {
-        return None;
-    }
-    let nf = n as f64;
-    let (sx, sy) = pts().fold((0.0, 0.0), |(a, b), (x, y)| (a + x, b + y));
-    let (mx, my) = (sx / nf, sy / nf);
-    let (sxx, sxy) = pts().fold((0.0, 0.0), |(a, b), (x, y)| {
-        (a + (x - mx) * (x - mx), b + (x - mx) * (y - my))
-    });
-    if !(sxx > 0.0) {
-        return None;
-    }
-    let b = sxy / sxx;
-    Some((my - b * mx, b))
+    let (xs, ys): (Vec<f64>, Vec<f64>) = x
+        .iter()
+        .zip(y)
+        .filter(|(x, y)| x.is_finite() && y.is_finite())
+        .map(|(x, y)| (*x, *y))
+        .unzip();
+    crate::odr::ols_line(&xs, &ys)
+        .ok()
+        .map(|f| (f.intercept, f.slope))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -378,40 +378,40 @@ fn list_individual_runs(run: &RunDir) -> Result<Vec<(String, PathBuf)>> {
     Ok(runs)
 }
 
-/// Hit counts per board of one individual run: `(board, hits)` sorted by board.
-fn count_hits(run: &RunDir, sqlite: bool) -> Result<Vec<(u8, i64)>> {
+/// Hits per board, `(board, hits)` sorted by board.
+type BoardCounts = Vec<(u8, i64)>;
+
+/// Hit counts per board of one individual run: `(board, hits)` sorted by board, and the files
+/// written on the way (the accepted hits in `data-filtered/`, when the run has completed cuts).
+fn count_hits(run: &RunDir, sqlite: bool) -> Result<(BoardCounts, Vec<PathBuf>)> {
     let table = store::read_table(&run.data_dir(), HITS_TABLE)?;
-    let hits = Hits::from_record_batch(&table)?;
-    let keep: Vec<bool> = if run.task_completed(names::APPLY_EVENT_CUTS) {
+    let mut hits = Hits::from_record_batch(&table)?;
+    let mut written = Vec::new();
+    if run.task_completed(names::APPLY_EVENT_CUTS) {
         let filter = store::read_filter(&run.path().join(store::EVENT_FILTER_FILE))?;
         let sel = cuts::select_hits(&hits.event, &filter, None);
-        // Write the accepted hits as the original does (`data-filtered/data.sqlite`).
-        let mut filtered = hits.clone();
-        filtered.retain(&sel.accepted);
-        let batch = filtered.to_record_batch();
-        store::write_tables(
+        // Keep the accepted hits and write them as the original does
+        // (`data-filtered/data.sqlite`).
+        hits.retain(&sel.accepted);
+        written = store::write_tables(
             &run.path().join("data-filtered"),
             sqlite.then_some(DATA_SQLITE),
             &[TableOutput {
                 table: HITS_TABLE,
-                batch: &batch,
+                batch: &hits.to_record_batch(),
                 indexes: &[],
             }],
         )?;
-        sel.accepted
-    } else {
-        vec![true; hits.len()]
-    };
-    let mut counts = [0i64; 256];
-    for (&b, &k) in hits.data_board_id.iter().zip(&keep) {
-        if k {
-            counts[usize::from(b)] += 1;
-        }
     }
-    Ok((0..=255u8)
+    let mut counts = [0i64; 256];
+    for &b in &hits.data_board_id {
+        counts[usize::from(b)] += 1;
+    }
+    let counts = (0..=255u8)
         .filter(|&b| counts[usize::from(b)] > 0)
         .map(|b| (b, counts[usize::from(b)]))
-        .collect())
+        .collect();
+    Ok((counts, written))
 }
 
 /// The merge task `merge_etroc1_runs` (spec 5.1): counts the (cut-accepted) hits per board of
@@ -433,23 +433,16 @@ pub fn merge_runs(run: &RunDir, options: &DirOptions) -> Result<MergeReport> {
             task.set_configuration(options)?;
             let individual = list_individual_runs(run)?;
             type Rows = Vec<(u8, i64, ChargeInjectionFileName)>;
-            type Outcome = std::result::Result<(Rows, Vec<String>), String>;
+            type Outcome = std::result::Result<(Rows, Vec<String>, Vec<PathBuf>), String>;
             let per_run: Vec<(String, Outcome)> = individual
                 .par_iter()
                 .map(|(name, path)| {
-                    let r = (|| -> Result<(Rows, Vec<String>)> {
+                    let r = (|| -> Result<(Rows, Vec<String>, Vec<PathBuf>)> {
                         let meta = ChargeInjectionFileName::parse(Path::new(name))?;
                         let sub = RunDir::open(path)?;
-                        if !sub.task_completed(names::PROCESS_DAT)
-                            && !sub.task_completed(names::APPLY_EVENT_CUTS)
-                        {
-                            return Err(Error::TaskNotCompleted {
-                                run: path.clone(),
-                                task: names::MERGE_RUNS.into(),
-                                required: names::PROCESS_DAT.into(),
-                            });
-                        }
-                        let counts = count_hits(&sub, options.sqlite)?;
+                        let either = format!("{}|{}", names::PROCESS_DAT, names::APPLY_EVENT_CUTS);
+                        sub.check_requirements(names::MERGE_RUNS, &[&either])?;
+                        let (counts, written) = count_hits(&sub, options.sqlite)?;
                         let (counts, warnings) = reconcile(counts, &meta, options, name);
                         Ok((
                             counts
@@ -457,6 +450,7 @@ pub fn merge_runs(run: &RunDir, options: &DirOptions) -> Result<MergeReport> {
                                 .map(|(b, h)| (b, h, meta.clone()))
                                 .collect(),
                             warnings,
+                            written,
                         ))
                     })();
                     (name.clone(), r.map_err(|e| e.to_string()))
@@ -467,9 +461,10 @@ pub fn merge_runs(run: &RunDir, options: &DirOptions) -> Result<MergeReport> {
             let mut warnings = Vec::new();
             for (name, r) in per_run {
                 match r {
-                    Ok((r, w)) => {
+                    Ok((r, w, written)) => {
                         rows.extend(r);
                         warnings.extend(w);
+                        task.add_outputs(written);
                     }
                     Err(e) => skipped.push((name, e)),
                 }

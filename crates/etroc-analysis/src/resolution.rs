@@ -322,11 +322,7 @@ impl Default for ResolutionOptions {
 /// # Errors
 /// Only on an internal schema mismatch.
 pub fn timing_batch(rows: &[ResolutionRow]) -> Result<RecordBatch> {
-    let ns = |name: &str| {
-        Field::new(name, DataType::Float64, true).with_metadata(std::collections::HashMap::from([
-            ("unit".to_string(), "ns".to_string()),
-        ]))
-    };
+    let ns = crate::times::ns_field;
     let f = |g: &dyn Fn(&ResolutionRow) -> f64| -> ArrayRef {
         Arc::new(Float64Array::from_iter_values(rows.iter().map(g)))
     };
@@ -390,12 +386,12 @@ pub fn corrected_times(
     let (times, index) = pivot_ns_table(batch)?;
     let mut out = Vec::with_capacity(iterations);
     for k in 0..iterations {
-        let col = store::column_to_f64(batch, &format!("time_of_arrival_twc_iteration_{k}"))?;
-        let mut t = vec![vec![f64::NAN; times.len()]; times.boards.len()];
-        for (&(b, e), v) in index.iter().zip(col) {
-            t[b][e] = v;
-        }
-        out.push(t);
+        out.push(crate::twc::pivot_column(
+            batch,
+            &format!("time_of_arrival_twc_iteration_{k}"),
+            &times,
+            &index,
+        )?);
     }
     Ok((times, out))
 }
@@ -444,12 +440,7 @@ pub fn analyse_time_resolution(
         |task| {
             task.set_configuration(opts)?;
             let dir = run.task_dir(names::CALCULATE_TIME_WALK_CORRECTION);
-            let info = store::read_table(&dir, crate::twc::INFO_TABLE)?;
-            let n = store::column_to_i64(&info, "max_twc_iterations")?
-                .first()
-                .copied()
-                .unwrap_or(0)
-                .max(0) as usize;
+            let n = crate::twc::twc_iterations(&dir)?;
             let batch = store::read_table(&dir, store::HITS_TABLE)?;
             // The Parquet table, or the SQLite database of a run written by the original scripts.
             if let Some(source) = store::table_source(&dir, store::HITS_TABLE) {
@@ -457,6 +448,12 @@ pub fn analyse_time_resolution(
             }
             let (times, toa_twc) = corrected_times(&batch, n)?;
             let steps = run_steps(run, &times)?;
+            // The filters that decide which events count: the run-root ones and each step's.
+            task.add_input(run.path().join(store::EVENT_FILTER_FILE))?;
+            task.add_input(run.path().join(store::TIME_FILTER_FILE))?;
+            for s in time_cut_steps(run)? {
+                task.add_input(&s.filter_path)?;
+            }
             let rows = analyse(&times.boards, &toa_twc, &steps)?;
             let all = timing_batch(&rows)?;
             let sqlite = opts.sqlite.then_some(RESOLUTION_SQLITE);

@@ -734,15 +734,6 @@ impl EventFilter {
         Ok(Self { event, accepted })
     }
 
-    /// A filter that accepts every event of `events` (sorted and deduplicated here).
-    pub fn accept_all(events: &[i64]) -> Self {
-        let mut event = events.to_vec();
-        event.sort_unstable();
-        event.dedup();
-        let accepted = vec![true; event.len()];
-        Self { event, accepted }
-    }
-
     /// The event numbers, ascending.
     pub fn events(&self) -> &[i64] {
         &self.event

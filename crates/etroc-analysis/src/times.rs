@@ -402,15 +402,6 @@ impl EventTimes {
     pub fn is_empty(&self) -> bool {
         self.event.is_empty()
     }
-
-    /// Per-event flags from a filter lookup: `accepted[e] = lookup(event[e])`, false for events
-    /// the lookup does not know.
-    pub fn flags(&self, lookup: impl Fn(i64) -> Option<bool>) -> Vec<bool> {
-        self.event
-            .iter()
-            .map(|&e| lookup(e).unwrap_or(false))
-            .collect()
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -442,7 +433,8 @@ impl Default for TimesOptions {
     }
 }
 
-fn ns_field(name: &str) -> Field {
+/// A nullable Float64 field `name` with the metadata `unit = ns`.
+pub(crate) fn ns_field(name: &str) -> Field {
     Field::new(name, DataType::Float64, true).with_metadata(std::collections::HashMap::from([(
         "unit".to_string(),
         "ns".to_string(),

@@ -318,6 +318,40 @@ pub fn pivot_ns_table(batch: &RecordBatch) -> Result<(EventTimes, Vec<(usize, us
     Ok((times, index))
 }
 
+/// The number of TWC iterations N stored by the task in `dir` (table `twc_info`,
+/// `max_twc_iterations`; 0 if the table has no row).
+///
+/// # Errors
+/// The table or its column is missing or not an integer.
+pub fn twc_iterations(dir: &std::path::Path) -> Result<usize> {
+    let info = store::read_table(dir, INFO_TABLE)?;
+    Ok(store::column_to_i64(&info, "max_twc_iterations")?
+        .first()
+        .copied()
+        .unwrap_or(0)
+        .max(0) as usize)
+}
+
+/// The per-hit column `name` of `batch` as board x event arrays of the pivot `times`, with
+/// `index` the (board index, event index) of each hit from [`pivot_ns_table`]; NaN where a board
+/// has no hit in an event.
+///
+/// # Errors
+/// The column is missing or not numeric.
+pub fn pivot_column(
+    batch: &RecordBatch,
+    name: &str,
+    times: &EventTimes,
+    index: &[(usize, usize)],
+) -> Result<Vec<Vec<f64>>> {
+    let col = store::column_to_f64(batch, name)?;
+    let mut t = vec![vec![f64::NAN; times.len()]; times.boards.len()];
+    for (&(b, e), v) in index.iter().zip(col) {
+        t[b][e] = v;
+    }
+    Ok(t)
+}
+
 /// The TWC hit table: the ns table plus, per iteration k, the columns
 /// `delta_toa_to_reference_iteration_k`, `time_of_arrival_twc_iteration_k`,
 /// `delta_toa_to_reference_iteration_k_twc`, and a final `delta_toa_to_reference_iteration_N`
@@ -338,11 +372,7 @@ pub fn twc_tables(
             index.iter().map(|&(b, e)| v[b][e]),
         ))
     };
-    let ns = |name: String| {
-        Field::new(name, DataType::Float64, true).with_metadata(std::collections::HashMap::from([
-            ("unit".to_string(), "ns".to_string()),
-        ]))
-    };
+    let ns = |name: String| crate::times::ns_field(&name);
     for k in 0..result.iterations {
         fields.push(ns(format!("delta_toa_to_reference_iteration_{k}")));
         columns.push(per_hit(&result.delta[k]));

@@ -18,7 +18,6 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::constants::{ConstantSet, Process};
-use crate::dio::Pol58;
 use crate::error::{Error, Result};
 use crate::normalizations::{Inputs, Normalizations, StopRates, Unit, compute};
 use crate::sampler::{EnsembleConfig, EnsembleReport, OutputNaming, SampleInput, build_ensemble};
@@ -212,10 +211,7 @@ pub fn run_demo(opts: &DemoOptions) -> Result<DemoReport> {
         let (kind, nominal_eff) = match e.process {
             Process::CeMinus => (PrimaryKind::CeMinus, 0.8_f64),
             Process::Dio => {
-                let spectrum = match &tables.dio_heeck {
-                    Some(s) => s.clone(),
-                    None => Pol58::aluminium().to_spectrum(opts.dio_emin_mev, 0.01)?,
-                };
+                let spectrum = tables.dio_spectrum(opts.dio_emin_mev)?;
                 (
                     PrimaryKind::Dio {
                         spectrum,

@@ -28,8 +28,8 @@ use crate::samples::{SampleFileInfo, SampleNormalization};
 use crate::tables::Tables;
 use crate::units::{Livetime, LivetimeYears};
 
-/// Seconds per 365-day year (run_si's conversion).
-pub const SECONDS_PER_YEAR: f64 = 31_536_000.0;
+/// Seconds per 365-day year (run_si's conversion; hep-core's constant).
+pub use crate::units::SECONDS_PER_YEAR;
 /// Upper limit of the "one week" regime (yr): six 20-hour days.
 pub const WEEK_REGIME_MAX_YR: f64 = 6.0 / 365.0 * 20.0 / 24.0;
 /// genEnsemble's `dem_emin` (MeV).

@@ -1291,8 +1291,8 @@ fn write_subrun(
 }
 
 /// Draws `n` ensembles' counts for the same expectations with seeds `seed0, seed0 + 1, …` and
-/// returns the per-sample pulls `pulls[sample][ensemble]` (a validation helper for the pull test
-/// and for `--validate`; no file is touched).
+/// returns the per-sample pulls `pulls[sample][ensemble]` (a validation helper, used by the pull
+/// test; no file is touched).
 ///
 /// # Errors
 ///
