@@ -40,8 +40,8 @@ fn normalizations(c: &mut Criterion) {
         None => (
             Tables::none(),
             StopRates {
-                muon_stops_per_pot: 7.6711407768e-4,
-                ipa_stops_per_pot: 1.3431495492077653e-8,
+                muon_stops_per_pot: mu2e_ensemble::pipeline::DEMO_MUON_STOPS_PER_POT,
+                ipa_stops_per_pot: mu2e_ensemble::pipeline::DEMO_IPA_STOPS_PER_POT,
                 pion: None,
             },
         ),

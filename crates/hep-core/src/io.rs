@@ -601,7 +601,8 @@ pub fn read_parquet(path: impl AsRef<Path>) -> Result<(SchemaRef, Vec<RecordBatc
 /// Reads the whole Parquet file `path` as one record batch, decoding the columns in parallel.
 ///
 /// The schema is the file's Arrow schema; its metadata also holds the footer key-value metadata
-/// (a key already in the schema metadata keeps its schema value). Each top-level column is
+/// (as the Parquet reader merges it: a footer value wins over the embedded schema's). Each
+/// top-level column is
 /// decoded by its own reader over the shared footer, on the rayon pool; the result does not
 /// depend on the thread count. For files too large for memory use [`ParquetReader`].
 ///
@@ -619,18 +620,8 @@ pub fn read_parquet_table(path: impl AsRef<Path>) -> Result<RecordBatch> {
     let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(pq)?;
     let file_metadata = meta.metadata().file_metadata();
     let rows = usize::try_from(file_metadata.num_rows()).unwrap_or(0);
-    let mut schema_metadata = meta.schema().metadata().clone();
-    for (k, v) in key_value_map(file_metadata.key_value_metadata()) {
-        if !schema_metadata.contains_key(&k) {
-            schema_metadata.insert(k, v);
-        }
-    }
-    let schema = std::sync::Arc::new(
-        meta.schema()
-            .as_ref()
-            .clone()
-            .with_metadata(schema_metadata),
-    );
+    // The reader already merges the footer key-value metadata into the schema's.
+    let schema = meta.schema().clone();
     let columns = (0..schema.fields().len())
         .into_par_iter()
         .map(|i| -> Result<arrow_array::ArrayRef> {
@@ -1200,9 +1191,9 @@ fn hex_digest(hasher: Sha256) -> String {
 
 /// The SHA-256 of the file `path` as 64 lowercase hex digits, read in 64 KiB chunks.
 ///
-/// Digests are cached for the life of the process by absolute path, size, modification time
-/// and inode, so a file recorded as an output and then as an input is read once; a file changed
-/// since is hashed again.
+/// Digests are cached for the life of the process by [`FileStamp`] (absolute path, size,
+/// modification and change times, device and inode), so a file recorded as an output and then as
+/// an input is read once; a file changed since is hashed again.
 ///
 /// # Errors
 ///

@@ -636,45 +636,7 @@ pub fn histogram_with_curves(
 /// # Errors
 /// As [`histogram`]. On error no file is created at `path`.
 pub fn scatter(path: &Path, points: &[(f64, f64)], opts: &PlotOptions) -> Result<()> {
-    let log = opts.log_y;
-    check_common(path, opts)?;
-    let finite: Vec<(f64, f64)> = points
-        .iter()
-        .copied()
-        .filter(|&(x, y)| plottable(x) && plottable(y) && (!log || y >= MIN_LOG))
-        .collect();
-    let x = match opts.x_range {
-        Some(r) => explicit_range("x range", r, false)?,
-        None => auto_range(
-            &finite.iter().map(|p| p.0).collect::<Vec<_>>(),
-            false,
-            0.05,
-            false,
-        ),
-    };
-    let y = match opts.y_range {
-        Some(r) => explicit_range("y range", r, log)?,
-        None => {
-            let ys: Vec<f64> = finite
-                .iter()
-                .filter(|p| p.0 >= x.0 && p.0 <= x.1)
-                .map(|p| p.1)
-                .collect();
-            auto_range(&ys, log, 0.05, false)
-        }
-    };
-    let frame = Frame { x, y, log_y: log };
-    let pts = finite
-        .iter()
-        .filter(|&&(px, py)| frame.contains(px, py))
-        .map(|&(px, py)| (px, py, py, py))
-        .collect();
-    let items = vec![Item::Markers {
-        label: None,
-        color: DATA_COLOR,
-        points: pts,
-    }];
-    render(path, opts, &XyPlot { frame, items })
+    scatter_with_lines(path, points, "", &[], opts)
 }
 
 /// Draws several named polylines with a legend, one colour each (ten distinct colours, then
@@ -817,7 +779,9 @@ pub struct MatrixGroup {
 /// own ticks; the axis labels are on the bottom row and the left column.
 ///
 /// The caller chooses the points: drawing a million markers per panel makes a very large SVG, so
-/// large samples are best subsampled first.
+/// large samples are best subsampled first. Each axis spans its variable's points with a 5 %
+/// margin; [`PlotOptions`]' axis ranges, axis labels and logarithmic y are not used here (the
+/// variables carry their labels).
 ///
 /// # Errors
 /// [`Error::InvalidArgument`] for fewer than 2 variables, variables of different lengths or a
@@ -892,7 +856,7 @@ pub fn map2d(path: &Path, map: &Map2D, opts: &PlotOptions) -> Result<()> {
     map.validate()?;
     let z = match opts.z_range {
         Some(r) => explicit_range("z range", r, false)?,
-        None => z_span(std::slice::from_ref(map)),
+        None => z_span([map]),
     };
     render(path, opts, &map_plot(map, opts, z)?)
 }
@@ -911,10 +875,9 @@ pub fn map2d_facets(path: &Path, maps: &[(String, Map2D)], opts: &PlotOptions) -
     for (_, m) in maps {
         m.validate()?;
     }
-    let all: Vec<Map2D> = maps.iter().map(|(_, m)| m.clone()).collect();
     let z = match opts.z_range {
         Some(r) => explicit_range("z range", r, false)?,
-        None => z_span(&all),
+        None => z_span(maps.iter().map(|(_, m)| m)),
     };
     let panels = maps
         .iter()
@@ -925,7 +888,8 @@ pub fn map2d_facets(path: &Path, maps: &[(String, Map2D)], opts: &PlotOptions) -
 
 /// Draws several scatter plots side by side ("faceted"), each titled with its series' label, on
 /// common axes (the points of all panels with a 5 % margin unless explicit ranges are set). The y
-/// axis title is on the first panel only.
+/// axis title is on the first panel only; the y axis is linear ([`PlotOptions::log_y`] is not
+/// used).
 ///
 /// # Errors
 /// As [`scatter`]; [`Error::InvalidArgument`] without panels.
@@ -986,9 +950,9 @@ pub fn scatter_facets(path: &Path, panels: &[Series], opts: &PlotOptions) -> Res
 }
 
 /// The colour scale spanning the finite values of `maps`.
-fn z_span(maps: &[Map2D]) -> (f64, f64) {
+fn z_span<'a>(maps: impl IntoIterator<Item = &'a Map2D>) -> (f64, f64) {
     let zs: Vec<f64> = maps
-        .iter()
+        .into_iter()
         .flat_map(|m| m.values.iter().copied())
         .filter(|&v| plottable(v))
         .collect();
