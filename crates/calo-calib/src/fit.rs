@@ -893,6 +893,26 @@ mod tests {
     }
 
     #[test]
+    fn compat_bin_centre_fits_descend_and_profile() {
+        // With bin-centre evaluation (--compat) the descents and the profile points need the
+        // templates' derivatives too: every start must descend (not stay where it began) and the
+        // profile interval must be the profile's, close to the Hessian error on a spectrum without
+        // fluctuations (within 30 %), not the much narrower conditional interval.
+        let (edges, counts) = spectrum();
+        let cfg = FitConfig {
+            bin_evaluation: BinEvaluation::Centre,
+            ..FitConfig::default()
+        };
+        let f = fit_spectrum(0, &edges, &counts, &cfg).unwrap();
+        assert!(f.is_ok(), "{f:?}");
+        assert!(f.n_starts_ok > 0, "{f:?}");
+        for side in [f.peak_err_low, f.peak_err_high] {
+            let r = side.abs() / f.peak_err;
+            assert!(r > 0.7 && r < 1.3, "{side} vs {}", f.peak_err);
+        }
+    }
+
+    #[test]
     fn an_empty_spectrum_is_a_status_not_an_error() {
         let edges: Vec<f64> = (0..=120).map(f64::from).collect();
         let f = fit_spectrum(5, &edges, &[0.0; 120], &FitConfig::default()).unwrap();

@@ -175,9 +175,14 @@ impl ProfiledObjective {
         Some((y, cov))
     }
 
-    /// Fills the templates (and, with `derivatives`, their analytic derivatives) at `theta`.
+    /// Fills the templates (and, with `derivatives`, their derivatives in the four shape
+    /// parameters) at `theta`: analytic with [`BinEvaluation::Integrate`], central differences
+    /// of the templates with [`BinEvaluation::Centre`] (see [`Self::centre_derivatives`]).
     /// Returns false where the model is undefined (a normalisation not positive and finite).
     fn fill_templates(&self, theta: &[f64], s: &mut Scratch, derivatives: bool) -> bool {
+        if derivatives && self.eval == BinEvaluation::Centre {
+            return self.fill_templates(theta, s, false) && self.centre_derivatives(theta, s);
+        }
         let peak = theta[th::PEAK];
         let sigma = theta[th::WIDTH];
         let beta = theta[th::BETA];
@@ -282,6 +287,39 @@ impl ProfiledObjective {
                 }
             }
         }
+        true
+    }
+
+    /// The derivatives of the bin-centre templates (`--compat`), which have no closed form here:
+    /// central differences with a step of 1e-6 of each parameter's size (at least 1e-8), so that
+    /// the Levenberg-Marquardt descents and the profile points see the same gradient as with
+    /// integrated bins. `s.tmpl` must hold the templates at `theta` and is left as it was.
+    /// Returns false if the model is undefined at a shifted point.
+    fn centre_derivatives(&self, theta: &[f64], s: &mut Scratch) -> bool {
+        let at_theta = s.tmpl.clone();
+        for idx in [th::PEAK, th::WIDTH, th::ALPHA, th::BETA] {
+            let h = 1e-6 * theta[idx].abs().max(1e-2);
+            let mut shifted = theta.to_vec();
+            shifted[idx] = theta[idx] + h;
+            if !self.fill_templates(&shifted, s, false) {
+                return false;
+            }
+            let plus = s.tmpl.clone();
+            shifted[idx] = theta[idx] - h;
+            if !self.fill_templates(&shifted, s, false) {
+                return false;
+            }
+            for (i, (p, m)) in plus.iter().zip(&s.tmpl).enumerate() {
+                let d = |k: usize| (p[k] - m[k]) / (2.0 * h);
+                match idx {
+                    th::PEAK => s.d_peak[i] = [d(0), d(1), d(2)],
+                    th::WIDTH => s.d_width[i] = [d(0), d(1), d(2)],
+                    th::ALPHA => s.d_alpha[i] = [d(0), d(1), d(2)],
+                    _ => s.d_beta[i] = d(3),
+                }
+            }
+        }
+        s.tmpl = at_theta;
         true
     }
 
