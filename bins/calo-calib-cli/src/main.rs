@@ -412,7 +412,6 @@ fn combine_cmd(a: CombineArgs) -> Result<()> {
 fn plot(a: PlotArgs) -> Result<()> {
     use calo_calib::channel::CrystalPositions;
     use calo_calib::detector::read_source_fits;
-    use calo_calib::model::ModelRange;
     use calo_calib::plots::{plot_channels, plot_pairs_and_composite, plot_summary};
     use hep_core::plot::Format;
     let formats: Vec<Format> = a
@@ -433,12 +432,12 @@ fn plot(a: PlotArgs) -> Result<()> {
     let mode = IdMode::from_per_crystal(a.per_crystal);
     create_dir(&a.output)?;
     let mut outputs = plot_summary(&a.output, &fits, positions.as_ref(), mode, &formats)?;
-    let (low, high) = FitConfig::for_gain(a.nominal_gain).range_adc;
+    let cfg = FitConfig::for_gain(a.nominal_gain);
     outputs.extend(plot_pairs_and_composite(
         &a.output,
         &fits,
         mode,
-        ModelRange { low, high },
+        cfg.model_range(),
         &formats,
     )?);
     let mut m = manifest("plot", serde_json::json!({ "formats": a.formats }))?;
@@ -448,7 +447,6 @@ fn plot(a: PlotArgs) -> Result<()> {
             bail!("--channels and --failed need the spectra (--input)");
         };
         let set = read_spectra(input, mode)?;
-        let cfg = FitConfig::for_gain(a.nominal_gain);
         outputs.extend(plot_channels(
             &a.output,
             &set,

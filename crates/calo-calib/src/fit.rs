@@ -149,6 +149,14 @@ impl Default for FitConfig {
 }
 
 impl FitConfig {
+    /// The range (ADC) over which the model is normalised: [`FitConfig::range_adc`].
+    pub fn model_range(&self) -> ModelRange {
+        ModelRange {
+            low: self.range_adc.0,
+            high: self.range_adc.1,
+        }
+    }
+
     /// The default configuration with the ADC window, peak limits and starts scaled from the
     /// simulation gain of 16 ADC/MeV to `gain_adc_per_mev` (real SiPMs are near 26 ADC/MeV, §9),
     /// and the background slope scaled inversely.
@@ -375,7 +383,7 @@ pub fn fit_spectrum(
     let nll = SourceObjective::new(
         e.clone(),
         c.clone(),
-        model_range(cfg),
+        cfg.model_range(),
         cfg.bin_evaluation,
         Statistic::Nll,
     );
@@ -388,7 +396,7 @@ pub fn fit_spectrum(
     };
     let yields = yield_box(cfg, integral);
     let objective =
-        ProfiledObjective::new(e, c, model_range(cfg), cfg.bin_evaluation, stat, yields);
+        ProfiledObjective::new(e, c, cfg.model_range(), cfg.bin_evaluation, stat, yields);
     fit_with(roid, n_events, &objective, yields.start, &nll, cfg, used)
 }
 
@@ -419,7 +427,7 @@ pub fn profile_scan(
     };
     let yields = yield_box(cfg, integral);
     let start = yields.start;
-    let obj = ProfiledObjective::new(e, c, model_range(cfg), cfg.bin_evaluation, stat, yields);
+    let obj = ProfiledObjective::new(e, c, cfg.model_range(), cfg.bin_evaluation, stat, yields);
     let quick = FitOptions {
         compute_covariance: false,
         ..FitOptions::default()
@@ -451,13 +459,6 @@ fn prepare(edges: &[f64], counts: &[f64], cfg: &FitConfig) -> Option<(Vec<f64>, 
 }
 
 /// The fit range of the model.
-fn model_range(cfg: &FitConfig) -> ModelRange {
-    ModelRange {
-        low: cfg.range_adc.0,
-        high: cfg.range_adc.1,
-    }
-}
-
 fn integral_from(edges: &[f64], counts: &[f64], first: f64) -> f64 {
     counts
         .iter()
@@ -780,30 +781,29 @@ struct YieldErrors {
 /// With `J = d N* / d theta` (central differences of the profiled yields) and `V` the shape
 /// covariance of `r`, the yields' covariance is `H_NN^-1 + J V J^T` and their covariance with the
 /// shape parameters `J V`: the blocks of the inverse of the full Hessian (implicit-function
-/// theorem). Yields at a limit have no error (NaN), as a parameter at a limit in MINUIT.
+/// theorem). Yields at a limit have no error (NaN), as a parameter at a limit in MINUIT; so do
+/// the yields when they cannot be solved at a shifted shape (the fit itself stands). `None` only
+/// if the yields cannot be solved at `theta` itself.
 fn yield_errors(
     objective: &ProfiledObjective,
     theta: &[f64; 4],
     r: &FitResult,
 ) -> Option<YieldErrors> {
     let (y, cov_fixed) = objective.yields_at(theta)?;
-    let nan = f64::NAN;
+    let without_errors = YieldErrors {
+        values: y,
+        n_full_err: f64::NAN,
+        corr_peak_n_full: f64::NAN,
+    };
     let Some(v) = r.covariance.as_ref().filter(|v| v.nrows() == N_SHAPE) else {
-        return Some(YieldErrors {
-            values: y,
-            n_full_err: nan,
-            corr_peak_n_full: nan,
-        });
+        return Some(without_errors);
     };
     if cov_fixed[(0, 0)] == 0.0 {
-        return Some(YieldErrors {
-            values: y,
-            n_full_err: nan,
-            corr_peak_n_full: nan,
-        });
+        return Some(without_errors);
     }
     // d n_full* / d theta_j.
     let mut j_row = [0.0; N_SHAPE];
+    let mut differentiable = true;
     for (j, jr) in j_row.iter_mut().enumerate() {
         let err = r.errors[j];
         let h = if err.is_finite() && err > 0.0 {
@@ -813,13 +813,21 @@ fn yield_errors(
         };
         let mut q = *theta;
         q[j] = theta[j] + h;
-        let yp = objective.yields_at(&q)?.0[0];
+        let yp = objective.yields_at(&q).map(|r| r.0[0]);
         q[j] = theta[j] - h;
-        let ym = objective.yields_at(&q)?.0[0];
-        *jr = (yp - ym) / (2.0 * h);
+        let ym = objective.yields_at(&q).map(|r| r.0[0]);
+        match yp.zip(ym) {
+            Some((yp, ym)) => *jr = (yp - ym) / (2.0 * h),
+            None => differentiable = false,
+        }
     }
     // Restore the warm start at the minimum.
     let _ = objective.yields_at(theta);
+    // The shape fit stands even if the yields cannot be solved next to it; only their
+    // propagated error is then unknown.
+    if !differentiable {
+        return Some(without_errors);
+    }
     let mut jv = [0.0; N_SHAPE];
     for (b, jvb) in jv.iter_mut().enumerate() {
         *jvb = (0..N_SHAPE).map(|a| j_row[a] * v[(a, b)]).sum();

@@ -1121,10 +1121,7 @@ impl ChannelFigure {
         let n = s.counts.len();
         let centre = |i: usize| 0.5 * (s.edges[i] + s.edges[i + 1]);
         let p = fit.params();
-        let range = ModelRange {
-            low: cfg.range_adc.0,
-            high: cfg.range_adc.1,
-        };
+        let range = cfg.model_range();
         let range_ok = plottable(range.low) && plottable(range.high) && range.low < range.high;
         let fitted =
             range_ok && p.iter().all(|v| plottable(*v)) && fit.peak > 0.0 && fit.width > 0.0;
