@@ -383,14 +383,13 @@ fn run_si(a: &RunSiArgs) -> Result<()> {
         let constants = opts.constants.unwrap_or(dir.layout.default_constants());
         let ledger = match &a.ledger {
             Some(l) => l.clone(),
-            None => dir
-                .samples
-                .iter()
-                .flat_map(|s| s.files.first())
-                .next()
-                .and_then(|f| f.parent())
-                .unwrap_or(Path::new("."))
-                .join(mu2e_ensemble::sampler::DEFAULT_LEDGER_NAME),
+            None => mu2e_ensemble::run_si::ledger_beside(
+                dir.samples
+                    .iter()
+                    .flat_map(|s| s.files.first())
+                    .next()
+                    .map(PathBuf::as_path),
+            ),
         };
         let cfg = serde_json::json!({
             "directory": dir,

@@ -694,9 +694,14 @@ pub fn default_ledger(inputs: &[SampleInput]) -> Result<PathBuf> {
         .flat_map(|s| s.files.first())
         .next()
         .ok_or_else(|| Error::InvalidArgument("no sample files".into()))?;
-    let dir = f
-        .path
-        .parent()
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-    Ok(dir.join(crate::sampler::DEFAULT_LEDGER_NAME))
+    Ok(ledger_beside(Some(&f.path)))
+}
+
+/// [`crate::sampler::DEFAULT_LEDGER_NAME`] in the directory of `first_file` (the current
+/// directory without a file or for a bare file name): where [`default_ledger`] puts the ledger.
+pub fn ledger_beside(first_file: Option<&Path>) -> PathBuf {
+    first_file
+        .and_then(Path::parent)
+        .unwrap_or(Path::new("."))
+        .join(crate::sampler::DEFAULT_LEDGER_NAME)
 }
