@@ -83,6 +83,16 @@ pub enum Error {
         reason: String,
     },
 
+    /// A shard of a scaled-out job is missing, incomplete, or does not match the others
+    /// (see [`crate::shard::collect_shards`]).
+    #[error("shard {shard}: {reason}")]
+    Shard {
+        /// The shard, as `I/N` (`-` when no shard could be named).
+        shard: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
     /// Drawing a plot failed.
     #[error("plot {path}: {reason}", path = path.display())]
     Plot {

@@ -13,6 +13,8 @@
 //! | [`hist`] | 1-D fixed-bin histograms with ROOT bin numbering |
 //! | [`fit`] | bounded minimisation, Hessian covariance, profile-likelihood intervals, cost functions |
 //! | [`plot`] | SVG and PNG plots with a shipped font, drawn the same way by every tool |
+//! | [`progress`] | the progress-report trait long loops take, so a CLI can draw a bar |
+//! | [`shard`] | scale-out: `--shard I/N` blocks of units, shard manifests, merge checks, Slurm array scripts |
 //! | [`error`] | the crate's error enum |
 //!
 //! Conventions: quantities carry their unit in their name or documentation; functions that can
@@ -25,7 +27,9 @@ pub mod hist;
 pub mod io;
 pub mod manifest;
 pub mod plot;
+pub mod progress;
 pub mod rng;
+pub mod shard;
 pub mod units;
 
 pub use error::{Error, Result};

@@ -754,6 +754,71 @@ pub fn scatter_with_lines(
     render(path, opts, &XyPlot { frame, items })
 }
 
+/// Draws several named sets of `(x, y)` markers and named polylines, with a legend: marker set
+/// `i` and line `i` share colour `i` of the ten-colour palette, so a measurement and its
+/// prediction can be paired by index (e.g. the layers of a detector against a model).
+///
+/// Non-finite points are skipped and break a line; with a logarithmic y axis, markers with
+/// `y <= 0` are not drawn. The axes span the markers and the lines with a 5 % margin unless
+/// explicit ranges are set. Sets and lines with an empty label get no legend entry.
+///
+/// # Errors
+/// As [`histogram`]. On error no file is created at `path`.
+pub fn scatter_series(
+    path: &Path,
+    markers: &[Series],
+    lines: &[Series],
+    opts: &PlotOptions,
+) -> Result<()> {
+    let log = opts.log_y;
+    check_common(path, opts)?;
+    let visible = |&(x, y): &(f64, f64)| plottable(x) && plottable(y) && (!log || y >= MIN_LOG);
+    let all = || {
+        markers
+            .iter()
+            .chain(lines)
+            .flat_map(|s| s.points.iter().copied())
+            .filter(visible)
+    };
+    let x = match opts.x_range {
+        Some(r) => explicit_range("x range", r, false)?,
+        None => auto_range(&all().map(|p| p.0).collect::<Vec<_>>(), false, 0.05, false),
+    };
+    let y = match opts.y_range {
+        Some(r) => explicit_range("y range", r, log)?,
+        None => {
+            let ys: Vec<f64> = all()
+                .filter(|p| p.0 >= x.0 && p.0 <= x.1)
+                .map(|p| p.1)
+                .collect();
+            auto_range(&ys, log, 0.05, false)
+        }
+    };
+    let frame = Frame { x, y, log_y: log };
+    let mut items: Vec<Item> = markers
+        .iter()
+        .enumerate()
+        .map(|(i, s)| Item::Markers {
+            label: non_empty(&s.label),
+            color: PALETTE[i % PALETTE.len()],
+            points: s
+                .points
+                .iter()
+                .copied()
+                .filter(visible)
+                .filter(|&(px, py)| frame.contains(px, py))
+                .map(|(px, py)| (px, py, py, py))
+                .collect(),
+        })
+        .collect();
+    items.extend(lines.iter().enumerate().map(|(i, s)| Item::Line {
+        label: non_empty(&s.label),
+        color: PALETTE[i % PALETTE.len()],
+        pieces: frame.clip_polyline(&s.points),
+    }));
+    render(path, opts, &XyPlot { frame, items })
+}
+
 /// One variable of a [`scatter_matrix`]: its axis label (with the unit) and one value per point.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct MatrixVariable {

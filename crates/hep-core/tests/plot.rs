@@ -154,6 +154,21 @@ fn write_all(dir: &Path, ext: &str, opts: &PlotOptions) -> Vec<PathBuf> {
     let p = dir.join(format!("map.{ext}"));
     plot::map2d(&p, &sample_map(), opts).unwrap();
     out.push(p);
+
+    let p = dir.join(format!("scatter_series.{ext}"));
+    let layers: Vec<Series> = (1..=4)
+        .map(|l| {
+            Series::new(
+                format!("Layer {l}"),
+                (0..50)
+                    .map(|i| (f64::from(i), f64::from(l) * (1.0 + 0.02 * f64::from(i))))
+                    .collect(),
+            )
+        })
+        .collect();
+    let models = vec![Series::sample("model", 0.0, 49.0, 2, |x| 1.0 + 0.02 * x)];
+    plot::scatter_series(&p, &layers, &models, opts).unwrap();
+    out.push(p);
     out
 }
 
@@ -503,6 +518,24 @@ fn plot_scatter_with_lines_and_scatter_matrix() {
         svg.matches("<circle").count() >= 200,
         "{}",
         svg.matches("<circle").count()
+    );
+    // Several marker sets with a legend each, and a line in the first set's colour.
+    let sets = vec![
+        Series::new("Layer 1", vec![(0.0, 1.0), (1.0, 2.0), (f64::NAN, 3.0)]),
+        Series::new("Layer 2", vec![(0.0, 2.0), (1.0, 4.0)]),
+        Series::new("", vec![(0.5, 3.0)]),
+    ];
+    let p = dir.path().join("series.svg");
+    plot::scatter_series(&p, &sets, std::slice::from_ref(&line), &options()).unwrap();
+    let svg = assert_svg(
+        &p,
+        800,
+        600,
+        &["Layer 1", "Layer 2", "fit: y = 1.30 + 0.50x"],
+    );
+    assert!(
+        svg.contains("#1F77B4") || svg.contains("#1f77b4"),
+        "first palette colour"
     );
     // Scatter matrix: 3 variables, 2 groups; lower half only, labels on the outer panels,
     // the legend in the upper half.
