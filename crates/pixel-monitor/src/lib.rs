@@ -1,7 +1,12 @@
-//! CMS pixel detector monitoring.
-//!
-//! Replaces PixelMonitoring: per-fill leakage currents, temperatures and luminosity,
-//! leakage-current normalisation, FLUKA fluence, radiation-damage profiles and plots.
-//!
-//! The behaviour, formulas and constants are specified in `shared/specs/pixel-monitor.md`.
-//! This crate is a placeholder until that work lands; it has no public items yet.
+//! CMS pixel detector monitoring: placeholder root (being written).
+pub mod config;
+pub mod constants;
+pub mod dcs;
+pub mod error;
+pub mod fills;
+pub mod geometry;
+pub mod lumi;
+pub mod pyfmt;
+pub mod time;
+
+pub use error::{Error, Result};
