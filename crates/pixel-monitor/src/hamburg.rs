@@ -1,0 +1,459 @@
+//! The Hamburg model of the radiation-induced leakage current and its annealing (M. Moll, PhD
+//! thesis, Universität Hamburg 1999, DESY-THESIS-1999-040; as used by the consumer of the
+//! radiation profile, fleble/PixelRadiationDamageSimulation, and by ATLAS, JINST 14 (2019)
+//! P06012), integrated over a radiation profile, and fitted to measured currents.
+//!
+//! # Model
+//!
+//! A profile is a sequence of steps j of duration t_j, temperature T_j and fluence Φ_j. After
+//! step n the current per volume (A/cm³, at the reference temperature 20 °C) is
+//!
+//! ΔI/V = Σ_{i≤n} Φ_i [ α_I exp(−Σ_{j=i..n} t_j/τ_I(T_j)) + α_0* − β ln( Σ_{j=i..n} Θ(T_j) t_j / t_0 ) ]
+//!
+//! with 1/τ_I(T) = k_0I exp(−E_I / k_B T) and Θ(T) = exp(−E_I*/k_B · (1/T − 1/T_ref)):
+//! α_I = 1.23e-17 A/cm, k_0I = 1.2e13 s⁻¹, E_I = 1.11 eV, α_0* = 7.07e-17 A/cm,
+//! β = 3.29e-18 A/cm, E_I* = 1.30 eV, t_0 = 1 min, T_ref = 293.15 K (Moll 1999, table 5.4 and
+//! eq. 5.11 to 5.15). The alternative of the CMS paper (the consumer's `use_CMS_paper_alpha0`)
+//! replaces α_0* by α_0(T) = −8.9e-17 A/cm + 4.6e-14 A·K/cm · ⟨1/T⟩_i (the time-weighted mean of
+//! 1/T since step i) and the logarithm by ln(Σ_{j=i..n} t_j / 1 min) with β = 2.9e-18 A/cm.
+//!
+//! # Evaluation
+//!
+//! The exponential term is the O(n) recursion A_n = e^{−t_n/τ_n} (A_{n−1} + Φ_n) (the
+//! rescaled form of exp(−S_n) Σ Φ_i exp(S_{i−1}), which would overflow). The logarithmic term
+//! does not factorise: it is summed exactly, over the steps with fluence, at each point where the
+//! current is asked for (O(n) per point). The model is linear in (α_I, α_0*, β) once the time
+//! constants are fixed, so [`fit`] is a weighted linear least-squares fit (nalgebra), with the
+//! parameter covariance from the inverse normal matrix.
+
+use nalgebra::{Matrix3, Vector3};
+use serde::{Deserialize, Serialize};
+
+use crate::constants::{K_B_EV_PER_K, ZERO_CELSIUS_K};
+use crate::error::{Error, Result};
+
+/// The Hamburg-model parameters (SI-like units: A/cm, s, eV, K).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HamburgParams {
+    /// α_I (A/cm).
+    pub alpha_i: f64,
+    /// k_0I (s⁻¹).
+    pub k0_i: f64,
+    /// E_I (eV).
+    pub e_i_ev: f64,
+    /// α_0* (A/cm).
+    pub alpha0_star: f64,
+    /// β (A/cm).
+    pub beta: f64,
+    /// E_I* (eV).
+    pub e_i_star_ev: f64,
+    /// t_0 (s).
+    pub t0_s: f64,
+    /// Reference temperature of Θ (K).
+    pub t_ref_k: f64,
+    /// Boltzmann constant (eV/K).
+    pub k_b: f64,
+    /// Use the CMS-paper α_0(T) and logarithm instead of α_0* and Θ.
+    pub cms_alpha0: bool,
+    /// α_0(T) = a + b ⟨1/T⟩: a (A/cm), CMS-paper option.
+    pub cms_alpha0_a: f64,
+    /// b (A·K/cm), CMS-paper option.
+    pub cms_alpha0_b: f64,
+    /// β of the CMS-paper option (A/cm).
+    pub cms_beta: f64,
+}
+
+impl Default for HamburgParams {
+    fn default() -> Self {
+        Self {
+            alpha_i: 1.23e-17,
+            k0_i: 1.2e13,
+            e_i_ev: 1.11,
+            alpha0_star: 7.07e-17,
+            beta: 3.29e-18,
+            e_i_star_ev: 1.30,
+            t0_s: 60.0,
+            t_ref_k: 20.0 + ZERO_CELSIUS_K,
+            k_b: K_B_EV_PER_K,
+            cms_alpha0: false,
+            cms_alpha0_a: -8.9e-17,
+            cms_alpha0_b: 4.6e-14,
+            cms_beta: 2.9e-18,
+        }
+    }
+}
+
+impl HamburgParams {
+    /// τ_I(T) (s).
+    pub fn tau_i(&self, t_k: f64) -> f64 {
+        1.0 / (self.k0_i * (-self.e_i_ev / (self.k_b * t_k)).exp())
+    }
+
+    /// Θ(T), the time-scaling factor to the reference temperature.
+    pub fn theta(&self, t_k: f64) -> f64 {
+        (-self.e_i_star_ev / self.k_b * (1.0 / t_k - 1.0 / self.t_ref_k)).exp()
+    }
+
+    /// The current-related damage rate α (A/cm) after an isothermal anneal of `t_s` seconds at
+    /// `t_k`: α_I exp(−t/τ_I) + α_0* − β ln(Θ t / t_0) (or the CMS-paper form).
+    pub fn alpha_isothermal(&self, t_s: f64, t_k: f64) -> f64 {
+        let a = self.alpha_i * (-t_s / self.tau_i(t_k)).exp();
+        if self.cms_alpha0 {
+            a + self.cms_alpha0_a + self.cms_alpha0_b / t_k - self.cms_beta * (t_s / 60.0).ln()
+        } else {
+            a + self.alpha0_star - self.beta * (self.theta(t_k) * t_s / self.t0_s).ln()
+        }
+    }
+}
+
+/// One step of a radiation profile.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Step {
+    /// Duration (s).
+    pub duration_s: f64,
+    /// Sensor temperature (K).
+    pub temperature_k: f64,
+    /// Fluence received in the step (n_eq cm⁻²).
+    pub fluence: f64,
+}
+
+/// The fluence-weighted sums of the model at one point, from which ΔI/V is linear in the
+/// parameters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Basis {
+    /// Σ Φ_i exp(−Σ t/τ_I) (n_eq cm⁻²).
+    pub exp_term: f64,
+    /// Σ Φ_i (n_eq cm⁻²).
+    pub fluence: f64,
+    /// Σ Φ_i ln(...) (n_eq cm⁻²).
+    pub log_term: f64,
+    /// Σ Φ_i ⟨1/T⟩_i (n_eq cm⁻² K⁻¹), CMS-paper option.
+    pub inv_t_term: f64,
+}
+
+impl Basis {
+    /// ΔI/V (A/cm³) for the parameters.
+    pub fn current_per_volume(&self, p: &HamburgParams) -> f64 {
+        if p.cms_alpha0 {
+            p.alpha_i * self.exp_term
+                + p.cms_alpha0_a * self.fluence
+                + p.cms_alpha0_b * self.inv_t_term
+                - p.cms_beta * self.log_term
+        } else {
+            p.alpha_i * self.exp_term + p.alpha0_star * self.fluence - p.beta * self.log_term
+        }
+    }
+
+    /// The regressors of (α_I, α_0*, β): `[exp_term, fluence, −log_term]`.
+    pub fn regressors(&self) -> [f64; 3] {
+        [self.exp_term, self.fluence, -self.log_term]
+    }
+}
+
+/// The model sums after each step in `at` (indices into `steps`, any order).
+///
+/// # Panics
+/// If an index in `at` is out of range.
+pub fn evaluate(steps: &[Step], p: &HamburgParams, at: &[usize]) -> Vec<Basis> {
+    let n = steps.len();
+    // Exponential term at every step (O(n) recursion), fluence totals, prefix sums.
+    let mut exp_term = vec![0.0; n];
+    let mut fluence = vec![0.0; n];
+    let mut u = vec![0.0; n + 1]; // Σ Θ t (or Σ t for the CMS option)
+    let mut w = vec![0.0; n + 1]; // Σ t / T
+    let mut tt = vec![0.0; n + 1]; // Σ t
+    let mut a = 0.0;
+    let mut f = 0.0;
+    for (j, s) in steps.iter().enumerate() {
+        a = (-s.duration_s / p.tau_i(s.temperature_k)).exp() * (a + s.fluence);
+        f += s.fluence;
+        exp_term[j] = a;
+        fluence[j] = f;
+        let scale = if p.cms_alpha0 {
+            1.0
+        } else {
+            p.theta(s.temperature_k)
+        };
+        u[j + 1] = u[j] + scale * s.duration_s;
+        w[j + 1] = w[j] + s.duration_s / s.temperature_k;
+        tt[j + 1] = tt[j] + s.duration_s;
+    }
+    let with_fluence: Vec<usize> = (0..n).filter(|&i| steps[i].fluence != 0.0).collect();
+    let t0 = if p.cms_alpha0 { 60.0 } else { p.t0_s };
+    at.iter()
+        .map(|&k| {
+            let mut log_term = 0.0;
+            let mut inv_t = 0.0;
+            for &i in with_fluence.iter().take_while(|&&i| i <= k) {
+                let phi = steps[i].fluence;
+                log_term += phi * ((u[k + 1] - u[i]) / t0).ln();
+                if p.cms_alpha0 {
+                    inv_t += phi * (w[k + 1] - w[i]) / (tt[k + 1] - tt[i]);
+                }
+            }
+            Basis {
+                exp_term: exp_term[k],
+                fluence: fluence[k],
+                log_term,
+                inv_t_term: inv_t,
+            }
+        })
+        .collect()
+}
+
+/// A fitted parameter set.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FitResult {
+    /// (α_I, α_0*, β) (A/cm).
+    pub params: [f64; 3],
+    /// Their standard errors (A/cm).
+    pub errors: [f64; 3],
+    /// The covariance matrix ((A/cm)²), row-major.
+    pub covariance: [[f64; 3]; 3],
+    /// χ² of the fit.
+    pub chi2: f64,
+    /// Degrees of freedom (points − 3).
+    pub ndf: usize,
+}
+
+/// Weighted linear least squares of y = α_I x₀ + α_0* x₁ + β x₂ (the [`Basis::regressors`]) to
+/// points `(x, y, σ_y)` (y in A/cm³). The covariance is the inverse of the normal matrix XᵀWX
+/// (W = 1/σ²), i.e. the errors assume the σ are the measurement errors.
+///
+/// # Errors
+/// [`Error::Data`] for fewer than 3 points, a non-positive σ, or a singular normal matrix (the
+/// profile does not separate the three terms).
+pub fn fit(points: &[([f64; 3], f64, f64)]) -> Result<FitResult> {
+    if points.len() < 3 {
+        return Err(Error::Data(format!(
+            "Hamburg fit: need at least 3 points, have {}",
+            points.len()
+        )));
+    }
+    // Column scales to condition the normal matrix.
+    let mut scale = [0.0f64; 3];
+    for (x, _, s) in points {
+        if !(*s > 0.0) || !s.is_finite() {
+            return Err(Error::Data(format!(
+                "Hamburg fit: every error must be > 0, found {s}"
+            )));
+        }
+        for k in 0..3 {
+            scale[k] = scale[k].max(x[k].abs());
+        }
+    }
+    for s in &mut scale {
+        if *s == 0.0 {
+            *s = 1.0;
+        }
+    }
+    let mut nm = Matrix3::<f64>::zeros();
+    let mut rhs = Vector3::<f64>::zeros();
+    for (x, y, s) in points {
+        let w = 1.0 / (s * s);
+        let v = Vector3::new(x[0] / scale[0], x[1] / scale[1], x[2] / scale[2]);
+        nm += w * v * v.transpose();
+        rhs += w * *y * v;
+    }
+    let inv = nm
+        .try_inverse()
+        .ok_or_else(|| Error::Data("Hamburg fit: the normal matrix is singular".into()))?;
+    let theta = inv * rhs;
+    let params = [
+        theta[0] / scale[0],
+        theta[1] / scale[1],
+        theta[2] / scale[2],
+    ];
+    let mut covariance = [[0.0; 3]; 3];
+    for i in 0..3 {
+        for j in 0..3 {
+            covariance[i][j] = inv[(i, j)] / (scale[i] * scale[j]);
+        }
+    }
+    let errors = [
+        covariance[0][0].sqrt(),
+        covariance[1][1].sqrt(),
+        covariance[2][2].sqrt(),
+    ];
+    let chi2 = points
+        .iter()
+        .map(|(x, y, s)| {
+            let m = params[0] * x[0] + params[1] * x[1] + params[2] * x[2];
+            ((y - m) / s).powi(2)
+        })
+        .sum();
+    Ok(FitResult {
+        params,
+        errors,
+        covariance,
+        chi2,
+        ndf: points.len() - 3,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::constants::K_B_EV_PER_K_2010;
+
+    fn c(t: f64) -> f64 {
+        t + ZERO_CELSIUS_K
+    }
+
+    fn rel(a: f64, b: f64) -> f64 {
+        (a / b - 1.0).abs()
+    }
+
+    #[test]
+    fn reference_digits() {
+        // Independent Hamburg-model checks with k_B = 8.617333262e-5 eV/K, to the digits given:
+        // tau_I 60 C 5158.41 s, 20 C 1.00861e6 s, 0 C 2.51751e7 s, -20 C 1.04471e9 s;
+        // Theta 60 C 482.389, 0 C 0.0230985, -20 C 2.94171e-4;
+        // alpha 80 min at 60 C 4.0806e-17, 10 d at 20 C 4.4421e-17, 1 y at -20 C 6.6050e-17.
+        let p = HamburgParams::default();
+        assert!(
+            (p.tau_i(c(60.0)) - 5158.41).abs() < 0.005,
+            "{}",
+            p.tau_i(c(60.0))
+        );
+        assert!((p.tau_i(c(60.0)) / 60.0 - 85.97).abs() < 0.005);
+        assert!(rel(p.tau_i(c(20.0)), 1.00861e6) < 5e-6);
+        assert!(rel(p.tau_i(c(0.0)), 2.51751e7) < 5e-6);
+        assert!(rel(p.tau_i(c(-20.0)), 1.04471e9) < 5e-6);
+        assert!((p.theta(c(60.0)) - 482.389).abs() < 0.0005);
+        assert!(rel(p.theta(c(0.0)), 0.0230985) < 5e-6);
+        assert!(rel(p.theta(c(-20.0)), 2.94171e-4) < 5e-6);
+        assert!((p.alpha_isothermal(80.0 * 60.0, c(60.0)) - 4.0806e-17).abs() < 0.00005e-17);
+        assert!((p.alpha_isothermal(10.0 * 86400.0, c(20.0)) - 4.4421e-17).abs() < 0.00005e-17);
+        assert!((p.alpha_isothermal(365.0 * 86400.0, c(-20.0)) - 6.6050e-17).abs() < 0.00005e-17);
+        // The original's k_B changes the fifth digit of tau only slightly.
+        let q = HamburgParams {
+            k_b: K_B_EV_PER_K_2010,
+            ..p
+        };
+        assert!(rel(q.tau_i(c(60.0)), p.tau_i(c(60.0))) < 1e-5);
+    }
+
+    #[test]
+    fn profile_matches_isothermal_and_double_sum() {
+        let p = HamburgParams::default();
+        // One irradiation step of negligible length then 80 min at 60 C in 16 steps.
+        let mut steps = vec![Step {
+            duration_s: 1e-9,
+            temperature_k: c(60.0),
+            fluence: 1e14,
+        }];
+        steps.extend((0..16).map(|_| Step {
+            duration_s: 300.0,
+            temperature_k: c(60.0),
+            fluence: 0.0,
+        }));
+        let b = evaluate(&steps, &p, &[16]);
+        let alpha = b[0].current_per_volume(&p) / 1e14;
+        assert!(
+            rel(alpha, p.alpha_isothermal(4800.0 + 1e-9, c(60.0))) < 1e-12,
+            "{alpha}"
+        );
+        // A mixed profile against the naive double sum.
+        let steps: Vec<Step> = (0..50)
+            .map(|k| Step {
+                duration_s: 3600.0 + 10.0 * k as f64,
+                temperature_k: c(if k % 7 == 0 {
+                    15.0
+                } else {
+                    -20.0 + 0.1 * k as f64
+                }),
+                fluence: if k % 3 == 0 {
+                    0.0
+                } else {
+                    1e11 * (1.0 + k as f64)
+                },
+            })
+            .collect();
+        for cms in [false, true] {
+            let p = HamburgParams {
+                cms_alpha0: cms,
+                ..HamburgParams::default()
+            };
+            let got = evaluate(&steps, &p, &[49, 20])
+                .iter()
+                .map(|b| b.current_per_volume(&p))
+                .collect::<Vec<_>>();
+            for (g, n) in got.iter().zip([49usize, 20]) {
+                let mut want = 0.0;
+                for i in 0..=n {
+                    let mut st = 0.0;
+                    let mut u = 0.0;
+                    let mut tsum = 0.0;
+                    let mut w = 0.0;
+                    for s in &steps[i..=n] {
+                        st += s.duration_s / p.tau_i(s.temperature_k);
+                        u += p.theta(s.temperature_k) * s.duration_s;
+                        tsum += s.duration_s;
+                        w += s.duration_s / s.temperature_k;
+                    }
+                    let phi = steps[i].fluence;
+                    want += phi
+                        * if cms {
+                            p.alpha_i * (-st).exp() + p.cms_alpha0_a + p.cms_alpha0_b * w / tsum
+                                - p.cms_beta * (tsum / 60.0).ln()
+                        } else {
+                            p.alpha_i * (-st).exp() + p.alpha0_star - p.beta * (u / 60.0).ln()
+                        };
+                }
+                assert!(rel(*g, want) < 1e-12, "{g} {want}");
+            }
+        }
+        // No overflow over 20 years at 60 C.
+        let long: Vec<Step> = (0..20 * 365)
+            .map(|_| Step {
+                duration_s: 86400.0,
+                temperature_k: c(60.0),
+                fluence: 1e10,
+            })
+            .collect();
+        let b = evaluate(&long, &p, &[long.len() - 1]);
+        assert!(b[0].exp_term.is_finite() && b[0].current_per_volume(&p).is_finite());
+    }
+
+    #[test]
+    fn module_current_reference() {
+        // A module with 1e14 n_eq/cm2 and alpha = 3.99e-17 A/cm draws 1193.7 uA at 20 C and
+        // 20.23 uA at -20 C (volume 0.2991816 cm3).
+        let i20: f64 = 3.99e-17 * 1e14 * 0.2991816 * 1e6;
+        assert!((i20 - 1193.7).abs() < 0.05);
+        let im20 = crate::normalise::scale_to_temperature(i20, c(20.0), c(-20.0), K_B_EV_PER_K);
+        assert!((im20 - 20.23).abs() < 0.005, "{im20}");
+    }
+
+    #[test]
+    fn linear_fit_recovers_parameters() {
+        let p = HamburgParams::default();
+        let steps: Vec<Step> = (0..400)
+            .map(|k| Step {
+                duration_s: 3600.0,
+                temperature_k: c(if (k / 50) % 4 == 3 { 20.0 } else { -20.0 }),
+                fluence: if k % 2 == 0 { 5e11 } else { 0.0 },
+            })
+            .collect();
+        let at: Vec<usize> = (10..400).step_by(5).collect();
+        let b = evaluate(&steps, &p, &at);
+        let pts: Vec<_> = b
+            .iter()
+            .map(|b| {
+                (
+                    b.regressors(),
+                    b.current_per_volume(&p),
+                    1e-6 * b.current_per_volume(&p),
+                )
+            })
+            .collect();
+        let r = fit(&pts).unwrap();
+        assert!(rel(r.params[0], p.alpha_i) < 1e-6, "{:?}", r.params);
+        assert!(rel(r.params[1], p.alpha0_star) < 1e-6);
+        assert!(rel(r.params[2], p.beta) < 1e-6);
+        assert!(r.chi2 < 1e-6);
+        assert!(fit(&pts[..2]).is_err());
+    }
+}
