@@ -19,7 +19,8 @@
 //! | `unbounded_lookback` | the temperature (−10 h steps), HV (−5 h) and leakage-current (−1 h) searches go back in time without limit; here they go back to the start of the data |
 //! | `local_time` | profile timestamps (and annealing-day keys) are the epoch of the naive UTC wall time read in the host's local zone |
 //! | `current_label` | the profile header calls the current column `Leakage_current [mA/cm2]`; it holds the raw HV current in µA |
-//! | `short_fill_gap` | a fill shorter than the fill delay gets no profile row, leaving a hole in the timeline |
+//! | `short_fill_gap` | a fill (or interfill) shorter than its delay gets no profile row, leaving a hole in the timeline |
+//! | `window_rate` | a profile fill row's fluence rate is the luminosity of its measurement window (which ends up to 300 s before the row does) divided by that window's length, so the profile's fluence does not add up to the delivered luminosity |
 //! | `tref_kelvin` | `plot_currents.py -tref` is taken as kelvin, not °C |
 //! | `fluka_th2f` | the FLUKA field is stored in float32 (`TH2F`) and its errors land one bin off in r and z |
 //! | `annealing_averaging` | the daily means of `getAnnealingTemperatures.py` with its four averaging defects |
@@ -51,8 +52,10 @@ pub struct Compat {
     pub local_time: bool,
     /// The original's `Leakage_current [mA/cm2]` profile header.
     pub current_label: bool,
-    /// No profile rows for fills shorter than the fill delay.
+    /// No profile rows for fills (and interfills) shorter than their delay.
     pub short_fill_gap: bool,
+    /// Fill-row fluence rate from the measurement window's luminosity.
+    pub window_rate: bool,
     /// `plot-currents` reference temperature in kelvin.
     pub tref_kelvin: bool,
     /// FLUKA field in float32 with errors shifted by one bin.
@@ -67,7 +70,7 @@ pub struct Compat {
 
 impl Compat {
     /// The names of all switches, in documentation order.
-    pub const NAMES: [&'static str; 12] = [
+    pub const NAMES: [&'static str; 13] = [
         "lexicographic_fills",
         "run3_fill_range",
         "rog_fluence_sum",
@@ -75,6 +78,7 @@ impl Compat {
         "local_time",
         "current_label",
         "short_fill_gap",
+        "window_rate",
         "tref_kelvin",
         "fluka_th2f",
         "annealing_averaging",
@@ -92,6 +96,7 @@ impl Compat {
             local_time: true,
             current_label: true,
             short_fill_gap: true,
+            window_rate: true,
             tref_kelvin: true,
             fluka_th2f: true,
             annealing_averaging: true,
@@ -109,6 +114,7 @@ impl Compat {
             "local_time" => &mut self.local_time,
             "current_label" => &mut self.current_label,
             "short_fill_gap" => &mut self.short_fill_gap,
+            "window_rate" => &mut self.window_rate,
             "tref_kelvin" => &mut self.tref_kelvin,
             "fluka_th2f" => &mut self.fluka_th2f,
             "annealing_averaging" => &mut self.annealing_averaging,

@@ -11,7 +11,11 @@ pub mod geometry;
 pub mod hamburg;
 pub mod lumi;
 pub mod normalise;
+pub mod output;
+pub mod profile;
+pub mod profile_merge;
 pub mod pyfmt;
+pub mod simulate;
 pub mod temperatures;
 pub mod time;
 
