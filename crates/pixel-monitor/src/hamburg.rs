@@ -249,6 +249,7 @@ pub struct Integrator {
     buckets: Vec<Bucket>,
     cms: Vec<(f64, f64, f64, f64)>,
     next_merge: usize,
+    uniform: bool,
 }
 
 impl Integrator {
@@ -265,33 +266,57 @@ impl Integrator {
             buckets: Vec::new(),
             cms: Vec::new(),
             next_merge: 64,
+            uniform: false,
         }
+    }
+
+    /// Treats the fluence of a step as received uniformly during it, instead of at its start
+    /// (the consumer's convention, `Σ_{j≥i}`): the exponential term integrates the step exactly,
+    /// Φ τ/t (1 − e^{−t/τ}), and the logarithmic term takes the step's contribution at the middle
+    /// of its Θ·t with the variance (Θt)²/12 of a uniform spread. This removes the bias of
+    /// order β ln 2 on recently received fluence that the start convention has. (The CMS-paper
+    /// option keeps the start convention in its logarithm.)
+    #[must_use]
+    pub fn with_uniform_fluence(mut self, uniform: bool) -> Self {
+        self.uniform = uniform;
+        self
     }
 
     /// Adds one step (duration (s), temperature (K), fluence (n_eq cm⁻²) received in it).
     pub fn step(&mut self, s: Step) {
         let p = &self.p;
-        self.exp_term =
-            (-s.duration_s / p.tau_i(s.temperature_k)).exp() * (self.exp_term + s.fluence);
+        let x = s.duration_s / p.tau_i(s.temperature_k);
+        let decay = (-x).exp();
+        self.exp_term = if self.uniform && x > 0.0 {
+            // -expm1(-x)/x, accurate for small x.
+            decay * self.exp_term + s.fluence * (-(-x).exp_m1() / x)
+        } else {
+            decay * (self.exp_term + s.fluence)
+        };
         self.fluence += s.fluence;
-        if s.fluence != 0.0 {
-            if p.cms_alpha0 {
-                self.cms.push((s.fluence, self.t, self.w, 0.0));
-            } else {
-                self.buckets.push(Bucket {
-                    weight: s.fluence,
-                    mean: self.u,
-                    m2: 0.0,
-                    u_min: self.u,
-                    u_max: self.u,
-                });
-            }
-        }
         let scale = if p.cms_alpha0 {
             1.0
         } else {
             p.theta(s.temperature_k)
         };
+        if s.fluence != 0.0 {
+            let width = if self.uniform {
+                scale * s.duration_s
+            } else {
+                0.0
+            };
+            if p.cms_alpha0 {
+                self.cms.push((s.fluence, self.t, self.w, 0.0));
+            } else {
+                self.buckets.push(Bucket {
+                    weight: s.fluence,
+                    mean: self.u + width / 2.0,
+                    m2: s.fluence * width * width / 12.0,
+                    u_min: self.u,
+                    u_max: self.u + width,
+                });
+            }
+        }
         self.u += scale * s.duration_s;
         self.w += s.duration_s / s.temperature_k;
         self.t += s.duration_s;

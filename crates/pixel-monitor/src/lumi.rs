@@ -584,6 +584,18 @@ impl LsLumi {
         self.cum_recorded[self.index(t2)] - self.cum_recorded[self.index(t1)]
     }
 
+    /// The delivered luminosity rate (fb⁻¹ s⁻¹) at `t`: that of the lumisection holding `t`
+    /// (its luminosity over its nominal length of 23.31 s), 0 outside lumisections.
+    pub fn rate_at(&self, t: Micros) -> f64 {
+        let ls = crate::simulate::LS_SECONDS;
+        match self.time.partition_point(|&x| x <= t).checked_sub(1) {
+            Some(i) if ((t - self.time[i]) as f64) < ls * US_PER_S as f64 => {
+                (self.cum_delivered[i + 1] - self.cum_delivered[i]) / ls
+            }
+            _ => 0.0,
+        }
+    }
+
     /// Number of lumisections.
     pub fn len(&self) -> usize {
         self.time.len()

@@ -315,6 +315,13 @@ pub struct ProfileRow {
     pub current_ua: Option<f64>,
     /// How far before the measurement window the current is (s); `None` without current.
     pub current_lookback_s: Option<f64>,
+    /// Time of the current reading (UTC µs); `None` without current.
+    pub current_time: Option<Micros>,
+    /// Sensor temperature at the current reading (K): the row's pipe temperature and
+    /// self-heating with the fluence heating of the luminosity rate at the reading (the
+    /// lumisection holding it) instead of the row's mean; `None` without current. This is the
+    /// temperature to scale the reading with.
+    pub current_temperature_k: Option<f64>,
 }
 
 impl ProfileRow {
@@ -442,6 +449,8 @@ pub fn rog_profile(
                     lumi_fb: 0.0,
                     current_ua: None,
                     current_lookback_s: None,
+                    current_time: None,
+                    current_temperature_k: None,
                 });
             }
             RowKind::Fill => {
@@ -450,25 +459,41 @@ pub fn rog_profile(
                     .temperatures
                     .rog_temperature(rog, r.meas_start, r.meas_end, Some(rate));
                 rep.temperatures.add(&t);
-                let (current_ua, current_lookback_s) = match current.at_or_before(r.meas_end) {
-                    Some(i) => {
-                        let ti = current.times[i];
-                        let back = (r.meas_start - ti).max(0);
-                        let ok = inp.compat.unbounded_lookback || back <= max_back;
-                        if ok && data_start.is_some() {
-                            if back > 0 {
-                                rep.current_looked_back += 1;
+                let (current_ua, current_lookback_s, current_time) =
+                    match current.at_or_before(r.meas_end) {
+                        Some(i) => {
+                            let ti = current.times[i];
+                            let back = (r.meas_start - ti).max(0);
+                            let ok = inp.compat.unbounded_lookback || back <= max_back;
+                            if ok && data_start.is_some() {
+                                if back > 0 {
+                                    rep.current_looked_back += 1;
+                                }
+                                (
+                                    Some(current.values[i]),
+                                    Some(back as f64 / US_PER_S as f64),
+                                    Some(ti),
+                                )
+                            } else {
+                                (None, None, None)
                             }
-                            (Some(current.values[i]), Some(back as f64 / US_PER_S as f64))
-                        } else {
-                            (None, None)
                         }
-                    }
-                    None => (None, None),
-                };
+                        None => (None, None, None),
+                    };
                 if current_ua.is_none() {
                     rep.current_missing += 1;
                 }
+                let current_temperature_k = current_time.map(|ti| {
+                    let heating = if t.hv_on {
+                        let rate_at =
+                            inp.fluence
+                                .fluence(rog, inp.lumi.rate_at(ti), tl.sigma_mb[k]);
+                        inp.temperatures.model().fluence_heating_k_per_rate * (rate_at - rate)
+                    } else {
+                        0.0
+                    };
+                    t.sensor_k + heating
+                });
                 out.push(ProfileRow {
                     spec: *r,
                     fill: Some(fill.fill),
@@ -478,6 +503,8 @@ pub fn rog_profile(
                     lumi_fb: tl.lumi_fb[k],
                     current_ua,
                     current_lookback_s,
+                    current_time,
+                    current_temperature_k,
                 });
             }
         }
@@ -576,6 +603,8 @@ pub fn profile_schema() -> SchemaRef {
         field_with_unit("temperature_lookback_h", DataType::Float64, false, "h"),
         Field::new("temperature_incomplete", DataType::Boolean, false),
         field_with_unit("current_lookback_s", DataType::Float64, true, "s"),
+        field_with_unit("current_time", timestamp_type(), true, "UTC"),
+        field_with_unit("current_temperature_k", DataType::Float64, true, "K"),
     ]))
 }
 
@@ -632,6 +661,16 @@ pub fn profile_batch(rog_name: &str, rows: &[ProfileRow]) -> Result<RecordBatch>
         )),
         Arc::new(Float64Array::from_iter(
             rows.iter().map(|r| r.current_lookback_s),
+        )),
+        Arc::new(
+            TimestampMicrosecondArray::from(
+                rows.iter().map(|r| r.current_time).collect::<Vec<_>>(),
+            )
+            .with_timezone("UTC"),
+        ),
+        Arc::new(Float64Array::from_iter(
+            rows.iter()
+                .map(|r| r.current_temperature_k.filter(|x| !x.is_nan())),
         )),
     ];
     Ok(RecordBatch::try_new(profile_schema(), cols)?)

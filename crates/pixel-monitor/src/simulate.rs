@@ -194,16 +194,17 @@ impl Default for SimConfig {
 }
 
 impl SimConfig {
-    /// A small configuration for tests: `days` days with one technical stop (with a warm period)
-    /// in the middle, coarser change rates, CSV and Parquet.
+    /// A small configuration for tests: `days` days with one technical stop in the middle (a
+    /// fifth of the period, warm at +20 °C for most of it, so that the annealing separates the
+    /// terms of the Hamburg model), coarser change rates, CSV and Parquet.
     pub fn small(days: f64) -> Self {
         Self {
             days,
             technical_stops: vec![TechnicalStop {
-                start_day: days * 0.45,
-                days: 2.0_f64.min(days * 0.2),
-                warm_days: 1.0_f64.min(days * 0.1),
-                warm_c: 15.0,
+                start_day: days * 0.4,
+                days: days * 0.2,
+                warm_days: days * 0.15,
+                warm_c: 20.0,
             }],
             caen_interval_s: 1200.0,
             plc_interval_s: 900.0,
@@ -626,7 +627,7 @@ impl Simulation {
         (0..Geometry::phase1().readout_groups.len())
             .into_par_iter()
             .map(|rog| {
-                let mut it = Integrator::new(self.config.hamburg, 0.02);
+                let mut it = Integrator::new(self.config.hamburg, 0.02).with_uniform_fluence(true);
                 let mut out = Vec::with_capacity(n);
                 out.push(0.0);
                 for k in 0..n - 1 {

@@ -256,6 +256,11 @@ impl<'a> TemperatureEngine<'a> {
         }
     }
 
+    /// The temperature model.
+    pub fn model(&self) -> &TemperatureModel {
+        &self.model
+    }
+
     /// The loop sensors, sorted by corrected part.
     pub fn sensors(&self) -> &[LoopSensor] {
         &self.sensors
