@@ -486,7 +486,7 @@ pub fn run_hamburg(job: &HamburgJob) -> Result<HamburgReport> {
         );
         for p in crate::plots::hamburg_plot(
             "leakage_current_vs_hamburg_model",
-            "Leakage current per volume at 20 °C: measured and Hamburg-model prediction (mean of the readout groups)",
+            "Leakage current at 20 °C: measured and Hamburg model",
             &x_title,
             &data,
             &pred,

@@ -92,6 +92,33 @@ fn draw(
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let img = dir.join(format!("{stem}.{}", format.ext()));
     let csv = dir.join(format!("{stem}.csv"));
+    // Room above the data for the legend (upper right) when it has several entries.
+    let entries = markers
+        .iter()
+        .chain(lines)
+        .filter(|s| !s.label.is_empty())
+        .count();
+    let mut opts = opts.clone();
+    if opts.y_range.is_none() && !opts.log_y && entries >= 2 {
+        let ys: Vec<f64> = markers
+            .iter()
+            .chain(lines)
+            .flat_map(|s| s.points.iter().map(|p| p.1))
+            .filter(|y| y.is_finite())
+            .collect();
+        if let (Some(lo), Some(hi)) = (
+            ys.iter().copied().reduce(f64::min),
+            ys.iter().copied().reduce(f64::max),
+        ) && hi > lo
+        {
+            let span = hi - lo;
+            opts = opts.with_y_range(
+                lo - 0.05 * span,
+                hi + (0.12 * entries as f64).min(0.6) * span,
+            );
+        }
+    }
+    let opts = &opts;
     plot::scatter_series(&img, markers, lines, opts)?;
     let mut all: Vec<Series> = markers.to_vec();
     all.extend(
@@ -920,8 +947,9 @@ pub fn run_plot_temperatures(job: &PlotTemperaturesJob) -> Result<PlotReport> {
     })
 }
 
-/// The field map (log10 of the all-particle fluence per collision, |z| ≤ 100 cm, two r bins
-/// merged) and its r projections (at z = 0, 20, 50 cm) and z projections (at the four layer
+/// The field map (log10 of the all-particle fluence per collision, 2 ≤ r < 20 cm (the pixel
+/// detector's radii; closer to the beam the field is steep and would dominate the colour scale),
+/// |z| ≤ 100 cm, two r bins merged) and its r projections (at z = 0, 20, 50 cm) and z projections (at the four layer
 /// radii); returns the files (plots and CSVs).
 ///
 /// # Errors
@@ -932,11 +960,13 @@ pub fn field_plots(field: &FlukaField, dir: &Path, format: PlotFormat) -> Result
     let (r, z) = (field.r, field.z);
     let z_lo = z.find_bin(-100.0).max(1) - 1;
     let z_hi = (z.find_bin(100.0 - 1e-9)).min(z.n);
-    let nr = r.n / 2;
+    let r_lo = (r.find_bin(2.0).max(1) - 1).min(r.n - 2);
+    let nr = (r.n - r_lo) / 2;
     let nz = z_hi - z_lo;
+    let r0 = r.lo + r_lo as f64 * r.width();
     let mut map = Map2D::new(
-        r.lo,
-        r.lo + 2.0 * nr as f64 * r.width(),
+        r0,
+        r0 + 2.0 * nr as f64 * r.width(),
         nr,
         z.lo + z_lo as f64 * z.width(),
         z.lo + z_hi as f64 * z.width(),
@@ -945,14 +975,14 @@ pub fn field_plots(field: &FlukaField, dir: &Path, format: PlotFormat) -> Result
     let mut csv = String::from("r_cm,z_cm,log10_fluence_per_collision\n");
     for iz in 0..nz {
         for ir in 0..nr {
-            let a = field.bin_content(2 * ir + 1, z_lo + iz + 1);
-            let b = field.bin_content(2 * ir + 2, z_lo + iz + 1);
+            let a = field.bin_content(r_lo + 2 * ir + 1, z_lo + iz + 1);
+            let b = field.bin_content(r_lo + 2 * ir + 2, z_lo + iz + 1);
             let v = 0.5 * (a + b);
             let l = if v > 0.0 { v.log10() } else { f64::NAN };
             map.set(ir, iz, l);
             csv.push_str(&format!(
                 "{},{},{}\n",
-                crate::pyfmt::repr(r.lo + (2 * ir + 1) as f64 * r.width()),
+                crate::pyfmt::repr(r0 + (2 * ir + 1) as f64 * r.width()),
                 crate::pyfmt::repr(map.y_low + (iz as f64 + 0.5) * z.width()),
                 crate::pyfmt::repr(l)
             ));
