@@ -2,7 +2,8 @@
 //! profile, compared with the measured current fill by fill, and the fit of α_I, α_0* and β.
 //!
 //! For every readout group of a Parquet profile (written by `profile`), the rows are the model's
-//! steps (duration, temperature, fluence). At the last row of each fill that has a current, the
+//! steps (duration, temperature, fluence). At the last row of each fill that has a current read
+//! within the row, the
 //! measured current (µA) is scaled from the sensor temperature at the reading
 //! (`current_temperature_k`) to the reference temperature
 //! (20 °C, [`crate::normalise::scale_to_temperature`]) and divided by the readout group's sensor
@@ -259,10 +260,15 @@ fn compare_group(
     let geo = Geometry::phase1();
     let rog = geo.rog(&g.name)?;
     let n = g.end.len();
-    // The last row of each fill with a current and a temperature.
+    // The last row of each fill with a temperature and a current read within the row (a
+    // reading found by the look-back belongs to an earlier time than the row's model state).
     let mut last_of_fill: BTreeMap<i64, usize> = BTreeMap::new();
     for i in 0..n {
-        if let (Some(f), Some(_), Some(_)) = (g.fill[i], g.current[i], g.temperature[i]) {
+        let start = g.end[i] - (g.duration[i] * 1e6).round() as i64;
+        if let (Some(f), Some(_), Some(_), Some(ti)) =
+            (g.fill[i], g.current[i], g.temperature[i], g.current_time[i])
+            && ti >= start
+        {
             last_of_fill.insert(f, i);
         }
     }

@@ -585,11 +585,13 @@ impl LsLumi {
     }
 
     /// The delivered luminosity rate (fb⁻¹ s⁻¹) at `t`: that of the lumisection holding `t`
-    /// (its luminosity over its nominal length of 23.31 s), 0 outside lumisections.
+    /// (its luminosity over its nominal length of 23.31 s), 0 outside lumisections. The
+    /// lumisection timestamps are whole seconds, so a lumisection holds `t` up to one second past
+    /// its nominal end.
     pub fn rate_at(&self, t: Micros) -> f64 {
         let ls = crate::simulate::LS_SECONDS;
         match self.time.partition_point(|&x| x <= t).checked_sub(1) {
-            Some(i) if ((t - self.time[i]) as f64) < ls * US_PER_S as f64 => {
+            Some(i) if ((t - self.time[i]) as f64) < (ls + 1.0) * US_PER_S as f64 => {
                 (self.cum_delivered[i + 1] - self.cum_delivered[i]) / ls
             }
             _ => 0.0,
