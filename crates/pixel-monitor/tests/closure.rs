@@ -163,8 +163,8 @@ fn simulated_period_closes() {
     assert_eq!(h.fits.len(), 4);
     for g in &h.fits {
         let want = [truth.alpha_i, truth.alpha0_star, truth.beta];
-        for k in 0..3 {
-            let pull = (g.fit.params[k] - want[k]) / g.fit.errors[k];
+        for (k, want_k) in want.iter().enumerate() {
+            let pull = (g.fit.params[k] - want_k) / g.fit.errors[k];
             eprintln!("{} parameter {k}: pull {pull:.2}", g.group);
             assert!(
                 pull.abs() < 3.0,

@@ -443,7 +443,7 @@ fn write_inputs(dir: &Path) -> Vec<f64> {
             }
         }
     }
-    let species: Vec<(&str, Vec<f64>, Option<Vec<f64>>)> = SPECIES
+    let species: Vec<pixel_monitor::fluence::SpeciesData<'_>> = SPECIES
         .iter()
         .zip(&maps)
         .map(|(n, m)| {
