@@ -330,6 +330,7 @@ pub fn run_profile_with(
     progress: &dyn Progress,
 ) -> Result<ProfileReport> {
     let units = job.units()?;
+    let sharded = shard.is_some();
     let shard = shard.unwrap_or_else(Shard::whole);
     let block: Vec<usize> = units[shard.range(units.len())].to_vec();
     let geo = Geometry::phase1();
@@ -354,7 +355,6 @@ pub fn run_profile_with(
     };
     let tl = Timeline::new(&inputs)?;
     let label = job.label_for(&data.fills);
-    let sharded = !shard.is_whole();
     let base = if sharded {
         shard.dir(&job.output_dir)
     } else {
