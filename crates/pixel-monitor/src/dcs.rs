@@ -607,29 +607,101 @@ fn time_at(a: &ArrayRef, i: usize, time: &TimeReader) -> Option<Micros> {
     }
 }
 
-fn read_parquet(path: &Path, kind: DcsKind, time: &TimeReader) -> Result<DcsStore> {
-    let reader = hep_core::io::ParquetReader::open_with_batch_size(path, 65_536)?;
-    let names: Vec<String> = reader
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.name().clone())
-        .collect();
-    let c = export_columns(path, kind, &names)?;
-    let mut b = Builder {
-        two: kind == DcsKind::Caen,
-        ..Builder::default()
+/// The rows of one Parquet row group, with channel names local to it.
+#[derive(Default)]
+struct Part {
+    names: Vec<String>,
+    ids: Vec<u32>,
+    times: Vec<Micros>,
+    values: Vec<f64>,
+    values2: Vec<f64>,
+    rows: u64,
+    null_dropped: u64,
+    null_kept: u64,
+}
+
+/// Decodes the rows of row group `rg` (the first row of which is file row `row0`, 0-based).
+#[allow(clippy::too_many_arguments)]
+fn read_row_group(
+    path: &Path,
+    kind: DcsKind,
+    time: &TimeReader,
+    schema: &arrow_schema::SchemaRef,
+    mask: &parquet::arrow::ProjectionMask,
+    c: &ExportColumns,
+    rg: usize,
+    row0: u64,
+) -> Result<Part> {
+    use arrow_array::types::Int32Type;
+    use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
+    let pq = |e: parquet::errors::ParquetError| {
+        Error::Core(hep_core::Error::Parquet {
+            path: path.to_path_buf(),
+            source: e,
+        })
     };
-    let mut row0: u64 = 0;
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(
+        file,
+        ArrowReaderOptions::new().with_schema(schema.clone()),
+    )
+    .map_err(pq)?;
+    let reader = builder
+        .with_row_groups(vec![rg])
+        .with_projection(mask.clone())
+        .with_batch_size(65_536)
+        .build()
+        .map_err(pq)?;
+    let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+    let mut part = Part::default();
+    let mut local: HashMap<String, u32> = HashMap::new();
+    let mut row = row0;
     for batch in reader {
-        let batch = batch?;
-        let name_col = str_col(path, batch.column(c.name), &names[c.name])?;
-        let tcol = batch.column(c.time);
-        let vcol = batch.column(c.value);
-        let v2col = c.value2.map(|i| batch.column(i));
+        let batch =
+            batch.map_err(|e| pq(parquet::errors::ParquetError::ArrowError(e.to_string())))?;
+        let col = |name: &str| batch.column_by_name(name).expect("projected column");
+        let name_col = col(&names[c.name]);
+        let tcol = col(&names[c.time]);
+        let vcol = col(&names[c.value]);
+        let v2col = c.value2.map(|i| col(&names[i]));
+        // Channel ids of the batch: through the dictionary when the column is one.
+        let dict = name_col
+            .as_any()
+            .downcast_ref::<arrow_array::DictionaryArray<Int32Type>>();
+        let mut dict_ids: Vec<u32> = Vec::new();
+        let mut name_id = |text: &str, part: &mut Part| -> u32 {
+            let n = channel_name(kind, text, c.name_is_alias);
+            if let Some(&id) = local.get(n) {
+                return id;
+            }
+            let id = part.names.len() as u32;
+            part.names.push(n.to_string());
+            local.insert(n.to_string(), id);
+            id
+        };
+        let plain = if let Some(d) = dict {
+            let values = d
+                .values()
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .ok_or_else(|| {
+                    Error::parse(
+                        path,
+                        row + 1,
+                        format!("a string column `{}`", names[c.name]),
+                        d.values().data_type().to_string(),
+                    )
+                })?;
+            for k in 0..values.len() {
+                dict_ids.push(name_id(values.value(k), &mut part));
+            }
+            None
+        } else {
+            Some(str_col(path, name_col, &names[c.name])?)
+        };
         for i in 0..batch.num_rows() {
-            let row = row0 + i as u64 + 1;
-            b.report.rows += 1;
+            row += 1;
+            part.rows += 1;
             let t = time_at(tcol, i, time).ok_or_else(|| {
                 Error::parse(
                     path,
@@ -657,38 +729,123 @@ fn read_parquet(path: &Path, kind: DcsKind, time: &TimeReader) -> Result<DcsStor
                 })?,
                 None => f64::NAN,
             };
-            let name_text = name_col.get(i).ok_or_else(|| {
-                Error::parse(
-                    path,
-                    row,
-                    format!("a channel name in `{}`", names[c.name]),
-                    "null",
-                )
-            })?;
+            let id = match (&plain, dict) {
+                (Some(p), _) => {
+                    let text = p.get(i).ok_or_else(|| {
+                        Error::parse(
+                            path,
+                            row,
+                            format!("a channel name in `{}`", names[c.name]),
+                            "null",
+                        )
+                    })?;
+                    name_id(text, &mut part)
+                }
+                (None, Some(d)) => {
+                    if d.is_null(i) {
+                        return Err(Error::parse(
+                            path,
+                            row,
+                            format!("a channel name in `{}`", names[c.name]),
+                            "null",
+                        ));
+                    }
+                    dict_ids[d.keys().value(i) as usize]
+                }
+                (None, None) => unreachable!("one of the two layouts"),
+            };
             if v.is_nan() {
                 if kind == DcsKind::Caen {
-                    b.report.null_dropped += 1;
+                    part.null_dropped += 1;
                     continue;
                 }
-                b.report.null_kept += 1;
+                part.null_kept += 1;
             }
-            let name = channel_name(kind, name_text, c.name_is_alias);
-            // Avoid an allocation when the name repeats (exports sorted by channel).
-            if let Some((n, _)) = &b.last
-                && n == name
-            {
-                let id = b.last.as_ref().expect("set").1;
-                b.ids.push(id);
-                b.times.push(t);
-                b.values.push(v);
-                if b.two {
-                    b.values2.push(v2);
-                }
-            } else {
-                b.push(name, t, v, v2);
+            part.ids.push(id);
+            part.times.push(t);
+            part.values.push(v);
+            if kind == DcsKind::Caen {
+                part.values2.push(v2);
             }
         }
-        row0 += batch.num_rows() as u64;
+    }
+    Ok(part)
+}
+
+fn read_parquet(path: &Path, kind: DcsKind, time: &TimeReader) -> Result<DcsStore> {
+    use parquet::arrow::ProjectionMask;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use rayon::prelude::*;
+    let pq = |e: parquet::errors::ParquetError| {
+        Error::Core(hep_core::Error::Parquet {
+            path: path.to_path_buf(),
+            source: e,
+        })
+    };
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq)?;
+    let schema = builder.schema().clone();
+    let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+    let c = export_columns(path, kind, &names)?;
+    // Read the channel-name column dictionary encoded, as the exports store it: one name per
+    // dictionary entry instead of one string per row.
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            if i == c.name && *f.data_type() == DataType::Utf8 {
+                Field::new(
+                    f.name(),
+                    DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+                    f.is_nullable(),
+                )
+            } else {
+                f.as_ref().clone()
+            }
+        })
+        .collect();
+    let read_schema = Arc::new(Schema::new(fields));
+    let mut wanted = vec![c.name, c.time, c.value];
+    wanted.extend(c.value2);
+    let meta = builder.metadata().clone();
+    let mask = ProjectionMask::roots(meta.file_metadata().schema_descr(), wanted);
+    let groups: Vec<(usize, u64)> = {
+        let mut row0 = 0u64;
+        meta.row_groups()
+            .iter()
+            .enumerate()
+            .map(|(i, g)| {
+                let r = (i, row0);
+                row0 += u64::try_from(g.num_rows()).unwrap_or(0);
+                r
+            })
+            .collect()
+    };
+    let parts: Vec<Part> = groups
+        .par_iter()
+        .map(|&(rg, row0)| read_row_group(path, kind, time, &read_schema, &mask, &c, rg, row0))
+        .collect::<Result<_>>()?;
+    let mut b = Builder {
+        two: kind == DcsKind::Caen,
+        ..Builder::default()
+    };
+    let n: usize = parts.iter().map(|p| p.ids.len()).sum();
+    b.ids.reserve(n);
+    b.times.reserve(n);
+    b.values.reserve(n);
+    if b.two {
+        b.values2.reserve(n);
+    }
+    for p in parts {
+        let map: Vec<u32> = p.names.iter().map(|n| b.id(n)).collect();
+        b.ids.extend(p.ids.iter().map(|&i| map[i as usize]));
+        b.times.extend_from_slice(&p.times);
+        b.values.extend_from_slice(&p.values);
+        b.values2.extend_from_slice(&p.values2);
+        b.report.rows += p.rows;
+        b.report.null_dropped += p.null_dropped;
+        b.report.null_kept += p.null_kept;
     }
     Ok(b.finish(kind))
 }
