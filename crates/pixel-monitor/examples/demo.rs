@@ -6,7 +6,7 @@ use pixel_monitor::pipeline::{DemoConfig, run_demo};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let days: f64 = args.next().map_or(Ok(10.0), |a| a.parse())?;
+    let days: f64 = args.next().map_or(Ok(5.0), |a| a.parse())?;
     let cfg = DemoConfig {
         days,
         work_dir: args.next().map(Into::into),

@@ -699,18 +699,31 @@ fn read_row_group(
         } else {
             Some(str_col(path, name_col, &names[c.name])?)
         };
+        // Fast paths for the usual column types, downcast once per batch.
+        let fast_t = match tcol.data_type() {
+            DataType::Timestamp(TimeUnit::Microsecond, Some(_)) => {
+                tcol.as_any().downcast_ref::<TimestampMicrosecondArray>()
+            }
+            _ => None,
+        };
+        let fast_v = vcol.as_any().downcast_ref::<Float64Array>();
+        let fast_v2 = v2col.and_then(|c| c.as_any().downcast_ref::<Float64Array>());
         for i in 0..batch.num_rows() {
             row += 1;
             part.rows += 1;
-            let t = time_at(tcol, i, time).ok_or_else(|| {
-                Error::parse(
-                    path,
-                    row,
-                    "a timestamp in `change_date` (row number)",
-                    format!("{:?}", tcol.slice(i, 1)),
-                )
-            })?;
-            let v = num_at(vcol, i).ok_or_else(|| {
+            let fast_time = fast_t.filter(|a| a.is_valid(i)).map(|a| a.value(i));
+            let t = fast_time
+                .or_else(|| time_at(tcol, i, time))
+                .ok_or_else(|| {
+                    Error::parse(
+                        path,
+                        row,
+                        "a timestamp in `change_date` (row number)",
+                        format!("{:?}", tcol.slice(i, 1)),
+                    )
+                })?;
+            let fast_value = fast_v.map(|a| if a.is_valid(i) { a.value(i) } else { f64::NAN });
+            let v = fast_value.or_else(|| num_at(vcol, i)).ok_or_else(|| {
                 Error::parse(
                     path,
                     row,
@@ -718,8 +731,9 @@ fn read_row_group(
                     vcol.data_type().to_string(),
                 )
             })?;
+            let fast_value2 = fast_v2.map(|a| if a.is_valid(i) { a.value(i) } else { f64::NAN });
             let v2 = match v2col {
-                Some(col) => num_at(col, i).ok_or_else(|| {
+                Some(col) => fast_value2.or_else(|| num_at(col, i)).ok_or_else(|| {
                     Error::parse(
                         path,
                         row,

@@ -947,6 +947,31 @@ pub fn run_plot_temperatures(job: &PlotTemperaturesJob) -> Result<PlotReport> {
     })
 }
 
+/// A logarithmic y range from the decade below the smallest positive y to the decade above the
+/// largest, of the points whose x passes `keep`, so that every decade is labelled.
+fn decade_range(opts: PlotOptions, series: &[Series], keep: impl Fn(f64) -> bool) -> PlotOptions {
+    let ys: Vec<f64> = series
+        .iter()
+        .flat_map(|s| s.points.iter())
+        .filter(|p| keep(p.0) && p.1 > 0.0 && p.1.is_finite())
+        .map(|p| p.1)
+        .collect();
+    match (
+        ys.iter().copied().reduce(f64::min),
+        ys.iter().copied().reduce(f64::max),
+    ) {
+        (Some(lo), Some(hi)) => {
+            let a = 10f64.powf(lo.log10().floor());
+            let mut b = 10f64.powf(hi.log10().ceil());
+            if b <= a {
+                b = a * 10.0;
+            }
+            opts.with_y_range(a, b)
+        }
+        _ => opts,
+    }
+}
+
 /// The field map (log10 of the all-particle fluence per collision, 2 ≤ r < 20 cm (the pixel
 /// detector's radii; closer to the beam the field is steep and would dominate the colour scale),
 /// |z| ≤ 100 cm, two r bins merged) and its r projections (at z = 0, 20, 50 cm) and z projections (at the four layer
@@ -1017,6 +1042,7 @@ pub fn field_plots(field: &FlukaField, dir: &Path, format: PlotFormat) -> Result
     .with_size(1000, 700)
     .with_log_y(true)
     .with_x_range(1.0, r.hi);
+    let opts = decade_range(opts, &rp, |x| x >= 1.0);
     let img = dir.join(format!("fluence_vs_r.{}", format.ext()));
     plot::lines(&img, &rp, &opts)?;
     let csvp = dir.join("fluence_vs_r.csv");
@@ -1043,6 +1069,7 @@ pub fn field_plots(field: &FlukaField, dir: &Path, format: PlotFormat) -> Result
     .with_size(1000, 700)
     .with_log_y(true)
     .with_x_range(-100.0, 100.0);
+    let opts = decade_range(opts, &zp, |x| (-100.0..=100.0).contains(&x));
     let img = dir.join(format!("fluence_vs_z.{}", format.ext()));
     plot::lines(&img, &zp, &opts)?;
     let csvp = dir.join("fluence_vs_z.csv");

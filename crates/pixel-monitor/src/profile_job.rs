@@ -392,23 +392,31 @@ pub fn run_profile_with(
     let mut writer = hep_core::io::ParquetWriter::create(&parquet_path, profile_schema(), &[])?;
     let mut shard_outputs: Vec<PathBuf> = Vec::new();
     for chunk in block.chunks(rayon::current_num_threads().max(1) * 4) {
-        let results: Vec<(usize, Vec<crate::profile::ProfileRow>, RogProfileReport)> = chunk
+        // Each readout group is computed and formatted in parallel; files are written in order.
+        type Done = (
+            usize,
+            Vec<crate::profile::ProfileRow>,
+            RogProfileReport,
+            String,
+            arrow_array::RecordBatch,
+        );
+        let results: Vec<Done> = chunk
             .par_iter()
-            .map(|&rog| {
+            .map(|&rog| -> Result<Done> {
                 let (rows, rep) = rog_profile(&inputs, &tl, rog);
+                let name = &geo.readout_groups[rog].name;
+                let text = profile_text(&rows, &job.settings, &job.compat, &job.time)?;
+                let batch = profile_batch(name, &rows)?;
                 progress.advance(1);
-                (rog, rows, rep)
+                Ok((rog, rows, rep, text, batch))
             })
-            .collect();
-        for (rog, rows, rep) in &results {
+            .collect::<Result<_>>()?;
+        for (rog, rows, rep, text, batch) in &results {
             let name = &geo.readout_groups[*rog].name;
             let rel = PathBuf::from(name).join(profile_file_name(name, &label));
-            out.text(
-                &base.join(&rel),
-                &profile_text(rows, &job.settings, &job.compat, &job.time)?,
-            )?;
+            out.text(&base.join(&rel), text)?;
             shard_outputs.push(rel);
-            writer.write(&profile_batch(name, rows)?)?;
+            writer.write(batch)?;
             add_reports(&mut report.values, rep);
             if job.plots_for.iter().any(|p| p == name) {
                 for p in crate::plots::profile_plots(name, rows, &plots_dir, job.plot_format)? {
