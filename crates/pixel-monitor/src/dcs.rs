@@ -179,7 +179,16 @@ impl Builder {
                 id
             }
         };
-        self.last = Some((name.to_string(), id));
+        // Reuse the buffer of the previous name (exports come grouped by channel, so this is
+        // rare, but a scattered export must not allocate per row).
+        match &mut self.last {
+            Some((n, last_id)) => {
+                n.clear();
+                n.push_str(name);
+                *last_id = id;
+            }
+            None => self.last = Some((name.to_string(), id)),
+        }
         id
     }
 
@@ -515,8 +524,7 @@ fn read_csv(path: &Path, kind: DcsKind, time: &TimeReader) -> Result<DcsStore> {
             }
             b.report.null_kept += 1;
         }
-        let name = channel_name(kind, name_text, c.name_is_alias).to_string();
-        b.push(&name, t, v, v2);
+        b.push(channel_name(kind, name_text, c.name_is_alias), t, v, v2);
     }
     Ok(b.finish(kind))
 }
