@@ -391,9 +391,35 @@ fn parse_value(path: &Path, line: u64, column: &str, s: &str, required: bool) ->
     Ok(v)
 }
 
-fn output_name(s: &str) -> Option<String> {
+/// Longest accepted `output` name (characters).
+pub const MAX_OUTPUT_NAME: usize = 100;
+
+/// The `output` column of a cut row: empty or `nan` for none; otherwise a name that becomes one
+/// directory name `<index>-<output>` under `CutflowPlots/`, so it must be a single, safe path
+/// component: 1 to [`MAX_OUTPUT_NAME`] ASCII letters, digits, `_`, `-`, `+` or `.`, not
+/// starting with `.` (this excludes `..`, `/`, absolute paths and hidden files).
+fn output_name(path: &Path, line: u64, s: &str) -> Result<Option<String>> {
     let s = s.trim();
-    (!s.is_empty() && !s.eq_ignore_ascii_case("nan")).then(|| s.to_string())
+    if s.is_empty() || s.eq_ignore_ascii_case("nan") {
+        return Ok(None);
+    }
+    let safe = s.len() <= MAX_OUTPUT_NAME
+        && !s.starts_with('.')
+        && s
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '+' | '.'));
+    if !safe {
+        return Err(Error::input(
+            path,
+            line,
+            format!(
+                "an output name of 1 to {MAX_OUTPUT_NAME} ASCII letters, digits, '_', '-', '+' \
+                 or '.' not starting with '.' (it names a directory)"
+            ),
+            format!("'{s}'"),
+        ));
+    }
+    Ok(Some(s.to_string()))
 }
 
 /// Reads an event cut file (spec 3.1).
@@ -445,7 +471,7 @@ pub fn read_event_cuts(path: &Path) -> Result<Vec<EventCut>> {
                 variable: f[1].clone(),
                 comparison,
                 value: parse_value(path, r.line, "cut_value", &f[3], true)?,
-                output: output_name(&f[4]),
+                output: output_name(path, r.line, &f[4])?,
             })
         })
         .collect()
@@ -572,7 +598,7 @@ pub fn read_time_cuts(path: &Path) -> Result<Vec<TimeCut>> {
             value_1: v(0)?,
             value_2: v(1)?,
             value_3: v(2)?,
-            output: output_name(&f[9]),
+            output: output_name(path, r.line, &f[9])?,
         });
     }
     Ok(cuts)

@@ -637,3 +637,59 @@ fn time_cut_task_needs_the_ns_task_and_writes_steps() {
     assert_eq!(ev.n_accepted(), 5);
     assert_eq!(tf.unwrap().accepted(), &[T, T, F, F, F, F]);
 }
+
+/// Reliability defect 1 (path traversal): the `output` column names a directory under
+/// `CutflowPlots/`, so anything but a single safe path component is refused with the line, and
+/// nothing is written outside (or inside) the run directory.
+#[test]
+fn path_traversal_in_cut_output_names_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = ingested_run(tmp.path());
+    for bad in [
+        "../../../../../x",
+        "/tmp/absolute",
+        "a/b",
+        "..",
+        ".hidden",
+        "na\\me",
+        "sp ace",
+        &"x".repeat(101),
+    ] {
+        std::fs::write(
+            run.path().join("cuts.csv"),
+            format!("board_id,variable,cut_type,cut_value,output\n*,calibration_code,<,200,{bad}\n"),
+        )
+        .unwrap();
+        let e = cuts::run_event_cuts(&run, &CutOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("cuts.csv:2: expected an output name") && e.contains(bad.trim()),
+            "{bad}: {e}"
+        );
+        assert!(!run.task_completed(names::APPLY_EVENT_CUTS));
+        assert!(!run.path().join("event_filter.fd").exists());
+
+        let p = cut_file(
+            tmp.path(),
+            "time_cuts.csv",
+            &format!(
+                "{}simple,>,time_over_threshold_ns,*,,,0,,,{bad}\n",
+                TH.replace("value_3\n", "value_3,output\n")
+            ),
+        );
+        let e = read_time_cuts(&p).unwrap_err().to_string();
+        assert!(e.contains("time_cuts.csv:2: expected an output name"), "{bad}: {e}");
+    }
+    // Nothing escaped the run directory.
+    assert!(!tmp.path().join("x").exists());
+    let names_ok = ["clean", "toa_cut-1", "v1.2+x"];
+    for ok in names_ok {
+        let p = cut_file(
+            tmp.path(),
+            "cuts.csv",
+            &format!("{H}*,calibration_code,<,200,{ok}\n").replace("cut_value\n", "cut_value,output\n"),
+        );
+        assert_eq!(read_event_cuts(&p).unwrap()[0].output.as_deref(), Some(ok));
+    }
+}
