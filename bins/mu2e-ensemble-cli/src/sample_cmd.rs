@@ -39,6 +39,27 @@ pub enum Command {
     GenEnsemble(Box<GenEnsembleArgs>),
     /// Parse the SamplingInput end-of-job summary of a mu2e log (counts, fractions, next events).
     SiSummary(Box<SiSummaryArgs>),
+    /// List the ensembles and reservations of an event ledger, and release stale reservations.
+    ///
+    /// A reservation is made before an ensemble is written and completed after it; a run that
+    /// fails gives its reservation back itself, but a killed one (kill -9, node failure) leaves it
+    /// `reserved`. `--release-stale` gives back the reservations of processes of this host that
+    /// no longer run; `--release ID` gives back any one reservation (use it only when the holder
+    /// is known to be gone). Complete ensembles are never released.
+    Ledger(LedgerArgs),
+}
+
+/// Arguments of `ledger`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LedgerArgs {
+    /// The ledger file (mu2e-ensemble-ledger.json beside the sample files by default in run-si).
+    pub ledger: PathBuf,
+    /// Release every reservation whose holder process of this host no longer runs.
+    #[arg(long)]
+    pub release_stale: bool,
+    /// Release the reservation with this id (as listed).
+    #[arg(long, value_name = "ID")]
+    pub release: Option<String>,
 }
 
 /// Output format.
@@ -224,7 +245,55 @@ pub fn run(cmd: Command) -> Result<()> {
         Command::RunSi(a) => run_si(&a),
         Command::GenEnsemble(a) => gen_ensemble(&a),
         Command::SiSummary(a) => si_summary(&a),
+        Command::Ledger(a) => ledger_cmd(&a),
     }
+}
+
+fn ledger_cmd(a: &LedgerArgs) -> Result<()> {
+    use mu2e_ensemble::sampler::{Ledger, release_reservation, release_stale};
+    if let Some(id) = &a.release {
+        let e = release_reservation(&a.ledger, id)?;
+        println!(
+            "released {} ({} row ranges, output {})",
+            e.id,
+            e.ranges.len(),
+            e.output_dir.display()
+        );
+    }
+    if a.release_stale {
+        let released = release_stale(&a.ledger)?;
+        for e in &released {
+            println!(
+                "released stale reservation {} (holder pid {} gone; output {})",
+                e.id,
+                e.holder_pid.map_or("?".into(), |p| p.to_string()),
+                e.output_dir.display()
+            );
+        }
+        if released.is_empty() {
+            println!("no stale reservations");
+        }
+    }
+    if !a.ledger.exists() {
+        anyhow::bail!("{}: no such ledger", a.ledger.display());
+    }
+    let ledger = Ledger::load(&a.ledger)?;
+    println!(
+        "{:<10} {:>12} {:<6} {:<40} output",
+        "status", "events", "stale", "id"
+    );
+    for e in &ledger.ensembles {
+        let events: u64 = e.ranges.iter().map(|r| r.len()).sum();
+        println!(
+            "{:<10} {:>12} {:<6} {:<40} {}",
+            e.status,
+            events,
+            if e.is_stale() { "yes" } else { "no" },
+            if e.id.is_empty() { "-" } else { &e.id },
+            e.output_dir.display()
+        );
+    }
+    Ok(())
 }
 
 fn manifest(sub: &str, config: &serde_json::Value) -> Result<Manifest> {

@@ -182,6 +182,26 @@ fn plan_build_and_fcl() {
         ens2.join("dts.mu2e.ensemble-MC.MDC2020.001201_00000000.parquet")
             .is_file()
     );
+    // The ledger subcommand lists both ensembles as complete; nothing is stale.
+    let out = cmd()
+        .arg("ledger")
+        .arg(cfg.join("samples/mu2e-ensemble-ledger.json"))
+        .arg("--release-stale")
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains("no stale reservations"), "{text}");
+    assert_eq!(text.matches("complete").count(), 2, "{text}");
+    let a = cmd()
+        .arg("ledger")
+        .arg(cfg.join("samples/mu2e-ensemble-ledger.json"))
+        .args(["--release", "nope"])
+        .assert()
+        .failure();
+    assert_err(&a, "no reservation `nope`");
 }
 
 #[test]

@@ -405,8 +405,7 @@ fn output_name(path: &Path, line: u64, s: &str) -> Result<Option<String>> {
     }
     let safe = s.len() <= MAX_OUTPUT_NAME
         && !s.starts_with('.')
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '+' | '.'));
     if !safe {
         return Err(Error::input(

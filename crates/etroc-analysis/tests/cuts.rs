@@ -657,7 +657,9 @@ fn path_traversal_in_cut_output_names_is_refused() {
     ] {
         std::fs::write(
             run.path().join("cuts.csv"),
-            format!("board_id,variable,cut_type,cut_value,output\n*,calibration_code,<,200,{bad}\n"),
+            format!(
+                "board_id,variable,cut_type,cut_value,output\n*,calibration_code,<,200,{bad}\n"
+            ),
         )
         .unwrap();
         let e = cuts::run_event_cuts(&run, &CutOptions::default())
@@ -679,7 +681,10 @@ fn path_traversal_in_cut_output_names_is_refused() {
             ),
         );
         let e = read_time_cuts(&p).unwrap_err().to_string();
-        assert!(e.contains("time_cuts.csv:2: expected an output name"), "{bad}: {e}");
+        assert!(
+            e.contains("time_cuts.csv:2: expected an output name"),
+            "{bad}: {e}"
+        );
     }
     // Nothing escaped the run directory.
     assert!(!tmp.path().join("x").exists());
@@ -688,7 +693,8 @@ fn path_traversal_in_cut_output_names_is_refused() {
         let p = cut_file(
             tmp.path(),
             "cuts.csv",
-            &format!("{H}*,calibration_code,<,200,{ok}\n").replace("cut_value\n", "cut_value,output\n"),
+            &format!("{H}*,calibration_code,<,200,{ok}\n")
+                .replace("cut_value\n", "cut_value,output\n"),
         );
         assert_eq!(read_event_cuts(&p).unwrap()[0].output.as_deref(), Some(ok));
     }
