@@ -17,7 +17,7 @@ use calo_calib::simulate::{
 };
 use calo_calib::spectra::{read_spectra, write_spectra};
 use calo_calib::tables::{
-    CosmicLayout, RowCheck, read_cosmic_table, read_energy_table, read_source_table,
+    CosmicLayout, RowCheck, read_cosmic_table, read_nominal_table, read_source_table,
     write_cosmic_table, write_reco_tables, write_source_table,
 };
 use clap::{Parser, Subcommand, ValueEnum};
@@ -382,7 +382,7 @@ fn combine_cmd(a: CombineArgs) -> Result<()> {
     let nominal = a
         .nominal
         .as_deref()
-        .map(|p| read_energy_table(p, RowCheck::AllowGaps))
+        .map(|p| read_nominal_table(p, RowCheck::AllowGaps))
         .transpose()?;
     let rows = combine(
         source.as_deref(),

@@ -183,3 +183,38 @@ fn bad_input_gives_a_located_error_and_no_output() {
         );
     }
 }
+
+/// Reliability defect 3 (physics values unchecked): `combine --nominal` copied any number into
+/// CalEnergyCalib.txt; a nominal constant outside (0, 10] MeV/ADC is now refused with its line
+/// and nothing is written.
+#[test]
+fn hostile_values_nominal_constants_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sim = tmp.path().join("sim");
+    simulate(&sim);
+    for (k, bad) in ["-5", "0", "1e308", "nan"].into_iter().enumerate() {
+        let nominal = tmp.path().join("nominal.txt");
+        std::fs::write(
+            &nominal,
+            format!("TABLE CalEnergyCalib\n0,0.0625\n1,{bad}\n2,0.0625\n"),
+        )
+        .unwrap();
+        let out_dir = tmp.path().join(format!("reco{k}"));
+        let out = cmd()
+            .arg("combine")
+            .arg("--cosmic")
+            .arg(sim.join("CalCosmicEnergyCalib.txt"))
+            .arg("--nominal")
+            .arg(&nominal)
+            .arg("-o")
+            .arg(&out_dir)
+            .assert()
+            .failure();
+        let err = String::from_utf8(out.get_output().stderr.clone()).unwrap();
+        assert!(
+            err.contains("nominal.txt:3: expected a nominal adc2mev in (0, 10] MeV/ADC"),
+            "{bad}: {err}"
+        );
+        assert!(!out_dir.join("CalEnergyCalib.txt").exists(), "{bad}");
+    }
+}
