@@ -218,3 +218,48 @@ fn hostile_values_nominal_constants_are_refused() {
         assert!(!out_dir.join("CalEnergyCalib.txt").exists(), "{bad}");
     }
 }
+
+/// Reliability defect 2 (corrupted Parquet undetected): 16 flipped bytes in a spectra file are a
+/// clear error naming the file (through its manifest), never a fit on altered counts.
+#[test]
+fn corrupted_parquet_spectra_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sim = tmp.path().join("sim");
+    cmd()
+        .args([
+            "simulate",
+            "--events-per-crystal",
+            "3000",
+            "--format",
+            "parquet",
+            "-o",
+        ])
+        .arg(&sim)
+        .assert()
+        .success();
+    let spectra = sim.join("spectra.parquet");
+    let good = std::fs::read(&spectra).unwrap();
+    for trial in 0..8u64 {
+        let mut bad = good.clone();
+        // A deterministic spread of 16 positions per trial.
+        for k in 0..16u64 {
+            let i = ((trial * 7919 + k * 104_729) as usize * 31) % bad.len();
+            bad[i] ^= 0x5a;
+        }
+        std::fs::write(&spectra, &bad).unwrap();
+        let out_dir = tmp.path().join(format!("fit{trial}"));
+        let out = cmd()
+            .args(["fit", "-i"])
+            .arg(&spectra)
+            .arg("-o")
+            .arg(&out_dir)
+            .assert()
+            .failure();
+        let err = String::from_utf8(out.get_output().stderr.clone()).unwrap();
+        assert!(
+            err.contains("spectra.parquet") && err.contains("does not match its manifest"),
+            "trial {trial}: {err}"
+        );
+        assert!(!out_dir.join("source_fits.parquet").exists());
+    }
+}

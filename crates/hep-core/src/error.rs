@@ -83,6 +83,16 @@ pub enum Error {
         reason: String,
     },
 
+    /// A file's content does not match the digest its provenance manifest recorded: it was
+    /// changed or corrupted after it was written.
+    #[error("{path}: {reason}", path = path.display())]
+    Integrity {
+        /// The file that failed the check.
+        path: PathBuf,
+        /// What did not match.
+        reason: String,
+    },
+
     /// A shard of a scaled-out job is missing, incomplete, or does not match the others
     /// (see [`crate::shard::collect_shards`]).
     #[error("shard {shard}: {reason}")]

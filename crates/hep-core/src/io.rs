@@ -19,6 +19,9 @@
 //! * **CSV.** [`read_csv`] / [`read_csv_with`] deserialise records with `serde` by header name; a
 //!   bad record is reported as `path:line: expected ..., found ...`. [`write_csv`] /
 //!   [`write_csv_with`] write atomically.
+//! * **Integrity.** Every Parquet reader first checks the file against its provenance sidecar
+//!   where one exists ([`crate::manifest::check_input`]): a file changed or corrupted after it
+//!   was written is an [`Error::Integrity`] naming it, before any byte is decoded.
 //! * **Checksums.** [`sha256_file`] and [`FileDigest`] (path, size, SHA-256) record inputs for the
 //!   provenance [`Manifest`](crate::manifest::Manifest); [`copy_file`] copies a file atomically
 //!   and hashes it on the way.
@@ -511,10 +514,13 @@ impl std::fmt::Debug for ParquetReader {
 impl ParquetReader {
     /// Opens `path` with batches of [`DEFAULT_BATCH_SIZE`] rows.
     ///
+    /// If a provenance sidecar (`<path>.manifest.json`) lists the file, its size and SHA-256 are
+    /// checked first ([`crate::manifest::check_input`]); without one a warning is logged.
+    ///
     /// # Errors
     ///
-    /// [`Error::Io`] if the file cannot be opened; [`Error::Parquet`] if it is not a readable
-    /// Parquet file.
+    /// [`Error::Io`] if the file cannot be opened; [`Error::Integrity`] if it does not match its
+    /// manifest; [`Error::Parquet`] if it is not a readable Parquet file.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         Self::open_with_batch_size(path, DEFAULT_BATCH_SIZE)
     }
@@ -531,6 +537,7 @@ impl ParquetReader {
                 "Parquet batch size must be at least 1".into(),
             ));
         }
+        crate::manifest::check_input(path)?;
         let file = File::open(path).map_err(|e| Error::io(path, e))?;
         let builder =
             ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| parquet_err(path, e))?;
@@ -615,6 +622,7 @@ pub fn read_parquet_table(path: impl AsRef<Path>) -> Result<RecordBatch> {
     use rayon::prelude::*;
     let path = path.as_ref();
     let pq = |e| parquet_err(path, e);
+    crate::manifest::check_input(path)?;
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let stamp = FileStamp::of_open(path, &file);
     let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(pq)?;
@@ -669,6 +677,7 @@ pub fn read_parquet_table(path: impl AsRef<Path>) -> Result<RecordBatch> {
 /// As [`ParquetReader::open`].
 pub fn read_parquet_metadata(path: impl AsRef<Path>) -> Result<BTreeMap<String, String>> {
     let path = path.as_ref();
+    crate::manifest::check_input(path)?;
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let builder =
         ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| parquet_err(path, e))?;
