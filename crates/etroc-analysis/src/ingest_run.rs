@@ -388,7 +388,7 @@ fn count_hits(run: &RunDir, sqlite: bool) -> Result<(BoardCounts, Vec<PathBuf>)>
     let mut hits = Hits::from_record_batch(&table)?;
     let mut written = Vec::new();
     if run.task_completed(names::APPLY_EVENT_CUTS) {
-        let filter = store::read_filter(&run.path().join(store::EVENT_FILTER_FILE))?;
+        let filter = cuts::read_run_filter(run, &run.path().join(store::EVENT_FILTER_FILE))?;
         let sel = cuts::select_hits(&hits.event, &filter, None);
         // Keep the accepted hits and write them as the original does
         // (`data-filtered/data.sqlite`).

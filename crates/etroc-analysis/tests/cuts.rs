@@ -699,3 +699,55 @@ fn path_traversal_in_cut_output_names_is_refused() {
         assert_eq!(read_event_cuts(&p).unwrap()[0].output.as_deref(), Some(ok));
     }
 }
+
+/// Reliability defect 6 (another run's filter accepted): filters record the table they were
+/// computed from and its SHA-256; a filter copied from another run, or left from before a
+/// re-ingest, is refused by every reader of the run's filters.
+#[test]
+fn filter_of_another_run_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = ingested_run(&tmp.path().join("a"));
+    std::fs::write(
+        a.path().join("cuts.csv"),
+        "board_id,variable,cut_type,cut_value\n*,calibration_code,<,200\n",
+    )
+    .unwrap();
+    cuts::run_event_cuts(&a, &CutOptions::default()).unwrap();
+    // Its own filter reads back, with its source.
+    let (ev, _) = cuts::read_run_filters(&a, false).unwrap();
+    assert_eq!(ev.accepted(), &[T, F, F, F, T]);
+    let (_, src) = store::read_filter_with_source(&a.path().join("event_filter.fd")).unwrap();
+    assert_eq!(src.unwrap().relative_path, "data/etroc1_data.parquet");
+
+    // Run b holds other hits (events 0..2 only).
+    let b = RunDir::create(tmp.path().join("b").join("run")).unwrap();
+    let batch = hit_table().slice(0, 6);
+    b.run_task(names::PROCESS_TXT, &[], true, |t| {
+        let out = store::write_tables(
+            &b.data_dir(),
+            None,
+            &[TableOutput {
+                table: store::HITS_TABLE,
+                batch: &batch,
+                indexes: &[],
+            }],
+        )?;
+        t.add_outputs(out);
+        Ok(())
+    })
+    .unwrap();
+    std::fs::copy(
+        a.path().join("event_filter.fd"),
+        b.path().join("event_filter.fd"),
+    )
+    .unwrap();
+    let e = cuts::read_run_filters(&b, false).unwrap_err().to_string();
+    assert!(
+        e.contains("event_filter.fd: this filter was computed from data/etroc1_data.parquet")
+            && e.contains("has changed"),
+        "{e}"
+    );
+    // A filter of the original scripts (no source recorded) is read as it is.
+    store::write_filter(&b.path().join("event_filter.fd"), &ev).unwrap();
+    cuts::read_run_filters(&b, false).unwrap();
+}
