@@ -354,6 +354,12 @@ fn fit(a: FitArgs) -> Result<()> {
         fits.len()
     );
     println!("outputs in {}", a.output.display());
+    if ok == 0 && failed > 0 {
+        bail!(
+            "no channel gave a usable fit ({failed} failed); the outputs in {} record why",
+            a.output.display()
+        );
+    }
     Ok(())
 }
 

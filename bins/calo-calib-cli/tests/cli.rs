@@ -263,3 +263,32 @@ fn corrupted_parquet_spectra_are_refused() {
         assert!(!out_dir.join("source_fits.parquet").exists());
     }
 }
+
+/// Reliability defect 7 (exit codes): `fit --starts NaN` exited 0 with every channel failed;
+/// start values outside the peak limits are refused before anything is written.
+#[test]
+fn exit_codes_fit_with_unusable_starts_fails() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sim = tmp.path().join("sim");
+    simulate(&sim);
+    for bad in ["NaN", "1e9", "-5"] {
+        let out_dir = tmp.path().join(format!("fit-{bad}"));
+        let out = cmd()
+            .args(["fit", "-i"])
+            .arg(sim.join("spectra.csv"))
+            .args([
+                "--first",
+                "0",
+                "--last",
+                "4",
+                &format!("--starts={bad}"),
+                "-o",
+            ])
+            .arg(&out_dir)
+            .assert()
+            .failure();
+        let err = String::from_utf8(out.get_output().stderr.clone()).unwrap();
+        assert!(err.contains("start positions of the peak"), "{bad}: {err}");
+        assert!(!out_dir.join("source_fits.csv").exists(), "{bad}");
+    }
+}

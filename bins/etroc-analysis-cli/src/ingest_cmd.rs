@@ -330,6 +330,19 @@ fn process_dir(a: ProcessDirArgs) -> Result<()> {
         failed.len(),
         report.merge.combined.num_rows()
     );
+    if report.runs.is_empty() {
+        anyhow::bail!(
+            "{}: no charge-injection runs (*Split_0.dat) found",
+            a.directory.display()
+        );
+    }
+    if failed.len() == report.runs.len() {
+        anyhow::bail!(
+            "every one of the {} runs of {} failed (see the errors above); nothing was merged",
+            report.runs.len(),
+            a.directory.display()
+        );
+    }
     if a.plots {
         let ext = a.plot_format.ext();
         for r in report.runs.iter().filter(|r| r.outcome.is_ok()) {

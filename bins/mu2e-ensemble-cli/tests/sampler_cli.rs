@@ -311,3 +311,67 @@ fn gen_ensemble_and_summary() {
         "{o}"
     );
 }
+
+/// Reliability defect 7 (exit codes): a run that produced nothing useful exits non-zero with a
+/// located error: si-summary with a missing, duplicated or out-of-range dataset line, and
+/// gen-ensemble with livetimes that give no plan.
+#[test]
+fn exit_codes_of_jobs_that_produce_nothing_useful() {
+    let tmp = tempfile::tempdir().unwrap();
+    let header = " Dataset  Counts  fraction | Expected fraction  Weight  Next event\n";
+    let good = " DIOTail 7 0.7 | 0.6 1.0 run: 1 subRun: 2 event: 3\n";
+    let cases = [
+        (
+            "missing",
+            format!("{header}{good}"),
+            "requested dataset CRYCosmic",
+        ),
+        (
+            "twice",
+            format!("{header}{good}{good} CRYCosmic 3 0.3 | 0.4 1.0 (no more available)\n"),
+            "job.log:3: expected one line for dataset DIOTail",
+        ),
+        (
+            "nan",
+            format!("{header}{good} CRYCosmic 3 nan | 0.4 1.0 (no more available)\n"),
+            "job.log:3: expected a sampled fraction in [0, 1]",
+        ),
+        (
+            "negative",
+            format!("{header}{good} CRYCosmic 3 0.3 | -0.4 1.0 (no more available)\n"),
+            "job.log:3: expected an expected fraction in [0, 1]",
+        ),
+        (
+            "huge",
+            format!("{header}{good} CRYCosmic 3 0.3 | 0.4 1e400 (no more available)\n"),
+            "job.log:3: expected a finite, non-negative weight",
+        ),
+    ];
+    for (what, text, needle) in cases {
+        let log = tmp.path().join("job.log");
+        std::fs::write(&log, text).unwrap();
+        let a = cmd()
+            .arg("si-summary")
+            .arg(&log)
+            .args(["--samples", "DIOTail,CRYCosmic"])
+            .assert()
+            .failure();
+        let e = stderr(&a);
+        assert!(e.contains(needle), "{what}: {e}");
+    }
+    for (k, args) in [["1e300", "1e300"], ["0.1", "nan"], ["0.1", "-1"]]
+        .iter()
+        .enumerate()
+    {
+        let d = tmp.path().join(format!("ens{k}"));
+        let a = cmd()
+            .arg("gen-ensemble")
+            .arg(&d)
+            .arg("--")
+            .args(args)
+            .assert()
+            .failure();
+        assert!(stderr(&a).contains("yr"), "{args:?}: {}", stderr(&a));
+        assert!(!d.exists(), "{args:?}: nothing written");
+    }
+}
