@@ -270,10 +270,15 @@ fn simulate(a: SimulateArgs) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&cfg)?);
         return Ok(());
     }
-    create_dir(&a.output)?;
     let mode = IdMode::from_per_crystal(a.per_crystal);
     let t0 = Instant::now();
+    // Everything is computed (and every option checked) before the first file is written.
     let (set, truth) = simulate_detector(&cfg, &all_ids(mode), mode)?;
+    let cosmics = a
+        .cosmics
+        .then(|| simulate_cosmic_table(a.seed, &truth, a.cosmic_rel_error, a.cosmic_bad_fraction))
+        .transpose()?;
+    create_dir(&a.output)?;
     let ext = match a.format {
         SpectraFormat::Csv => "csv",
         SpectraFormat::Parquet => "parquet",
@@ -283,8 +288,7 @@ fn simulate(a: SimulateArgs) -> Result<()> {
     let truth_path = a.output.join("truth.csv");
     write_truth(&truth_path, &truth)?;
     let mut outputs = vec![spectra, truth_path];
-    if a.cosmics {
-        let cos = simulate_cosmic_table(a.seed, &truth, a.cosmic_rel_error, a.cosmic_bad_fraction)?;
+    if let Some(cos) = cosmics {
         let path = a.output.join("CalCosmicEnergyCalib.txt");
         write_cosmic_table(&path, &cosmic_table_rows(&cos))?;
         outputs.push(path);

@@ -292,3 +292,43 @@ fn exit_codes_fit_with_unusable_starts_fails() {
         assert!(!out_dir.join("source_fits.csv").exists(), "{bad}");
     }
 }
+
+/// Reliability defect 9 (inputs checked before outputs): `simulate --cosmics
+/// --cosmic-bad-fraction 2` wrote spectra.csv before refusing the fraction; now nothing is
+/// written. A non-UTF-8 output directory no longer fails at the manifest.
+#[test]
+fn inputs_checked_before_outputs_are_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out_dir = tmp.path().join("sim");
+    let out = cmd()
+        .args([
+            "simulate",
+            "--events-per-crystal",
+            "2000",
+            "--cosmics",
+            "--cosmic-bad-fraction",
+            "2",
+            "-o",
+        ])
+        .arg(&out_dir)
+        .assert()
+        .failure();
+    let err = String::from_utf8(out.get_output().stderr.clone()).unwrap();
+    assert!(err.contains("fraction"), "{err}");
+    assert!(!out_dir.exists(), "nothing written");
+
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let odd = tmp
+            .path()
+            .join(std::ffi::OsStr::from_bytes(b"sim-\xff\xfe"));
+        cmd()
+            .args(["simulate", "--events-per-crystal", "2000", "-o"])
+            .arg(&odd)
+            .assert()
+            .success();
+        let manifest = std::fs::read_to_string(odd.join("truth.csv.manifest.json")).unwrap();
+        assert!(manifest.contains("sim-\u{fffd}\u{fffd}"), "{manifest}");
+    }
+}

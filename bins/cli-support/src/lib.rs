@@ -149,7 +149,7 @@ where
     let mut table = toml::Table::try_from(T::default())
         .context("the default configuration cannot be written as TOML")?;
     if let Some(path) = file {
-        let text = std::fs::read_to_string(path)
+        let text = hep_core::io::read_text(path)
             .with_context(|| format!("{}: cannot read the configuration", path.display()))?;
         let file_table: toml::Table = text
             .parse()

@@ -609,8 +609,7 @@ fn gen_ensemble(a: &GenEnsembleArgs) -> Result<()> {
 }
 
 fn si_summary(a: &SiSummaryArgs) -> Result<()> {
-    let text =
-        std::fs::read_to_string(&a.log).with_context(|| format!("reading {}", a.log.display()))?;
+    let text = hep_core::io::read_text(&a.log)?;
     let known: Vec<&str> = a.samples.iter().map(String::as_str).collect();
     let s = parse_sampling_summary(Path::new(&a.log), &text, &known)?;
     println!("{}", serde_json::to_string_pretty(&s)?);

@@ -713,7 +713,7 @@ fn check_columns(line: &Line<'_>, table: &str, n: usize, names: &str) -> Result<
 }
 
 fn read_text(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|e| Error::Core(hep_core::Error::io(path, e)))
+    Ok(hep_core::io::read_text(path)?)
 }
 
 const SOURCE_COLUMNS: &str = "roid, fullepeak, fullerrepeak, fullwidth, fullerrwidth, \

@@ -751,3 +751,17 @@ fn filter_of_another_run_is_refused() {
     store::write_filter(&b.path().join("event_filter.fd"), &ev).unwrap();
     cuts::read_run_filters(&b, false).unwrap();
 }
+
+/// Reliability defect 10: a cut file with a byte that is not UTF-8 is a located error.
+#[test]
+fn non_utf8_cut_file_is_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("cuts.csv");
+    std::fs::write(
+        &p,
+        b"board_id,variable,cut_type,cut_value\n*,calibration_code,<,200\n*,cal\xffcode,<,2\n",
+    )
+    .unwrap();
+    let e = read_event_cuts(&p).unwrap_err().to_string();
+    assert!(e.contains("cuts.csv:3"), "{e}");
+}

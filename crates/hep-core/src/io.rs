@@ -205,6 +205,42 @@ pub fn atomic_write_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Text
+// ---------------------------------------------------------------------------------------------
+
+/// Reads the text file `path` whole. Unlike `std::fs::read_to_string`, a byte sequence that is
+/// not UTF-8 is reported where it is: `path:line: expected UTF-8 text, found byte 0x.. at column
+/// c`.
+///
+/// # Errors
+///
+/// [`Error::Io`] if the file cannot be read; [`Error::Parse`] with the 1-based line and column
+/// of the first invalid byte.
+pub fn read_text(path: impl AsRef<Path>) -> Result<String> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    String::from_utf8(bytes).map_err(|e| {
+        let bytes = e.as_bytes();
+        let at = e.utf8_error().valid_up_to();
+        let line_start = bytes[..at]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+        let column = String::from_utf8_lossy(&bytes[line_start..at])
+            .chars()
+            .count()
+            + 1;
+        Error::parse(
+            path,
+            line,
+            "UTF-8 text",
+            format!("byte 0x{:02x} at column {column}", bytes[at]),
+        )
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
 // Parquet
 // ---------------------------------------------------------------------------------------------
 
@@ -1215,12 +1251,21 @@ pub fn sha256_file(path: impl AsRef<Path>) -> Result<String> {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct FileDigest {
     /// The path as given to [`FileDigest::of`] (not canonicalised, so relative paths stay
-    /// relative).
+    /// relative). Serialised as UTF-8, with bytes that are not UTF-8 replaced by U+FFFD, so that
+    /// a manifest can always be written whatever the file names.
+    #[serde(serialize_with = "serialize_path_lossy")]
     pub path: PathBuf,
     /// Size (bytes).
     pub bytes: u64,
     /// SHA-256 of the content, 64 lowercase hex digits.
     pub sha256: String,
+}
+
+fn serialize_path_lossy<S: serde::Serializer>(
+    path: &Path,
+    serializer: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    serializer.serialize_str(&path.to_string_lossy())
 }
 
 impl FileDigest {

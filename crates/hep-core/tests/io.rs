@@ -777,3 +777,19 @@ fn corrupted_parquet_is_detected_by_its_manifest() {
     assert_eq!(verify_sidecar(&path).unwrap(), SidecarCheck::NotListed);
     read_parquet(&path).unwrap();
 }
+
+/// Reliability defect 10 (errors name file and line, non-UTF-8 included): the shared text reader
+/// reports the line and column of the first byte that is not UTF-8.
+#[test]
+fn non_utf8_text_names_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("table.txt");
+    std::fs::write(&p, b"# header\n1 2\n3 \xe9t\xe9 4\n").unwrap();
+    let e = hep_core::io::read_text(&p).unwrap_err().to_string();
+    assert!(
+        e.ends_with("table.txt:3: expected UTF-8 text, found byte 0xe9 at column 3"),
+        "{e}"
+    );
+    std::fs::write(&p, "caf\u{e9}\n").unwrap();
+    assert_eq!(hep_core::io::read_text(&p).unwrap(), "caf\u{e9}\n");
+}

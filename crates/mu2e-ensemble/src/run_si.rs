@@ -99,7 +99,7 @@ pub struct RunSiDir {
 }
 
 fn read_text(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|e| hep_core::Error::io(path, e).into())
+    Ok(hep_core::io::read_text(path)?)
 }
 
 /// The non-blank lines of a file with their 1-based numbers.

@@ -1122,7 +1122,7 @@ pub fn write_ensemble(
     let fcl_template = match &cfg.fcl {
         Some(fo) => {
             let template = match &fo.template {
-                Some(p) => std::fs::read_to_string(p).map_err(|e| hep_core::Error::io(p, e))?,
+                Some(p) => hep_core::io::read_text(p)?,
                 None => crate::fcl::DEFAULT_TEMPLATE.to_string(),
             };
             crate::fcl::SubrunFcl {

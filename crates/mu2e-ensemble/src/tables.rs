@@ -701,12 +701,7 @@ impl Tables {
 // ------------------------------------------------------------------------------ helpers
 
 fn read_text(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|e| {
-        Error::Core(hep_core::Error::Io {
-            path: path.to_path_buf(),
-            source: e,
-        })
-    })
+    Ok(hep_core::io::read_text(path)?)
 }
 
 /// Non-blank, non-`#` lines with their 1-based numbers.

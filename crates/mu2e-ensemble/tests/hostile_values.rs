@@ -100,3 +100,23 @@ fn hostile_values_spectrum_tables_are_refused() {
     let e = parse("100.0 -0.01\n100.1 0.02\n").unwrap_err();
     assert!(e.contains("spec.tbl:1:"), "{e}");
 }
+
+/// Reliability defect 10: every text reader names the file and line of a byte that is not
+/// UTF-8.
+#[test]
+fn non_utf8_bytes_are_located_in_every_table_reader() {
+    use mu2e_ensemble::tables::EfficiencyTable;
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("t.tbl");
+    std::fs::write(&p, b"100.0 0.1\n100.1 0.2\n100.2 \xff\n").unwrap();
+    for e in [
+        Spectrum::read(&p).map(drop).unwrap_err().to_string(),
+        EfficiencyTable::read(&p).map(drop).unwrap_err().to_string(),
+        SimEfficiencies::read(&p).map(drop).unwrap_err().to_string(),
+    ] {
+        assert!(
+            e.contains("t.tbl:3: expected UTF-8 text, found byte 0xff"),
+            "{e}"
+        );
+    }
+}
