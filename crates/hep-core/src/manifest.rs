@@ -193,8 +193,9 @@ pub enum SidecarCheck {
     NotListed,
 }
 
-/// Checks `path` against the provenance sidecar next to it ([`sidecar_path`]): if the sidecar
-/// lists an output with the same file name, the file's size and SHA-256 must equal one of the
+/// Checks `path` against the provenance sidecar next to it ([`sidecar_path`]), or for a file of
+/// a shard directory against the shard's `shard.json`: if the manifest lists an output with the
+/// same file name, the file's size and SHA-256 must equal one of the
 /// recorded ones. This catches files changed or corrupted after they were written (a flipped
 /// byte inside a Parquet page is otherwise often decoded without complaint). The SHA-256 is
 /// cached per file version, so a file this process wrote or checked is not hashed again.
@@ -204,14 +205,21 @@ pub enum SidecarCheck {
 /// [`Error::Integrity`] naming the file and the sidecar if the content does not match;
 /// [`Error::Io`] if the file cannot be read; [`Error::Parse`] if the sidecar is not a manifest.
 pub fn verify_sidecar(path: &Path) -> Result<SidecarCheck> {
-    let sidecar = sidecar_path(path);
-    if !sidecar.is_file() {
-        return Ok(SidecarCheck::NoSidecar);
-    }
-    let manifest = Manifest::read(&sidecar)?;
     let name = path.file_name();
-    let listed: Vec<&FileDigest> = manifest
-        .outputs
+    let mut sidecar = sidecar_path(path);
+    let outputs = if sidecar.is_file() {
+        Manifest::read(&sidecar)?.outputs
+    } else {
+        // A file of a shard directory is listed in the shard's manifest instead.
+        let shard_manifest = path.with_file_name(crate::shard::SHARD_MANIFEST);
+        if !shard_manifest.is_file() || path.file_name() == shard_manifest.file_name() {
+            return Ok(SidecarCheck::NoSidecar);
+        }
+        let dir = path.parent().unwrap_or(Path::new("."));
+        sidecar = shard_manifest;
+        crate::shard::ShardManifest::read(dir)?.outputs
+    };
+    let listed: Vec<&FileDigest> = outputs
         .iter()
         .filter(|d| d.path.file_name() == name)
         .collect();

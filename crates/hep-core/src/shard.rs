@@ -613,10 +613,16 @@ impl SlurmArray {
             .max_parallel
             .map(|m| format!("%{m}"))
             .unwrap_or_default();
-        s.push_str(&format!(
-            "#SBATCH --array=0-{}{max}\n",
-            self.count.saturating_sub(1)
-        ));
+        let tasks = if self.only_tasks.is_empty() {
+            format!("0-{}", self.count.saturating_sub(1))
+        } else {
+            self.only_tasks
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        s.push_str(&format!("#SBATCH --array={tasks}{max}\n"));
         s.push_str("set -euo pipefail\n");
         s.push_str(&format!(
             "cd {}\n",
@@ -907,6 +913,23 @@ mod tests {
         assert!(merge.contains("exec pixel-monitor merge\n"), "{merge}");
         assert!(!merge.contains("--array"));
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert!(text.contains("#SBATCH --qos=short\n"), "{text}");
+        let only = SlurmArray {
+            only_tasks: vec![1, 3],
+            ..spec.clone()
+        };
+        let text = std::fs::read_to_string(only.write(tmp.path()).unwrap().array).unwrap();
+        assert!(text.contains("#SBATCH --array=1,3%2\n"), "{text}");
+        let bad_task = SlurmArray {
+            only_tasks: vec![4],
+            ..spec.clone()
+        };
+        assert!(bad_task.write(tmp.path()).is_err());
+        let bad_option = SlurmArray {
+            extra_directives: vec!["rm -rf /".into()],
+            ..spec.clone()
+        };
+        assert!(bad_option.write(tmp.path()).is_err());
         assert!(
             SlurmArray {
                 job: "../x".into(),
