@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use hep_core::manifest::Manifest;
 use mu2e_ensemble::constants::{BeamMode, ConstantSet};
 use mu2e_ensemble::fcl::parse_sampling_summary;
@@ -12,6 +12,7 @@ use mu2e_ensemble::normalizations::{Quirks, StopRates};
 use mu2e_ensemble::planning::{check_generated, draw_parameters, job_counts, write_run_si_dir};
 use mu2e_ensemble::run_si::{BuildOptions, RunSiDir, RunSiOptions, build, plan, sample_inputs};
 use mu2e_ensemble::samples::{GenPrimaryOptions, PrimaryKind, generate_primary};
+use mu2e_ensemble::scale_out::{GEN_PRIMARY_JOB, merge_gen_primary, run_gen_primary_shard};
 use mu2e_ensemble::tables::{EnergyCut, SimEfficiencies, Spectrum, Tables};
 
 /// The subcommands of this module.
@@ -39,6 +40,14 @@ pub enum Command {
     GenEnsemble(Box<GenEnsembleArgs>),
     /// Parse the SamplingInput end-of-job summary of a mu2e log (counts, fractions, next events).
     SiSummary(Box<SiSummaryArgs>),
+    /// Join the shards of a sharded job (`gen-primary --shard I/N`) into the outputs of a
+    /// single-process run.
+    Merge(MergeArgs),
+    /// Write (and with --submit, submit) a Slurm array job of shards and its merge.
+    ///
+    /// The job follows after `--`, without --shard:
+    /// `mu2e-ensemble submit --shards 8 -- gen-primary --primary DIOTail ... --output samples`.
+    Submit(SubmitCmd),
     /// List the ensembles and reservations of an event ledger, and release stale reservations.
     ///
     /// A reservation is made before an ensemble is written and completed after it; a run that
@@ -47,6 +56,24 @@ pub enum Command {
     /// no longer run; `--release ID` gives back any one reservation (use it only when the holder
     /// is known to be gone). Complete ensembles are never released.
     Ledger(LedgerArgs),
+}
+
+/// Arguments of `merge`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct MergeArgs {
+    /// The output directory of the sharded job (holding shards/).
+    #[arg(long, short)]
+    pub output: PathBuf,
+}
+
+/// Arguments of `submit`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SubmitCmd {
+    #[command(flatten)]
+    slurm: hep_cli_support::SubmitArgs,
+    /// The job: `gen-primary` and its options.
+    #[arg(last = true, required = true, value_name = "JOB OPTIONS")]
+    job: Vec<String>,
 }
 
 /// Arguments of `ledger`.
@@ -142,6 +169,8 @@ pub struct GenPrimaryArgs {
     /// Output directory.
     #[arg(long)]
     output: PathBuf,
+    #[command(flatten)]
+    shard: hep_cli_support::ShardArgs,
 }
 
 /// Arguments of `run-si`.
@@ -246,7 +275,46 @@ pub fn run(cmd: Command) -> Result<()> {
         Command::GenEnsemble(a) => gen_ensemble(&a),
         Command::SiSummary(a) => si_summary(&a),
         Command::Ledger(a) => ledger_cmd(&a),
+        Command::Merge(a) => merge_cmd(&a),
+        Command::Submit(a) => submit_cmd(&a),
     }
+}
+
+fn merge_cmd(a: &MergeArgs) -> Result<()> {
+    let merged = merge_gen_primary(&a.output)?;
+    let mut m = manifest("gen-primary", &merged.configuration)?;
+    m.add_seed("seed", merged.seed);
+    m.inputs = merged.inputs.clone();
+    finish(m, &merged.files)?;
+    println!(
+        "merged {} file(s) into {}",
+        merged.files.len(),
+        a.output.display()
+    );
+    Ok(())
+}
+
+fn submit_cmd(a: &SubmitCmd) -> Result<()> {
+    let parsed = crate::Cli::try_parse_from(
+        std::iter::once("mu2e-ensemble".to_string()).chain(a.job.iter().cloned()),
+    )
+    .map_err(|e| anyhow::anyhow!("the job after --: {e}"))?;
+    let crate::Command::B(Command::GenPrimary(job)) = parsed.command else {
+        anyhow::bail!("submit runs `gen-primary` shards: the job after -- must start with it");
+    };
+    if job.shard.shard.is_some() {
+        anyhow::bail!("give the job without --shard: each array task adds its own");
+    }
+    let program = hep_cli_support::current_program()?;
+    let mut task = vec![program.clone()];
+    task.extend(a.job.iter().cloned());
+    let merge = vec![
+        program,
+        "merge".into(),
+        "--output".into(),
+        job.output.to_string_lossy().into_owned(),
+    ];
+    hep_cli_support::submit(&a.slurm, GEN_PRIMARY_JOB, &job.output, task, merge)
 }
 
 fn ledger_cmd(a: &LedgerArgs) -> Result<()> {
@@ -369,6 +437,16 @@ fn gen_primary(a: &GenPrimaryArgs) -> Result<()> {
         configuration: a.campaign.clone(),
         seed: a.seed,
     };
+    if let Some(shard) = a.shard.shard {
+        let files = run_gen_primary_shard(&a.output, &opts, &tables.files(), shard)?;
+        println!(
+            "{}: shard {shard}: {} file(s) in {}",
+            a.primary,
+            files.len(),
+            shard.dir(&a.output).display()
+        );
+        return Ok(());
+    }
     std::fs::create_dir_all(&a.output)
         .with_context(|| format!("creating {}", a.output.display()))?;
     let files = generate_primary(&a.output, &opts)?;

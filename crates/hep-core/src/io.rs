@@ -1179,6 +1179,33 @@ fn for_each_chunk(
     }
 }
 
+/// Makes `dst` a hard link to `src` (no data copied; both names stay valid), atomically: the
+/// link is made under a temporary name in `dst`'s directory and renamed onto `dst`, replacing a
+/// file there. Where a hard link is impossible (another file system, no support) the file is
+/// copied with [`copy_file`] instead.
+///
+/// # Errors
+///
+/// [`Error::Io`] if neither the link nor the copy can be made; nothing is left at `dst` then.
+pub fn link_or_copy(src: impl AsRef<Path>, dst: impl AsRef<Path>) -> Result<()> {
+    let (src, dst) = (src.as_ref(), dst.as_ref());
+    let (parent, name) = target_parts(dst)?;
+    let temp = parent.join(format!(
+        ".{name}.{}.{}.link.tmp",
+        std::process::id(),
+        LINK_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    match std::fs::hard_link(src, &temp) {
+        Ok(()) => std::fs::rename(&temp, dst).map_err(|e| {
+            let _ = std::fs::remove_file(&temp);
+            Error::io(dst, e)
+        }),
+        Err(_) => copy_file(src, dst).map(drop),
+    }
+}
+
+static LINK_COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// Copies the file `src` to `dst` atomically (see [`atomic_write`]) and returns the digest of
 /// the copy, computed from the bytes as they are written: one read of `src` gives both the copy
 /// and its SHA-256. The digest is remembered for `dst` and, if it did not change meanwhile, for

@@ -23,5 +23,6 @@ pub mod planning;
 pub mod run_si;
 pub mod sampler;
 pub mod samples;
+pub mod scale_out;
 
 pub use error::{Error, Result};
