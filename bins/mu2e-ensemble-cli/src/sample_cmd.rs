@@ -12,7 +12,10 @@ use mu2e_ensemble::normalizations::{Quirks, StopRates};
 use mu2e_ensemble::planning::{check_generated, draw_parameters, job_counts, write_run_si_dir};
 use mu2e_ensemble::run_si::{BuildOptions, RunSiDir, RunSiOptions, build, plan, sample_inputs};
 use mu2e_ensemble::samples::{GenPrimaryOptions, PrimaryKind, generate_primary};
-use mu2e_ensemble::scale_out::{GEN_PRIMARY_JOB, merge_gen_primary, run_gen_primary_shard};
+use mu2e_ensemble::scale_out::{
+    GEN_PRIMARY_JOB, SERIES_JOB, merge_gen_primary, merge_series, run_gen_primary_shard,
+    run_series_shard,
+};
 use mu2e_ensemble::tables::{EnergyCut, SimEfficiencies, Spectrum, Tables};
 
 /// The subcommands of this module.
@@ -232,6 +235,16 @@ pub struct RunSiArgs {
     /// Print the resolved configuration (every default filled in) as JSON and exit.
     #[arg(long)]
     print_config: bool,
+    /// Build a series of K ensembles (seeds seed, seed+1, ...) into OUT_DIR/ensemble_<k>/,
+    /// allocated one after the other so that none shares an event.
+    #[arg(long, value_name = "K")]
+    pub ensembles: Option<usize>,
+    /// Plan and reserve the whole series (--ensembles K) in the ledger and write
+    /// OUT_DIR/series-plan.json, without writing ensembles: the step before the shards.
+    #[arg(long)]
+    pub reserve: bool,
+    #[command(flatten)]
+    pub shard: hep_cli_support::ShardArgs,
 }
 
 /// Arguments of `gen-ensemble`.
@@ -281,6 +294,15 @@ pub fn run(cmd: Command) -> Result<()> {
 }
 
 fn merge_cmd(a: &MergeArgs) -> Result<()> {
+    if hep_core::shard::job_of(&a.output).as_deref() == Some(SERIES_JOB) {
+        let reports = merge_series(&a.output)?;
+        println!(
+            "merged {} ensembles into {}",
+            reports.len(),
+            a.output.display()
+        );
+        return Ok(());
+    }
     let merged = merge_gen_primary(&a.output)?;
     let mut m = manifest("gen-primary", &merged.configuration)?;
     m.add_seed("seed", merged.seed);
@@ -299,22 +321,62 @@ fn submit_cmd(a: &SubmitCmd) -> Result<()> {
         std::iter::once("mu2e-ensemble".to_string()).chain(a.job.iter().cloned()),
     )
     .map_err(|e| anyhow::anyhow!("the job after --: {e}"))?;
-    let crate::Command::B(Command::GenPrimary(job)) = parsed.command else {
-        anyhow::bail!("submit runs `gen-primary` shards: the job after -- must start with it");
-    };
-    if job.shard.shard.is_some() {
-        anyhow::bail!("give the job without --shard: each array task adds its own");
-    }
     let program = hep_cli_support::current_program()?;
     let mut task = vec![program.clone()];
     task.extend(a.job.iter().cloned());
+    let (job, out) = match parsed.command {
+        crate::Command::B(Command::GenPrimary(job)) => {
+            if job.shard.shard.is_some() {
+                bail!("give the job without --shard: each array task adds its own");
+            }
+            (GEN_PRIMARY_JOB, job.output.clone())
+        }
+        crate::Command::B(Command::RunSi(job)) => {
+            if job.shard.shard.is_some() || job.reserve {
+                bail!("give the job without --shard and --reserve: submit adds them");
+            }
+            let Some(count) = job.ensembles else {
+                bail!("submit shards a series of ensembles: give run-si --ensembles K");
+            };
+            if count != a.slurm.shards && !a.slurm.only_missing {
+                eprintln!(
+                    "note: {count} ensembles in {} shards (blocks of floor(I*K/N)..)",
+                    a.slurm.shards
+                );
+            }
+            let out = job.out_dir.clone().context("run-si needs OUT_DIR")?;
+            // The allocation of the whole series is planned once, here, before any shard runs.
+            if !out.join(mu2e_ensemble::series::SERIES_PLAN_FILE).exists() {
+                let opts = run_si_options(&job)?;
+                let dir = RunSiDir::read(&job.cfg_dir, opts.constants)?;
+                let b = BuildOptions {
+                    max_events_per_subrun: job.max_events_per_subrun,
+                    ledger: job.ledger.clone(),
+                    seed: job.seed,
+                    emit_fcl: job.emit_fcl,
+                    fcl_template: job.fcl_template.clone(),
+                };
+                let (inputs, cfg) = mu2e_ensemble::run_si::ensemble_setup(&dir, &opts, &b)?;
+                let plan = mu2e_ensemble::series::plan_series(&inputs, &cfg, count, &out)?;
+                println!(
+                    "planned and reserved {} ensembles in {}",
+                    plan.entries.len(),
+                    out.display()
+                );
+            }
+            (SERIES_JOB, out)
+        }
+        _ => bail!(
+            "submit runs `gen-primary` or `run-si --ensembles K` shards: the job after -- must start with one of them"
+        ),
+    };
     let merge = vec![
         program,
         "merge".into(),
         "--output".into(),
-        job.output.to_string_lossy().into_owned(),
+        out.to_string_lossy().into_owned(),
     ];
-    hep_cli_support::submit(&a.slurm, GEN_PRIMARY_JOB, &job.output, task, merge)
+    hep_cli_support::submit(&a.slurm, job, &out, task, merge)
 }
 
 fn ledger_cmd(a: &LedgerArgs) -> Result<()> {
@@ -604,6 +666,9 @@ fn run_si(a: &RunSiArgs) -> Result<()> {
         emit_fcl: a.emit_fcl,
         fcl_template: a.fcl_template.clone(),
     };
+    if a.ensembles.is_some() || a.reserve || a.shard.shard.is_some() {
+        return run_series(a, &dir, &opts, &b, out);
+    }
     let rep = build(&dir, &opts, &b, out)?;
     match a.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&rep.outcomes)?),
@@ -627,6 +692,67 @@ fn run_si(a: &RunSiArgs) -> Result<()> {
                 );
             }
         }
+    }
+    Ok(())
+}
+
+/// `run-si --ensembles K`: a series of ensembles, in one process, or planned (`--reserve`) and
+/// written as shards (`--shard I/N`).
+fn run_series(
+    a: &RunSiArgs,
+    dir: &RunSiDir,
+    opts: &RunSiOptions,
+    b: &BuildOptions,
+    out: &Path,
+) -> Result<()> {
+    use mu2e_ensemble::run_si::ensemble_setup;
+    use mu2e_ensemble::series::{SeriesPlan, build_series, plan_series};
+    let count = a.ensembles.unwrap_or(1);
+    let (inputs, cfg) = ensemble_setup(dir, opts, b)?;
+    if let Some(shard) = a.shard.shard {
+        if a.reserve {
+            bail!("--reserve plans the whole series once; run the shards without it");
+        }
+        let plan = SeriesPlan::read(out).with_context(|| {
+            format!(
+                "shards write a planned series: run `run-si ... --ensembles {count} --reserve` \
+                 (or `submit`) first"
+            )
+        })?;
+        if plan.entries.len() != count {
+            bail!(
+                "the series in {} has {} ensembles, not {count}",
+                out.display(),
+                plan.entries.len()
+            );
+        }
+        run_series_shard(&inputs, out, shard)?;
+        println!(
+            "shard {shard}: ensembles {:?} in {}",
+            shard.range(count),
+            shard.dir(out).display()
+        );
+        return Ok(());
+    }
+    if a.reserve {
+        let plan = plan_series(&inputs, &cfg, count, out)?;
+        println!(
+            "planned and reserved {} ensembles ({} events) in {}",
+            plan.entries.len(),
+            plan.entries
+                .iter()
+                .map(|e| e.plan.draws.n_total)
+                .sum::<u64>(),
+            out.display()
+        );
+        return Ok(());
+    }
+    let reports = build_series(&inputs, &cfg, count, out)?;
+    for (k, r) in reports.iter().enumerate() {
+        println!(
+            "ensemble {k}: {} events (expected {:.3}), seed {}",
+            r.draws.n_total, r.expected_total, r.config.seed
+        );
     }
     Ok(())
 }

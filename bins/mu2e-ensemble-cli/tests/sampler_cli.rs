@@ -1,6 +1,6 @@
 //! CLI tests of gen-primary, run-si, gen-ensemble and si-summary.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 
@@ -373,5 +373,144 @@ fn exit_codes_of_jobs_that_produce_nothing_useful() {
             .failure();
         assert!(stderr(&a).contains("yr"), "{args:?}: {}", stderr(&a));
         assert!(!d.exists(), "{args:?}: nothing written");
+    }
+}
+
+/// A series of ensembles planned once and written as shards (N = 1, 2, 3 and 7 for 3 ensembles)
+/// gives the files of a single-process series byte for byte, and no event is in two ensembles.
+#[test]
+fn ensemble_series_shards_merge_to_the_single_process_series() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("cfg");
+    setup(&cfg);
+    let ledger = cfg.join("samples/mu2e-ensemble-ledger.json");
+    let out = tmp.path().join("series");
+    let run = |extra: &[&str]| {
+        cmd()
+            .arg("run-si")
+            .arg(&cfg)
+            .arg(&out)
+            .args(rates())
+            .args(["--ensembles", "3", "--max-events-per-subrun", "500"])
+            .args(extra)
+            .assert()
+    };
+    run(&[]).success();
+    let files = |dir: &Path| -> Vec<(PathBuf, Vec<u8>)> {
+        let mut v = Vec::new();
+        for k in 0..3 {
+            let d = dir.join(format!("ensemble_{k:03}"));
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if !p.to_string_lossy().ends_with(".manifest.json") {
+                    v.push((
+                        p.strip_prefix(dir).unwrap().to_path_buf(),
+                        std::fs::read(&p).unwrap(),
+                    ));
+                }
+            }
+        }
+        v.sort();
+        v
+    };
+    let reference = files(&out);
+    // No event in two ensembles of the series.
+    let mut seen = std::collections::HashSet::new();
+    for k in 0..3 {
+        let report: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(out.join(format!("ensemble_{k:03}/ensemble.json"))).unwrap(),
+        )
+        .unwrap();
+        for r in report["ranges"].as_array().unwrap() {
+            for row in r["start_row"].as_u64().unwrap()..r["end_row"].as_u64().unwrap() {
+                assert!(seen.insert((r["path"].to_string(), row)), "row used twice");
+            }
+        }
+    }
+    let single = tmp.path().join("single");
+    std::fs::rename(&out, &single).unwrap();
+    let fresh = std::fs::read(&ledger).unwrap();
+    for n in [1usize, 2, 3, 7] {
+        std::fs::remove_file(&ledger).unwrap();
+        run(&["--reserve"]).success();
+        for i in 0..n {
+            run(&[&format!("--shard={i}/{n}")]).success();
+        }
+        cmd()
+            .args(["merge", "--output"])
+            .arg(&out)
+            .assert()
+            .success();
+        let got = files(&out);
+        assert_eq!(
+            got.iter().map(|f| &f.0).collect::<Vec<_>>(),
+            reference.iter().map(|f| &f.0).collect::<Vec<_>>(),
+            "N = {n}"
+        );
+        for (a, b) in got.iter().zip(&reference) {
+            assert!(a.1 == b.1, "N = {n}: {} differs", a.0.display());
+        }
+        let l: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&ledger).unwrap()).unwrap();
+        assert!(
+            l["ensembles"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|e| e["status"] == "complete"),
+            "N = {n}"
+        );
+        std::fs::remove_dir_all(&out).unwrap();
+    }
+    assert!(!fresh.is_empty());
+    // Shards without a plan are refused.
+    let a = run(&["--shard=0/2"]).failure();
+    assert_err(&a, "--reserve");
+}
+
+/// `submit` plans the series once, then a real Slurm array writes the ensembles and the merge
+/// completes them (skipped with a reason where no Slurm runs; required under CI).
+#[test]
+fn slurm_ensemble_series() {
+    use hep_cli_support::slurm_testing::{available, submitted_ids, wait_for};
+    if !available("slurm_ensemble_series") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("cfg");
+    setup(&cfg);
+    let out = tmp.path().join("series");
+    let a = cmd()
+        .current_dir(tmp.path())
+        .args(["submit", "--shards", "2", "--submit", "--", "run-si"])
+        .arg(&cfg)
+        .arg(&out)
+        .args(rates())
+        .args(["--ensembles", "3", "--max-events-per-subrun", "500"])
+        .assert()
+        .success();
+    let printed = String::from_utf8_lossy(&a.get_output().stdout).into_owned();
+    eprintln!("{printed}");
+    assert!(
+        printed.contains("planned and reserved 3 ensembles"),
+        "{printed}"
+    );
+    let (array, merge) = submitted_ids(&printed).expect("job ids printed");
+    let timeout = std::time::Duration::from_secs(300);
+    let states = wait_for(&array, timeout);
+    assert!(
+        states.iter().all(|s| s == "COMPLETED"),
+        "array {array}: {states:?}"
+    );
+    assert_eq!(wait_for(&merge, timeout), ["COMPLETED"], "merge {merge}");
+    let l: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(cfg.join("samples/mu2e-ensemble-ledger.json")).unwrap(),
+    )
+    .unwrap();
+    let entries = l["ensembles"].as_array().unwrap();
+    assert_eq!(entries.len(), 3);
+    assert!(entries.iter().all(|e| e["status"] == "complete"));
+    for k in 0..3 {
+        assert!(out.join(format!("ensemble_{k:03}/ensemble.json")).is_file());
     }
 }

@@ -517,6 +517,19 @@ pub fn missing_shards(out: &Path, job: &str, count: usize) -> Vec<usize> {
         .collect()
 }
 
+/// The job of the shards under `<out>/shards/` (from the first complete shard manifest found),
+/// for tools whose `merge` serves several jobs; `None` if there is none.
+pub fn job_of(out: &Path) -> Option<String> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(out.join(SHARDS_DIR))
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    dirs.sort();
+    dirs.iter()
+        .find_map(|d| ShardManifest::read(d).ok())
+        .map(|m| m.job)
+}
+
 /// Quotes `word` for a POSIX shell: unchanged if it only holds characters the shell does not
 /// interpret, otherwise in single quotes (with `'` written as `'\''`).
 pub fn shell_quote(word: &str) -> String {

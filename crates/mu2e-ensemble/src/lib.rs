@@ -24,5 +24,6 @@ pub mod run_si;
 pub mod sampler;
 pub mod samples;
 pub mod scale_out;
+pub mod series;
 
 pub use error::{Error, Result};

@@ -855,7 +855,7 @@ pub fn plan_ensemble(samples: &[SampleInput], cfg: &EnsembleConfig) -> Result<En
     })
 }
 
-fn check_names(samples: &[SampleInput]) -> Result<()> {
+pub(crate) fn check_names(samples: &[SampleInput]) -> Result<()> {
     let mut seen = std::collections::BTreeSet::new();
     for s in samples {
         if s.name.is_empty() || !seen.insert(s.name.as_str()) {
@@ -1119,30 +1119,7 @@ pub fn write_ensemble(
     }
     // Everything that can be checked is checked before anything is reserved or written: the
     // FCL template (read and its placeholders resolved).
-    let fcl_template = match &cfg.fcl {
-        Some(fo) => {
-            let template = match &fo.template {
-                Some(p) => hep_core::io::read_text(p)?,
-                None => crate::fcl::DEFAULT_TEMPLATE.to_string(),
-            };
-            crate::fcl::SubrunFcl {
-                comments: Vec::new(),
-                run: cfg.run,
-                subrun: cfg.first_subrun,
-                sampling_seed: cfg.seed,
-                datasets: Vec::new(),
-                outname_mc: String::new(),
-                outname_data: String::new(),
-            }
-            .render(&template)
-            .map_err(|e| match &fo.template {
-                Some(p) => Error::InvalidArgument(format!("{}: {e}", p.display())),
-                None => e,
-            })?;
-            Some(template)
-        }
-        None => None,
-    };
+    let fcl_template = checked_fcl_template(cfg)?;
     std::fs::create_dir_all(out_dir).map_err(|e| hep_core::Error::io(out_dir, e))?;
     // Reserve in the ledger before anything is written, under its lock so that two processes
     // cannot reserve the same rows.
@@ -1176,6 +1153,33 @@ pub fn write_ensemble(
     }
 }
 
+/// The FCL template of `cfg` (if it writes FCL), read and checked: every placeholder must be
+/// known. Called before anything is reserved or written.
+pub(crate) fn checked_fcl_template(cfg: &EnsembleConfig) -> Result<Option<String>> {
+    let Some(fo) = &cfg.fcl else {
+        return Ok(None);
+    };
+    let template = match &fo.template {
+        Some(p) => hep_core::io::read_text(p)?,
+        None => crate::fcl::DEFAULT_TEMPLATE.to_string(),
+    };
+    crate::fcl::SubrunFcl {
+        comments: Vec::new(),
+        run: cfg.run,
+        subrun: cfg.first_subrun,
+        sampling_seed: cfg.seed,
+        datasets: Vec::new(),
+        outname_mc: String::new(),
+        outname_data: String::new(),
+    }
+    .render(&template)
+    .map_err(|e| match &fo.template {
+        Some(p) => Error::InvalidArgument(format!("{}: {e}", p.display())),
+        None => e,
+    })?;
+    Ok(Some(template))
+}
+
 /// Reserves the plan's rows in the ledger (status `reserved`, with this process as holder) and
 /// returns the reservation id.
 fn reserve(
@@ -1186,6 +1190,20 @@ fn reserve(
 ) -> Result<String> {
     let _lock = LedgerLock::acquire(&cfg.ledger)?;
     let mut ledger = Ledger::load(&cfg.ledger)?;
+    let id = reserve_in(&mut ledger, samples, cfg, plan, out_dir)?;
+    ledger.save(&cfg.ledger)?;
+    Ok(id)
+}
+
+/// Marks the plan's rows used in `ledger` (in memory) and adds its reservation entry; returns
+/// the reservation id.
+pub(crate) fn reserve_in(
+    ledger: &mut Ledger,
+    samples: &[SampleInput],
+    cfg: &EnsembleConfig,
+    plan: &EnsemblePlan,
+    out_dir: &Path,
+) -> Result<String> {
     let all_ranges: Vec<FileRange> = plan.ranges.iter().flatten().cloned().collect();
     for s in samples {
         for f in &s.files {
@@ -1233,13 +1251,12 @@ fn reserve(
         holder_pid: Some(pid),
         holder_host: Some(host),
     });
-    ledger.save(&cfg.ledger)?;
     Ok(id)
 }
 
 /// Removes what a failed [`write_ensemble`] may have written in `out_dir` (sub-run files, the
 /// report, FCL files and their sidecars); best effort.
-fn remove_ensemble_files(cfg: &EnsembleConfig, out_dir: &Path, n_subruns: u64) {
+pub(crate) fn remove_ensemble_files(cfg: &EnsembleConfig, out_dir: &Path, n_subruns: u64) {
     let mut paths = vec![out_dir.join(REPORT_FILE)];
     for k in 0..n_subruns {
         let subrun = cfg.first_subrun + k as u32;
@@ -1254,7 +1271,7 @@ fn remove_ensemble_files(cfg: &EnsembleConfig, out_dir: &Path, n_subruns: u64) {
 
 /// Writes the ensemble of a reserved plan; returns the report and the ranges with their event
 /// ids filled in.
-fn write_reserved(
+pub(crate) fn write_reserved(
     samples: &[SampleInput],
     cfg: &EnsembleConfig,
     plan: &EnsemblePlan,
