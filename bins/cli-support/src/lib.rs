@@ -3,7 +3,7 @@
 //! | item | does |
 //! |---|---|
 //! | [`init_logging`] | `tracing` to stderr: warnings by default, `-v` info, `-vv` debug, `-vvv` trace; `RUST_LOG` overrides |
-//! | [`Bar`] | a [`Progress`](hep_core::progress::Progress) that draws an `indicatif` bar when stderr is a terminal, and nothing otherwise |
+//! | [`Bar`] | a [`Progress`] that draws an `indicatif` bar when stderr is a terminal, and nothing otherwise |
 //! | [`ConfigArgs`] | the `--config FILE.toml` and `--print-config` options every subcommand takes |
 //! | [`load_config`] | the effective configuration: defaults, then the TOML file, then the command-line options |
 //! | [`print_config`] | the complete effective configuration as TOML on stdout |
@@ -45,7 +45,7 @@ pub fn init_logging(verbose: u8) {
 }
 
 /// A progress bar on stderr for the stages a library reports through
-/// [`Progress`](hep_core::progress::Progress). Hidden when stderr is not a terminal (batch jobs,
+/// [`Progress`]. Hidden when stderr is not a terminal (batch jobs,
 /// pipes, CI), so logs stay clean.
 pub struct Bar {
     bar: ProgressBar,
@@ -125,7 +125,7 @@ pub struct ConfigArgs {
 /// `--shard I/N`: run only shard `I` of `N` of a job (see [`hep_core::shard`]).
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct ShardArgs {
-    /// Run only the block I of N of the job's units (0 <= I < N) into <out>/shards/I-of-N/;
+    /// Run only the block I of N of the job's units (0 <= I < N) into OUT/shards/I-of-N/;
     /// `merge` joins the N shards.
     #[arg(long, value_name = "I/N")]
     pub shard: Option<Shard>,
