@@ -45,6 +45,7 @@ pub mod detector;
 pub mod error;
 pub mod instructions;
 pub mod maps;
+pub mod output;
 pub mod pulse;
 pub mod s1;
 pub mod s2;

@@ -397,10 +397,27 @@ impl Setup {
         scratch: &mut Scratch,
     ) -> EventOutput {
         let mut rng = hep_core::rng::stream(self.config.seed, event);
-        self.simulate_event_with(&mut rng, event, group, repetition, rows, scratch)
+        self.simulate_event_with(&mut rng, event, group, repetition, rows, scratch, true)
     }
 
-    /// [`Setup::simulate_event`] with a given generator.
+    /// The light and charge of one event without the PMT response: truth peaks and per-channel
+    /// photon counts only (no pulses, `n_samples` 0). Draws the same numbers as
+    /// [`Setup::simulate_event`] up to the digitisation, so its truth is identical.
+    pub fn simulate_event_truth(
+        &self,
+        event: u64,
+        group: u64,
+        repetition: u32,
+        rows: &[Instruction],
+        scratch: &mut Scratch,
+    ) -> EventOutput {
+        let mut rng = hep_core::rng::stream(self.config.seed, event);
+        self.simulate_event_with(&mut rng, event, group, repetition, rows, scratch, false)
+    }
+
+    /// [`Setup::simulate_event`] with a given generator; `with_pulses = false` stops after the
+    /// photons are queued (see [`Setup::simulate_event_truth`]).
+    #[allow(clippy::too_many_arguments)]
     pub fn simulate_event_with(
         &self,
         rng: &mut EventRng,
@@ -409,6 +426,7 @@ impl Setup {
         repetition: u32,
         rows: &[Instruction],
         scratch: &mut Scratch,
+        with_pulses: bool,
     ) -> EventOutput {
         let c = &self.config;
         let n_ch = self.n_channels();
@@ -603,7 +621,11 @@ impl Setup {
                 }
             }
         }
-        self.digitize_event(rng, &mut out, scratch);
+        if with_pulses {
+            self.digitize_event(rng, &mut out, scratch);
+        } else {
+            out.n_photons = scratch.photons.iter().map(|p| p.len() as u64).sum();
+        }
         out
     }
 
