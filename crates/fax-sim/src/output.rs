@@ -679,3 +679,20 @@ pub fn merge(out: &Path, progress: &dyn Progress) -> Result<SimulateSummary> {
     }
     Ok(summary)
 }
+
+/// Runs `f` on a rayon pool of `threads` threads (`None`: the global pool, all cores).
+///
+/// # Errors
+/// [`Error::InvalidArgument`] if the pool cannot be built (e.g. 0 threads).
+pub fn with_threads<T: Send>(threads: Option<usize>, f: impl FnOnce() -> T + Send) -> Result<T> {
+    match threads {
+        None => Ok(f()),
+        Some(n) => {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .build()
+                .map_err(|e| Error::InvalidArgument(format!("cannot start {n} threads: {e}")))?;
+            Ok(pool.install(f))
+        }
+    }
+}
