@@ -747,6 +747,9 @@ pub struct SimConfig {
     pub map_interpolation: MapInterpolation,
     /// Grid step of [`MapInterpolation::Grid`] (cm).
     pub map_grid_step_cm: f64,
+    /// Events simulated in parallel and written as one record batch (outputs do not depend on
+    /// it except for the Parquet batch layout, which shards and merge keep).
+    pub output_block_events: u64,
     /// Compatibility switches.
     pub compat: Compat,
     /// Geometry and channels.
@@ -780,7 +783,8 @@ impl SimConfig {
             event_repetitions: 1,
             event_padding_ns: 5000.0,
             map_interpolation: MapInterpolation::Idw,
-            map_grid_step_cm: 0.5,
+            map_grid_step_cm: 1.0,
+            output_block_events: 1024,
             compat: Compat::default(),
             tpc: TpcConfig::default(),
             s1: S1Config::default(),
@@ -843,6 +847,11 @@ impl SimConfig {
         pos(self.tpc.tpc_radius_cm, "tpc.tpc_radius_cm")?;
         nonneg(self.event_padding_ns, "event_padding_ns")?;
         pos(self.map_grid_step_cm, "map_grid_step_cm")?;
+        if self.output_block_events == 0 {
+            return Err(Error::Config(
+                "output_block_events must be at least 1".into(),
+            ));
+        }
         if self.event_repetitions == 0 {
             return Err(Error::Config("event_repetitions must be at least 1".into()));
         }

@@ -17,7 +17,7 @@
 //! The units are the events in instruction order. `--shard I/N` simulates the events of
 //! [`hep_core::shard::Shard::range`] into `<out>/shards/<I>-of-<N>/` (Parquet tables only) and
 //! writes the shard manifest last; [`merge`] joins the shards into exactly the files of a
-//! single-process run. Tables are written one record batch per block of [`CHUNK_EVENTS`] events
+//! single-process run. Tables are written one record batch per block of `output_block_events` events
 //! (aligned to absolute event numbers), and the merge re-forms the same blocks, so the Parquet
 //! files are byte-identical.
 
@@ -43,8 +43,6 @@ use crate::error::{Error, Result};
 use crate::instructions::{self, Instruction, py_float};
 use crate::simulate::{EventOutput, Scratch, Setup};
 
-/// Events per record batch (and per parallel block).
-pub const CHUNK_EVENTS: u64 = 1024;
 /// The tool name in manifests.
 pub const TOOL: &str = "fax-sim";
 /// The job name of `simulate` shards.
@@ -321,7 +319,8 @@ impl EventList {
     }
 }
 
-/// Simulates events `range` of `list` in parallel, in blocks aligned to [`CHUNK_EVENTS`], calling
+/// Simulates events `range` of `list` in parallel, in blocks of the configuration's
+/// `output_block_events` aligned to absolute event numbers, calling
 /// `sink` with each block's outputs in event order.
 ///
 /// # Errors
@@ -333,10 +332,10 @@ pub fn simulate_events(
     progress: &dyn Progress,
     mut sink: impl FnMut(Vec<EventOutput>) -> Result<()>,
 ) -> Result<()> {
+    let block = setup.config.output_block_events.max(1);
     let mut start = range.start;
     while start < range.end {
-        let end =
-            (((start as u64 / CHUNK_EVENTS) + 1) * CHUNK_EVENTS).min(range.end as u64) as usize;
+        let end = (((start as u64 / block) + 1) * block).min(range.end as u64) as usize;
         let block: Vec<EventOutput> = (start..end)
             .into_par_iter()
             .map_init(Scratch::default, |s, e| {
@@ -498,7 +497,7 @@ pub fn write_truth_csv(truth_parquet: &Path, csv_path: &Path) -> Result<()> {
 }
 
 /// Runs `fax-sim simulate`: reads the instructions, simulates every event (or the events of
-/// `shard`) and writes the tables of this module into `out` (or the shard directory).
+/// `shard`, even `0/1`, into `<out>/shards/<I>-of-<N>/`) and writes the tables of this module.
 ///
 /// # Errors
 /// Instruction, configuration, map and output errors; nothing partial is left under the final
@@ -514,11 +513,12 @@ pub fn run_simulate(
     let setup = Setup::new(cfg)?;
     let list = EventList::new(rows, cfg.event_repetitions);
     let n = list.len();
+    let sharded = shard.is_some();
     let shard = shard.unwrap_or_else(Shard::whole);
-    let dir = if shard.is_whole() {
-        out.to_path_buf()
-    } else {
+    let dir = if sharded {
         shard.dir(out)
+    } else {
+        out.to_path_buf()
     };
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     let range = shard.range(n);
@@ -538,7 +538,7 @@ pub fn run_simulate(
     })?;
     writers.finish()?;
     progress.finish();
-    if shard.is_whole() {
+    if !sharded {
         write_truth_csv(&dir.join(TRUTH_PEAKS), &dir.join(TRUTH_CSV))?;
         let mut m = Manifest::start(TOOL, env!("CARGO_PKG_VERSION")).with_configuration(cfg)?;
         m.add_input(input)?;
@@ -600,6 +600,7 @@ pub fn merge(out: &Path, progress: &dyn Progress) -> Result<SimulateSummary> {
     };
     progress.start("tables", TABLES.len() as u64);
     let meta = table_metadata(&cfg)?;
+    let block_events = cfg.output_block_events.max(1);
     for name in TABLES {
         let mut w = ParquetWriter::create(out.join(name), schema_of(name), &meta)?;
         let mut pending: Vec<RecordBatch> = Vec::new();
@@ -622,9 +623,9 @@ pub fn merge(out: &Path, progress: &dyn Progress) -> Result<SimulateSummary> {
                 let ev = hep_core::io::column_i64(&b, "event")?;
                 let mut i = 0;
                 while i < b.num_rows() {
-                    let blk = ev.value(i) as u64 / CHUNK_EVENTS;
+                    let blk = ev.value(i) as u64 / block_events;
                     let mut j = i + 1;
-                    while j < b.num_rows() && ev.value(j) as u64 / CHUNK_EVENTS == blk {
+                    while j < b.num_rows() && ev.value(j) as u64 / block_events == blk {
                         j += 1;
                     }
                     if block != Some(blk) {
