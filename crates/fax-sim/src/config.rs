@@ -201,6 +201,14 @@ pub struct S1Config {
     /// Relative S1 light-yield map (3-D, x y z in cm): `builtin:<file>`, a path, or `none`
     /// (uniform 1).
     pub light_yield_map: String,
+    /// Per-PMT S1 light pattern (3-D regular grid, pax `PatternFitter` format, one value per TPC
+    /// channel), or `none`: photons uniform over the live TPC PMTs (pax's fallback). XENON1T's
+    /// `XENON1T_s1_xyz_patterns_interp_corrected_MCv2.4.1.json.gz` is not public.
+    pub pattern_map: String,
+    /// Upsampling of the pattern grid (`s1_patterns_zoom_factor`).
+    pub pattern_zoom_factor: usize,
+    /// Multiply the pattern by the PMTs' quantum efficiencies (for MC-derived maps, as pax).
+    pub pattern_adjust_to_qe: bool,
     /// Timing model.
     pub model: S1Model,
     /// Decay time of the simple model (ns).
@@ -234,6 +242,9 @@ impl Default for S1Config {
         Self {
             detection_efficiency: 0.12,
             light_yield_map: "builtin:XENON1T_s1_xyz_ly_kr83m_SR1_pax-680_fdc-3d_v0.json".into(),
+            pattern_map: "none".into(),
+            pattern_zoom_factor: 1,
+            pattern_adjust_to_qe: true,
             model: S1Model::Simple,
             decay_time_ns: 44.77,
             singlet_lifetime_liquid_ns: 3.1,
@@ -276,6 +287,14 @@ pub struct S2Config {
     pub light_yield_map: String,
     /// Mean fraction of S2 light on the top array.
     pub mean_area_fraction_top: f64,
+    /// Per-PMT S2 light pattern of the top array (2-D regular grid over x, y, one value per top
+    /// channel), or `none`: top photons uniform over the live top PMTs. XENON1T's
+    /// `XENON1T_s2_xy_patterns_top_corrected_MCv2.4.1.json.gz` is not public.
+    pub pattern_map: String,
+    /// Upsampling of the pattern grid (`s2_patterns_zoom_factor`).
+    pub pattern_zoom_factor: usize,
+    /// Multiply the pattern by the PMTs' quantum efficiencies (for MC-derived maps, as pax).
+    pub pattern_adjust_to_qe: bool,
     /// The (r, z) field-distortion map (`to_distorted_r`, `to_distorted_z`), or `none`.
     pub rz_distortion_map: String,
     /// The gas-gap warping histogram (x, y in cm), or `none` (nominal gap everywhere).
@@ -321,6 +340,9 @@ impl Default for S2Config {
             secondary_scintillation_gain: 21.3,
             light_yield_map: "builtin:XENON1T_s2_xy_ly_SR1_v2.2.json.gz".into(),
             mean_area_fraction_top: 0.627,
+            pattern_map: "none".into(),
+            pattern_zoom_factor: 2,
+            pattern_adjust_to_qe: true,
             rz_distortion_map: "builtin:XENON1T_FDC_SR1_AdCorrTPF.json.gz".into(),
             gas_gap_warping_map: "builtin:XENON1T_gas_gap_warping_SR1_July17.json".into(),
             n_luminescence_time_converters: 20,

@@ -581,3 +581,213 @@ mod tests {
         }
     }
 }
+
+/// A per-PMT light pattern on a regular grid (pax `pax/PatternFitter.py`): a JSON file (gzip when
+/// the name ends in `.gz`) with `coordinate_system` = `[[name, [min, max, n]], ...]` and `map` =
+/// nested lists `[i_x][i_y]([i_z])[pmt]` of the relative light collection per PMT.
+///
+/// As pax: the grid is upsampled by `zoom_factor` by linear interpolation with the corners kept
+/// (scipy `ndimage.zoom`, order 1), multiplied by each PMT's quantum efficiency when given, and
+/// looked up at the nearest grid point. Outside the grid pax raises an error; here the nearest
+/// edge point is used.
+#[derive(Debug, Clone)]
+pub struct PatternMap {
+    /// Per dimension: (minimum, spacing, points).
+    axes: Vec<(f64, f64, usize)>,
+    n_pmts: usize,
+    /// Row-major grid, PMT index last.
+    values: Vec<f64>,
+}
+
+impl PatternMap {
+    /// Reads a pattern map from a source; `Ok(None)` for `none`.
+    ///
+    /// `qe` (one value per PMT of the map) multiplies the patterns when given.
+    ///
+    /// # Errors
+    /// [`Error::Map`] for a malformed file (ragged lists, wrong grid sizes, QE of the wrong length).
+    pub fn from_source(
+        source: &str,
+        zoom_factor: usize,
+        qe: Option<&[f64]>,
+    ) -> Result<Option<Self>> {
+        let Some(s) = data::resolve(source)? else {
+            return Ok(None);
+        };
+        let label = s.label;
+        let v: Value = serde_json::from_slice(&s.bytes).map_err(|e| {
+            Error::parse(
+                &label,
+                e.line() as u64,
+                "a pax pattern map (JSON)",
+                e.to_string(),
+            )
+        })?;
+        let cs = v
+            .get("coordinate_system")
+            .and_then(Value::as_array)
+            .filter(|a| !a.is_empty() && a.len() <= 3)
+            .ok_or_else(|| {
+                Error::map(
+                    &label,
+                    "`coordinate_system` must list 1 to 3 axes as [name, [min, max, n]]",
+                )
+            })?;
+        let mut axes = Vec::new();
+        for a in cs {
+            let spec = a.get(1).and_then(Value::as_array).filter(|s| s.len() == 3);
+            let t = spec.and_then(|s| Some((s[0].as_f64()?, s[1].as_f64()?, s[2].as_u64()?)));
+            let (lo, hi, n) = t
+                .filter(|t| t.2 >= 2 && t.1 > t.0)
+                .ok_or_else(|| Error::map(&label, format!("bad axis {a}")))?;
+            axes.push((lo, hi, n as usize));
+        }
+        // Flatten the nested map, checking the shape.
+        let mut flat = Vec::new();
+        let mut n_pmts = None;
+        fn walk(
+            v: &Value,
+            depth: usize,
+            axes: &[(f64, f64, usize)],
+            flat: &mut Vec<f64>,
+            n_pmts: &mut Option<usize>,
+        ) -> std::result::Result<(), String> {
+            let a = v.as_array().ok_or("expected a list")?;
+            if depth < axes.len() {
+                if a.len() != axes[depth].2 {
+                    return Err(format!(
+                        "axis {depth} has {} entries, the coordinate system says {}",
+                        a.len(),
+                        axes[depth].2
+                    ));
+                }
+                for x in a {
+                    walk(x, depth + 1, axes, flat, n_pmts)?;
+                }
+            } else {
+                if *n_pmts.get_or_insert(a.len()) != a.len() {
+                    return Err("the PMT lists differ in length".into());
+                }
+                for x in a {
+                    flat.push(
+                        x.as_f64()
+                            .filter(|x| x.is_finite())
+                            .ok_or("expected finite numbers")?,
+                    );
+                }
+            }
+            Ok(())
+        }
+        let map = v
+            .get("map")
+            .ok_or_else(|| Error::map(&label, "missing `map`"))?;
+        walk(map, 0, &axes, &mut flat, &mut n_pmts).map_err(|e| Error::map(&label, e))?;
+        let n_pmts = n_pmts.unwrap_or(0);
+        if n_pmts == 0 {
+            return Err(Error::map(&label, "no PMT values"));
+        }
+        if let Some(q) = qe {
+            if q.len() != n_pmts {
+                return Err(Error::map(
+                    &label,
+                    format!("{n_pmts} PMTs in the map, {} quantum efficiencies", q.len()),
+                ));
+            }
+        }
+        // Zoom each axis in turn (linear, corners aligned).
+        let z = zoom_factor.max(1);
+        let mut shape: Vec<usize> = axes.iter().map(|a| a.2).collect();
+        for d in 0..shape.len() {
+            if z == 1 {
+                break;
+            }
+            let n_in = shape[d];
+            let n_out = n_in * z;
+            let inner: usize = shape[d + 1..].iter().product::<usize>() * n_pmts;
+            let outer: usize = shape[..d].iter().product();
+            let mut out = vec![0.0; outer * n_out * inner];
+            for o in 0..outer {
+                for j in 0..n_out {
+                    let u = j as f64 * (n_in - 1) as f64 / (n_out - 1) as f64;
+                    let i0 = (u.floor() as usize).min(n_in - 2);
+                    let f = u - i0 as f64;
+                    for k in 0..inner {
+                        let a = flat[(o * n_in + i0) * inner + k];
+                        let b = flat[(o * n_in + i0 + 1) * inner + k];
+                        out[(o * n_out + j) * inner + k] = a + f * (b - a);
+                    }
+                }
+            }
+            flat = out;
+            shape[d] = n_out;
+        }
+        if let Some(q) = qe {
+            for (i, v) in flat.iter_mut().enumerate() {
+                *v *= q[i % n_pmts];
+            }
+        }
+        let axes = axes
+            .iter()
+            .zip(&shape)
+            .map(|(&(lo, hi, _), &n)| (lo, (hi - lo) / (n - 1) as f64, n))
+            .collect();
+        Ok(Some(Self {
+            axes,
+            n_pmts,
+            values: flat,
+        }))
+    }
+
+    /// Number of PMTs in the map.
+    pub fn n_pmts(&self) -> usize {
+        self.n_pmts
+    }
+
+    /// The relative light collection per PMT at the grid point nearest `coords` (cm), clipped
+    /// to [0, 1] as pax's `randomize_photons_over_channels` does (not normalised).
+    pub fn pattern(&self, coords: &[f64]) -> &[f64] {
+        let mut flat = 0;
+        for (d, &(lo, step, n)) in self.axes.iter().enumerate() {
+            let i = ((coords[d] - lo) / step).round().clamp(0.0, (n - 1) as f64) as usize;
+            flat = flat * n + i;
+        }
+        &self.values[flat * self.n_pmts..(flat + 1) * self.n_pmts]
+    }
+}
+
+#[cfg(test)]
+mod pattern_tests {
+    use super::*;
+
+    #[test]
+    fn pattern_zoom_qe_and_nearest() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("pat.json");
+        // 2 x 2 grid over [0, 10] x [0, 10], 2 PMTs.
+        std::fs::write(&p, r#"{"coordinate_system": [["x", [0, 10, 2]], ["y", [0, 10, 2]]], "map": [[[1, 0], [0, 1]], [[0.5, 0.5], [0.2, 0.8]]], "name": "t", "description": ""}"#).unwrap();
+        let m = PatternMap::from_source(&p.to_string_lossy(), 1, None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(m.pattern(&[1.0, 9.0]), [0.0, 1.0]);
+        assert_eq!(m.pattern(&[100.0, -5.0]), [0.5, 0.5]);
+        // Zoom 2: 4 points per axis at 0, 10/3, 20/3, 10; point (1, 0) is 1/3 of the way in x.
+        let m = PatternMap::from_source(&p.to_string_lossy(), 2, Some(&[1.0, 0.5]))
+            .unwrap()
+            .unwrap();
+        let v = m.pattern(&[10.0 / 3.0, 0.0]);
+        assert!(
+            (v[0] - (1.0 + (0.5 - 1.0) / 3.0)).abs() < 1e-12
+                && (v[1] - 0.5 * (0.5 / 3.0)).abs() < 1e-12,
+            "{v:?}"
+        );
+        std::fs::write(
+            &p,
+            r#"{"coordinate_system": [["x", [0, 10, 3]]], "map": [[1], [2]]}"#,
+        )
+        .unwrap();
+        let e = PatternMap::from_source(&p.to_string_lossy(), 1, None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("axis 0 has 2 entries"), "{e}");
+    }
+}

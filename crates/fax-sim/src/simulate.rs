@@ -20,7 +20,7 @@ use crate::data;
 use crate::detector::{Array, PmtAfterpulseTable, PmtTable, SpeSpectra};
 use crate::error::{Error, Result};
 use crate::instructions::Instruction;
-use crate::maps::{Field, GasGapMap, InterpMap};
+use crate::maps::{Field, GasGapMap, InterpMap, PatternMap};
 use crate::pulse::{Template, adc_per_current, digitize, zle_intervals};
 use crate::s1::S1Timing;
 use crate::s2::{Luminescence, drift_time};
@@ -46,6 +46,8 @@ pub struct Setup {
     s2_ly: Field,
     fdc: Option<(Field, Field)>,
     lum: Luminescence,
+    s1_pattern: Option<PatternMap>,
+    s2_pattern: Option<PatternMap>,
     s1t: S1Timing,
     spe: Option<SpeSpectra>,
     pmt_ap: Option<PmtAfterpulseTable>,
@@ -240,6 +242,27 @@ impl Setup {
         };
         let warping = GasGapMap::from_source(&c.s2.gas_gap_warping_map)?;
         let lum = Luminescence::new(&c.s2, warping);
+        let qe_of = |sel: &dyn Fn(&crate::detector::Channel) -> bool| -> Vec<f64> {
+            pmts.channels
+                .iter()
+                .filter(|ch| sel(ch))
+                .map(|ch| ch.quantum_efficiency)
+                .collect()
+        };
+        let s1_pattern = PatternMap::from_source(
+            &c.s1.pattern_map,
+            c.s1.pattern_zoom_factor,
+            c.s1.pattern_adjust_to_qe
+                .then(|| qe_of(&|ch| ch.is_tpc()))
+                .as_deref(),
+        )?;
+        let s2_pattern = PatternMap::from_source(
+            &c.s2.pattern_map,
+            c.s2.pattern_zoom_factor,
+            c.s2.pattern_adjust_to_qe
+                .then(|| qe_of(&|ch| ch.array == Array::Top))
+                .as_deref(),
+        )?;
         let spe = SpeSpectra::from_source(&c.pmt.spe_distributions)?;
         let pmt_ap = if !c.afterpulses.pmt {
             None
@@ -282,6 +305,8 @@ impl Setup {
             s2_ly,
             fdc,
             lum,
+            s1_pattern,
+            s2_pattern,
             s1t: S1Timing::new(&c.s1),
             spe,
             pmt_ap,
@@ -327,29 +352,61 @@ impl Setup {
     /// Queues photons with emission times `emit` (ns): adds the transit time, assigns channels
     /// (S1: uniform over allowed channels; S2: top/bottom split then uniform within each array),
     /// records arrival times in `scratch.arrivals`. Returns (n_top, n_bottom).
+    #[allow(clippy::too_many_arguments)]
     fn queue(
         &self,
         rng: &mut EventRng,
         s2: bool,
+        pos: [f64; 3],
         emit: &[f64],
         photons: &mut [Vec<f64>],
         arrivals: &mut Vec<f64>,
     ) -> (u64, u64) {
         let c = &self.config;
         let (mut n_top, mut n_bottom) = (0, 0);
+        // A light pattern: cumulative relative LCE over the channels that may receive photons
+        // (S1: all TPC channels of the map; S2: the top array), clipped to [0, 1] as pax does.
+        let pattern = if s2 {
+            self.s2_pattern.as_ref()
+        } else {
+            self.s1_pattern.as_ref()
+        };
+        let mut cum: Vec<(f64, u16)> = Vec::new();
+        if let Some(pm) = pattern {
+            let w = pm.pattern(&pos);
+            let set = if s2 { &self.allowed_top } else { &self.allowed };
+            let mut acc = 0.0;
+            for &ch in set {
+                let v = w.get(ch as usize).copied().unwrap_or(0.0).clamp(0.0, 1.0);
+                if v > 0.0 {
+                    acc += v;
+                    cum.push((acc, ch));
+                }
+            }
+        }
         let s2_split = s2
-            && !c.compat.s2_uniform_pattern
+            && (pattern.is_some() || !c.compat.s2_uniform_pattern)
             && !self.allowed_top.is_empty()
             && !self.allowed_bottom.is_empty();
+        let from_pattern = |rng: &mut EventRng, cum: &[(f64, u16)]| -> u16 {
+            let u = rng.random::<f64>() * cum[cum.len() - 1].0;
+            cum[cum.partition_point(|e| e.0 <= u).min(cum.len() - 1)].1
+        };
         for &t in emit {
             let z: f64 = rng.sample(StandardNormal);
             let arrival = t + c.pmt.transit_time_mean_ns + self.transit_sigma_ns * z;
             let ch = if s2_split {
                 if rng.random::<f64>() < c.s2.mean_area_fraction_top {
-                    self.allowed_top[rng.random_range(0..self.allowed_top.len())]
+                    if cum.is_empty() {
+                        self.allowed_top[rng.random_range(0..self.allowed_top.len())]
+                    } else {
+                        from_pattern(rng, &cum)
+                    }
                 } else {
                     self.allowed_bottom[rng.random_range(0..self.allowed_bottom.len())]
                 }
+            } else if !s2 && !cum.is_empty() {
+                from_pattern(rng, &cum)
             } else {
                 self.allowed[rng.random_range(0..self.allowed.len())]
             } as usize;
@@ -473,7 +530,7 @@ impl Setup {
                         emit.push(row.t_ns + self.s1t.delay(rng, row.recoil_type));
                     }
                     arrivals.clear();
-                    let (nt, nb) = self.queue(rng, false, &emit, photons, arrivals);
+                    let (nt, nb) = self.queue(rng, false, [x, y, z], &emit, photons, arrivals);
                     out.peaks.push(TruthPeak {
                         event,
                         instruction: group,
@@ -537,7 +594,7 @@ impl Setup {
                         yo = ro * phi.sin();
                     }
                     arrivals.clear();
-                    let (nt, nb) = self.queue(rng, true, &emit, photons, arrivals);
+                    let (nt, nb) = self.queue(rng, true, [xo, yo, 0.0], &emit, photons, arrivals);
                     out.peaks.push(TruthPeak {
                         event,
                         instruction: group,
@@ -602,7 +659,7 @@ impl Setup {
                     continue;
                 }
                 arrivals.clear();
-                let (nt, nb) = self.queue(rng, true, &emit, photons, arrivals);
+                let (nt, nb) = self.queue(rng, true, [x, y, 0.0], &emit, photons, arrivals);
                 if c.afterpulses.output_photo_ionisation_truth {
                     out.peaks.push(TruthPeak {
                         event,

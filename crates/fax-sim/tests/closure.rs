@@ -340,3 +340,43 @@ fn pmt_afterpulse_and_dpe_rates() {
         "DPE {dpe} of {n_ph}"
     );
 }
+
+#[test]
+fn s2_top_pattern_map_distributes_top_light() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("s2_pattern.json");
+    // 2 x 2 grid over +-50 cm; every cell: channel 0 weight 1, channel 3 weight 0.5, others 0.
+    let mut pmt = vec![0.0; 127];
+    pmt[0] = 1.0;
+    pmt[3] = 0.5;
+    let cell = serde_json::json!(pmt);
+    let map = serde_json::json!({"coordinate_system": [["x", [-50.0, 50.0, 2]], ["y", [-50.0, 50.0, 2]]], "map": [[cell, cell], [cell, cell]], "name": "t", "description": ""});
+    std::fs::write(&p, map.to_string()).unwrap();
+    let mut c = plain();
+    c.s2.pattern_map = p.to_string_lossy().into_owned();
+    c.s2.pattern_adjust_to_qe = false;
+    let setup = Setup::new(&c).unwrap();
+    let mut s = Scratch::default();
+    let (mut n0, mut n3, mut top, mut all) = (0.0, 0.0, 0.0, 0.0);
+    for e in 0..10 {
+        let out = setup.simulate_event(e, 0, 0, &[s2_row(10.0, 100)], &mut s);
+        for ch in &out.channels {
+            match ch.channel {
+                0 => n0 += ch.n_photons as f64,
+                3 => n3 += ch.n_photons as f64,
+                c if c <= 126 => panic!("top photons in channel {c} outside the pattern"),
+                _ => {}
+            }
+        }
+        let pk = &out.peaks[0];
+        top += pk.top_fraction * pk.photons.n as f64;
+        all += pk.photons.n as f64;
+    }
+    assert!((top - n0 - n3).abs() < 0.5);
+    let f = n0 / top;
+    assert!(
+        (f - 2.0 / 3.0).abs() < 4.0 * (2.0 / 9.0 / top).sqrt(),
+        "{f}"
+    );
+    assert!((top / all - 0.627).abs() < 4.0 * (0.627 * 0.373 / all).sqrt());
+}
