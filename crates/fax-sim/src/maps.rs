@@ -686,13 +686,11 @@ impl PatternMap {
         if n_pmts == 0 {
             return Err(Error::map(&label, "no PMT values"));
         }
-        if let Some(q) = qe {
-            if q.len() != n_pmts {
-                return Err(Error::map(
-                    &label,
-                    format!("{n_pmts} PMTs in the map, {} quantum efficiencies", q.len()),
-                ));
-            }
+        if let Some(q) = qe.filter(|q| q.len() != n_pmts) {
+            return Err(Error::map(
+                &label,
+                format!("{n_pmts} PMTs in the map, {} quantum efficiencies", q.len()),
+            ));
         }
         // Zoom each axis in turn (linear, corners aligned).
         let z = zoom_factor.max(1);
