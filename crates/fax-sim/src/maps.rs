@@ -397,6 +397,40 @@ impl GridMap {
     }
 }
 
+/// A bucket index over increasing knots in [0, 1] (CDF values): finds
+/// `knots.partition_point(|c| *c < u)` in O(1) on average, with the same result as the binary
+/// search.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CdfIndex {
+    start: Vec<u32>,
+}
+
+impl CdfIndex {
+    const BUCKETS: usize = 4096;
+
+    pub(crate) fn new(knots: &[f64]) -> Self {
+        let start = (0..=Self::BUCKETS)
+            .map(|b| knots.partition_point(|c| *c < b as f64 / Self::BUCKETS as f64) as u32)
+            .collect();
+        Self { start }
+    }
+
+    /// `knots.partition_point(|c| *c < u)` for `u` in [0, 1] (any `u` is accepted).
+    #[inline]
+    pub(crate) fn find(&self, knots: &[f64], u: f64) -> usize {
+        if !(0.0..=1.0).contains(&u) || self.start.is_empty() {
+            return knots.partition_point(|c| *c < u);
+        }
+        let b = ((u * Self::BUCKETS as f64) as usize).min(Self::BUCKETS);
+        // Every knot below start[b] is < b/M <= u.
+        let mut i = self.start[b] as usize;
+        while i < knots.len() && knots[i] < u {
+            i += 1;
+        }
+        i
+    }
+}
+
 /// A scalar field for the simulation: uniform (no map), IDW, or the grid form of one named map.
 #[derive(Debug)]
 pub enum Field {

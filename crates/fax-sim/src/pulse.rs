@@ -126,20 +126,28 @@ pub fn pe_per_adc_sample(d: &DigitizerConfig, gain: f64) -> f64 {
 
 /// The raw sample of a summed current (electrons/ns): baseline minus the ADC counts, clipped to
 /// [0, 2^bits].
+#[inline]
 pub fn digitize(current: f64, k_adc: f64, baseline: i32, max_adc: i32, truncate: bool) -> i16 {
-    let a = current * k_adc;
-    let a = if truncate { a.trunc() } else { a.round() };
-    let raw = baseline as f64 - a;
-    raw.clamp(0.0, max_adc as f64) as i16
+    // Clamp in floating point first so the conversion to i32 never saturates; `as` truncates
+    // toward zero, and rounding is half away from zero.
+    let a = (current * k_adc).clamp(-1e9, 1e9);
+    let counts = if truncate {
+        a as i32
+    } else {
+        (a + 0.5f64.copysign(a)) as i32
+    };
+    (baseline - counts).clamp(0, max_adc) as i16
 }
 
-/// ZLE intervals (inclusive, absolute sample indices) of the samples `w` starting at absolute
-/// index `first`, in an event of `n_samples` samples, appended to `out`.
+/// ZLE intervals (inclusive, absolute sample indices) of the raw samples `raw` starting at
+/// absolute index `first`, in an event of `n_samples` samples, appended to `out`.
 ///
-/// `w` are baseline-subtracted, inverted samples (`baseline - raw`); `threshold` is the
-/// configured ZLE threshold (a sample is above when `w > threshold + 1`).
+/// A sample is above threshold when `baseline - raw > threshold + 1` (`threshold` is the
+/// configured ZLE threshold; pax adds 1, see `ZLE.py`).
+#[allow(clippy::too_many_arguments)]
 pub fn zle_intervals(
-    w: impl Iterator<Item = i32>,
+    raw: &[i16],
+    baseline: i32,
     first: i64,
     n_samples: i64,
     threshold: i32,
@@ -147,10 +155,9 @@ pub fn zle_intervals(
     after: i64,
     out: &mut Vec<(i64, i64)>,
 ) {
-    let thr = threshold + 1;
+    // baseline - raw > threshold + 1  <=>  raw < baseline - threshold - 1
+    let limit = baseline - threshold - 1;
     let start_len = out.len();
-    let mut open: Option<i64> = None;
-    let mut last = first - 1;
     let push = |l: i64, r: i64, out: &mut Vec<(i64, i64)>| {
         let l = (l - before).clamp(0, n_samples - 1);
         let r = (r + after).clamp(0, n_samples - 1);
@@ -161,19 +168,18 @@ pub fn zle_intervals(
             out.push((l, r));
         }
     };
-    for (k, v) in w.enumerate() {
-        let i = first + k as i64;
-        last = i;
-        if v > thr {
-            if open.is_none() {
-                open = Some(i);
+    let mut k = 0;
+    let n = raw.len();
+    while k < n {
+        if i32::from(raw[k]) < limit {
+            let l = k;
+            while k < n && i32::from(raw[k]) < limit {
+                k += 1;
             }
-        } else if let Some(l) = open.take() {
-            push(l, i - 1, out);
+            push(first + l as i64, first + k as i64 - 1, out);
+        } else {
+            k += 1;
         }
-    }
-    if let Some(l) = open {
-        push(l, last, out);
     }
     // Trim to even start, odd end.
     let mut k = start_len;

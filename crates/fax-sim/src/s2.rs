@@ -29,6 +29,7 @@ pub struct LuminescenceConverter {
     pub cdf: Vec<f64>,
     /// Times at the knots (ns).
     pub t_ns: Vec<f64>,
+    index: crate::maps::CdfIndex,
 }
 
 impl LuminescenceConverter {
@@ -67,17 +68,19 @@ impl LuminescenceConverter {
         }
         let total: f64 = yd.iter().sum();
         let mut cum = 0.0;
-        let cdf = yd
+        let cdf: Vec<f64> = yd
             .iter()
             .map(|y| {
                 cum += y / total;
                 cum
             })
             .collect();
+        let index = crate::maps::CdfIndex::new(&cdf);
         Self {
             gas_gap_cm: dg_cm,
             cdf,
             t_ns,
+            index,
         }
     }
 
@@ -87,7 +90,7 @@ impl LuminescenceConverter {
         if u < self.cdf[0] || u > self.cdf[n - 1] {
             return 0.0;
         }
-        let i = self.cdf.partition_point(|c| *c < u).clamp(1, n - 1);
+        let i = self.index.find(&self.cdf, u).clamp(1, n - 1);
         let (x0, x1) = (self.cdf[i - 1], self.cdf[i]);
         self.t_ns[i - 1] + (self.t_ns[i] - self.t_ns[i - 1]) * (u - x0) / (x1 - x0)
     }

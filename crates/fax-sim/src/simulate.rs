@@ -51,6 +51,10 @@ pub struct Setup {
     s1t: S1Timing,
     spe: Option<SpeSpectra>,
     pmt_ap: Option<PmtAfterpulseTable>,
+    /// Per channel: probability that a pulse makes any PMT afterpulse, 1 - prod(1 - p_k).
+    ap_any: Vec<f64>,
+    /// Per channel: suffix products prod_{j >= k} (1 - p_j), one more entry than types.
+    ap_suffix: Vec<Vec<f64>>,
     /// SPE templates.
     pub template: Template,
     /// ADC counts per electron/ns.
@@ -124,7 +128,7 @@ pub struct Scratch {
     pool: Vec<f64>,
     pulses: Vec<(f64, f64)>,
     current: Vec<f64>,
-    w: Vec<i32>,
+    w: Vec<i16>,
     intervals: Vec<(i64, i64)>,
 }
 
@@ -164,6 +168,22 @@ fn binomial(rng: &mut EventRng, n: u64, p: f64) -> u64 {
     }
     if p >= 1.0 {
         return n;
+    }
+    if p <= 0.5 && (n as f64) * p < 30.0 {
+        // Inversion from k = 0 with the pmf recurrence (exact; a few steps for small means).
+        let r = p / (1.0 - p);
+        let mut pk = ((n as f64) * (-p).ln_1p()).exp();
+        let mut u: f64 = rng.random();
+        let mut k = 0u64;
+        while u >= pk && k < n {
+            u -= pk;
+            k += 1;
+            pk *= r * (n - k + 1) as f64 / k as f64;
+            if pk <= 0.0 {
+                break;
+            }
+        }
+        return k;
     }
     Binomial::new(n, p).map(|b| b.sample(rng)).unwrap_or(0)
 }
@@ -275,6 +295,19 @@ impl Setup {
         } else {
             PmtAfterpulseTable::from_source(&c.afterpulses.pmt_table)?
         };
+        let mut ap_any = vec![0.0; n];
+        let mut ap_suffix = vec![vec![1.0]; n];
+        if let Some(ap) = &pmt_ap {
+            for ch in 0..n {
+                let t = ap.types(ch);
+                let mut suf = vec![1.0; t.len() + 1];
+                for k in (0..t.len()).rev() {
+                    suf[k] = suf[k + 1] * (1.0 - t[k].p);
+                }
+                ap_any[ch] = 1.0 - suf[0];
+                ap_suffix[ch] = suf;
+            }
+        }
         let dpe = if c.compat.dpe_light_yield {
             1.0
         } else {
@@ -291,7 +324,6 @@ impl Setup {
                 }
             })
             .collect();
-        let _ = n;
         Ok(Self {
             config: c.clone(),
             pmts,
@@ -310,6 +342,8 @@ impl Setup {
             s1t: S1Timing::new(&c.s1),
             spe,
             pmt_ap,
+            ap_any,
+            ap_suffix,
             template: Template::new(&c.digitizer),
             k_adc: adc_per_current(&c.digitizer),
             max_adc: 1 << c.digitizer.bits,
@@ -750,22 +784,39 @@ impl Setup {
             }
             truth.n_photoelectrons = pulses.len() as u64;
             if let Some(ap) = &self.pmt_ap {
+                // pax draws, per type, Binomial(n, p) source pulses without replacement: every
+                // pulse fires each type independently. Equivalently (and with one binomial per
+                // channel instead of one per type): the pulses firing any type are
+                // Binomial(n, 1 - prod(1 - p_k)), and for each of them the types are decided in
+                // order, conditioned on at least one of the remaining ones firing.
+                let types = ap.types(ch);
                 let n_base = pulses.len();
-                for ty in ap.types(ch) {
-                    let n = binomial(rng, n_base as u64, ty.p) as usize;
-                    if n == 0 {
-                        continue;
+                let m = binomial(rng, n_base as u64, self.ap_any[ch]) as usize;
+                if m > 0 {
+                    let suffix = &self.ap_suffix[ch];
+                    for src in choose(rng, n_base, m) {
+                        let mut forced = true;
+                        for (k, ty) in types.iter().enumerate() {
+                            let u: f64 = rng.random();
+                            let fire = if forced {
+                                u * (1.0 - suffix[k]) < ty.p
+                            } else {
+                                u < ty.p
+                            };
+                            if !fire {
+                                continue;
+                            }
+                            forced = false;
+                            let t = pulses[src].0 + sample_delay(rng, &ty.delay);
+                            let amp = match ty.amplification {
+                                Some((m, r)) => truncated_gauss(rng, m, r),
+                                None => 1.0,
+                            };
+                            let g = draw_gain(rng) * amp;
+                            pulses.push((t, g));
+                            truth.n_pmt_afterpulses += 1;
+                        }
                     }
-                    for s in choose(rng, n_base, n) {
-                        let t = pulses[s].0 + sample_delay(rng, &ty.delay);
-                        let amp = match ty.amplification {
-                            Some((m, r)) => truncated_gauss(rng, m, r),
-                            None => 1.0,
-                        };
-                        let g = draw_gain(rng) * amp;
-                        pulses.push((t, g));
-                    }
-                    truth.n_pmt_afterpulses += n as u64;
                 }
             }
             pulses.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -795,7 +846,7 @@ impl Setup {
         pulses: &[(f64, f64)],
         n_samples: i64,
         current: &mut Vec<f64>,
-        w: &mut Vec<i32>,
+        w: &mut Vec<i16>,
         intervals: &mut Vec<(i64, i64)>,
         out: &mut Pulses,
     ) -> u64 {
@@ -816,39 +867,37 @@ impl Setup {
         let mut seg_start = 0i64;
         let mut seg_end = 0i64; // exclusive
         current.clear();
+        let base_raw = baseline.clamp(0, self.max_adc) as i16;
+        let k_adc = self.k_adc;
+        let max_adc = self.max_adc;
         let mut flush = |seg_start: i64, current: &mut Vec<f64>, out: &mut Pulses| {
             if current.is_empty() {
                 return;
             }
+            // Raw samples of the segment's signal region; outside it the waveform is baseline.
             w.clear();
-            w.extend(current.iter().map(|&cur| {
-                baseline - i32::from(digitize(cur, self.k_adc, baseline, self.max_adc, truncate))
-            }));
-            intervals.clear();
-            zle_intervals(
-                w.iter().copied(),
-                seg_start,
-                n_samples,
-                thr,
-                zb,
-                za,
-                intervals,
+            w.extend(
+                current
+                    .iter()
+                    .map(|&cur| digitize(cur, k_adc, baseline, max_adc, truncate)),
             );
+            intervals.clear();
+            zle_intervals(w, baseline, seg_start, n_samples, thr, zb, za, intervals);
             if out.offsets.is_empty() {
                 out.offsets.push(0);
             }
-            let base_raw = baseline.clamp(0, self.max_adc) as i16;
+            let seg_end = seg_start + w.len() as i64;
             for &(l, r) in intervals.iter() {
                 out.channel.push(ch as u16);
                 out.start_sample.push(l);
-                for i in l..=r {
-                    let k = i - seg_start;
-                    out.samples.push(if k >= 0 && (k as usize) < w.len() {
-                        (baseline - w[k as usize]) as i16
-                    } else {
-                        base_raw
-                    });
-                }
+                let a = l.max(seg_start).min(r + 1);
+                let b = (r + 1).min(seg_end).max(a);
+                let n = out.samples.len();
+                out.samples.resize(n + (a - l) as usize, base_raw);
+                out.samples
+                    .extend_from_slice(&w[(a - seg_start) as usize..(b - seg_start) as usize]);
+                let n = out.samples.len();
+                out.samples.resize(n + (r + 1 - b) as usize, base_raw);
                 out.offsets.push(out.samples.len());
             }
             current.clear();
@@ -920,7 +969,8 @@ pub fn dense_reference(
         .collect();
     let mut itv = Vec::new();
     zle_intervals(
-        raw.iter().map(|&r| baseline - i32::from(r)),
+        &raw,
+        baseline,
         0,
         n_samples,
         setup.thresholds[channel],
