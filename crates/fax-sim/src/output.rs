@@ -330,21 +330,36 @@ pub fn simulate_events(
     list: &EventList,
     range: std::ops::Range<usize>,
     progress: &dyn Progress,
-    mut sink: impl FnMut(Vec<EventOutput>) -> Result<()>,
+    mut sink: impl FnMut(Vec<EventOutput>) -> Result<()> + Send,
 ) -> Result<()> {
     let block = setup.config.output_block_events.max(1);
-    let mut start = range.start;
-    while start < range.end {
-        let end = (((start as u64 / block) + 1) * block).min(range.end as u64) as usize;
-        let block: Vec<EventOutput> = (start..end)
+    let simulate = |start: usize, end: usize| -> Vec<EventOutput> {
+        (start..end)
             .into_par_iter()
             .map_init(Scratch::default, |s, e| {
                 let (rows, g, r) = list.event(e);
                 setup.simulate_event(e as u64, g, r, rows, s)
             })
-            .collect();
-        sink(block)?;
-        progress.advance((end - start) as u64);
+            .collect()
+    };
+    // The sink of block k (e.g. the Parquet encoding) runs while block k + 1 is simulated.
+    let mut pending: Option<(Vec<EventOutput>, u64)> = None;
+    let mut start = range.start;
+    while start < range.end || pending.is_some() {
+        let end = if start < range.end {
+            (((start as u64 / block) + 1) * block).min(range.end as u64) as usize
+        } else {
+            start
+        };
+        let (done, next) = rayon::join(
+            || match pending.take() {
+                Some((b, n)) => sink(b).map(|()| n),
+                None => Ok(0),
+            },
+            || (start < end).then(|| simulate(start, end)),
+        );
+        progress.advance(done?);
+        pending = next.map(|b| (b, (end - start) as u64));
         start = end;
     }
     Ok(())

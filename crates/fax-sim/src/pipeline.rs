@@ -102,3 +102,24 @@ pub fn run_demo(cfg: &DemoConfig, progress: &dyn Progress) -> Result<DemoSummary
     s.time_per_event_us = t0.elapsed().as_secs_f64() * 1e6 / s.n_events.max(1) as f64;
     Ok(s)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_runs_and_reports() {
+        let s = run_demo(
+            &DemoConfig {
+                n_events: 20,
+                seed: 3,
+            },
+            &hep_core::progress::NoProgress,
+        )
+        .unwrap();
+        assert_eq!(s.n_events, 20);
+        // 50-100 photons at ~10 % detection and 10-100 electrons at ~60 % survival x ~18 photons.
+        assert!(s.n_photons > 20 * 200 && s.n_electrons > 20 * 10, "{s}");
+        assert!(s.to_string().contains("20 events simulated"));
+    }
+}

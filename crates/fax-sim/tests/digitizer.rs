@@ -175,3 +175,35 @@ fn simulated_pulses_obey_zle() {
     }
     assert!(n_above > 100);
 }
+
+/// pax adds the SPE template one sample late (`--compat template-delay`); by default the largest
+/// sample of a lone pulse at offset 0 is the one its charge falls in (centre sample), and in
+/// compat mode the next one.
+#[test]
+fn template_delay_compat_shifts_by_one_sample() {
+    let t_ns = 20_000.0; // centre = 25000 ns with the 5 us padding: sample 2500, offset 0
+    let mut peaks = Vec::new();
+    for delay in [false, true] {
+        let mut c = SimConfig::default();
+        c.compat.template_delay = delay;
+        let setup = Setup::new(&c).unwrap();
+        let p = sparse_channel(&setup, 0, &[(t_ns, 3.0e6)], 10_000);
+        assert_eq!(p.len(), 1);
+        let (start, s) = &p[0];
+        let (k, _) = s.iter().enumerate().min_by_key(|(_, v)| **v).unwrap();
+        peaks.push(start + k as i64);
+    }
+    assert_eq!(peaks, [2500, 2501]);
+}
+
+/// `afterpulses.pmt_table = "none"` switches PMT afterpulses off; with `--compat afterpulse-none`
+/// it fails as pax did.
+#[test]
+fn afterpulse_none_compat() {
+    let mut c = SimConfig::default();
+    c.afterpulses.pmt_table = "none".into();
+    assert!(Setup::new(&c).is_ok());
+    c.compat.afterpulse_none = true;
+    let e = Setup::new(&c).unwrap_err().to_string();
+    assert!(e.contains("TypeError"), "{e}");
+}
