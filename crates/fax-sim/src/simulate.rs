@@ -876,11 +876,16 @@ impl Setup {
             }
             // Raw samples of the segment's signal region; outside it the waveform is baseline.
             w.clear();
-            w.extend(
-                current
-                    .iter()
-                    .map(|&cur| digitize(cur, k_adc, baseline, max_adc, truncate)),
-            );
+            w.resize(current.len(), 0);
+            if truncate {
+                for (o, &cur) in w.iter_mut().zip(current.iter()) {
+                    *o = digitize(cur, k_adc, baseline, max_adc, true);
+                }
+            } else {
+                for (o, &cur) in w.iter_mut().zip(current.iter()) {
+                    *o = digitize(cur, k_adc, baseline, max_adc, false);
+                }
+            }
             intervals.clear();
             zle_intervals(w, baseline, seg_start, n_samples, thr, zb, za, intervals);
             if out.offsets.is_empty() {
