@@ -135,6 +135,8 @@ enum Command {
         #[arg(long)]
         submit: bool,
         #[command(flatten)]
+        sim: SimArgs,
+        #[command(flatten)]
         cfg: ConfigArgs,
     },
     /// Create fake instructions as the fax production's CreateFake did (pax CSV, or .parquet).
@@ -345,8 +347,11 @@ fn run() -> Result<()> {
             mem,
             account,
             submit,
+            sim,
             cfg,
         } => {
+            // Check the configuration now rather than in every array task.
+            sim.load(&cfg)?;
             if shards == 0 {
                 bail!("--shards must be at least 1");
             }
@@ -362,6 +367,16 @@ fn run() -> Result<()> {
             ];
             if let Some(c) = &cfg.config {
                 task.extend(["--config".into(), abs(c)?.to_string_lossy().into_owned()]);
+            }
+            for (flag, v) in [
+                ("--preset", sim.preset.clone()),
+                ("--seed", sim.seed.map(|s| s.to_string())),
+                ("--compat", sim.compat.clone()),
+                ("--map-interpolation", sim.map_interpolation.clone()),
+            ] {
+                if let Some(v) = v {
+                    task.extend([flag.to_string(), v]);
+                }
             }
             let merge = vec![
                 exe.to_string_lossy().into_owned(),

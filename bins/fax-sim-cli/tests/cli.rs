@@ -120,12 +120,15 @@ fn create_fake_simulate_plot_shard_merge() {
         "3",
         "--max-parallel",
         "2",
+        "--seed",
+        "4",
     ]));
     assert!(s.contains("sbatch --parsable"), "{s}");
     let script = std::fs::read_to_string(sh.join("slurm/fax-sim-simulate.sbatch")).unwrap();
     assert!(
         script.contains("#SBATCH --array=0-2%2")
-            && script.contains("--shard \"${SLURM_ARRAY_TASK_ID}/3\""),
+            && script.contains("--shard \"${SLURM_ARRAY_TASK_ID}/3\"")
+            && script.contains("--seed 4"),
         "{script}"
     );
 }
