@@ -79,6 +79,41 @@ mod tests {
     use super::*;
 
     #[test]
+    fn detailed_model_mean_delays() {
+        use rand::SeedableRng;
+        let c = S1Config {
+            model: S1Model::Detailed,
+            ..S1Config::default()
+        };
+        let t = S1Timing::new(&c);
+        let mut rng = rand_pcg::Pcg64::seed_from_u64(1);
+        let n = 200_000;
+        for (recoil, fs) in [
+            (RecoilType::Nr, c.nr_singlet_fraction),
+            (RecoilType::Alpha, c.alpha_singlet_fraction),
+        ] {
+            let d: Vec<f64> = (0..n).map(|_| t.delay(&mut rng, recoil)).collect();
+            let m = d.iter().sum::<f64>() / n as f64;
+            let want = fs * 3.1 + (1.0 - fs) * 24.0;
+            let var = 2.0 * (fs * 3.1 * 3.1 + (1.0 - fs) * 24.0 * 24.0) - want * want;
+            assert!(
+                (m - want).abs() < 4.0 * (var / n as f64).sqrt(),
+                "{recoil:?}: {m} vs {want}"
+            );
+        }
+        let d: Vec<f64> = (0..n).map(|_| t.delay(&mut rng, RecoilType::Led)).collect();
+        let m = d.iter().sum::<f64>() / n as f64;
+        assert!((m - 50.0).abs() < 4.0 * (100.0f64 * 100.0 / 12.0 / n as f64).sqrt());
+        // The simple model (XENON1T) ignores the recoil type except alpha and LED.
+        let simple = S1Timing::new(&S1Config::default());
+        let d: Vec<f64> = (0..n)
+            .map(|_| simple.delay(&mut rng, RecoilType::Er))
+            .collect();
+        let m = d.iter().sum::<f64>() / n as f64;
+        assert!((m - 44.77).abs() < 4.0 * 44.77 / (n as f64).sqrt());
+    }
+
+    #[test]
     fn nest_constants() {
         let mut c = S1Config {
             drift_field_v_per_cm: 500.0,
