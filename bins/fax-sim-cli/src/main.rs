@@ -12,7 +12,6 @@ use fax_sim::fake::{Correlated, FakeCompat, FakeConfig, FiducialVolume, FromMini
 use fax_sim::instructions::RecoilType;
 use fax_sim::plots::{PlotConfig, PlotWindow};
 use hep_cli_support::{Bar, ConfigArgs, ShardArgs, init_logging, load_config, print_config};
-use hep_core::shard::SlurmArray;
 use serde::Serialize;
 
 #[derive(Parser)]
@@ -113,27 +112,8 @@ enum Command {
         /// Output directory (scripts go to <output>/slurm/).
         #[arg(long, short)]
         output: PathBuf,
-        /// Number of shards (array tasks).
-        #[arg(long)]
-        shards: usize,
-        /// At most this many tasks at once.
-        #[arg(long)]
-        max_parallel: Option<usize>,
-        /// Slurm partition.
-        #[arg(long)]
-        partition: Option<String>,
-        /// Slurm time limit per task (e.g. 01:00:00).
-        #[arg(long)]
-        time: Option<String>,
-        /// Slurm memory per task (e.g. 2G).
-        #[arg(long)]
-        mem: Option<String>,
-        /// Slurm account.
-        #[arg(long)]
-        account: Option<String>,
-        /// Run sbatch now (otherwise print the commands).
-        #[arg(long)]
-        submit: bool,
+        #[command(flatten)]
+        slurm: hep_cli_support::SubmitArgs,
         #[command(flatten)]
         sim: SimArgs,
         #[command(flatten)]
@@ -340,25 +320,19 @@ fn run() -> Result<()> {
         Command::Submit {
             input,
             output,
-            shards,
-            max_parallel,
-            partition,
-            time,
-            mem,
-            account,
-            submit,
+            slurm,
             sim,
             cfg,
         } => {
             // Check the configuration now rather than in every array task.
             sim.load(&cfg)?;
-            if shards == 0 {
+            if slurm.shards == 0 {
                 bail!("--shards must be at least 1");
             }
-            let exe = std::env::current_exe().context("cannot find the fax-sim executable")?;
+            let exe = hep_cli_support::current_program()?;
             let abs = |p: &Path| std::path::absolute(p).with_context(|| format!("{}", p.display()));
             let mut task = vec![
-                exe.to_string_lossy().into_owned(),
+                exe.clone(),
                 "simulate".into(),
                 "--input".into(),
                 abs(&input)?.to_string_lossy().into_owned(),
@@ -379,33 +353,12 @@ fn run() -> Result<()> {
                 }
             }
             let merge = vec![
-                exe.to_string_lossy().into_owned(),
+                exe,
                 "merge".into(),
                 "--output".into(),
                 abs(&output)?.to_string_lossy().into_owned(),
             ];
-            let arr = SlurmArray {
-                job: "fax-sim-simulate".into(),
-                count: shards,
-                max_parallel,
-                task_command: task,
-                merge_command: merge,
-                workdir: std::env::current_dir()?,
-                partition,
-                time,
-                mem,
-                cpus_per_task: None,
-                account,
-            };
-            let scripts = arr.write(&output)?;
-            if submit {
-                let (a, m) = scripts.submit()?;
-                println!("submitted array job {a} and merge job {m}");
-            } else {
-                for c in scripts.commands() {
-                    println!("{c}");
-                }
-            }
+            hep_cli_support::submit(&slurm, fax_sim::output::JOB, &output, task, merge)?;
         }
         Command::CreateFake {
             output,

@@ -252,3 +252,69 @@ fn help_names_units_and_defaults() {
         "{s}"
     );
 }
+
+/// simulate as a real Slurm array plus merge gives the single-process files (skipped with a
+/// reason where no Slurm runs; required under CI).
+#[test]
+fn slurm_array_and_merge_give_the_single_process_simulation() {
+    use hep_cli_support::slurm_testing::{available, submitted_ids, wait_for};
+    if !available("slurm_array_and_merge_give_the_single_process_simulation") {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    let fake = p.join("fake.csv");
+    stdout(fax().args([
+        "create-fake",
+        "-o",
+        fake.to_str().unwrap(),
+        "--events",
+        "10",
+        "--seed",
+        "5",
+    ]));
+    let single = p.join("single");
+    stdout(fax().args([
+        "simulate",
+        "-i",
+        fake.to_str().unwrap(),
+        "-o",
+        single.to_str().unwrap(),
+        "--seed",
+        "6",
+    ]));
+    let out = p.join("slurm");
+    let printed = stdout(fax().current_dir(p).args([
+        "submit",
+        "-i",
+        fake.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--shards",
+        "3",
+        "--seed",
+        "6",
+        "--submit",
+    ]));
+    eprintln!("{printed}");
+    let (array, merge) = submitted_ids(&printed).expect("job ids printed");
+    let timeout = std::time::Duration::from_secs(300);
+    let states = wait_for(&array, timeout);
+    assert!(
+        states.iter().all(|s| s == "COMPLETED"),
+        "array {array}: {states:?}"
+    );
+    assert_eq!(wait_for(&merge, timeout), ["COMPLETED"], "merge {merge}");
+    for f in [
+        "pulses.parquet",
+        "truth_peaks.parquet",
+        "fax_truth.csv",
+        "truth_channels.parquet",
+        "events.parquet",
+    ] {
+        assert!(
+            std::fs::read(single.join(f)).unwrap() == std::fs::read(out.join(f)).unwrap(),
+            "{f} differs"
+        );
+    }
+}

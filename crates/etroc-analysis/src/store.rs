@@ -239,7 +239,7 @@ pub fn read_sqlite_table(path: &Path, table: &str) -> Result<RecordBatch> {
     use rusqlite::types::ValueRef;
     let sql = |source| Error::Sqlite {
         path: path.to_path_buf(),
-        source,
+        error: source,
     };
     let conn =
         rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
@@ -506,7 +506,7 @@ pub fn write_sqlite(path: &Path, tables: &[SqliteTable<'_>], mode: SqliteMode) -
     }
     let sqlite_err = |source| Error::Sqlite {
         path: path.to_path_buf(),
-        source,
+        error: source,
     };
     {
         let mut conn = rusqlite::Connection::open(&temp.0).map_err(sqlite_err)?;
@@ -896,7 +896,7 @@ pub fn write_filter_from(
     }
     let ipc_err = |source| Error::Ipc {
         path: path.to_path_buf(),
-        source,
+        error: source,
     };
     let options = arrow_ipc::writer::IpcWriteOptions::default()
         .try_with_compression(Some(arrow_ipc::CompressionType::LZ4_FRAME))
@@ -944,7 +944,7 @@ pub fn read_filter_with_source(path: &Path) -> Result<(EventFilter, Option<Filte
     }
     let ipc_err = |source| Error::Ipc {
         path: path.to_path_buf(),
-        source,
+        error: source,
     };
     let file = std::fs::File::open(path).map_err(|e| hep_core::Error::io(path, e))?;
     let reader = arrow_ipc::reader::FileReader::try_new(std::io::BufReader::new(file), None)

@@ -245,6 +245,11 @@ pub fn parse_csv(bytes: &[u8], label: &Path) -> Result<Vec<Instruction>> {
 /// # Errors
 /// As [`parse_csv`] and [`read_parquet`]; I/O errors naming the path.
 pub fn read(path: &Path) -> Result<Vec<Instruction>> {
+    if let Some(name) = builtin_name(path) {
+        let src = crate::data::resolve(&format!("builtin:{name}"))?
+            .ok_or_else(|| Error::Config(format!("`builtin:{name}` names no data")))?;
+        return parse_csv(&src.bytes, path);
+    }
     if path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("parquet"))
@@ -254,6 +259,26 @@ pub fn read(path: &Path) -> Result<Vec<Instruction>> {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         parse_csv(&bytes, path)
     }
+}
+
+/// The file name of a shipped instruction file given as `builtin:<name>` (e.g.
+/// `builtin:XENON1T_dummy_waveforms.csv`, pax's smoke test), if `path` is one.
+pub fn builtin_name(path: &Path) -> Option<&str> {
+    path.to_str()?.strip_prefix("builtin:")
+}
+
+/// The provenance record of an instruction input: the file's digest, or for a shipped file
+/// (`builtin:<name>`) the digest of the shipped bytes under that name.
+///
+/// # Errors
+/// I/O errors; an unknown builtin name.
+pub fn input_digest(path: &Path) -> Result<hep_core::io::FileDigest> {
+    if let Some(name) = builtin_name(path) {
+        let src = crate::data::resolve(&format!("builtin:{name}"))?
+            .ok_or_else(|| Error::Config(format!("`builtin:{name}` names no data")))?;
+        return Ok(hep_core::io::FileDigest::of_bytes(path, &src.bytes));
+    }
+    Ok(hep_core::io::FileDigest::of(path)?)
 }
 
 /// Formats a float as Python's `repr` would for ordinary values (`5.0`, `0.25`), which pandas
@@ -266,25 +291,32 @@ pub fn py_float(v: f64) -> String {
     }
 }
 
-/// The pax CSV text of `rows` (header, then one line per row, `\n` line ends).
+/// The pax CSV text of `rows` (header, then one line per row, `\n` line ends), written with the
+/// `csv` crate.
 pub fn to_csv(rows: &[Instruction]) -> String {
-    let mut s = String::from("instruction,recoil_type,x,y,depth,s1_photons,s2_electrons,t\n");
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    // Writing to memory cannot fail.
+    let _ = w.write_record(CSV_COLUMNS);
     for r in rows {
         let (x, y) = match r.x_cm {
             None => ("random".to_string(), "random".to_string()),
             Some(x) => (py_float(x), r.y_cm.map_or("random".into(), py_float)),
         };
         let depth = r.depth_cm.map_or("random".into(), py_float);
-        s.push_str(&format!(
-            "{},{},{x},{y},{depth},{},{},{}\n",
-            r.instruction,
-            r.recoil_type.as_str(),
-            r.s1_photons,
-            r.s2_electrons,
-            py_float(r.t_ns)
-        ));
+        let _ = w.write_record([
+            r.instruction.to_string(),
+            r.recoil_type.as_str().to_string(),
+            x,
+            y,
+            depth,
+            r.s1_photons.to_string(),
+            r.s2_electrons.to_string(),
+            py_float(r.t_ns),
+        ]);
     }
-    s
+    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
 }
 
 /// Writes the pax CSV atomically.

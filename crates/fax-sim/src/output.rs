@@ -22,7 +22,6 @@
 //! files are byte-identical.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -46,7 +45,7 @@ use crate::simulate::{EventOutput, Scratch, Setup};
 /// The tool name in manifests.
 pub const TOOL: &str = "fax-sim";
 /// The job name of `simulate` shards.
-pub const JOB: &str = "simulate";
+pub const JOB: &str = "fax-sim simulate";
 /// Pulse table file name.
 pub const PULSES: &str = "pulses.parquet";
 /// Truth-peak table file name.
@@ -384,22 +383,32 @@ pub struct SimulateSummary {
 
 struct Writers {
     w: Vec<ParquetWriter>,
+    truth_csv: Option<TruthCsv>,
 }
 
 impl Writers {
-    fn create(dir: &Path, metadata: &[(String, String)]) -> Result<Self> {
+    /// The Parquet writers of every table, and the truth CSV if `with_csv`.
+    fn create(dir: &Path, metadata: &[(String, String)], with_csv: bool) -> Result<Self> {
         let w = TABLES
             .iter()
             .map(|n| {
                 ParquetWriter::create(dir.join(n), schema_of(n), metadata).map_err(Error::from)
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(Self { w })
+        let truth_csv = with_csv
+            .then(|| TruthCsv::create(&dir.join(TRUTH_CSV)))
+            .transpose()?;
+        Ok(Self { w, truth_csv })
     }
 
     fn write(&mut self, b: &[RecordBatch]) -> Result<()> {
-        for (w, b) in self.w.iter_mut().zip(b) {
+        for ((w, b), name) in self.w.iter_mut().zip(b).zip(TABLES) {
             w.write(b)?;
+            if name == TRUTH_PEAKS
+                && let Some(csv) = &mut self.truth_csv
+            {
+                csv.write(b)?;
+            }
         }
         Ok(())
     }
@@ -407,6 +416,9 @@ impl Writers {
     fn finish(self) -> Result<()> {
         for w in self.w {
             w.finish()?;
+        }
+        if let Some(csv) = self.truth_csv {
+            csv.finish()?;
         }
         Ok(())
     }
@@ -424,52 +436,91 @@ fn table_metadata(cfg: &SimConfig) -> Result<Vec<(String, String)>> {
     ])
 }
 
-/// Writes the pax-format truth CSV from the truth Parquet table.
-///
-/// # Errors
-/// I/O or Parquet errors naming the files.
-pub fn write_truth_csv(truth_parquet: &Path, csv_path: &Path) -> Result<()> {
-    use hep_core::io::{column_f64, column_i64, column_str};
-    let mut f = hep_core::io::AtomicFile::create(csv_path)?;
-    let io = |e| Error::io(csv_path, e);
-    writeln!(f, "fax_truth_peak_id,instruction,repetition,event,peak_type,g4_id,x,y,z,t_interaction,top_fraction,n_photons,t_mean_photons,t_first_photon,t_last_photon,t_sigma_photons,n_electrons,t_mean_electrons,t_first_electron,t_last_electron,t_sigma_electrons").map_err(io)?;
-    let mut id = 0u64;
-    for batch in hep_core::io::ParquetReader::open(truth_parquet)? {
-        let b = batch?;
-        let i = |n: &str| column_i64(&b, n);
-        let fl = |n: &str| column_f64(&b, n);
+/// The header of pax's truth CSV (`WaveformSimulator` `truth_file_name`), in its column order.
+pub const TRUTH_CSV_HEADER: [&str; 21] = [
+    "fax_truth_peak_id",
+    "instruction",
+    "repetition",
+    "event",
+    "peak_type",
+    "g4_id",
+    "x",
+    "y",
+    "z",
+    "t_interaction",
+    "top_fraction",
+    "n_photons",
+    "t_mean_photons",
+    "t_first_photon",
+    "t_last_photon",
+    "t_sigma_photons",
+    "n_electrons",
+    "t_mean_electrons",
+    "t_first_electron",
+    "t_last_electron",
+    "t_sigma_electrons",
+];
+
+/// The pax-format truth CSV, written (atomically, with the `csv` crate) from batches of the
+/// truth-peak table as they are produced, so the table is never read back.
+pub struct TruthCsv {
+    w: csv::Writer<hep_core::io::AtomicFile>,
+    path: PathBuf,
+    next_id: u64,
+}
+
+impl TruthCsv {
+    /// Starts the CSV at `path` (nothing appears there before [`TruthCsv::finish`]).
+    ///
+    /// # Errors
+    /// I/O errors naming the file.
+    pub fn create(path: &Path) -> Result<Self> {
+        let f = hep_core::io::AtomicFile::create(path)?;
+        let mut w = csv::WriterBuilder::new().from_writer(f);
+        w.write_record(TRUTH_CSV_HEADER)
+            .map_err(|e| Error::io(path, std::io::Error::other(e)))?;
+        Ok(Self {
+            w,
+            path: path.to_path_buf(),
+            next_id: 0,
+        })
+    }
+
+    /// Appends the rows of a truth-peak batch (schema of [`TRUTH_PEAKS`]); peak ids continue
+    /// from the previous batch.
+    ///
+    /// # Errors
+    /// A missing or mistyped column; I/O errors.
+    pub fn write(&mut self, b: &RecordBatch) -> Result<()> {
+        use hep_core::io::{column_f64, column_i64, column_str};
+        let i = |n: &str| column_i64(b, n);
+        let fl = |n: &str| column_f64(b, n);
         let (ins, rep, ev, pt, g4, np, ne) = (
             i("instruction")?,
             i("repetition")?,
             i("event")?,
-            column_str(&b, "peak_type")?,
+            column_str(b, "peak_type")?,
             i("g4_id")?,
             i("n_photons")?,
             i("n_electrons")?,
         );
-        let names = ["x", "y", "z", "t_interaction", "top_fraction"];
-        let pre: Vec<&Float64Array> = names
-            .iter()
-            .map(|n| fl(n))
-            .collect::<hep_core::error::Result<_>>()?;
-        let ph: Vec<&Float64Array> = [
+        let floats = |names: &[&str]| -> Result<Vec<&Float64Array>> {
+            names.iter().map(|n| Ok(fl(n)?)).collect()
+        };
+        let pre = floats(&["x", "y", "z", "t_interaction", "top_fraction"])?;
+        let ph = floats(&[
             "t_mean_photons",
             "t_first_photon",
             "t_last_photon",
             "t_sigma_photons",
-        ]
-        .iter()
-        .map(|n| fl(n))
-        .collect::<hep_core::error::Result<_>>()?;
-        let el: Vec<&Float64Array> = [
+        ])?;
+        let el = floats(&[
             "t_mean_electrons",
             "t_first_electron",
             "t_last_electron",
             "t_sigma_electrons",
-        ]
-        .iter()
-        .map(|n| fl(n))
-        .collect::<hep_core::error::Result<_>>()?;
+        ])?;
+        // pandas writes NaN as an empty field.
         let opt = |a: &Float64Array, r: usize| {
             if a.is_null(r) {
                 String::new()
@@ -477,38 +528,45 @@ pub fn write_truth_csv(truth_parquet: &Path, csv_path: &Path) -> Result<()> {
                 py_float(a.value(r))
             }
         };
+        let mut rec: Vec<String> = Vec::with_capacity(TRUTH_CSV_HEADER.len());
         for r in 0..b.num_rows() {
-            let mut line = format!(
-                "{id},{},{},{},{},{}",
-                ins.value(r),
-                rep.value(r),
-                ev.value(r),
-                pt.value(r),
-                g4.value(r)
-            );
-            for a in &pre {
-                line.push(',');
-                line.push_str(&py_float(a.value(r)));
-            }
-            line.push_str(&format!(",{}", np.value(r)));
-            for a in &ph {
-                line.push(',');
-                line.push_str(&py_float(a.value(r)));
-            }
-            line.push(',');
-            if !ne.is_null(r) {
-                line.push_str(&py_float(ne.value(r) as f64));
-            }
-            for a in &el {
-                line.push(',');
-                line.push_str(&opt(a, r));
-            }
-            writeln!(f, "{line}").map_err(io)?;
-            id += 1;
+            rec.clear();
+            rec.push(self.next_id.to_string());
+            rec.push(ins.value(r).to_string());
+            rec.push(rep.value(r).to_string());
+            rec.push(ev.value(r).to_string());
+            rec.push(pt.value(r).to_string());
+            rec.push(g4.value(r).to_string());
+            rec.extend(pre.iter().map(|a| py_float(a.value(r))));
+            rec.push(np.value(r).to_string());
+            rec.extend(ph.iter().map(|a| py_float(a.value(r))));
+            rec.push(if ne.is_null(r) {
+                String::new()
+            } else {
+                py_float(ne.value(r) as f64)
+            });
+            rec.extend(el.iter().map(|a| opt(a, r)));
+            self.w
+                .write_record(&rec)
+                .map_err(|e| Error::io(&self.path, std::io::Error::other(e)))?;
+            self.next_id += 1;
         }
+        Ok(())
     }
-    f.commit()?;
-    Ok(())
+
+    /// Flushes and renames the CSV into place.
+    ///
+    /// # Errors
+    /// I/O errors naming the file.
+    pub fn finish(self) -> Result<()> {
+        let path = self.path;
+        let f = self
+            .w
+            .into_inner()
+            .map_err(|e| Error::io(&path, std::io::Error::other(e.to_string())))?;
+        f.commit()?;
+        Ok(())
+    }
 }
 
 /// Runs `fax-sim simulate`: reads the instructions, simulates every event (or the events of
@@ -537,7 +595,7 @@ pub fn run_simulate(
     };
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     let range = shard.range(n);
-    let mut writers = Writers::create(&dir, &table_metadata(cfg)?)?;
+    let mut writers = Writers::create(&dir, &table_metadata(cfg)?, !sharded)?;
     let mut summary = SimulateSummary::default();
     progress.start("events", range.len() as u64);
     let dt = cfg.digitizer.sample_duration_ns as i64;
@@ -554,9 +612,8 @@ pub fn run_simulate(
     writers.finish()?;
     progress.finish();
     if !sharded {
-        write_truth_csv(&dir.join(TRUTH_PEAKS), &dir.join(TRUTH_CSV))?;
         let mut m = Manifest::start(TOOL, env!("CARGO_PKG_VERSION")).with_configuration(cfg)?;
-        m.add_input(input)?;
+        m.inputs.push(instructions::input_digest(input)?);
         m.add_seed("master", cfg.seed);
         let files: Vec<PathBuf> = TABLES
             .iter()
@@ -575,7 +632,7 @@ pub fn run_simulate(
         }
     } else {
         let mut sm = ShardManifest::start(TOOL, env!("CARGO_PKG_VERSION"), JOB, cfg, shard, n)?;
-        sm.add_input(input)?;
+        sm.inputs.push(instructions::input_digest(input)?);
         sm.seed = Some(cfg.seed);
         sm.details.insert(
             "configuration".into(),
@@ -608,7 +665,6 @@ pub fn merge(out: &Path, progress: &dyn Progress) -> Result<SimulateSummary> {
         .ok_or_else(|| {
             Error::Config(format!("shard {}: no configuration recorded", first.shard))
         })?;
-    let input = PathBuf::from(first.details.get("input").cloned().unwrap_or_default());
     let mut summary = SimulateSummary {
         n_events: first.n_units as u64,
         ..Default::default()
@@ -616,18 +672,29 @@ pub fn merge(out: &Path, progress: &dyn Progress) -> Result<SimulateSummary> {
     progress.start("tables", TABLES.len() as u64);
     let meta = table_metadata(&cfg)?;
     let block_events = cfg.output_block_events.max(1);
+    let mut truth_csv = Some(TruthCsv::create(&out.join(TRUTH_CSV))?);
     for name in TABLES {
         let mut w = ParquetWriter::create(out.join(name), schema_of(name), &meta)?;
         let mut pending: Vec<RecordBatch> = Vec::new();
         let mut block: Option<u64> = None;
         let mut rows = 0u64;
-        let flush = |pending: &mut Vec<RecordBatch>, w: &mut ParquetWriter| -> Result<()> {
+        let mut flush = |pending: &mut Vec<RecordBatch>, w: &mut ParquetWriter| -> Result<()> {
             if pending.is_empty() {
                 return Ok(());
             }
             let b = arrow_select::concat::concat_batches(&schema_of(name), pending.iter())?;
             pending.clear();
             w.write(&b)?;
+            // The truth CSV and the event totals come from the batches as they are written.
+            if name == TRUTH_PEAKS
+                && let Some(csv) = truth_csv.as_mut()
+            {
+                csv.write(&b)?;
+            }
+            if name == EVENTS {
+                summary.n_photons += sum_i64(&b, "n_photons")?;
+                summary.n_electrons += sum_i64(&b, "n_electrons")?;
+            }
             Ok(())
         };
         for s in &shards {
@@ -662,23 +729,11 @@ pub fn merge(out: &Path, progress: &dyn Progress) -> Result<SimulateSummary> {
         progress.advance(1);
     }
     progress.finish();
-    // Totals from the event table.
-    for batch in hep_core::io::ParquetReader::open(out.join(EVENTS))? {
-        let b = batch?;
-        summary.n_photons += hep_core::io::column_i64(&b, "n_photons")?
-            .values()
-            .iter()
-            .sum::<i64>() as u64;
-        summary.n_electrons += hep_core::io::column_i64(&b, "n_electrons")?
-            .values()
-            .iter()
-            .sum::<i64>() as u64;
+    if let Some(csv) = truth_csv.take() {
+        csv.finish()?;
     }
-    write_truth_csv(&out.join(TRUTH_PEAKS), &out.join(TRUTH_CSV))?;
     let mut m = Manifest::start(TOOL, env!("CARGO_PKG_VERSION")).with_configuration(&cfg)?;
-    if input.is_file() {
-        m.add_input(&input)?;
-    }
+    m.inputs = first.inputs.clone();
     m.add_seed("master", cfg.seed);
     let files: Vec<PathBuf> = TABLES
         .iter()
@@ -694,6 +749,15 @@ pub fn merge(out: &Path, progress: &dyn Progress) -> Result<SimulateSummary> {
         summary.outputs.push(m.write_sidecar(f)?);
     }
     Ok(summary)
+}
+
+/// The sum of an Int64 column of `b` (a count, never negative).
+fn sum_i64(b: &RecordBatch, name: &str) -> Result<u64> {
+    Ok(hep_core::io::column_i64(b, name)?
+        .values()
+        .iter()
+        .sum::<i64>()
+        .max(0) as u64)
 }
 
 /// Runs `f` on a rayon pool of `threads` threads (`None`: the global pool, all cores).

@@ -52,7 +52,7 @@ impl fmt::Display for DemoSummary {
         let n = self.n_events.max(1) as f64;
         write!(
             f,
-            "fax-sim: {} events simulated, {} photons detected ({:.1} per event), {} electrons extracted ({:.1} per event), {} ZLE pulses, {:.1} us per event",
+            "{} events simulated, {} photons detected ({:.1} per event), {} electrons extracted ({:.1} per event), {} ZLE pulses, {:.1} us per event",
             self.n_events,
             self.n_photons,
             self.n_photons as f64 / n,

@@ -250,7 +250,7 @@ const ZSTD_LEVEL: i32 = 3;
 fn parquet_err(path: &Path, source: ParquetError) -> Error {
     Error::Parquet {
         path: path.to_path_buf(),
-        source,
+        error: source,
     }
 }
 
@@ -1310,6 +1310,23 @@ impl FileDigest {
             bytes,
             sha256,
         })
+    }
+
+    /// The digest of `content` recorded under the name `label` (for data that is not a file of
+    /// its own, e.g. a table shipped inside a tool: `builtin:<name>`).
+    pub fn of_bytes(label: impl Into<PathBuf>, content: &[u8]) -> Self {
+        use std::fmt::Write as _;
+        let sha256 = Sha256::digest(content)
+            .iter()
+            .fold(String::with_capacity(64), |mut s, b| {
+                let _ = write!(s, "{b:02x}");
+                s
+            });
+        Self {
+            path: label.into(),
+            bytes: content.len() as u64,
+            sha256,
+        }
     }
 }
 
