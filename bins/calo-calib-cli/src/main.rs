@@ -12,12 +12,13 @@ use calo_calib::detector::{
 };
 use calo_calib::fit::{FitConfig, Method};
 use calo_calib::model::BinEvaluation;
+use calo_calib::scale_out::{FIT_JOB, FitJob, merge_fit_shards, run_fit_shard};
 use calo_calib::simulate::{
     SimConfig, all_ids, cosmic_table_rows, simulate_cosmic_table, simulate_detector, write_truth,
 };
 use calo_calib::spectra::{read_spectra, write_spectra};
 use calo_calib::tables::{
-    CosmicLayout, RowCheck, read_cosmic_table, read_energy_table, read_source_table,
+    CosmicLayout, RowCheck, read_cosmic_table, read_nominal_table, read_source_table,
     write_cosmic_table, write_reco_tables, write_source_table,
 };
 use clap::{Parser, Subcommand, ValueEnum};
@@ -49,6 +50,29 @@ enum Command {
     Combine(CombineArgs),
     /// Plot the fit results (SourcePlotter) and per-channel spectra with the fitted model.
     Plot(PlotArgs),
+    /// Join the shards of a `fit --shard I/N` run into the outputs of a single-process fit.
+    Merge(MergeArgs),
+    /// Write (and with --submit, submit) a Slurm array job of `fit` shards and its merge.
+    ///
+    /// The fit's own options follow after `--`, without --shard:
+    /// `calo-calib submit --shards 8 -- fit -i spectra.csv -o fit`.
+    Submit(SubmitCmd),
+}
+
+#[derive(clap::Args)]
+struct MergeArgs {
+    /// The output directory of the sharded fit (holding shards/).
+    #[arg(short, long)]
+    output: PathBuf,
+}
+
+#[derive(clap::Args)]
+struct SubmitCmd {
+    #[command(flatten)]
+    slurm: hep_cli_support::SubmitArgs,
+    /// The job: `fit` and its options.
+    #[arg(last = true, required = true, value_name = "fit OPTIONS")]
+    job: Vec<String>,
 }
 
 #[derive(clap::Args)]
@@ -173,6 +197,8 @@ struct FitArgs {
     /// Print the configuration as JSON and exit.
     #[arg(long)]
     print_config: bool,
+    #[command(flatten)]
+    shard: hep_cli_support::ShardArgs,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -215,23 +241,14 @@ fn main() -> std::process::ExitCode {
 
 fn run() -> Result<()> {
     let cli = Cli::parse();
-    let level = match cli.verbose {
-        0 => "warn",
-        1 => "info",
-        _ => "debug",
-    };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    hep_cli_support::init_logging(cli.verbose);
     match cli.command {
         Command::Simulate(a) => simulate(a),
         Command::Fit(a) => fit(a),
         Command::Combine(a) => combine_cmd(a),
         Command::Plot(a) => plot(a),
+        Command::Merge(a) => merge(a),
+        Command::Submit(a) => submit(a),
     }
 }
 
@@ -270,10 +287,15 @@ fn simulate(a: SimulateArgs) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&cfg)?);
         return Ok(());
     }
-    create_dir(&a.output)?;
     let mode = IdMode::from_per_crystal(a.per_crystal);
     let t0 = Instant::now();
+    // Everything is computed (and every option checked) before the first file is written.
     let (set, truth) = simulate_detector(&cfg, &all_ids(mode), mode)?;
+    let cosmics = a
+        .cosmics
+        .then(|| simulate_cosmic_table(a.seed, &truth, a.cosmic_rel_error, a.cosmic_bad_fraction))
+        .transpose()?;
+    create_dir(&a.output)?;
     let ext = match a.format {
         SpectraFormat::Csv => "csv",
         SpectraFormat::Parquet => "parquet",
@@ -283,8 +305,7 @@ fn simulate(a: SimulateArgs) -> Result<()> {
     let truth_path = a.output.join("truth.csv");
     write_truth(&truth_path, &truth)?;
     let mut outputs = vec![spectra, truth_path];
-    if a.cosmics {
-        let cos = simulate_cosmic_table(a.seed, &truth, a.cosmic_rel_error, a.cosmic_bad_fraction)?;
+    if let Some(cos) = cosmics {
         let path = a.output.join("CalCosmicEnergyCalib.txt");
         write_cosmic_table(&path, &cosmic_table_rows(&cos))?;
         outputs.push(path);
@@ -327,34 +348,110 @@ fn fit(a: FitArgs) -> Result<()> {
     }
     let mode = IdMode::from_per_crystal(a.per_crystal);
     let set = read_spectra(&a.input, mode)?;
-    create_dir(&a.output)?;
     let sel = Selection {
         first: a.first,
         last: a.last,
         disk: a.disk,
     };
+    if let Some(shard) = a.shard.shard {
+        let job = FitJob {
+            config: cfg,
+            selection: sel,
+            mode,
+        };
+        let t0 = Instant::now();
+        let dir = run_fit_shard(&set, &a.input, &job, shard, &a.output)?;
+        println!(
+            "fitted shard {shard} in {:.2} s into {}",
+            t0.elapsed().as_secs_f64(),
+            dir.display()
+        );
+        return Ok(());
+    }
+    create_dir(&a.output)?;
     let t0 = Instant::now();
     let fits = fit_detector(&set, &cfg, &sel)?;
     let elapsed = t0.elapsed().as_secs_f64();
     if fits.is_empty() {
         bail!("no channel of {} matches the selection", a.input.display());
     }
-    let mut outputs = write_source_fits(&a.output, &fits)?.to_vec();
-    if !a.per_crystal {
-        let path = a.output.join("CalSourceEnergyCalib.txt");
-        write_source_table(&path, &source_table_rows(&fits))?;
+    let inputs = vec![hep_core::io::FileDigest::of(&a.input)?];
+    write_fit_outputs(&a.output, inputs, &cfg, mode, &fits, elapsed)
+}
+
+/// The outputs of a detector fit (the same for a single process and a merge of shards).
+fn write_fit_outputs(
+    out: &Path,
+    inputs: Vec<hep_core::io::FileDigest>,
+    cfg: &FitConfig,
+    mode: IdMode,
+    fits: &[calo_calib::fit::ChannelFit],
+    elapsed: f64,
+) -> Result<()> {
+    let mut outputs = write_source_fits(out, fits)?.to_vec();
+    if mode == IdMode::PerSipm {
+        let path = out.join("CalSourceEnergyCalib.txt");
+        write_source_table(&path, &source_table_rows(fits))?;
         outputs.push(path);
     }
-    let mut m = manifest("fit", serde_json::to_value(&cfg)?)?;
-    m.add_input(&a.input)?;
+    let mut m = manifest("fit", serde_json::to_value(cfg)?)?;
+    m.inputs = inputs;
     finish(m, &outputs)?;
-    let (ok, failed, lyso, empty) = summary_counts(&fits);
+    let (ok, failed, lyso, empty) = summary_counts(fits);
     println!(
         "fitted {} channels in {elapsed:.2} s: {ok} usable, {failed} failed ({empty} without counts), {lyso} LYSO not fitted",
         fits.len()
     );
-    println!("outputs in {}", a.output.display());
+    println!("outputs in {}", out.display());
+    if ok == 0 && failed > 0 {
+        bail!(
+            "no channel gave a usable fit ({failed} failed); the outputs in {} record why",
+            out.display()
+        );
+    }
     Ok(())
+}
+
+fn merge(a: MergeArgs) -> Result<()> {
+    let t0 = Instant::now();
+    let merged = merge_fit_shards(&a.output)?;
+    println!(
+        "merging {} shards of {} channels",
+        merged.shards.len(),
+        merged.fits.len()
+    );
+    let inputs = merged.shards[0].manifest.inputs.clone();
+    write_fit_outputs(
+        &a.output,
+        inputs,
+        &merged.job.config,
+        merged.job.mode,
+        &merged.fits,
+        t0.elapsed().as_secs_f64(),
+    )
+}
+
+fn submit(a: SubmitCmd) -> Result<()> {
+    // The job's options are checked here, before any script is written.
+    let parsed =
+        Cli::try_parse_from(std::iter::once("calo-calib".to_string()).chain(a.job.iter().cloned()))
+            .map_err(|e| anyhow::anyhow!("the job after --: {e}"))?;
+    let Command::Fit(fit_args) = parsed.command else {
+        bail!("submit runs `fit` shards: the job after -- must start with `fit`");
+    };
+    if fit_args.shard.shard.is_some() {
+        bail!("give the job without --shard: each array task adds its own");
+    }
+    let program = hep_cli_support::current_program()?;
+    let mut task = vec![program.clone()];
+    task.extend(a.job.iter().cloned());
+    let merge = vec![
+        program,
+        "merge".into(),
+        "-o".into(),
+        fit_args.output.to_string_lossy().into_owned(),
+    ];
+    hep_cli_support::submit(&a.slurm, FIT_JOB, &fit_args.output, task, merge)
 }
 
 fn combine_cmd(a: CombineArgs) -> Result<()> {
@@ -382,7 +479,7 @@ fn combine_cmd(a: CombineArgs) -> Result<()> {
     let nominal = a
         .nominal
         .as_deref()
-        .map(|p| read_energy_table(p, RowCheck::AllowGaps))
+        .map(|p| read_nominal_table(p, RowCheck::AllowGaps))
         .transpose()?;
     let rows = combine(
         source.as_deref(),

@@ -183,3 +183,152 @@ fn bad_input_gives_a_located_error_and_no_output() {
         );
     }
 }
+
+/// Reliability defect 3 (physics values unchecked): `combine --nominal` copied any number into
+/// CalEnergyCalib.txt; a nominal constant outside (0, 10] MeV/ADC is now refused with its line
+/// and nothing is written.
+#[test]
+fn hostile_values_nominal_constants_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sim = tmp.path().join("sim");
+    simulate(&sim);
+    for (k, bad) in ["-5", "0", "1e308", "nan"].into_iter().enumerate() {
+        let nominal = tmp.path().join("nominal.txt");
+        std::fs::write(
+            &nominal,
+            format!("TABLE CalEnergyCalib\n0,0.0625\n1,{bad}\n2,0.0625\n"),
+        )
+        .unwrap();
+        let out_dir = tmp.path().join(format!("reco{k}"));
+        let out = cmd()
+            .arg("combine")
+            .arg("--cosmic")
+            .arg(sim.join("CalCosmicEnergyCalib.txt"))
+            .arg("--nominal")
+            .arg(&nominal)
+            .arg("-o")
+            .arg(&out_dir)
+            .assert()
+            .failure();
+        let err = String::from_utf8(out.get_output().stderr.clone()).unwrap();
+        assert!(
+            err.contains("nominal.txt:3: expected a nominal adc2mev in (0, 10] MeV/ADC"),
+            "{bad}: {err}"
+        );
+        assert!(!out_dir.join("CalEnergyCalib.txt").exists(), "{bad}");
+    }
+}
+
+/// Reliability defect 2 (corrupted Parquet undetected): 16 flipped bytes in a spectra file are a
+/// clear error naming the file (through its manifest), never a fit on altered counts.
+#[test]
+fn corrupted_parquet_spectra_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sim = tmp.path().join("sim");
+    cmd()
+        .args([
+            "simulate",
+            "--events-per-crystal",
+            "3000",
+            "--format",
+            "parquet",
+            "-o",
+        ])
+        .arg(&sim)
+        .assert()
+        .success();
+    let spectra = sim.join("spectra.parquet");
+    let good = std::fs::read(&spectra).unwrap();
+    for trial in 0..8u64 {
+        let mut bad = good.clone();
+        // A deterministic spread of 16 positions per trial.
+        for k in 0..16u64 {
+            let i = ((trial * 7919 + k * 104_729) as usize * 31) % bad.len();
+            bad[i] ^= 0x5a;
+        }
+        std::fs::write(&spectra, &bad).unwrap();
+        let out_dir = tmp.path().join(format!("fit{trial}"));
+        let out = cmd()
+            .args(["fit", "-i"])
+            .arg(&spectra)
+            .arg("-o")
+            .arg(&out_dir)
+            .assert()
+            .failure();
+        let err = String::from_utf8(out.get_output().stderr.clone()).unwrap();
+        assert!(
+            err.contains("spectra.parquet") && err.contains("does not match its manifest"),
+            "trial {trial}: {err}"
+        );
+        assert!(!out_dir.join("source_fits.parquet").exists());
+    }
+}
+
+/// Reliability defect 7 (exit codes): `fit --starts NaN` exited 0 with every channel failed;
+/// start values outside the peak limits are refused before anything is written.
+#[test]
+fn exit_codes_fit_with_unusable_starts_fails() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sim = tmp.path().join("sim");
+    simulate(&sim);
+    for bad in ["NaN", "1e9", "-5"] {
+        let out_dir = tmp.path().join(format!("fit-{bad}"));
+        let out = cmd()
+            .args(["fit", "-i"])
+            .arg(sim.join("spectra.csv"))
+            .args([
+                "--first",
+                "0",
+                "--last",
+                "4",
+                &format!("--starts={bad}"),
+                "-o",
+            ])
+            .arg(&out_dir)
+            .assert()
+            .failure();
+        let err = String::from_utf8(out.get_output().stderr.clone()).unwrap();
+        assert!(err.contains("start positions of the peak"), "{bad}: {err}");
+        assert!(!out_dir.join("source_fits.csv").exists(), "{bad}");
+    }
+}
+
+/// Reliability defect 9 (inputs checked before outputs): `simulate --cosmics
+/// --cosmic-bad-fraction 2` wrote spectra.csv before refusing the fraction; now nothing is
+/// written. A non-UTF-8 output directory no longer fails at the manifest.
+#[test]
+fn inputs_checked_before_outputs_are_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out_dir = tmp.path().join("sim");
+    let out = cmd()
+        .args([
+            "simulate",
+            "--events-per-crystal",
+            "2000",
+            "--cosmics",
+            "--cosmic-bad-fraction",
+            "2",
+            "-o",
+        ])
+        .arg(&out_dir)
+        .assert()
+        .failure();
+    let err = String::from_utf8(out.get_output().stderr.clone()).unwrap();
+    assert!(err.contains("fraction"), "{err}");
+    assert!(!out_dir.exists(), "nothing written");
+
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let odd = tmp
+            .path()
+            .join(std::ffi::OsStr::from_bytes(b"sim-\xff\xfe"));
+        cmd()
+            .args(["simulate", "--events-per-crystal", "2000", "-o"])
+            .arg(&odd)
+            .assert()
+            .success();
+        let manifest = std::fs::read_to_string(odd.join("truth.csv.manifest.json")).unwrap();
+        assert!(manifest.contains("sim-\u{fffd}\u{fffd}"), "{manifest}");
+    }
+}

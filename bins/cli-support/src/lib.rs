@@ -3,11 +3,12 @@
 //! | item | does |
 //! |---|---|
 //! | [`init_logging`] | `tracing` to stderr: warnings by default, `-v` info, `-vv` debug, `-vvv` trace; `RUST_LOG` overrides |
-//! | [`Bar`] | a [`Progress`](hep_core::progress::Progress) that draws an `indicatif` bar when stderr is a terminal, and nothing otherwise |
+//! | [`Bar`] | a [`Progress`] that draws an `indicatif` bar when stderr is a terminal, and nothing otherwise |
 //! | [`ConfigArgs`] | the `--config FILE.toml` and `--print-config` options every subcommand takes |
 //! | [`load_config`] | the effective configuration: defaults, then the TOML file, then the command-line options |
 //! | [`print_config`] | the complete effective configuration as TOML on stdout |
 //! | [`ShardArgs`] | `--shard I/N` for jobs that scale out |
+//! | [`SubmitArgs`], [`submit`] | the `submit` subcommand: Slurm array + merge scripts, printed or submitted |
 //!
 //! Only binaries depend on this crate; libraries take a configuration struct and a `&dyn
 //! Progress` and know nothing of the command line.
@@ -38,12 +39,13 @@ pub fn init_logging(verbose: u8) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .try_init();
 }
 
 /// A progress bar on stderr for the stages a library reports through
-/// [`Progress`](hep_core::progress::Progress). Hidden when stderr is not a terminal (batch jobs,
+/// [`Progress`]. Hidden when stderr is not a terminal (batch jobs,
 /// pipes, CI), so logs stay clean.
 pub struct Bar {
     bar: ProgressBar,
@@ -123,10 +125,128 @@ pub struct ConfigArgs {
 /// `--shard I/N`: run only shard `I` of `N` of a job (see [`hep_core::shard`]).
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct ShardArgs {
-    /// Run only the block I of N of the job's units (0 <= I < N) into <out>/shards/I-of-N/;
+    /// Run only the block I of N of the job's units (0 <= I < N) into OUT/shards/I-of-N/;
     /// `merge` joins the N shards.
     #[arg(long, value_name = "I/N")]
     pub shard: Option<Shard>,
+}
+
+/// The options of a `submit` subcommand: how to split the job and what to ask Slurm for. The job's
+/// own command line follows after `--`.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct SubmitArgs {
+    /// Number of shards N (array tasks 0..N-1).
+    #[arg(long, value_name = "N")]
+    pub shards: usize,
+    /// At most this many tasks at once (`--array=...%M`).
+    #[arg(long, value_name = "M")]
+    pub max_parallel: Option<usize>,
+    /// Slurm partition.
+    #[arg(long)]
+    pub partition: Option<String>,
+    /// Time limit per task (Slurm format, e.g. 01:00:00).
+    #[arg(long)]
+    pub time: Option<String>,
+    /// Memory per task (Slurm format, e.g. 2G).
+    #[arg(long)]
+    pub mem: Option<String>,
+    /// CPUs per task.
+    #[arg(long)]
+    pub cpus_per_task: Option<u32>,
+    /// Slurm account.
+    #[arg(long)]
+    pub account: Option<String>,
+    /// A further #SBATCH option, e.g. --sbatch=--qos=short (repeatable).
+    #[arg(long = "sbatch", value_name = "OPTION", allow_hyphen_values = true)]
+    pub extra: Vec<String>,
+    /// Only the shards that are missing or incomplete (after a failure): the array lists just
+    /// those task ids.
+    #[arg(long)]
+    pub only_missing: bool,
+    /// Run sbatch (array, then the merge with --dependency=afterok) instead of printing the
+    /// commands.
+    #[arg(long)]
+    pub submit: bool,
+}
+
+/// Writes the Slurm scripts of a sharded job into `<out>/slurm/` and prints the `sbatch`
+/// commands, or, with `--submit`, submits them and prints the job ids. `task` is the job's
+/// command line without `--shard` (program first), `merge` the merge's.
+///
+/// Relative paths in the commands are resolved in the current directory, which the tasks `cd`
+/// to. With `--only-missing` only the shards [`hep_core::shard::missing_shards`] finds are run;
+/// if there are none, nothing is written or submitted.
+///
+/// # Errors
+/// Invalid options, unwritable scripts, or a failing `sbatch`.
+pub fn submit(
+    args: &SubmitArgs,
+    job: &str,
+    out: &Path,
+    task: Vec<String>,
+    merge: Vec<String>,
+) -> Result<()> {
+    let only_tasks = if args.only_missing {
+        let missing = hep_core::shard::missing_shards(out, job, args.shards);
+        if missing.is_empty() {
+            println!(
+                "all {} shards of {job} in {} are complete; run the merge",
+                args.shards,
+                out.display()
+            );
+            return Ok(());
+        }
+        missing
+    } else {
+        Vec::new()
+    };
+    let spec = hep_core::shard::SlurmArray {
+        job: job.replace(' ', "-"),
+        count: args.shards,
+        max_parallel: args.max_parallel,
+        task_command: task,
+        merge_command: merge,
+        workdir: std::env::current_dir().context("the current directory")?,
+        partition: args.partition.clone(),
+        time: args.time.clone(),
+        mem: args.mem.clone(),
+        cpus_per_task: args.cpus_per_task,
+        account: args.account.clone(),
+        extra_directives: args.extra.clone(),
+        only_tasks,
+    };
+    let scripts = spec.write(out)?;
+    if args.submit {
+        let (array, merge) = scripts.submit()?;
+        println!(
+            "submitted array job {array} ({} tasks) and merge job {merge} (afterok:{array})",
+            if spec.only_tasks.is_empty() {
+                spec.count
+            } else {
+                spec.only_tasks.len()
+            }
+        );
+    } else {
+        println!(
+            "# Slurm scripts in {}; submit with:",
+            scripts.array.parent().unwrap_or(out).display()
+        );
+        for c in scripts.commands() {
+            println!("{c}");
+        }
+    }
+    Ok(())
+}
+
+/// The absolute path of the running program, for the commands of [`submit`].
+///
+/// # Errors
+/// If the operating system cannot tell.
+pub fn current_program() -> Result<String> {
+    Ok(std::env::current_exe()
+        .context("the path of this program")?
+        .to_string_lossy()
+        .into_owned())
 }
 
 /// The effective configuration of a subcommand: `T::default()`, overlaid with the TOML file (if
@@ -149,7 +269,7 @@ where
     let mut table = toml::Table::try_from(T::default())
         .context("the default configuration cannot be written as TOML")?;
     if let Some(path) = file {
-        let text = std::fs::read_to_string(path)
+        let text = hep_core::io::read_text(path)
             .with_context(|| format!("{}: cannot read the configuration", path.display()))?;
         let file_table: toml::Table = text
             .parse()
@@ -249,5 +369,83 @@ mod tests {
         b.start("units", 3);
         b.advance(2);
         b.finish();
+    }
+}
+
+/// Helpers for the tests that submit real Slurm jobs (CI starts a single-node Slurm with
+/// `.ci/slurm-up`; elsewhere those tests skip with a printed reason).
+pub mod slurm_testing {
+    use std::time::{Duration, Instant};
+
+    /// Whether a Slurm controller answers (`sinfo` succeeds). Under CI (`CI=true`) a missing
+    /// Slurm is a failure, not a skip.
+    ///
+    /// # Panics
+    /// Under CI when no Slurm answers.
+    pub fn available(test: &str) -> bool {
+        let ok = std::process::Command::new("sinfo")
+            .arg("-h")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !ok {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "{test}: no Slurm answers under CI (.ci/run starts one with .ci/slurm-up)"
+            );
+            eprintln!("{test}: skipped, no Slurm controller answers (sinfo failed)");
+        }
+        ok
+    }
+
+    /// The job ids in the line `submit --submit` prints (`submitted array job A ... merge job M`).
+    pub fn submitted_ids(stdout: &str) -> Option<(String, String)> {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with("submitted array job"))?;
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let array = words.get(3)?.to_string();
+        let merge = words
+            .iter()
+            .position(|w| *w == "merge")
+            .and_then(|i| words.get(i + 2))?
+            .to_string();
+        Some((array, merge))
+    }
+
+    /// The `JobState` of every task of job `id` (`scontrol show job`).
+    pub fn job_states(id: &str) -> Vec<String> {
+        let out = std::process::Command::new("scontrol")
+            .args(["show", "job", id])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        out.split_whitespace()
+            .filter_map(|w| w.strip_prefix("JobState="))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Waits (at most `timeout`) until every task of job `id` has left the queue states
+    /// (PENDING, RUNNING, ...), prints the final states for the CI log and returns them.
+    pub fn wait_for(id: &str, timeout: Duration) -> Vec<String> {
+        let t0 = Instant::now();
+        loop {
+            let states = job_states(id);
+            let done = !states.is_empty()
+                && states.iter().all(|s| {
+                    !matches!(
+                        s.as_str(),
+                        "PENDING" | "RUNNING" | "CONFIGURING" | "COMPLETING" | "SUSPENDED"
+                    )
+                });
+            if done || t0.elapsed() > timeout {
+                eprintln!(
+                    "slurm job {id}: {states:?} after {:.1} s",
+                    t0.elapsed().as_secs_f64()
+                );
+                return states;
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
     }
 }

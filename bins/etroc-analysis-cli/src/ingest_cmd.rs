@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::common::{MergeArgs, PlotFormat};
 use anyhow::{Context, Result};
-use clap::{Args, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use etroc_analysis::cuts::{self, CutOptions, CutReport};
 use etroc_analysis::ingest::{EventPattern, IngestOptions, RunMetadata};
 use etroc_analysis::ingest_plots;
@@ -36,6 +36,13 @@ pub enum Command {
     /// Process a charge-injection scan directory: one run per *Split_0 file, default cut, merge
     /// (process_etroc1_charge_injection_data_dir.py).
     ProcessDir(ProcessDirArgs),
+    /// Join the shards of `process-dir --shard I/N` into the run of a single-process run.
+    Merge(MergeShardsArgs),
+    /// Write (and with --submit, submit) a Slurm array job of `process-dir` shards and its merge.
+    ///
+    /// The job follows after `--`, without --shard: `etroc-analysis submit --shards 4 --
+    /// process-dir -d SCAN -o OUT`. The output name gets its date prefix once, here.
+    Submit(SubmitCmd),
     /// Apply the event cuts of <run>/cuts.csv (cut_etroc1_single_run.py).
     Cut(CutArgs),
     /// Apply the time cuts of <run>/time_cuts.csv (cut_times_in_ns.py).
@@ -131,6 +138,28 @@ pub struct ProcessDirArgs {
     no_date_prefix: bool,
     #[command(flatten)]
     merge: MergeArgs,
+    /// Process only the block I of N of the scan's runs into OUT/shards/I-of-N/ (no date
+    /// prefix is added); `merge -o OUT` joins the N shards.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<hep_core::shard::Shard>,
+}
+
+/// Arguments of `merge`.
+#[derive(Args)]
+pub struct MergeShardsArgs {
+    /// The output run directory of the sharded process-dir (holding shards/).
+    #[arg(short = 'o', long = "out-directory", visible_alias = "output")]
+    out_directory: PathBuf,
+}
+
+/// Arguments of `submit`.
+#[derive(Args)]
+pub struct SubmitCmd {
+    #[command(flatten)]
+    slurm: hep_cli_support::SubmitArgs,
+    /// The job: `process-dir` and its options.
+    #[arg(last = true, required = true, value_name = "process-dir OPTIONS")]
+    job: Vec<String>,
 }
 
 /// Arguments of `cut`.
@@ -205,6 +234,8 @@ pub fn run(cmd: Command) -> Result<()> {
         Command::ProcessTxt(a) => process_txt(a),
         Command::ProcessDat(a) => process_dat(a),
         Command::ProcessDir(a) => process_dir(a),
+        Command::Merge(a) => merge_shards(a),
+        Command::Submit(a) => submit(a),
         Command::Cut(a) => cut(a),
         Command::CutTimes(a) => cut_times(a),
     }
@@ -292,7 +323,70 @@ fn with_date_prefix(path: &Path) -> PathBuf {
     path.with_file_name(format!("{today}-{name}"))
 }
 
+fn merge_shards(a: MergeShardsArgs) -> Result<()> {
+    let report = ingest_run::merge_charge_injection_shards(&a.out_directory)?;
+    report_dir(&a.out_directory, &report)
+}
+
+fn submit(a: SubmitCmd) -> Result<()> {
+    let parsed = crate::Cli::try_parse_from(
+        std::iter::once("etroc-analysis".to_string()).chain(a.job.iter().cloned()),
+    )
+    .map_err(|e| anyhow::anyhow!("the job after --: {e}"))?;
+    let crate::Command::A(Command::ProcessDir(job)) = parsed.command else {
+        anyhow::bail!("submit runs `process-dir` shards: the job after -- must start with it");
+    };
+    if job.shard.is_some() {
+        anyhow::bail!("give the job without --shard: each array task adds its own");
+    }
+    if job.plots {
+        anyhow::bail!("plots are drawn by a single process: run process-dir without -p in shards");
+    }
+    // The date prefix is fixed once, so that every task and the merge use one directory.
+    let out = if job.no_date_prefix {
+        job.out_directory.clone()
+    } else {
+        with_date_prefix(&job.out_directory)
+    };
+    let program = hep_cli_support::current_program()?;
+    let mut task = vec![program.clone()];
+    task.extend(a.job.iter().cloned());
+    task.extend([
+        "--no-date-prefix".to_string(),
+        "-o".to_string(),
+        out.to_string_lossy().into_owned(),
+    ]);
+    let merge = vec![
+        program,
+        "merge".into(),
+        "-o".into(),
+        out.to_string_lossy().into_owned(),
+    ];
+    hep_cli_support::submit(
+        &a.slurm,
+        ingest_run::CHARGE_INJECTION_JOB,
+        &out,
+        task,
+        merge,
+    )
+}
+
 fn process_dir(a: ProcessDirArgs) -> Result<()> {
+    if let Some(shard) = a.shard {
+        let runs = ingest_run::process_charge_injection_shard(
+            &a.directory,
+            &a.out_directory,
+            &a.merge.dir_options(a.keep_all),
+            shard,
+        )?;
+        let failed = runs.iter().filter(|r| r.outcome.is_err()).count();
+        say!(
+            "shard {shard}: {} individual runs ({failed} failed) in {}",
+            runs.len(),
+            shard.dir(&a.out_directory).display()
+        );
+        return Ok(());
+    }
     let out = if a.no_date_prefix {
         a.out_directory.clone()
     } else {
@@ -309,6 +403,25 @@ fn process_dir(a: ProcessDirArgs) -> Result<()> {
     let opts = a.merge.dir_options(a.keep_all);
     let report = ingest_run::process_charge_injection_dir(&a.directory, &run, &opts)
         .with_context(|| format!("processing {}", a.directory.display()))?;
+    report_dir(run.path(), &report)?;
+    if a.plots {
+        let ext = a.plot_format.ext();
+        for r in report.runs.iter().filter(|r| r.outcome.is_ok()) {
+            let sub = RunDir::open(
+                run.path()
+                    .join(ingest_run::INDIVIDUAL_RUNS_DIR)
+                    .join(&r.name),
+            )?;
+            ingest_plots::plot_before_cuts(&sub, ext)?;
+            ingest_plots::plot_after_cuts(&sub, ext)?;
+        }
+        ingest_plots::plot_combined(&run, ext)?;
+    }
+    Ok(())
+}
+
+/// Logs a directory report and fails if no run could be processed.
+fn report_dir(out: &Path, report: &ingest_run::DirReport) -> Result<()> {
     let failed: Vec<_> = report.runs.iter().filter(|r| r.outcome.is_err()).collect();
     for r in &failed {
         tracing::error!(
@@ -325,23 +438,19 @@ fn process_dir(a: ProcessDirArgs) -> Result<()> {
     }
     say!(
         "{}: {} individual runs ({} failed), {} merged rows",
-        run.path().display(),
+        out.display(),
         report.runs.len(),
         failed.len(),
         report.merge.combined.num_rows()
     );
-    if a.plots {
-        let ext = a.plot_format.ext();
-        for r in report.runs.iter().filter(|r| r.outcome.is_ok()) {
-            let sub = RunDir::open(
-                run.path()
-                    .join(ingest_run::INDIVIDUAL_RUNS_DIR)
-                    .join(&r.name),
-            )?;
-            ingest_plots::plot_before_cuts(&sub, ext)?;
-            ingest_plots::plot_after_cuts(&sub, ext)?;
-        }
-        ingest_plots::plot_combined(&run, ext)?;
+    if report.runs.is_empty() {
+        anyhow::bail!("no charge-injection runs (*Split_0.dat) found");
+    }
+    if failed.len() == report.runs.len() {
+        anyhow::bail!(
+            "every one of the {} runs failed (see the errors above); nothing was merged",
+            report.runs.len()
+        );
     }
     Ok(())
 }

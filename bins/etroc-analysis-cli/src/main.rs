@@ -14,9 +14,10 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "etroc-analysis",
     version,
-    about = "ETROC1 telescope and charge-injection analysis"
+    about = "ETROC1 telescope and charge-injection analysis",
+    args_override_self = true
 )]
-struct Cli {
+pub(crate) struct Cli {
     /// More log output on stderr (-v info, -vv debug); -l and RUST_LOG override.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -41,7 +42,7 @@ struct Cli {
     )]
     log_file: Option<std::path::PathBuf>,
     #[command(subcommand)]
-    command: Command,
+    pub(crate) command: Command,
 }
 
 /// Python `logging` levels, mapped onto `tracing` levels.
@@ -75,7 +76,7 @@ impl LogLevel {
 }
 
 #[derive(Subcommand)]
-enum Command {
+pub(crate) enum Command {
     #[command(flatten)]
     A(ingest_cmd::Command),
     #[command(flatten)]

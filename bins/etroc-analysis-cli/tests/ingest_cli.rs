@@ -527,3 +527,33 @@ fn raw_word_input() {
     );
     assert!(t.column_by_name("datetime").is_none());
 }
+
+/// Reliability defect 7 (exit codes): process-dir exited 0 when every input failed; now a
+/// directory whose every run fails (or that holds no run) is an error.
+#[test]
+fn exit_codes_process_dir_with_only_failed_runs_fails() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("scan");
+    std::fs::create_dir(&input).unwrap();
+    for dac in [540, 544] {
+        std::fs::write(input.join(ci_name(10, dac, 0)), "not a hit line\n").unwrap();
+    }
+    let e = stderr_of_failure(
+        bin()
+            .args(["process-dir", "-i", "-d"])
+            .arg(&input)
+            .arg("-o")
+            .arg(tmp.path().join("ci")),
+    );
+    assert!(e.contains("every one of the 2 runs"), "{e}");
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let e = stderr_of_failure(
+        bin()
+            .args(["process-dir", "-i", "-d"])
+            .arg(&empty)
+            .arg("-o")
+            .arg(tmp.path().join("ci2")),
+    );
+    assert!(e.contains("no charge-injection runs"), "{e}");
+}

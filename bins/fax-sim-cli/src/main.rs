@@ -1,6 +1,499 @@
-//! `fax-sim`: command-line tool (under construction).
+//! `fax-sim`: XENON1T fax waveform simulation (instructions to zero-length-encoded PMT pulses).
+//!
+//! Every subcommand parses its options into the library's configuration and calls one library
+//! function; see the `fax_sim` crate and `docs/fax-sim.md`.
 
-fn main() {
-    eprintln!("fax-sim: no subcommands yet");
-    std::process::exit(2);
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use fax_sim::config::{self, Compat, Preset, SimConfig};
+use fax_sim::fake::{Correlated, FakeCompat, FakeConfig, FiducialVolume, FromMinitreeConfig};
+use fax_sim::instructions::RecoilType;
+use fax_sim::plots::{PlotConfig, PlotWindow};
+use hep_cli_support::{Bar, ConfigArgs, ShardArgs, init_logging, load_config, print_config};
+use serde::Serialize;
+
+#[derive(Parser)]
+#[command(
+    name = "fax-sim",
+    version,
+    about = "XENON1T fax: simulate the TPC's PMT pulses from photon and electron instructions"
+)]
+struct Cli {
+    /// More log output on stderr (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options shared by `simulate` and `submit` that override the configuration.
+#[derive(clap::Args, Debug, Clone, Default)]
+struct SimArgs {
+    /// Preset of the defaults: x1t_sr1 (pax HEAD + SR1 parameters, default) or x1t_2017_prod
+    /// (the October 2017 fax production).
+    #[arg(long, value_name = "NAME")]
+    preset: Option<String>,
+    /// Master seed (default 0); event i draws from stream (seed, i).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Reproduce pax where it is wrong: `all` or a comma list of adc-truncation,
+    /// template-delay, dpe-light-yield, s2-uniform-pattern, afterpulse-none.
+    #[arg(long, value_name = "LIST")]
+    compat: Option<String>,
+    /// Evaluate maps by IDW (pax, default) or on a precomputed grid (faster).
+    #[arg(long, value_name = "idw|grid")]
+    map_interpolation: Option<String>,
+}
+
+impl SimArgs {
+    fn overrides(&self) -> Result<toml::Table> {
+        let mut t = toml::Table::new();
+        if let Some(p) = &self.preset {
+            Preset::from_name(p)?;
+            t.insert("preset".into(), toml::Value::String(p.clone()));
+        }
+        if let Some(s) = self.seed {
+            t.insert(
+                "seed".into(),
+                toml::Value::Integer(i64::try_from(s).context("--seed must be below 2^63")?),
+            );
+        }
+        if let Some(c) = &self.compat {
+            let c = Compat::parse(c)?;
+            t.insert("compat".into(), toml::Value::try_from(c)?);
+        }
+        if let Some(m) = &self.map_interpolation {
+            t.insert("map_interpolation".into(), toml::Value::String(m.clone()));
+        }
+        Ok(t)
+    }
+
+    fn load(&self, cfg: &ConfigArgs) -> Result<SimConfig> {
+        let files: Vec<&Path> = cfg.config.iter().map(PathBuf::as_path).collect();
+        Ok(config::load(&files, self.overrides()?)?)
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Simulate an instruction file (pax CSV, or .parquet) into ZLE pulses and truth tables.
+    Simulate {
+        /// Instruction file: pax CSV (instruction,recoil_type,x,y,depth,s1_photons,s2_electrons,t;
+        /// cm, ns) or the Parquet form.
+        #[arg(long, short)]
+        input: PathBuf,
+        /// Output directory (pulses.parquet, truth_peaks.parquet, fax_truth.csv,
+        /// truth_channels.parquet, events.parquet, manifests).
+        #[arg(long, short)]
+        output: PathBuf,
+        /// Worker threads (default: all cores). Results do not depend on it.
+        #[arg(long)]
+        threads: Option<usize>,
+        #[command(flatten)]
+        sim: SimArgs,
+        #[command(flatten)]
+        shard: ShardArgs,
+        #[command(flatten)]
+        cfg: ConfigArgs,
+    },
+    /// Join the complete shards of a sharded simulate into the files of a single run.
+    Merge {
+        /// The output directory given to the shards (holding shards/<I>-of-<N>/).
+        #[arg(long, short)]
+        output: PathBuf,
+    },
+    /// Write Slurm array scripts that simulate in N shards and merge; --submit runs sbatch.
+    Submit {
+        /// Instruction file.
+        #[arg(long, short)]
+        input: PathBuf,
+        /// Output directory (scripts go to <output>/slurm/).
+        #[arg(long, short)]
+        output: PathBuf,
+        #[command(flatten)]
+        slurm: hep_cli_support::SubmitArgs,
+        #[command(flatten)]
+        sim: SimArgs,
+        #[command(flatten)]
+        cfg: ConfigArgs,
+    },
+    /// Create fake instructions as the fax production's CreateFake did (pax CSV, or .parquet).
+    CreateFake {
+        /// Output instruction file (.csv or .parquet).
+        #[arg(long, short)]
+        output: PathBuf,
+        /// Events (default 100).
+        #[arg(long)]
+        events: Option<u64>,
+        /// Seed (default 0).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Row layout: true (S1 and S2 in one row, default), false (two rows), s1, s2.
+        #[arg(long)]
+        correlated: Option<String>,
+        /// S1 photons drawn from the integers in [LOW, HIGH) (default 50,100).
+        #[arg(long, value_name = "LOW,HIGH")]
+        photons: Option<String>,
+        /// S2 electrons drawn from the integers in [LOW, HIGH) (default 10,100).
+        #[arg(long, value_name = "LOW,HIGH")]
+        electrons: Option<String>,
+        /// Recoil type written to the rows: ER (default), NR, alpha, LED.
+        #[arg(long)]
+        recoil_type: Option<String>,
+        /// Fiducial volume: xenon1t_2018 (depth 5-100 cm, r < 40 cm; default), xenon1t_2017
+        /// (9-92.9 cm, r < 36.94 cm), r2_of_z_2016.
+        #[arg(long)]
+        fv: Option<String>,
+        /// Reproduce the original: `all` or fv-unclipped, s2-time-offset.
+        #[arg(long, value_name = "LIST")]
+        compat: Option<String>,
+        #[command(flatten)]
+        cfg: ConfigArgs,
+    },
+    /// Instructions from a minitree table (CSV or Parquet with event_number, x, y, z, cs1, cs2).
+    FromMinitree {
+        /// Minitree table (.csv or .parquet).
+        #[arg(long, short)]
+        input: PathBuf,
+        /// Output instruction file (.csv or .parquet).
+        #[arg(long, short)]
+        output: PathBuf,
+        /// pe per emitted S1 photon (default 0.12).
+        #[arg(long)]
+        g1: Option<f64>,
+        /// pe per extracted electron (default 23).
+        #[arg(long)]
+        g2: Option<f64>,
+        /// Divide cs1 also by 1 + p_dpe (for pax-like simulations).
+        #[arg(long)]
+        undo_dpe: bool,
+        /// Use s2 and drift_time (ns) and undo this electron lifetime (us) instead of cs2.
+        #[arg(long, value_name = "US")]
+        undo_lifetime_us: Option<f64>,
+        #[command(flatten)]
+        cfg: ConfigArgs,
+    },
+    /// Draw the summed top/bottom waveform of one event with its truth peaks (PNG or SVG + CSV).
+    PlotEvent {
+        /// simulate output directory.
+        #[arg(long, short)]
+        input: PathBuf,
+        /// Event number.
+        #[arg(long, short)]
+        event: u64,
+        /// Image file (.png or .svg); a .csv of the points is written beside it.
+        #[arg(long, short)]
+        output: PathBuf,
+        /// Time window: auto (around the largest truth peak, default), full, or START_US,END_US.
+        #[arg(long, default_value = "auto")]
+        window: String,
+    },
+    /// Draw the channel-time map of one event's pulses (PNG or SVG + CSV).
+    PlotChannels {
+        /// simulate output directory.
+        #[arg(long, short)]
+        input: PathBuf,
+        /// Event number.
+        #[arg(long, short)]
+        event: u64,
+        /// Image file (.png or .svg); a .csv of the non-empty cells is written beside it.
+        #[arg(long, short)]
+        output: PathBuf,
+        /// Time window: auto (default), full, or START_US,END_US.
+        #[arg(long, default_value = "auto")]
+        window: String,
+    },
+}
+
+#[derive(Serialize, Default)]
+struct FakeOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seed: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    number_event_per_job: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    photon_number_low: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    photon_number_high: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    electron_number_low: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    electron_number_high: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    correlated: Option<Correlated>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recoil_type: Option<RecoilType>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fv: Option<FiducialVolume>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    compat: Option<FakeCompat>,
+}
+
+#[derive(Serialize, Default)]
+struct MinitreeOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    g1_pe_per_photon: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    g2_pe_per_electron: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    undo_dpe: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    undo_lifetime_us: Option<f64>,
+}
+
+fn range_pair(s: &str, what: &str) -> Result<(u64, u64)> {
+    let (a, b) = s
+        .split_once(',')
+        .with_context(|| format!("{what}: expected LOW,HIGH, found `{s}`"))?;
+    Ok((
+        a.trim()
+            .parse()
+            .with_context(|| format!("{what}: LOW `{a}`"))?,
+        b.trim()
+            .parse()
+            .with_context(|| format!("{what}: HIGH `{b}`"))?,
+    ))
+}
+
+fn write_instructions(path: &Path, rows: &[fax_sim::instructions::Instruction]) -> Result<()> {
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("parquet"))
+    {
+        fax_sim::instructions::write_parquet(path, rows)?;
+    } else {
+        fax_sim::instructions::write_csv(path, rows)?;
+    }
+    Ok(())
+}
+
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<()> {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    match cli.command {
+        Command::Simulate {
+            input,
+            output,
+            threads,
+            sim,
+            shard,
+            cfg,
+        } => {
+            let config = sim.load(&cfg)?;
+            if cfg.print_config {
+                return print_config(&config);
+            }
+            let bar = Bar::new();
+            let s = fax_sim::output::with_threads(threads, || {
+                fax_sim::output::run_simulate(&config, &input, &output, shard.shard, &bar)
+            })??;
+            println!(
+                "{} events, {} pulses, {} truth peaks, {} photons detected, {} electrons extracted",
+                s.n_events, s.n_pulses, s.n_peaks, s.n_photons, s.n_electrons
+            );
+            for f in &s.outputs {
+                println!("wrote {}", f.display());
+            }
+        }
+        Command::Merge { output } => {
+            let s = fax_sim::output::merge(&output, &Bar::new())?;
+            println!(
+                "merged {} events: {} pulses, {} truth peaks",
+                s.n_events, s.n_pulses, s.n_peaks
+            );
+            for f in &s.outputs {
+                println!("wrote {}", f.display());
+            }
+        }
+        Command::Submit {
+            input,
+            output,
+            slurm,
+            sim,
+            cfg,
+        } => {
+            // Check the configuration now rather than in every array task.
+            sim.load(&cfg)?;
+            if slurm.shards == 0 {
+                bail!("--shards must be at least 1");
+            }
+            let exe = hep_cli_support::current_program()?;
+            let abs = |p: &Path| std::path::absolute(p).with_context(|| format!("{}", p.display()));
+            let mut task = vec![
+                exe.clone(),
+                "simulate".into(),
+                "--input".into(),
+                abs(&input)?.to_string_lossy().into_owned(),
+                "--output".into(),
+                abs(&output)?.to_string_lossy().into_owned(),
+            ];
+            if let Some(c) = &cfg.config {
+                task.extend(["--config".into(), abs(c)?.to_string_lossy().into_owned()]);
+            }
+            for (flag, v) in [
+                ("--preset", sim.preset.clone()),
+                ("--seed", sim.seed.map(|s| s.to_string())),
+                ("--compat", sim.compat.clone()),
+                ("--map-interpolation", sim.map_interpolation.clone()),
+            ] {
+                if let Some(v) = v {
+                    task.extend([flag.to_string(), v]);
+                }
+            }
+            let merge = vec![
+                exe,
+                "merge".into(),
+                "--output".into(),
+                abs(&output)?.to_string_lossy().into_owned(),
+            ];
+            hep_cli_support::submit(&slurm, fax_sim::output::JOB, &output, task, merge)?;
+        }
+        Command::CreateFake {
+            output,
+            events,
+            seed,
+            correlated,
+            photons,
+            electrons,
+            recoil_type,
+            fv,
+            compat,
+            cfg,
+        } => {
+            let mut o = FakeOverrides {
+                seed,
+                number_event_per_job: events,
+                ..Default::default()
+            };
+            if let Some(c) = correlated {
+                o.correlated = Some(match c.to_ascii_lowercase().as_str() {
+                    "true" => Correlated::True,
+                    "false" => Correlated::False,
+                    "s1" => Correlated::S1,
+                    "s2" => Correlated::S2,
+                    _ => bail!("--correlated: expected true, false, s1 or s2, found `{c}`"),
+                });
+            }
+            if let Some(p) = photons {
+                let (a, b) = range_pair(&p, "--photons")?;
+                (o.photon_number_low, o.photon_number_high) = (Some(a), Some(b));
+            }
+            if let Some(p) = electrons {
+                let (a, b) = range_pair(&p, "--electrons")?;
+                (o.electron_number_low, o.electron_number_high) = (Some(a), Some(b));
+            }
+            if let Some(r) = recoil_type {
+                o.recoil_type = Some(RecoilType::parse(&r).with_context(|| {
+                    format!("--recoil-type: expected ER, NR, alpha or LED, found `{r}`")
+                })?);
+            }
+            if let Some(f) = fv {
+                o.fv = Some(match f.as_str() {
+                    "xenon1t_2018" => FiducialVolume::xenon1t_2018(),
+                    "xenon1t_2017" => FiducialVolume::xenon1t_2017(),
+                    "r2_of_z_2016" => FiducialVolume::r2_of_z_2016(),
+                    _ => bail!(
+                        "--fv: expected xenon1t_2018, xenon1t_2017 or r2_of_z_2016, found `{f}`"
+                    ),
+                });
+            }
+            if let Some(c) = compat {
+                o.compat = Some(FakeCompat::parse(&c)?);
+            }
+            let config: FakeConfig = load_config(cfg.config.as_deref(), &o)?;
+            if cfg.print_config {
+                return print_config(&config);
+            }
+            let rows = fax_sim::fake::create_fake(&config)?;
+            write_instructions(&output, &rows)?;
+            let mut m = hep_core::manifest::Manifest::start("fax-sim", env!("CARGO_PKG_VERSION"))
+                .with_configuration(&config)?;
+            m.add_seed("master", config.seed);
+            m.add_output(&output)?;
+            m.finish();
+            m.write_sidecar(&output)?;
+            println!(
+                "wrote {} instruction rows to {}",
+                rows.len(),
+                output.display()
+            );
+        }
+        Command::FromMinitree {
+            input,
+            output,
+            g1,
+            g2,
+            undo_dpe,
+            undo_lifetime_us,
+            cfg,
+        } => {
+            let o = MinitreeOverrides {
+                g1_pe_per_photon: g1,
+                g2_pe_per_electron: g2,
+                undo_dpe: undo_dpe.then_some(true),
+                undo_lifetime_us,
+            };
+            let config: FromMinitreeConfig = load_config(cfg.config.as_deref(), &o)?;
+            if cfg.print_config {
+                return print_config(&config);
+            }
+            let table = fax_sim::fake::MinitreeColumns::read(&input)?;
+            let rows = fax_sim::fake::from_minitree(&table, &input, &config)?;
+            write_instructions(&output, &rows)?;
+            let mut m = hep_core::manifest::Manifest::start("fax-sim", env!("CARGO_PKG_VERSION"))
+                .with_configuration(&config)?;
+            m.add_input(&input)?;
+            m.add_output(&output)?;
+            m.finish();
+            m.write_sidecar(&output)?;
+            println!(
+                "wrote {} instruction rows to {}",
+                rows.len(),
+                output.display()
+            );
+        }
+        Command::PlotEvent {
+            input,
+            event,
+            output,
+            window,
+        } => {
+            let cfg = PlotConfig {
+                event,
+                window: PlotWindow::parse(&window)?,
+                ..PlotConfig::default()
+            };
+            for f in fax_sim::plots::plot_event(&input, &cfg, &output)? {
+                println!("wrote {}", f.display());
+            }
+        }
+        Command::PlotChannels {
+            input,
+            event,
+            output,
+            window,
+        } => {
+            let cfg = PlotConfig {
+                event,
+                window: PlotWindow::parse(&window)?,
+                ..PlotConfig::default()
+            };
+            for f in fax_sim::plots::plot_channels(&input, &cfg, &output)? {
+                println!("wrote {}", f.display());
+            }
+        }
+    }
+    Ok(())
 }

@@ -8,6 +8,8 @@
 //! * etroc-analysis: simulate a 20 000-event ETROC1 test-beam run, run the whole chain (ingest,
 //!   cuts, codes to ns, time-walk correction, resolution), and print each board's time
 //!   resolution next to the truth.
+//! * fax-sim: fake instructions of the XENON1T production default (50-100 photons, 10-100
+//!   electrons per event), simulated to zero-length-encoded PMT pulses.
 //!
 //! `--only TOOL` runs one of them.
 
@@ -43,6 +45,9 @@ struct Cli {
     /// etroc-analysis: events of the simulated beam run.
     #[arg(long, default_value_t = 20_000)]
     beam_events: usize,
+    /// fax-sim: events to create and simulate.
+    #[arg(long, default_value_t = 2000)]
+    fax_events: u64,
 }
 
 /// The tools with a main job.
@@ -54,6 +59,8 @@ enum Tool {
     Mu2eEnsemble,
     /// ETROC1 test-beam time resolution.
     EtrocAnalysis,
+    /// XENON1T waveform simulation.
+    FaxSim,
 }
 
 fn main() -> Result<()> {
@@ -67,6 +74,9 @@ fn main() -> Result<()> {
     }
     if runs(Tool::EtrocAnalysis) {
         etroc_analysis_job(&cli)?;
+    }
+    if runs(Tool::FaxSim) {
+        fax_sim_job(&cli)?;
     }
     Ok(())
 }
@@ -146,6 +156,23 @@ fn etroc_analysis_job(cli: &Cli) -> Result<()> {
     let t = Instant::now();
     let r = run_demo(&opts)?;
     println!("{r}");
+    println!("  time: {:.1} s", t.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn fax_sim_job(cli: &Cli) -> Result<()> {
+    use fax_sim::pipeline::{DemoConfig, run_demo};
+    let cfg = DemoConfig {
+        n_events: cli.fax_events,
+        seed: cli.seed,
+    };
+    println!(
+        "fax-sim: {} fake events of the production default, simulated to ZLE pulses, seed {}",
+        cfg.n_events, cfg.seed
+    );
+    let t = Instant::now();
+    let r = run_demo(&cfg, &hep_cli_support::Bar::new())?;
+    println!("  {r}");
     println!("  time: {:.1} s", t.elapsed().as_secs_f64());
     Ok(())
 }

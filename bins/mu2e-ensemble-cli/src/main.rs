@@ -14,16 +14,16 @@ use clap::{Parser, Subcommand};
     version,
     about = "Mu2e process normalisations, primary samples and blind ensembles"
 )]
-struct Cli {
+pub(crate) struct Cli {
     /// More log output on stderr (-v info, -vv debug); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
-    verbose: u8,
+    pub(crate) verbose: u8,
     #[command(subcommand)]
-    command: Command,
+    pub(crate) command: Command,
 }
 
 #[derive(Subcommand)]
-enum Command {
+pub(crate) enum Command {
     #[command(flatten)]
     A(norm_cmd::Command),
     #[command(flatten)]
@@ -42,18 +42,7 @@ fn main() -> std::process::ExitCode {
 
 fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let level = match cli.verbose {
-        0 => "warn",
-        1 => "info",
-        _ => "debug",
-    };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    hep_cli_support::init_logging(cli.verbose);
     match cli.command {
         Command::A(c) => norm_cmd::run(c),
         Command::B(c) => sample_cmd::run(c),

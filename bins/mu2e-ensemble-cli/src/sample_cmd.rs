@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use hep_core::manifest::Manifest;
 use mu2e_ensemble::constants::{BeamMode, ConstantSet};
 use mu2e_ensemble::fcl::parse_sampling_summary;
@@ -12,6 +12,10 @@ use mu2e_ensemble::normalizations::{Quirks, StopRates};
 use mu2e_ensemble::planning::{check_generated, draw_parameters, job_counts, write_run_si_dir};
 use mu2e_ensemble::run_si::{BuildOptions, RunSiDir, RunSiOptions, build, plan, sample_inputs};
 use mu2e_ensemble::samples::{GenPrimaryOptions, PrimaryKind, generate_primary};
+use mu2e_ensemble::scale_out::{
+    GEN_PRIMARY_JOB, SERIES_JOB, merge_gen_primary, merge_series, run_gen_primary_shard,
+    run_series_shard,
+};
 use mu2e_ensemble::tables::{EnergyCut, SimEfficiencies, Spectrum, Tables};
 
 /// The subcommands of this module.
@@ -39,6 +43,53 @@ pub enum Command {
     GenEnsemble(Box<GenEnsembleArgs>),
     /// Parse the SamplingInput end-of-job summary of a mu2e log (counts, fractions, next events).
     SiSummary(Box<SiSummaryArgs>),
+    /// Join the shards of a sharded job (`gen-primary --shard I/N`) into the outputs of a
+    /// single-process run.
+    Merge(MergeArgs),
+    /// Write (and with --submit, submit) a Slurm array job of shards and its merge.
+    ///
+    /// The job follows after `--`, without --shard:
+    /// `mu2e-ensemble submit --shards 8 -- gen-primary --primary DIOTail ... --output samples`.
+    Submit(SubmitCmd),
+    /// List the ensembles and reservations of an event ledger, and release stale reservations.
+    ///
+    /// A reservation is made before an ensemble is written and completed after it; a run that
+    /// fails gives its reservation back itself, but a killed one (kill -9, node failure) leaves it
+    /// `reserved`. `--release-stale` gives back the reservations of processes of this host that
+    /// no longer run; `--release ID` gives back any one reservation (use it only when the holder
+    /// is known to be gone). Complete ensembles are never released.
+    Ledger(LedgerArgs),
+}
+
+/// Arguments of `merge`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct MergeArgs {
+    /// The output directory of the sharded job (holding shards/).
+    #[arg(long, short)]
+    pub output: PathBuf,
+}
+
+/// Arguments of `submit`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SubmitCmd {
+    #[command(flatten)]
+    slurm: hep_cli_support::SubmitArgs,
+    /// The job: `gen-primary` and its options.
+    #[arg(last = true, required = true, value_name = "JOB OPTIONS")]
+    job: Vec<String>,
+}
+
+/// Arguments of `ledger`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LedgerArgs {
+    /// The ledger file (mu2e-ensemble-ledger.json beside the sample files by default in run-si).
+    pub ledger: PathBuf,
+    /// Release every reservation whose holder process of this host no longer runs.
+    #[arg(long)]
+    pub release_stale: bool,
+    /// Release the reservation with this id (as listed).
+    #[arg(long, value_name = "ID")]
+    pub release: Option<String>,
 }
 
 /// Output format.
@@ -121,6 +172,8 @@ pub struct GenPrimaryArgs {
     /// Output directory.
     #[arg(long)]
     output: PathBuf,
+    #[command(flatten)]
+    shard: hep_cli_support::ShardArgs,
 }
 
 /// Arguments of `run-si`.
@@ -182,6 +235,16 @@ pub struct RunSiArgs {
     /// Print the resolved configuration (every default filled in) as JSON and exit.
     #[arg(long)]
     print_config: bool,
+    /// Build a series of K ensembles (seeds seed, seed+1, ...) into OUT_DIR/ensemble_<k>/,
+    /// allocated one after the other so that none shares an event.
+    #[arg(long, value_name = "K")]
+    pub ensembles: Option<usize>,
+    /// Plan and reserve the whole series (--ensembles K) in the ledger and write
+    /// OUT_DIR/series-plan.json, without writing ensembles: the step before the shards.
+    #[arg(long)]
+    pub reserve: bool,
+    #[command(flatten)]
+    pub shard: hep_cli_support::ShardArgs,
 }
 
 /// Arguments of `gen-ensemble`.
@@ -224,7 +287,143 @@ pub fn run(cmd: Command) -> Result<()> {
         Command::RunSi(a) => run_si(&a),
         Command::GenEnsemble(a) => gen_ensemble(&a),
         Command::SiSummary(a) => si_summary(&a),
+        Command::Ledger(a) => ledger_cmd(&a),
+        Command::Merge(a) => merge_cmd(&a),
+        Command::Submit(a) => submit_cmd(&a),
     }
+}
+
+fn merge_cmd(a: &MergeArgs) -> Result<()> {
+    if hep_core::shard::job_of(&a.output).as_deref() == Some(SERIES_JOB) {
+        let reports = merge_series(&a.output)?;
+        println!(
+            "merged {} ensembles into {}",
+            reports.len(),
+            a.output.display()
+        );
+        return Ok(());
+    }
+    let merged = merge_gen_primary(&a.output)?;
+    let mut m = manifest("gen-primary", &merged.configuration)?;
+    m.add_seed("seed", merged.seed);
+    m.inputs = merged.inputs.clone();
+    finish(m, &merged.files)?;
+    println!(
+        "merged {} file(s) into {}",
+        merged.files.len(),
+        a.output.display()
+    );
+    Ok(())
+}
+
+fn submit_cmd(a: &SubmitCmd) -> Result<()> {
+    let parsed = crate::Cli::try_parse_from(
+        std::iter::once("mu2e-ensemble".to_string()).chain(a.job.iter().cloned()),
+    )
+    .map_err(|e| anyhow::anyhow!("the job after --: {e}"))?;
+    let program = hep_cli_support::current_program()?;
+    let mut task = vec![program.clone()];
+    task.extend(a.job.iter().cloned());
+    let (job, out) = match parsed.command {
+        crate::Command::B(Command::GenPrimary(job)) => {
+            if job.shard.shard.is_some() {
+                bail!("give the job without --shard: each array task adds its own");
+            }
+            (GEN_PRIMARY_JOB, job.output.clone())
+        }
+        crate::Command::B(Command::RunSi(job)) => {
+            if job.shard.shard.is_some() || job.reserve {
+                bail!("give the job without --shard and --reserve: submit adds them");
+            }
+            let Some(count) = job.ensembles else {
+                bail!("submit shards a series of ensembles: give run-si --ensembles K");
+            };
+            if count != a.slurm.shards && !a.slurm.only_missing {
+                eprintln!(
+                    "note: {count} ensembles in {} shards (blocks of floor(I*K/N)..)",
+                    a.slurm.shards
+                );
+            }
+            let out = job.out_dir.clone().context("run-si needs OUT_DIR")?;
+            // The allocation of the whole series is planned once, here, before any shard runs.
+            if !out.join(mu2e_ensemble::series::SERIES_PLAN_FILE).exists() {
+                let opts = run_si_options(&job)?;
+                let dir = RunSiDir::read(&job.cfg_dir, opts.constants)?;
+                let b = BuildOptions {
+                    max_events_per_subrun: job.max_events_per_subrun,
+                    ledger: job.ledger.clone(),
+                    seed: job.seed,
+                    emit_fcl: job.emit_fcl,
+                    fcl_template: job.fcl_template.clone(),
+                };
+                let (inputs, cfg) = mu2e_ensemble::run_si::ensemble_setup(&dir, &opts, &b)?;
+                let plan = mu2e_ensemble::series::plan_series(&inputs, &cfg, count, &out)?;
+                println!(
+                    "planned and reserved {} ensembles in {}",
+                    plan.entries.len(),
+                    out.display()
+                );
+            }
+            (SERIES_JOB, out)
+        }
+        _ => bail!(
+            "submit runs `gen-primary` or `run-si --ensembles K` shards: the job after -- must start with one of them"
+        ),
+    };
+    let merge = vec![
+        program,
+        "merge".into(),
+        "--output".into(),
+        out.to_string_lossy().into_owned(),
+    ];
+    hep_cli_support::submit(&a.slurm, job, &out, task, merge)
+}
+
+fn ledger_cmd(a: &LedgerArgs) -> Result<()> {
+    use mu2e_ensemble::sampler::{Ledger, release_reservation, release_stale};
+    if let Some(id) = &a.release {
+        let e = release_reservation(&a.ledger, id)?;
+        println!(
+            "released {} ({} row ranges, output {})",
+            e.id,
+            e.ranges.len(),
+            e.output_dir.display()
+        );
+    }
+    if a.release_stale {
+        let released = release_stale(&a.ledger)?;
+        for e in &released {
+            println!(
+                "released stale reservation {} (holder pid {} gone; output {})",
+                e.id,
+                e.holder_pid.map_or("?".into(), |p| p.to_string()),
+                e.output_dir.display()
+            );
+        }
+        if released.is_empty() {
+            println!("no stale reservations");
+        }
+    }
+    if !a.ledger.exists() {
+        anyhow::bail!("{}: no such ledger", a.ledger.display());
+    }
+    let ledger = Ledger::load(&a.ledger)?;
+    println!(
+        "{:<10} {:>12} {:<6} {:<40} output",
+        "status", "events", "stale", "id"
+    );
+    for e in &ledger.ensembles {
+        let events: u64 = e.ranges.iter().map(|r| r.len()).sum();
+        println!(
+            "{:<10} {:>12} {:<6} {:<40} {}",
+            e.status,
+            events,
+            if e.is_stale() { "yes" } else { "no" },
+            if e.id.is_empty() { "-" } else { &e.id },
+            e.output_dir.display()
+        );
+    }
+    Ok(())
 }
 
 fn manifest(sub: &str, config: &serde_json::Value) -> Result<Manifest> {
@@ -300,6 +499,16 @@ fn gen_primary(a: &GenPrimaryArgs) -> Result<()> {
         configuration: a.campaign.clone(),
         seed: a.seed,
     };
+    if let Some(shard) = a.shard.shard {
+        let files = run_gen_primary_shard(&a.output, &opts, &tables.files(), shard)?;
+        println!(
+            "{}: shard {shard}: {} file(s) in {}",
+            a.primary,
+            files.len(),
+            shard.dir(&a.output).display()
+        );
+        return Ok(());
+    }
     std::fs::create_dir_all(&a.output)
         .with_context(|| format!("creating {}", a.output.display()))?;
     let files = generate_primary(&a.output, &opts)?;
@@ -457,6 +666,9 @@ fn run_si(a: &RunSiArgs) -> Result<()> {
         emit_fcl: a.emit_fcl,
         fcl_template: a.fcl_template.clone(),
     };
+    if a.ensembles.is_some() || a.reserve || a.shard.shard.is_some() {
+        return run_series(a, &dir, &opts, &b, out);
+    }
     let rep = build(&dir, &opts, &b, out)?;
     match a.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&rep.outcomes)?),
@@ -480,6 +692,67 @@ fn run_si(a: &RunSiArgs) -> Result<()> {
                 );
             }
         }
+    }
+    Ok(())
+}
+
+/// `run-si --ensembles K`: a series of ensembles, in one process, or planned (`--reserve`) and
+/// written as shards (`--shard I/N`).
+fn run_series(
+    a: &RunSiArgs,
+    dir: &RunSiDir,
+    opts: &RunSiOptions,
+    b: &BuildOptions,
+    out: &Path,
+) -> Result<()> {
+    use mu2e_ensemble::run_si::ensemble_setup;
+    use mu2e_ensemble::series::{SeriesPlan, build_series, plan_series};
+    let count = a.ensembles.unwrap_or(1);
+    let (inputs, cfg) = ensemble_setup(dir, opts, b)?;
+    if let Some(shard) = a.shard.shard {
+        if a.reserve {
+            bail!("--reserve plans the whole series once; run the shards without it");
+        }
+        let plan = SeriesPlan::read(out).with_context(|| {
+            format!(
+                "shards write a planned series: run `run-si ... --ensembles {count} --reserve` \
+                 (or `submit`) first"
+            )
+        })?;
+        if plan.entries.len() != count {
+            bail!(
+                "the series in {} has {} ensembles, not {count}",
+                out.display(),
+                plan.entries.len()
+            );
+        }
+        run_series_shard(&inputs, out, shard)?;
+        println!(
+            "shard {shard}: ensembles {:?} in {}",
+            shard.range(count),
+            shard.dir(out).display()
+        );
+        return Ok(());
+    }
+    if a.reserve {
+        let plan = plan_series(&inputs, &cfg, count, out)?;
+        println!(
+            "planned and reserved {} ensembles ({} events) in {}",
+            plan.entries.len(),
+            plan.entries
+                .iter()
+                .map(|e| e.plan.draws.n_total)
+                .sum::<u64>(),
+            out.display()
+        );
+        return Ok(());
+    }
+    let reports = build_series(&inputs, &cfg, count, out)?;
+    for (k, r) in reports.iter().enumerate() {
+        println!(
+            "ensemble {k}: {} events (expected {:.3}), seed {}",
+            r.draws.n_total, r.expected_total, r.config.seed
+        );
     }
     Ok(())
 }
@@ -540,8 +813,7 @@ fn gen_ensemble(a: &GenEnsembleArgs) -> Result<()> {
 }
 
 fn si_summary(a: &SiSummaryArgs) -> Result<()> {
-    let text =
-        std::fs::read_to_string(&a.log).with_context(|| format!("reading {}", a.log.display()))?;
+    let text = hep_core::io::read_text(&a.log)?;
     let known: Vec<&str> = a.samples.iter().map(String::as_str).collect();
     let s = parse_sampling_summary(Path::new(&a.log), &text, &known)?;
     println!("{}", serde_json::to_string_pretty(&s)?);

@@ -1,6 +1,6 @@
 //! CLI tests of gen-primary, run-si, gen-ensemble and si-summary.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 
@@ -182,6 +182,26 @@ fn plan_build_and_fcl() {
         ens2.join("dts.mu2e.ensemble-MC.MDC2020.001201_00000000.parquet")
             .is_file()
     );
+    // The ledger subcommand lists both ensembles as complete; nothing is stale.
+    let out = cmd()
+        .arg("ledger")
+        .arg(cfg.join("samples/mu2e-ensemble-ledger.json"))
+        .arg("--release-stale")
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains("no stale reservations"), "{text}");
+    assert_eq!(text.matches("complete").count(), 2, "{text}");
+    let a = cmd()
+        .arg("ledger")
+        .arg(cfg.join("samples/mu2e-ensemble-ledger.json"))
+        .args(["--release", "nope"])
+        .assert()
+        .failure();
+    assert_err(&a, "no reservation `nope`");
 }
 
 #[test]
@@ -290,4 +310,207 @@ fn gen_ensemble_and_summary() {
         o.contains("no_more_available") && o.contains("\"event\": 3"),
         "{o}"
     );
+}
+
+/// Reliability defect 7 (exit codes): a run that produced nothing useful exits non-zero with a
+/// located error: si-summary with a missing, duplicated or out-of-range dataset line, and
+/// gen-ensemble with livetimes that give no plan.
+#[test]
+fn exit_codes_of_jobs_that_produce_nothing_useful() {
+    let tmp = tempfile::tempdir().unwrap();
+    let header = " Dataset  Counts  fraction | Expected fraction  Weight  Next event\n";
+    let good = " DIOTail 7 0.7 | 0.6 1.0 run: 1 subRun: 2 event: 3\n";
+    let cases = [
+        (
+            "missing",
+            format!("{header}{good}"),
+            "requested dataset CRYCosmic",
+        ),
+        (
+            "twice",
+            format!("{header}{good}{good} CRYCosmic 3 0.3 | 0.4 1.0 (no more available)\n"),
+            "job.log:3: expected one line for dataset DIOTail",
+        ),
+        (
+            "nan",
+            format!("{header}{good} CRYCosmic 3 nan | 0.4 1.0 (no more available)\n"),
+            "job.log:3: expected a sampled fraction in [0, 1]",
+        ),
+        (
+            "negative",
+            format!("{header}{good} CRYCosmic 3 0.3 | -0.4 1.0 (no more available)\n"),
+            "job.log:3: expected an expected fraction in [0, 1]",
+        ),
+        (
+            "huge",
+            format!("{header}{good} CRYCosmic 3 0.3 | 0.4 1e400 (no more available)\n"),
+            "job.log:3: expected a finite, non-negative weight",
+        ),
+    ];
+    for (what, text, needle) in cases {
+        let log = tmp.path().join("job.log");
+        std::fs::write(&log, text).unwrap();
+        let a = cmd()
+            .arg("si-summary")
+            .arg(&log)
+            .args(["--samples", "DIOTail,CRYCosmic"])
+            .assert()
+            .failure();
+        let e = stderr(&a);
+        assert!(e.contains(needle), "{what}: {e}");
+    }
+    for (k, args) in [["1e300", "1e300"], ["0.1", "nan"], ["0.1", "-1"]]
+        .iter()
+        .enumerate()
+    {
+        let d = tmp.path().join(format!("ens{k}"));
+        let a = cmd()
+            .arg("gen-ensemble")
+            .arg(&d)
+            .arg("--")
+            .args(args)
+            .assert()
+            .failure();
+        assert!(stderr(&a).contains("yr"), "{args:?}: {}", stderr(&a));
+        assert!(!d.exists(), "{args:?}: nothing written");
+    }
+}
+
+/// A series of ensembles planned once and written as shards (N = 1, 2, 3 and 7 for 3 ensembles)
+/// gives the files of a single-process series byte for byte, and no event is in two ensembles.
+#[test]
+fn ensemble_series_shards_merge_to_the_single_process_series() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("cfg");
+    setup(&cfg);
+    let ledger = cfg.join("samples/mu2e-ensemble-ledger.json");
+    let out = tmp.path().join("series");
+    let run = |extra: &[&str]| {
+        cmd()
+            .arg("run-si")
+            .arg(&cfg)
+            .arg(&out)
+            .args(rates())
+            .args(["--ensembles", "3", "--max-events-per-subrun", "500"])
+            .args(extra)
+            .assert()
+    };
+    run(&[]).success();
+    let files = |dir: &Path| -> Vec<(PathBuf, Vec<u8>)> {
+        let mut v = Vec::new();
+        for k in 0..3 {
+            let d = dir.join(format!("ensemble_{k:03}"));
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if !p.to_string_lossy().ends_with(".manifest.json") {
+                    v.push((
+                        p.strip_prefix(dir).unwrap().to_path_buf(),
+                        std::fs::read(&p).unwrap(),
+                    ));
+                }
+            }
+        }
+        v.sort();
+        v
+    };
+    let reference = files(&out);
+    // No event in two ensembles of the series.
+    let mut seen = std::collections::HashSet::new();
+    for k in 0..3 {
+        let report: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(out.join(format!("ensemble_{k:03}/ensemble.json"))).unwrap(),
+        )
+        .unwrap();
+        for r in report["ranges"].as_array().unwrap() {
+            for row in r["start_row"].as_u64().unwrap()..r["end_row"].as_u64().unwrap() {
+                assert!(seen.insert((r["path"].to_string(), row)), "row used twice");
+            }
+        }
+    }
+    let single = tmp.path().join("single");
+    std::fs::rename(&out, &single).unwrap();
+    let fresh = std::fs::read(&ledger).unwrap();
+    for n in [1usize, 2, 3, 7] {
+        std::fs::remove_file(&ledger).unwrap();
+        run(&["--reserve"]).success();
+        for i in 0..n {
+            run(&[&format!("--shard={i}/{n}")]).success();
+        }
+        cmd()
+            .args(["merge", "--output"])
+            .arg(&out)
+            .assert()
+            .success();
+        let got = files(&out);
+        assert_eq!(
+            got.iter().map(|f| &f.0).collect::<Vec<_>>(),
+            reference.iter().map(|f| &f.0).collect::<Vec<_>>(),
+            "N = {n}"
+        );
+        for (a, b) in got.iter().zip(&reference) {
+            assert!(a.1 == b.1, "N = {n}: {} differs", a.0.display());
+        }
+        let l: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&ledger).unwrap()).unwrap();
+        assert!(
+            l["ensembles"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|e| e["status"] == "complete"),
+            "N = {n}"
+        );
+        std::fs::remove_dir_all(&out).unwrap();
+    }
+    assert!(!fresh.is_empty());
+    // Shards without a plan are refused.
+    let a = run(&["--shard=0/2"]).failure();
+    assert_err(&a, "--reserve");
+}
+
+/// `submit` plans the series once, then a real Slurm array writes the ensembles and the merge
+/// completes them (skipped with a reason where no Slurm runs; required under CI).
+#[test]
+fn slurm_ensemble_series() {
+    use hep_cli_support::slurm_testing::{available, submitted_ids, wait_for};
+    if !available("slurm_ensemble_series") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("cfg");
+    setup(&cfg);
+    let out = tmp.path().join("series");
+    let a = cmd()
+        .current_dir(tmp.path())
+        .args(["submit", "--shards", "2", "--submit", "--", "run-si"])
+        .arg(&cfg)
+        .arg(&out)
+        .args(rates())
+        .args(["--ensembles", "3", "--max-events-per-subrun", "500"])
+        .assert()
+        .success();
+    let printed = String::from_utf8_lossy(&a.get_output().stdout).into_owned();
+    eprintln!("{printed}");
+    assert!(
+        printed.contains("planned and reserved 3 ensembles"),
+        "{printed}"
+    );
+    let (array, merge) = submitted_ids(&printed).expect("job ids printed");
+    let timeout = std::time::Duration::from_secs(300);
+    let states = wait_for(&array, timeout);
+    assert!(
+        states.iter().all(|s| s == "COMPLETED"),
+        "array {array}: {states:?}"
+    );
+    assert_eq!(wait_for(&merge, timeout), ["COMPLETED"], "merge {merge}");
+    let l: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(cfg.join("samples/mu2e-ensemble-ledger.json")).unwrap(),
+    )
+    .unwrap();
+    let entries = l["ensembles"].as_array().unwrap();
+    assert_eq!(entries.len(), 3);
+    assert!(entries.iter().all(|e| e["status"] == "complete"));
+    for k in 0..3 {
+        assert!(out.join(format!("ensemble_{k:03}/ensemble.json")).is_file());
+    }
 }

@@ -188,7 +188,7 @@ impl CrystalPositions {
     /// [`Error::Core`] (I/O) if the file cannot be read; otherwise as [`CrystalPositions::parse`].
     pub fn read(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| hep_core::Error::io(path, e))?;
+        let text = hep_core::io::read_text(path)?;
         Self::parse(&text, path)
     }
 

@@ -52,7 +52,7 @@ use hep_core::fit::chi2_p_value;
 
 use crate::channel;
 pub use crate::tables::write_reco_tables;
-use crate::tables::{CombinedRow, CosmicRow, NominalRow, SourceRow};
+use crate::tables::{CombinedRow, CosmicRow, MAX_NOMINAL_ADC2MEV, NominalRow, SourceRow};
 use crate::{Error, Result};
 
 /// Status 0: both methods passed and agree; the constant is their weighted mean.
@@ -239,8 +239,9 @@ fn cosmic_p_value(row: &CosmicRow, cfg: &CombineConfig) -> f64 {
 ///
 /// # Errors
 ///
-/// [`Error::InvalidArgument`] if a table holds a roid ≥ 2720 or a roid twice, or if `cfg` is out
-/// of its domain (non-positive or non-finite energies or nominal constants, p thresholds outside
+/// [`Error::InvalidArgument`] if a table holds a roid ≥ 2720 or a roid twice, a nominal row's
+/// `adc2mev` is outside `(0,` [`MAX_NOMINAL_ADC2MEV`]`]` MeV/ADC, or if `cfg` is out of its
+/// domain (non-positive or non-finite energies or nominal constants, p thresholds outside
 /// [0, 1], `legacy_cosmic_ndf` = 0).
 pub fn combine(
     source: Option<&[SourceRow]>,
@@ -249,6 +250,16 @@ pub fn combine(
     cfg: &CombineConfig,
 ) -> Result<Vec<CombinedRow>> {
     cfg.validate()?;
+    if let Some(bad) = nominal
+        .unwrap_or_default()
+        .iter()
+        .find(|r| !(r.adc2mev > 0.0 && r.adc2mev <= MAX_NOMINAL_ADC2MEV))
+    {
+        return Err(Error::InvalidArgument(format!(
+            "nominal table, roid {}: expected adc2mev in (0, {MAX_NOMINAL_ADC2MEV}] MeV/ADC, found {}",
+            bad.roid, bad.adc2mev
+        )));
+    }
     let src_idx = index_rows(source, "source", |r| r.roid)?;
     let cos_idx = index_rows(cosmic, "cosmic", |r| r.roid)?;
     let nom_idx = index_rows(nominal, "nominal", |r| r.roid)?;

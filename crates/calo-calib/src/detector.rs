@@ -8,12 +8,13 @@ use crate::tables::SourceRow;
 use crate::{Error, Result};
 use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
+use hep_core::shard::Shard;
 use rayon::prelude::*;
 use std::path::Path;
 use std::sync::Arc;
 
 /// Which channels to fit, like MakeAnalysisTree's `<start> <end-exclusive> ... <disk>` (§4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Selection {
     /// First id to fit (inclusive).
     pub first: Option<u32>,
@@ -44,6 +45,17 @@ pub fn fit_detector(
     cfg: &FitConfig,
     sel: &Selection,
 ) -> Result<Vec<ChannelFit>> {
+    fit_detector_shard(set, cfg, sel, Shard::whole())
+}
+
+/// The units of a sharded detector fit: the selected spectra of `set`, in id order.
+///
+/// # Errors
+/// [`Error::InvalidArgument`] for a disk other than 0 or 1.
+pub fn selected_spectra<'a>(
+    set: &'a SpectrumSet,
+    sel: &Selection,
+) -> Result<Vec<&'a crate::spectra::Spectrum>> {
     if sel.disk.is_some_and(|d| d >= channel::N_DISKS) {
         return Err(Error::InvalidArgument(format!(
             "disk must be 0 or 1, got {}",
@@ -51,14 +63,31 @@ pub fn fit_detector(
         )));
     }
     let mode = set.id_mode();
-    // Select first, then split the work: filtering inside rayon's split would leave a contiguous
-    // selection (e.g. --first 0 --last 100) on one thread.
-    let selected: Vec<&crate::spectra::Spectrum> = set
+    Ok(set
         .spectra
         .iter()
         .filter(|s| sel.contains(s.id, mode))
-        .collect();
-    selected
+        .collect())
+}
+
+/// [`fit_detector`] restricted to one shard: the block [`Shard::range`] of the
+/// [`selected_spectra`]. A channel's fit does not depend on the shard, so the shards' fits,
+/// joined in shard order, are the fits of the whole detector.
+///
+/// # Errors
+/// As [`fit_detector`].
+pub fn fit_detector_shard(
+    set: &SpectrumSet,
+    cfg: &FitConfig,
+    sel: &Selection,
+    shard: Shard,
+) -> Result<Vec<ChannelFit>> {
+    let mode = set.id_mode();
+    // Select first, then split the work: filtering inside rayon's split would leave a contiguous
+    // selection (e.g. --first 0 --last 100) on one thread.
+    let selected = selected_spectra(set, sel)?;
+    let range = shard.range(selected.len());
+    selected[range]
         .par_iter()
         .map(|s| {
             if mode.is_lyso(s.id) {

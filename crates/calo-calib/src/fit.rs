@@ -190,6 +190,17 @@ impl FitConfig {
                 "at least one start position is needed".into(),
             ));
         }
+        if let Some(bad) = self.starts_adc.iter().find(|s| !(**s >= plo && **s <= phi)) {
+            return Err(Error::InvalidArgument(format!(
+                "start positions of the peak must lie within the peak limits [{plo}, {phi}] ADC, \
+                 found {bad}"
+            )));
+        }
+        if let Some(bad) = self.alpha_starts.iter().find(|a| !a.is_finite()) {
+            return Err(Error::InvalidArgument(format!(
+                "alpha start values must be finite, found {bad}"
+            )));
+        }
         Ok(())
     }
 }

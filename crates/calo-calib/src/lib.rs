@@ -19,6 +19,7 @@
 //! | [`combine`] | the reconstruction table from source and cosmic constants (§8.1) |
 //! | [`plots`] | SourcePlotter's summary plots and the per-channel canvases (§4) |
 //! | [`pipeline`] | the end-to-end chain on simulated input (hep-demo's main job) |
+//! | [`scale_out`] | the detector fit as shards of an array job and their merge |
 //!
 //! ```no_run
 //! use calo_calib::fit::{FitConfig, fit_spectrum};
@@ -40,6 +41,7 @@ mod objective;
 pub mod pipeline;
 pub mod plots;
 mod profiled;
+pub mod scale_out;
 pub mod simulate;
 pub mod spectra;
 pub mod tables;

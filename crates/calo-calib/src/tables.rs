@@ -713,7 +713,7 @@ fn check_columns(line: &Line<'_>, table: &str, n: usize, names: &str) -> Result<
 }
 
 fn read_text(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|e| Error::Core(hep_core::Error::io(path, e)))
+    Ok(hep_core::io::read_text(path)?)
 }
 
 const SOURCE_COLUMNS: &str = "roid, fullepeak, fullerrepeak, fullwidth, fullerrwidth, \
@@ -849,7 +849,8 @@ pub fn read_cosmic_table(
 }
 
 /// Parses a `CalEnergyCalib` table (`roid,adc2mev`, MeV/ADC) from `text`: the nominal table or
-/// a reco table; `path` labels errors.
+/// a reco table; `path` labels errors. Reco tables are read as written; a nominal table, which
+/// `combine` copies into its output, is read with [`parse_nominal_table`].
 ///
 /// # Errors
 ///
@@ -863,6 +864,45 @@ pub fn parse_energy_table(text: &str, path: &Path, check: RowCheck) -> Result<Ve
             adc2mev: l.f(1, "adc2mev")?,
         })
     })
+}
+
+/// Largest accepted nominal `adc2mev` (MeV/ADC). The design constants are 0.0625 MeV/ADC (CsI,
+/// 16 ADC/MeV) and 0.00375 MeV/ADC (LYSO), and the original reco-table maker's fallback
+/// without a nominal table is 1.0; a nominal constant above 10 MeV/ADC is a corrupt value.
+pub const MAX_NOMINAL_ADC2MEV: f64 = 10.0;
+
+/// Parses a nominal `CalEnergyCalib` table: as [`parse_energy_table`], and every `adc2mev` must
+/// lie in its validity range `0 < adc2mev <=` [`MAX_NOMINAL_ADC2MEV`] MeV/ADC. A zero, negative
+/// or huge nominal constant (which the original copied into `CalEnergyCalib.txt` as the
+/// fallback of every channel without a good fit) is refused with its line.
+///
+/// # Errors
+///
+/// As [`parse_energy_table`], and [`Error::Input`] for an `adc2mev` outside the validity range.
+pub fn parse_nominal_table(text: &str, path: &Path, check: RowCheck) -> Result<Vec<NominalRow>> {
+    parse_table(text, path, ENERGY_TABLE, check, |l| {
+        check_columns(l, ENERGY_TABLE, 2, "roid, adc2mev")?;
+        let adc2mev = l.f(1, "adc2mev")?;
+        if !(adc2mev > 0.0 && adc2mev <= MAX_NOMINAL_ADC2MEV) {
+            return Err(l.err(
+                format!("a nominal adc2mev in (0, {MAX_NOMINAL_ADC2MEV}] MeV/ADC"),
+                format!("`{}`", l.fields[1]),
+            ));
+        }
+        Ok(NominalRow {
+            roid: l.u32(0, "roid")?,
+            adc2mev,
+        })
+    })
+}
+
+/// Reads a nominal `CalEnergyCalib` table from `path` (see [`parse_nominal_table`]).
+///
+/// # Errors
+///
+/// As [`parse_nominal_table`]; [`Error::Core`] if the file cannot be read.
+pub fn read_nominal_table(path: &Path, check: RowCheck) -> Result<Vec<NominalRow>> {
+    parse_nominal_table(&read_text(path)?, path, check)
 }
 
 /// Reads a `CalEnergyCalib` table from `path` (see [`parse_energy_table`]).

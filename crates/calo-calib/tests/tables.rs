@@ -404,3 +404,18 @@ proptest! {
         let _ = parse_cosmic_table(&text, Path::new("x"), layout, check);
     }
 }
+
+/// Reliability defect 10: the table readers name the file and line of a byte that is not UTF-8.
+#[test]
+fn non_utf8_bytes_are_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("energy.txt");
+    std::fs::write(&p, b"TABLE CalEnergyCalib\n0,0.0625\n1,0.06\xfe\n").unwrap();
+    let e = read_energy_table(&p, RowCheck::AllowGaps)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("energy.txt:3: expected UTF-8 text, found byte 0xfe"),
+        "{e}"
+    );
+}

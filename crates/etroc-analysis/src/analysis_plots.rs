@@ -371,7 +371,7 @@ pub fn plot_times(
         store::HITS_TABLE,
     )?;
     let (times, _) = pivot_ns_table(&batch)?;
-    let ev = store::read_filter(&run.path().join(store::EVENT_FILTER_FILE))?;
+    let ev = crate::cuts::read_run_filter(run, &run.path().join(store::EVENT_FILTER_FILE))?;
     let all = vec![true; times.len()];
     let accepted = ev.accepted_of(&times.event);
     let mut out = times_set(

@@ -391,9 +391,34 @@ fn parse_value(path: &Path, line: u64, column: &str, s: &str, required: bool) ->
     Ok(v)
 }
 
-fn output_name(s: &str) -> Option<String> {
+/// Longest accepted `output` name (characters).
+pub const MAX_OUTPUT_NAME: usize = 100;
+
+/// The `output` column of a cut row: empty or `nan` for none; otherwise a name that becomes one
+/// directory name `<index>-<output>` under `CutflowPlots/`, so it must be a single, safe path
+/// component: 1 to [`MAX_OUTPUT_NAME`] ASCII letters, digits, `_`, `-`, `+` or `.`, not
+/// starting with `.` (this excludes `..`, `/`, absolute paths and hidden files).
+fn output_name(path: &Path, line: u64, s: &str) -> Result<Option<String>> {
     let s = s.trim();
-    (!s.is_empty() && !s.eq_ignore_ascii_case("nan")).then(|| s.to_string())
+    if s.is_empty() || s.eq_ignore_ascii_case("nan") {
+        return Ok(None);
+    }
+    let safe = s.len() <= MAX_OUTPUT_NAME
+        && !s.starts_with('.')
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '+' | '.'));
+    if !safe {
+        return Err(Error::input(
+            path,
+            line,
+            format!(
+                "an output name of 1 to {MAX_OUTPUT_NAME} ASCII letters, digits, '_', '-', '+' \
+                 or '.' not starting with '.' (it names a directory)"
+            ),
+            format!("'{s}'"),
+        ));
+    }
+    Ok(Some(s.to_string()))
 }
 
 /// Reads an event cut file (spec 3.1).
@@ -445,7 +470,7 @@ pub fn read_event_cuts(path: &Path) -> Result<Vec<EventCut>> {
                 variable: f[1].clone(),
                 comparison,
                 value: parse_value(path, r.line, "cut_value", &f[3], true)?,
-                output: output_name(&f[4]),
+                output: output_name(path, r.line, &f[4])?,
             })
         })
         .collect()
@@ -572,7 +597,7 @@ pub fn read_time_cuts(path: &Path) -> Result<Vec<TimeCut>> {
             value_1: v(0)?,
             value_2: v(1)?,
             value_3: v(2)?,
-            output: output_name(&f[9]),
+            output: output_name(path, r.line, &f[9])?,
         });
     }
     Ok(cuts)
@@ -1018,14 +1043,14 @@ pub fn select_hits(
 /// # Errors
 ///
 /// [`Error::MissingFile`] naming the cut task to run if a filter is missing; as
-/// [`store::read_filter`] otherwise.
+/// [`read_run_filter`] otherwise (a filter of another run or of older data is refused).
 pub fn read_run_filters(
     run: &RunDir,
     with_time: bool,
 ) -> Result<(EventFilter, Option<EventFilter>)> {
-    let ev = store::read_filter(&run.path().join(EVENT_FILTER_FILE))?;
+    let ev = read_run_filter(run, &run.path().join(EVENT_FILTER_FILE))?;
     let tf = if with_time {
-        Some(store::read_filter(&run.path().join(TIME_FILTER_FILE))?)
+        Some(read_run_filter(run, &run.path().join(TIME_FILTER_FILE))?)
     } else {
         None
     };
@@ -1137,12 +1162,68 @@ struct CutflowRow<'a> {
     events: usize,
 }
 
+/// The [`store::FilterSource`] of a filter computed from the table file `source` of `run`.
+///
+/// # Errors
+///
+/// [`Error::Core`] if the file cannot be hashed.
+pub fn filter_source(run: &RunDir, source: &Path) -> Result<store::FilterSource> {
+    let relative = source.strip_prefix(run.path()).unwrap_or(source);
+    let relative_path = relative
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/");
+    Ok(store::FilterSource {
+        relative_path,
+        sha256: hep_core::io::sha256_file(source)?,
+    })
+}
+
+/// Reads a filter of `run` and checks that the table it records as its source (a path inside
+/// the run) still has the recorded SHA-256, so that a filter copied from another run, or left
+/// from before the data were re-ingested, is refused instead of silently selecting the wrong
+/// events. Filters written by the original scripts record no source and are read as they are.
+///
+/// # Errors
+///
+/// As [`store::read_filter`]; [`Error::InvalidArgument`] naming both files if the source is
+/// missing or has changed.
+pub fn read_run_filter(run: &RunDir, path: &Path) -> Result<EventFilter> {
+    let (filter, source) = store::read_filter_with_source(path)?;
+    if let Some(src) = source {
+        let file = run.path().join(&src.relative_path);
+        let now = if file.is_file() {
+            Some(hep_core::io::sha256_file(&file)?)
+        } else {
+            None
+        };
+        if now.as_deref() != Some(src.sha256.as_str()) {
+            return Err(Error::InvalidArgument(format!(
+                "{}: this filter was computed from {} (sha256 {}), which {} in run {}: it \
+                 belongs to another run or to older data; rerun the cut task",
+                path.display(),
+                src.relative_path,
+                src.sha256,
+                if now.is_some() {
+                    "has changed"
+                } else {
+                    "does not exist"
+                },
+                run.path().display()
+            )));
+        }
+    }
+    Ok(filter)
+}
+
 fn write_cut_outputs(
     task: &mut crate::rundir::Task,
     run: &RunDir,
     cut_file: &Path,
     result: &CutResult,
     filter_file: &str,
+    source: Option<&store::FilterSource>,
 ) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     let backup = task.path(CUTS_BACKUP_FILE);
@@ -1170,15 +1251,15 @@ fn write_cut_outputs(
             let dir = task.path(CUTFLOW_DIR).join(format!("{}-{name}", s.index));
             std::fs::create_dir_all(&dir).map_err(|e| hep_core::Error::io(&dir, e))?;
             let f = dir.join(filter_file);
-            store::write_filter(&f, &s.filter)?;
+            store::write_filter_from(&f, &s.filter, source)?;
             out.push(f);
         }
     }
     let f = task.path(filter_file);
-    store::write_filter(&f, &result.filter)?;
+    store::write_filter_from(&f, &result.filter, source)?;
     out.push(f);
     let root = run.path().join(filter_file);
-    store::write_filter(&root, &result.filter)?;
+    store::write_filter_from(&root, &result.filter, source)?;
     out.push(root);
     Ok(out)
 }
@@ -1207,11 +1288,22 @@ pub fn run_event_cuts(run: &RunDir, options: &CutOptions) -> Result<CutReport> {
             let cuts = read_event_cuts(&cut_file)?;
             task.add_input(&cut_file)?;
             let table = store::read_table(&run.data_dir(), store::HITS_TABLE)?;
-            if let Some(src) = store::table_source(&run.data_dir(), store::HITS_TABLE) {
-                task.add_input(src)?;
-            }
+            let source = match store::table_source(&run.data_dir(), store::HITS_TABLE) {
+                Some(src) => {
+                    task.add_input(&src)?;
+                    Some(filter_source(run, &src)?)
+                }
+                None => None,
+            };
             let result = apply_event_cuts(&table, &cuts, options.keep_nan, &cut_file)?;
-            let mut outputs = write_cut_outputs(task, run, &cut_file, &result, EVENT_FILTER_FILE)?;
+            let mut outputs = write_cut_outputs(
+                task,
+                run,
+                &cut_file,
+                &result,
+                EVENT_FILTER_FILE,
+                source.as_ref(),
+            )?;
             if let Some(ext) = &options.plots {
                 outputs.extend(crate::ingest_plots::plot_event_cutflow(
                     run, task, &table, &result, ext,
@@ -1252,11 +1344,22 @@ pub fn run_time_cuts(run: &RunDir, options: &CutOptions) -> Result<CutReport> {
             task.add_input(&cut_file)?;
             let dir = run.task_dir(names::CALCULATE_TIMES_IN_NS);
             let table = store::read_table(&dir, store::HITS_TABLE)?;
-            if let Some(src) = store::table_source(&dir, store::HITS_TABLE) {
-                task.add_input(src)?;
-            }
+            let source = match store::table_source(&dir, store::HITS_TABLE) {
+                Some(src) => {
+                    task.add_input(&src)?;
+                    Some(filter_source(run, &src)?)
+                }
+                None => None,
+            };
             let result = apply_time_cuts(&table, &cuts, options.keep_nan, &cut_file)?;
-            let mut outputs = write_cut_outputs(task, run, &cut_file, &result, TIME_FILTER_FILE)?;
+            let mut outputs = write_cut_outputs(
+                task,
+                run,
+                &cut_file,
+                &result,
+                TIME_FILTER_FILE,
+                source.as_ref(),
+            )?;
             if let Some(ext) = &options.plots {
                 outputs.extend(crate::ingest_plots::plot_time_cutflow(
                     run, task, &table, &result, ext, options,

@@ -32,23 +32,21 @@ pub enum Error {
     InvalidArgument(String),
 
     /// A SQLite error while writing or reading the database `path`.
-    #[error("{path}: sqlite: {source}", path = path.display())]
+    #[error("{path}: sqlite: {error}", path = path.display())]
     Sqlite {
         /// The database file.
         path: PathBuf,
-        /// The underlying error.
-        #[source]
-        source: rusqlite::Error,
+        /// The underlying error (in the message, not repeated as a source).
+        error: rusqlite::Error,
     },
 
     /// An Arrow IPC (Feather v2) error while writing or reading the filter file `path`.
-    #[error("{path}: arrow ipc: {source}", path = path.display())]
+    #[error("{path}: arrow ipc: {error}", path = path.display())]
     Ipc {
         /// The IPC file.
         path: PathBuf,
-        /// The underlying error.
-        #[source]
-        source: arrow_schema::ArrowError,
+        /// The underlying error (in the message, not repeated as a source).
+        error: arrow_schema::ArrowError,
     },
 
     /// A run-directory problem (not a run, already exists, ...), spec section 6.1.

@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use arrow_array::{ArrayRef, Int8Array, Int16Array, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
+use hep_core::shard::{Shard, ShardManifest};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -197,7 +198,7 @@ pub const DEFAULT_CHARGE_INJECTION_CUTS: &str =
 pub const COMBINED_TABLE: &str = "combined_etroc1_data";
 
 /// Options of the charge-injection directory processing (spec 5.1).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct DirOptions {
     /// Keep hit_flag 0 (`-k`).
     pub keep_all: bool,
@@ -281,30 +282,9 @@ pub fn process_charge_injection_dir(
                 what: "charge-injection data directory".into(),
             });
         }
-        let mut files: Vec<PathBuf> = std::fs::read_dir(input_dir)
-            .map_err(|e| hep_core::Error::io(input_dir, e))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| {
-                p.is_file() && is_split0(&p.file_name().unwrap_or_default().to_string_lossy())
-            })
-            .collect();
-        files.sort();
-        let base = run.path().join(INDIVIDUAL_RUNS_DIR);
-        std::fs::create_dir_all(&base).map_err(|e| hep_core::Error::io(&base, e))?;
-        let results: Vec<IndividualRun> = files
-            .par_iter()
-            .map(|f| {
-                let file_name = f
-                    .file_name()
-                    .unwrap_or_default()
-                    .to_string_lossy()
-                    .into_owned();
-                let name = file_name[..file_name.len() - 12].to_string();
-                let outcome =
-                    process_individual(f, &base.join(&name), options).map_err(|e| e.to_string());
-                IndividualRun { name, outcome }
-            })
-            .collect();
+        let files = charge_injection_files(input_dir)?;
+        let results =
+            process_individual_runs(&files, &run.path().join(INDIVIDUAL_RUNS_DIR), options)?;
         for f in &files {
             task.add_input(f)?;
         }
@@ -312,6 +292,193 @@ pub fn process_charge_injection_dir(
     })?;
     let merge = merge_runs(run, options)?;
     Ok(DirReport { runs, merge })
+}
+
+/// The charge-injection files of a scan directory (`*Split_0.dat`), sorted by name: the units
+/// of a sharded `process-dir`.
+///
+/// # Errors
+///
+/// [`Error::MissingFile`] if `input_dir` is not a directory; I/O errors.
+pub fn charge_injection_files(input_dir: &Path) -> Result<Vec<PathBuf>> {
+    if !input_dir.is_dir() {
+        return Err(Error::MissingFile {
+            path: input_dir.to_path_buf(),
+            what: "charge-injection data directory".into(),
+        });
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(input_dir)
+        .map_err(|e| hep_core::Error::io(input_dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && is_split0(&p.file_name().unwrap_or_default().to_string_lossy()))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Processes each file into `<base>/<name>/` in parallel; a failure is recorded, not returned.
+fn process_individual_runs(
+    files: &[PathBuf],
+    base: &Path,
+    options: &DirOptions,
+) -> Result<Vec<IndividualRun>> {
+    std::fs::create_dir_all(base).map_err(|e| hep_core::Error::io(base, e))?;
+    Ok(files
+        .par_iter()
+        .map(|f| {
+            let file_name = f
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            let name = file_name[..file_name.len() - 12].to_string();
+            let outcome =
+                process_individual(f, &base.join(&name), options).map_err(|e| e.to_string());
+            IndividualRun { name, outcome }
+        })
+        .collect())
+}
+
+/// Job name of a sharded `process-dir` (in every shard manifest).
+pub const CHARGE_INJECTION_JOB: &str = "etroc-analysis process-dir";
+/// File of a shard directory with its runs' outcomes.
+const SHARD_OUTCOMES_FILE: &str = "outcomes.json";
+
+#[derive(Serialize, serde::Deserialize)]
+struct OutcomeRecord {
+    name: String,
+    hits: Option<u64>,
+    error: Option<String>,
+}
+
+/// Shard `shard` of a `process-dir` of `input_dir`: the block [`Shard::range`] of
+/// [`charge_injection_files`] processed into `<out>/shards/<I>-of-<N>/Individual_Runs/`, then
+/// the shard manifest (last). Every shard records the digests of all files of the scan, so shards
+/// of different scans are not merged together.
+///
+/// # Errors
+///
+/// [`Error::MissingFile`] for a missing input directory; I/O errors. A failing individual run is
+/// recorded in the shard, not returned.
+pub fn process_charge_injection_shard(
+    input_dir: &Path,
+    out: &Path,
+    options: &DirOptions,
+    shard: Shard,
+) -> Result<Vec<IndividualRun>> {
+    let files = charge_injection_files(input_dir)?;
+    let dir = shard.dir(out);
+    std::fs::create_dir_all(&dir).map_err(|e| hep_core::Error::io(&dir, e))?;
+    let manifest_path = dir.join(hep_core::shard::SHARD_MANIFEST);
+    if manifest_path.exists() {
+        std::fs::remove_file(&manifest_path).map_err(|e| hep_core::Error::io(&manifest_path, e))?;
+    }
+    let mut m = ShardManifest::start(
+        CHARGE_INJECTION_JOB,
+        env!("CARGO_PKG_VERSION"),
+        CHARGE_INJECTION_JOB,
+        options,
+        shard,
+        files.len(),
+    )?;
+    for f in &files {
+        m.add_input(f)?;
+    }
+    m.details.insert(
+        "options".into(),
+        serde_json::to_string(options).map_err(hep_core::Error::from)?,
+    );
+    let range = shard.range(files.len());
+    let runs = process_individual_runs(&files[range], &dir.join(INDIVIDUAL_RUNS_DIR), options)?;
+    let records: Vec<OutcomeRecord> = runs
+        .iter()
+        .map(|r| OutcomeRecord {
+            name: r.name.clone(),
+            hits: r.outcome.as_ref().ok().copied(),
+            error: r.outcome.as_ref().err().cloned(),
+        })
+        .collect();
+    let json = serde_json::to_vec_pretty(&records).map_err(hep_core::Error::from)?;
+    hep_core::io::atomic_write_bytes(&dir.join(SHARD_OUTCOMES_FILE), &json)?;
+    m.add_output(&dir, SHARD_OUTCOMES_FILE)?;
+    m.write(&dir)?;
+    Ok(runs)
+}
+
+/// Joins the shards of a `process-dir` in `out` into the run `out` itself: checks them
+/// ([`hep_core::shard::collect_shards`]), links (or copies) their individual runs into
+/// `<out>/Individual_Runs/`, records the directory task and merges ([`merge_runs`]) with the
+/// options the shards ran with, giving the data files of a single-process run.
+///
+/// # Errors
+///
+/// [`Error::Core`] wrapping [`hep_core::Error::Shard`] for missing, incomplete or foreign shards;
+/// [`Error::Run`] if `out` was merged already; the merge's errors.
+pub fn merge_charge_injection_shards(out: &Path) -> Result<DirReport> {
+    let shards = hep_core::shard::collect_shards(out, CHARGE_INJECTION_JOB)?;
+    let options: DirOptions = shards[0]
+        .manifest
+        .details
+        .get("options")
+        .and_then(|j| serde_json::from_str(j).ok())
+        .ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "{}: shard manifest without the process-dir options",
+                shards[0].dir.display()
+            ))
+        })?;
+    let options = &options;
+    let target = out.join(INDIVIDUAL_RUNS_DIR);
+    if target.exists() {
+        return Err(Error::Run {
+            path: out.to_path_buf(),
+            message: format!("{INDIVIDUAL_RUNS_DIR}/ exists: the shards were merged already"),
+        });
+    }
+    let run = RunDir::open_or_create(out)?;
+    let runs = run.run_task(names::PROCESS_DIRECTORY, &[], true, |task| {
+        task.set_configuration(options)?;
+        let mut runs = Vec::new();
+        for s in &shards {
+            let bytes = std::fs::read(s.output(SHARD_OUTCOMES_FILE))
+                .map_err(|e| hep_core::Error::io(s.output(SHARD_OUTCOMES_FILE), e))?;
+            let records: Vec<OutcomeRecord> = serde_json::from_slice(&bytes)
+                .map_err(|e| Error::InvalidArgument(format!("{}: {e}", s.dir.display())))?;
+            link_tree(&s.dir.join(INDIVIDUAL_RUNS_DIR), &target)?;
+            runs.extend(records.into_iter().map(|r| IndividualRun {
+                name: r.name,
+                outcome: match (r.hits, r.error) {
+                    (Some(h), None) => Ok(h),
+                    (_, e) => Err(e.unwrap_or_default()),
+                },
+            }));
+        }
+        for d in &shards[0].manifest.inputs {
+            if d.path.is_file() {
+                task.add_input(&d.path)?;
+            }
+        }
+        Ok(runs)
+    })?;
+    let merge = merge_runs(&run, options)?;
+    Ok(DirReport { runs, merge })
+}
+
+/// Recreates the tree `src` under `dst`, linking (or copying) every file.
+fn link_tree(src: &Path, dst: &Path) -> Result<()> {
+    std::fs::create_dir_all(dst).map_err(|e| hep_core::Error::io(dst, e))?;
+    let entries = std::fs::read_dir(src).map_err(|e| hep_core::Error::io(src, e))?;
+    for e in entries {
+        let e = e.map_err(|err| hep_core::Error::io(src, err))?;
+        let path = e.path();
+        let to = dst.join(e.file_name());
+        if path.is_dir() {
+            link_tree(&path, &to)?;
+        } else {
+            hep_core::io::link_or_copy(&path, &to)?;
+        }
+    }
+    Ok(())
 }
 
 fn process_individual(file: &Path, run_path: &Path, options: &DirOptions) -> Result<u64> {
@@ -388,7 +555,7 @@ fn count_hits(run: &RunDir, sqlite: bool) -> Result<(BoardCounts, Vec<PathBuf>)>
     let mut hits = Hits::from_record_batch(&table)?;
     let mut written = Vec::new();
     if run.task_completed(names::APPLY_EVENT_CUTS) {
-        let filter = store::read_filter(&run.path().join(store::EVENT_FILTER_FILE))?;
+        let filter = cuts::read_run_filter(run, &run.path().join(store::EVENT_FILTER_FILE))?;
         let sel = cuts::select_hits(&hits.event, &filter, None);
         // Keep the accepted hits and write them as the original does
         // (`data-filtered/data.sqlite`).

@@ -407,7 +407,7 @@ pub fn run_steps(run: &RunDir, times: &EventTimes) -> Result<Vec<Step>> {
     let mut steps = Vec::new();
     let listed = time_cut_steps(run)?;
     for s in &listed {
-        let f = store::read_filter(&s.filter_path)?;
+        let f = crate::cuts::read_run_filter(run, &s.filter_path)?;
         steps.push(Step {
             order: s.index as i64,
             name: s.name.clone(),

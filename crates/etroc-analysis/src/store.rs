@@ -239,7 +239,7 @@ pub fn read_sqlite_table(path: &Path, table: &str) -> Result<RecordBatch> {
     use rusqlite::types::ValueRef;
     let sql = |source| Error::Sqlite {
         path: path.to_path_buf(),
-        source,
+        error: source,
     };
     let conn =
         rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
@@ -506,7 +506,7 @@ pub fn write_sqlite(path: &Path, tables: &[SqliteTable<'_>], mode: SqliteMode) -
     }
     let sqlite_err = |source| Error::Sqlite {
         path: path.to_path_buf(),
-        source,
+        error: source,
     };
     {
         let mut conn = rusqlite::Connection::open(&temp.0).map_err(sqlite_err)?;
@@ -847,6 +847,21 @@ fn filter_schema(rows: usize) -> Schema {
     )]))
 }
 
+/// Schema-metadata key of a filter: the file (relative to the run directory) whose table the
+/// filter was computed from.
+pub const FILTER_SOURCE_KEY: &str = "hep_rs.derived_from";
+/// Schema-metadata key of a filter: the SHA-256 of that file when the filter was computed.
+pub const FILTER_SOURCE_SHA256_KEY: &str = "hep_rs.derived_from_sha256";
+
+/// The table a filter was derived from: its path relative to the run directory and its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilterSource {
+    /// Path relative to the run directory, `/`-separated (e.g. `data/etroc1_data.parquet`).
+    pub relative_path: String,
+    /// SHA-256 of the file when the filter was computed.
+    pub sha256: String,
+}
+
 /// Writes `filter` to `path` as an Arrow IPC file (Feather v2) with LZ4-frame compressed
 /// buffers, as `pandas.DataFrame.to_feather` writes it (spec §1.5), atomically.
 ///
@@ -854,10 +869,34 @@ fn filter_schema(rows: usize) -> Schema {
 ///
 /// [`Error::Ipc`] if encoding fails; [`Error::Core`] for I/O errors.
 pub fn write_filter(path: &Path, filter: &EventFilter) -> Result<()> {
-    let batch = filter.to_record_batch();
+    write_filter_from(path, filter, None)
+}
+
+/// [`write_filter`] recording the table the filter was derived from in the schema metadata
+/// ([`FILTER_SOURCE_KEY`], [`FILTER_SOURCE_SHA256_KEY`]), so that a reader can refuse a filter
+/// of another run or of an older version of the data ([`read_filter_with_source`]).
+///
+/// # Errors
+///
+/// As [`write_filter`].
+pub fn write_filter_from(
+    path: &Path,
+    filter: &EventFilter,
+    source: Option<&FilterSource>,
+) -> Result<()> {
+    let mut batch = filter.to_record_batch();
+    if let Some(src) = source {
+        let mut meta = batch.schema().metadata().clone();
+        meta.insert(FILTER_SOURCE_KEY.to_string(), src.relative_path.clone());
+        meta.insert(FILTER_SOURCE_SHA256_KEY.to_string(), src.sha256.clone());
+        let schema = Arc::new(batch.schema().as_ref().clone().with_metadata(meta));
+        batch = batch
+            .with_schema(schema)
+            .map_err(|e| Error::InvalidArgument(format!("filter schema: {e}")))?;
+    }
     let ipc_err = |source| Error::Ipc {
         path: path.to_path_buf(),
-        source,
+        error: source,
     };
     let options = arrow_ipc::writer::IpcWriteOptions::default()
         .try_with_compression(Some(arrow_ipc::CompressionType::LZ4_FRAME))
@@ -886,6 +925,16 @@ pub fn write_filter(path: &Path, filter: &EventFilter) -> Result<()> {
 /// IPC file (including LZ4-compressed files, see the module docs); [`Error::InvalidArgument`] if
 /// a column is missing, has the wrong type or holds nulls, or an event repeats.
 pub fn read_filter(path: &Path) -> Result<EventFilter> {
+    read_filter_with_source(path).map(|(f, _)| f)
+}
+
+/// [`read_filter`], with the table it was derived from if the filter records one (filters of
+/// the original scripts do not).
+///
+/// # Errors
+///
+/// As [`read_filter`].
+pub fn read_filter_with_source(path: &Path) -> Result<(EventFilter, Option<FilterSource>)> {
     if !path.is_file() {
         return Err(Error::MissingFile {
             path: path.to_path_buf(),
@@ -895,11 +944,22 @@ pub fn read_filter(path: &Path) -> Result<EventFilter> {
     }
     let ipc_err = |source| Error::Ipc {
         path: path.to_path_buf(),
-        source,
+        error: source,
     };
     let file = std::fs::File::open(path).map_err(|e| hep_core::Error::io(path, e))?;
     let reader = arrow_ipc::reader::FileReader::try_new(std::io::BufReader::new(file), None)
         .map_err(ipc_err)?;
+    let meta = reader.schema().metadata().clone();
+    let source = match (
+        meta.get(FILTER_SOURCE_KEY),
+        meta.get(FILTER_SOURCE_SHA256_KEY),
+    ) {
+        (Some(p), Some(h)) => Some(FilterSource {
+            relative_path: p.clone(),
+            sha256: h.clone(),
+        }),
+        _ => None,
+    };
     let mut event = Vec::new();
     let mut accepted = Vec::new();
     for batch in reader {
@@ -920,6 +980,7 @@ pub fn read_filter(path: &Path) -> Result<EventFilter> {
         }
         accepted.extend(acc.values().iter());
     }
-    EventFilter::new(event, accepted)
-        .map_err(|e| Error::InvalidArgument(format!("{}: {e}", path.display())))
+    let filter = EventFilter::new(event, accepted)
+        .map_err(|e| Error::InvalidArgument(format!("{}: {e}", path.display())))?;
+    Ok((filter, source))
 }

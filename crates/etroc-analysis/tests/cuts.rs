@@ -637,3 +637,131 @@ fn time_cut_task_needs_the_ns_task_and_writes_steps() {
     assert_eq!(ev.n_accepted(), 5);
     assert_eq!(tf.unwrap().accepted(), &[T, T, F, F, F, F]);
 }
+
+/// Reliability defect 1 (path traversal): the `output` column names a directory under
+/// `CutflowPlots/`, so anything but a single safe path component is refused with the line, and
+/// nothing is written outside (or inside) the run directory.
+#[test]
+fn path_traversal_in_cut_output_names_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = ingested_run(tmp.path());
+    for bad in [
+        "../../../../../x",
+        "/tmp/absolute",
+        "a/b",
+        "..",
+        ".hidden",
+        "na\\me",
+        "sp ace",
+        &"x".repeat(101),
+    ] {
+        std::fs::write(
+            run.path().join("cuts.csv"),
+            format!(
+                "board_id,variable,cut_type,cut_value,output\n*,calibration_code,<,200,{bad}\n"
+            ),
+        )
+        .unwrap();
+        let e = cuts::run_event_cuts(&run, &CutOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("cuts.csv:2: expected an output name") && e.contains(bad.trim()),
+            "{bad}: {e}"
+        );
+        assert!(!run.task_completed(names::APPLY_EVENT_CUTS));
+        assert!(!run.path().join("event_filter.fd").exists());
+
+        let p = cut_file(
+            tmp.path(),
+            "time_cuts.csv",
+            &format!(
+                "{}simple,>,time_over_threshold_ns,*,,,0,,,{bad}\n",
+                TH.replace("value_3\n", "value_3,output\n")
+            ),
+        );
+        let e = read_time_cuts(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("time_cuts.csv:2: expected an output name"),
+            "{bad}: {e}"
+        );
+    }
+    // Nothing escaped the run directory.
+    assert!(!tmp.path().join("x").exists());
+    let names_ok = ["clean", "toa_cut-1", "v1.2+x"];
+    for ok in names_ok {
+        let p = cut_file(
+            tmp.path(),
+            "cuts.csv",
+            &format!("{H}*,calibration_code,<,200,{ok}\n")
+                .replace("cut_value\n", "cut_value,output\n"),
+        );
+        assert_eq!(read_event_cuts(&p).unwrap()[0].output.as_deref(), Some(ok));
+    }
+}
+
+/// Reliability defect 6 (another run's filter accepted): filters record the table they were
+/// computed from and its SHA-256; a filter copied from another run, or left from before a
+/// re-ingest, is refused by every reader of the run's filters.
+#[test]
+fn filter_of_another_run_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = ingested_run(&tmp.path().join("a"));
+    std::fs::write(
+        a.path().join("cuts.csv"),
+        "board_id,variable,cut_type,cut_value\n*,calibration_code,<,200\n",
+    )
+    .unwrap();
+    cuts::run_event_cuts(&a, &CutOptions::default()).unwrap();
+    // Its own filter reads back, with its source.
+    let (ev, _) = cuts::read_run_filters(&a, false).unwrap();
+    assert_eq!(ev.accepted(), &[T, F, F, F, T]);
+    let (_, src) = store::read_filter_with_source(&a.path().join("event_filter.fd")).unwrap();
+    assert_eq!(src.unwrap().relative_path, "data/etroc1_data.parquet");
+
+    // Run b holds other hits (events 0..2 only).
+    let b = RunDir::create(tmp.path().join("b").join("run")).unwrap();
+    let batch = hit_table().slice(0, 6);
+    b.run_task(names::PROCESS_TXT, &[], true, |t| {
+        let out = store::write_tables(
+            &b.data_dir(),
+            None,
+            &[TableOutput {
+                table: store::HITS_TABLE,
+                batch: &batch,
+                indexes: &[],
+            }],
+        )?;
+        t.add_outputs(out);
+        Ok(())
+    })
+    .unwrap();
+    std::fs::copy(
+        a.path().join("event_filter.fd"),
+        b.path().join("event_filter.fd"),
+    )
+    .unwrap();
+    let e = cuts::read_run_filters(&b, false).unwrap_err().to_string();
+    assert!(
+        e.contains("event_filter.fd: this filter was computed from data/etroc1_data.parquet")
+            && e.contains("has changed"),
+        "{e}"
+    );
+    // A filter of the original scripts (no source recorded) is read as it is.
+    store::write_filter(&b.path().join("event_filter.fd"), &ev).unwrap();
+    cuts::read_run_filters(&b, false).unwrap();
+}
+
+/// Reliability defect 10: a cut file with a byte that is not UTF-8 is a located error.
+#[test]
+fn non_utf8_cut_file_is_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("cuts.csv");
+    std::fs::write(
+        &p,
+        b"board_id,variable,cut_type,cut_value\n*,calibration_code,<,200\n*,cal\xffcode,<,2\n",
+    )
+    .unwrap();
+    let e = read_event_cuts(&p).unwrap_err().to_string();
+    assert!(e.contains("cuts.csv:3"), "{e}");
+}

@@ -18,13 +18,15 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[non_exhaustive]
 pub enum Error {
     /// An operating-system I/O error while touching `path`.
-    #[error("{path}: {source}", path = path.display())]
+    ///
+    /// The message includes the operating system's; it is not repeated as a source, so an error
+    /// chain (`{:#}` of anyhow) prints it once.
+    #[error("{path}: {error}", path = path.display())]
     Io {
         /// The file or directory that was being read, written or renamed.
         path: PathBuf,
         /// The underlying error.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
 
     /// A malformed line or record in a text input.
@@ -42,14 +44,14 @@ pub enum Error {
         found: String,
     },
 
-    /// A Parquet encoding or decoding error for `path`.
-    #[error("{path}: parquet: {source}", path = path.display())]
+    /// A Parquet encoding or decoding error for `path` (the message includes the Parquet
+    /// reader's).
+    #[error("{path}: parquet: {error}", path = path.display())]
     Parquet {
         /// The Parquet file.
         path: PathBuf,
         /// The underlying error.
-        #[source]
-        source: parquet::errors::ParquetError,
+        error: parquet::errors::ParquetError,
     },
 
     /// An Arrow error (schema mismatch, wrong column type, bad batch).
@@ -83,6 +85,16 @@ pub enum Error {
         reason: String,
     },
 
+    /// A file's content does not match the digest its provenance manifest recorded: it was
+    /// changed or corrupted after it was written.
+    #[error("{path}: {reason}", path = path.display())]
+    Integrity {
+        /// The file that failed the check.
+        path: PathBuf,
+        /// What did not match.
+        reason: String,
+    },
+
     /// A shard of a scaled-out job is missing, incomplete, or does not match the others
     /// (see [`crate::shard::collect_shards`]).
     #[error("shard {shard}: {reason}")]
@@ -108,7 +120,7 @@ impl Error {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
-            source,
+            error: source,
         }
     }
 

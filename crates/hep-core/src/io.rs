@@ -19,6 +19,9 @@
 //! * **CSV.** [`read_csv`] / [`read_csv_with`] deserialise records with `serde` by header name; a
 //!   bad record is reported as `path:line: expected ..., found ...`. [`write_csv`] /
 //!   [`write_csv_with`] write atomically.
+//! * **Integrity.** Every Parquet reader first checks the file against its provenance sidecar
+//!   where one exists ([`crate::manifest::check_input`]): a file changed or corrupted after it
+//!   was written is an [`Error::Integrity`] naming it, before any byte is decoded.
 //! * **Checksums.** [`sha256_file`] and [`FileDigest`] (path, size, SHA-256) record inputs for the
 //!   provenance [`Manifest`](crate::manifest::Manifest); [`copy_file`] copies a file atomically
 //!   and hashes it on the way.
@@ -202,6 +205,42 @@ pub fn atomic_write_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Text
+// ---------------------------------------------------------------------------------------------
+
+/// Reads the text file `path` whole. Unlike `std::fs::read_to_string`, a byte sequence that is
+/// not UTF-8 is reported where it is: `path:line: expected UTF-8 text, found byte 0x.. at column
+/// c`.
+///
+/// # Errors
+///
+/// [`Error::Io`] if the file cannot be read; [`Error::Parse`] with the 1-based line and column
+/// of the first invalid byte.
+pub fn read_text(path: impl AsRef<Path>) -> Result<String> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    String::from_utf8(bytes).map_err(|e| {
+        let bytes = e.as_bytes();
+        let at = e.utf8_error().valid_up_to();
+        let line_start = bytes[..at]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+        let column = String::from_utf8_lossy(&bytes[line_start..at])
+            .chars()
+            .count()
+            + 1;
+        Error::parse(
+            path,
+            line,
+            "UTF-8 text",
+            format!("byte 0x{:02x} at column {column}", bytes[at]),
+        )
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
 // Parquet
 // ---------------------------------------------------------------------------------------------
 
@@ -211,7 +250,7 @@ const ZSTD_LEVEL: i32 = 3;
 fn parquet_err(path: &Path, source: ParquetError) -> Error {
     Error::Parquet {
         path: path.to_path_buf(),
-        source,
+        error: source,
     }
 }
 
@@ -511,10 +550,13 @@ impl std::fmt::Debug for ParquetReader {
 impl ParquetReader {
     /// Opens `path` with batches of [`DEFAULT_BATCH_SIZE`] rows.
     ///
+    /// If a provenance sidecar (`<path>.manifest.json`) lists the file, its size and SHA-256 are
+    /// checked first ([`crate::manifest::check_input`]); without one a warning is logged.
+    ///
     /// # Errors
     ///
-    /// [`Error::Io`] if the file cannot be opened; [`Error::Parquet`] if it is not a readable
-    /// Parquet file.
+    /// [`Error::Io`] if the file cannot be opened; [`Error::Integrity`] if it does not match its
+    /// manifest; [`Error::Parquet`] if it is not a readable Parquet file.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         Self::open_with_batch_size(path, DEFAULT_BATCH_SIZE)
     }
@@ -531,6 +573,7 @@ impl ParquetReader {
                 "Parquet batch size must be at least 1".into(),
             ));
         }
+        crate::manifest::check_input(path)?;
         let file = File::open(path).map_err(|e| Error::io(path, e))?;
         let builder =
             ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| parquet_err(path, e))?;
@@ -615,6 +658,7 @@ pub fn read_parquet_table(path: impl AsRef<Path>) -> Result<RecordBatch> {
     use rayon::prelude::*;
     let path = path.as_ref();
     let pq = |e| parquet_err(path, e);
+    crate::manifest::check_input(path)?;
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let stamp = FileStamp::of_open(path, &file);
     let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(pq)?;
@@ -669,6 +713,7 @@ pub fn read_parquet_table(path: impl AsRef<Path>) -> Result<RecordBatch> {
 /// As [`ParquetReader::open`].
 pub fn read_parquet_metadata(path: impl AsRef<Path>) -> Result<BTreeMap<String, String>> {
     let path = path.as_ref();
+    crate::manifest::check_input(path)?;
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let builder =
         ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| parquet_err(path, e))?;
@@ -1134,6 +1179,33 @@ fn for_each_chunk(
     }
 }
 
+/// Makes `dst` a hard link to `src` (no data copied; both names stay valid), atomically: the
+/// link is made under a temporary name in `dst`'s directory and renamed onto `dst`, replacing a
+/// file there. Where a hard link is impossible (another file system, no support) the file is
+/// copied with [`copy_file`] instead.
+///
+/// # Errors
+///
+/// [`Error::Io`] if neither the link nor the copy can be made; nothing is left at `dst` then.
+pub fn link_or_copy(src: impl AsRef<Path>, dst: impl AsRef<Path>) -> Result<()> {
+    let (src, dst) = (src.as_ref(), dst.as_ref());
+    let (parent, name) = target_parts(dst)?;
+    let temp = parent.join(format!(
+        ".{name}.{}.{}.link.tmp",
+        std::process::id(),
+        LINK_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    match std::fs::hard_link(src, &temp) {
+        Ok(()) => std::fs::rename(&temp, dst).map_err(|e| {
+            let _ = std::fs::remove_file(&temp);
+            Error::io(dst, e)
+        }),
+        Err(_) => copy_file(src, dst).map(drop),
+    }
+}
+
+static LINK_COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// Copies the file `src` to `dst` atomically (see [`atomic_write`]) and returns the digest of
 /// the copy, computed from the bytes as they are written: one read of `src` gives both the copy
 /// and its SHA-256. The digest is remembered for `dst` and, if it did not change meanwhile, for
@@ -1206,12 +1278,21 @@ pub fn sha256_file(path: impl AsRef<Path>) -> Result<String> {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct FileDigest {
     /// The path as given to [`FileDigest::of`] (not canonicalised, so relative paths stay
-    /// relative).
+    /// relative). Serialised as UTF-8, with bytes that are not UTF-8 replaced by U+FFFD, so that
+    /// a manifest can always be written whatever the file names.
+    #[serde(serialize_with = "serialize_path_lossy")]
     pub path: PathBuf,
     /// Size (bytes).
     pub bytes: u64,
     /// SHA-256 of the content, 64 lowercase hex digits.
     pub sha256: String,
+}
+
+fn serialize_path_lossy<S: serde::Serializer>(
+    path: &Path,
+    serializer: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    serializer.serialize_str(&path.to_string_lossy())
 }
 
 impl FileDigest {
@@ -1229,6 +1310,23 @@ impl FileDigest {
             bytes,
             sha256,
         })
+    }
+
+    /// The digest of `content` recorded under the name `label` (for data that is not a file of
+    /// its own, e.g. a table shipped inside a tool: `builtin:<name>`).
+    pub fn of_bytes(label: impl Into<PathBuf>, content: &[u8]) -> Self {
+        use std::fmt::Write as _;
+        let sha256 = Sha256::digest(content)
+            .iter()
+            .fold(String::with_capacity(64), |mut s, b| {
+                let _ = write!(s, "{b:02x}");
+                s
+            });
+        Self {
+            path: label.into(),
+            bytes: content.len() as u64,
+            sha256,
+        }
     }
 }
 

@@ -494,6 +494,42 @@ pub fn collect_shards(out: &Path, job: &str) -> Result<Vec<CompletedShard>> {
     Ok(shards)
 }
 
+/// The shards `0..count` of `job` under `<out>/shards/` that a merge would not accept as they
+/// are: missing, without their `shard.json` (killed or still running), of another job or count,
+/// or with an output that no longer matches its digest. Resubmit exactly these
+/// ([`SlurmArray::only_tasks`]).
+pub fn missing_shards(out: &Path, job: &str, count: usize) -> Vec<usize> {
+    (0..count)
+        .filter(|&index| {
+            let shard = Shard { index, count };
+            let dir = shard.dir(out);
+            let Ok(m) = ShardManifest::read(&dir) else {
+                return true;
+            };
+            m.shard != shard
+                || m.job != job
+                || m.outputs.iter().any(|o| {
+                    FileDigest::of(dir.join(&o.path))
+                        .map(|now| now.bytes != o.bytes || now.sha256 != o.sha256)
+                        .unwrap_or(true)
+                })
+        })
+        .collect()
+}
+
+/// The job of the shards under `<out>/shards/` (from the first complete shard manifest found),
+/// for tools whose `merge` serves several jobs; `None` if there is none.
+pub fn job_of(out: &Path) -> Option<String> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(out.join(SHARDS_DIR))
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    dirs.sort();
+    dirs.iter()
+        .find_map(|d| ShardManifest::read(d).ok())
+        .map(|m| m.job)
+}
+
 /// Quotes `word` for a POSIX shell: unchanged if it only holds characters the shell does not
 /// interpret, otherwise in single quotes (with `'` written as `'\''`).
 pub fn shell_quote(word: &str) -> String {
@@ -509,7 +545,10 @@ pub fn shell_quote(word: &str) -> String {
 }
 
 /// A Slurm array job for the `N` shards of a job and the merge that follows it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// `Default` gives an empty specification (no commands, `N = 0`) to fill in with struct-update
+/// syntax.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SlurmArray {
     /// The job name (`#SBATCH --job-name`, and the script name `<job>.sbatch`).
     pub job: String,
@@ -534,6 +573,14 @@ pub struct SlurmArray {
     pub cpus_per_task: Option<u32>,
     /// `#SBATCH --account`.
     pub account: Option<String>,
+    /// Further `#SBATCH` options, each written as a line `#SBATCH <option>` (e.g.
+    /// `--qos=short`).
+    #[serde(default)]
+    pub extra_directives: Vec<String>,
+    /// Run only these shard indices (`--array=1,4`), e.g. the ones [`missing_shards`] found
+    /// after a failure; empty runs all of `0..N`.
+    #[serde(default)]
+    pub only_tasks: Vec<usize>,
 }
 
 /// The two scripts written by [`SlurmArray::write`].
@@ -561,6 +608,9 @@ impl SlurmArray {
         if let Some(c) = self.cpus_per_task {
             s.push_str(&format!("#SBATCH --cpus-per-task={c}\n"));
         }
+        for d in &self.extra_directives {
+            s.push_str(&format!("#SBATCH {}\n", d.trim()));
+        }
         s.push_str("#SBATCH --ntasks=1\n");
         s.push_str(&format!(
             "#SBATCH --output={}\n",
@@ -576,10 +626,16 @@ impl SlurmArray {
             .max_parallel
             .map(|m| format!("%{m}"))
             .unwrap_or_default();
-        s.push_str(&format!(
-            "#SBATCH --array=0-{}{max}\n",
-            self.count.saturating_sub(1)
-        ));
+        let tasks = if self.only_tasks.is_empty() {
+            format!("0-{}", self.count.saturating_sub(1))
+        } else {
+            self.only_tasks
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        s.push_str(&format!("#SBATCH --array={tasks}{max}\n"));
         s.push_str("set -euo pipefail\n");
         s.push_str(&format!(
             "cd {}\n",
@@ -625,6 +681,21 @@ impl SlurmArray {
             return Err(Error::InvalidArgument(
                 "slurm: the array needs N >= 1 tasks and both commands".into(),
             ));
+        }
+        if let Some(bad) = self.only_tasks.iter().find(|&&i| i >= self.count) {
+            return Err(Error::InvalidArgument(format!(
+                "slurm: task {bad} is not a shard of N = {}",
+                self.count
+            )));
+        }
+        if let Some(bad) = self
+            .extra_directives
+            .iter()
+            .find(|d| !d.trim().starts_with("--") || d.contains('\n'))
+        {
+            return Err(Error::InvalidArgument(format!(
+                "slurm: an extra #SBATCH option must be one line starting with --, found `{bad}`"
+            )));
         }
         if self.job.is_empty()
             || !self
@@ -805,6 +876,13 @@ mod tests {
         assert!(e.starts_with("0/3: missing"), "{e}");
         write_shard(out, Shard::new(0, 3).unwrap(), "cfg", "x");
 
+        // missing_shards names exactly the shards a merge would refuse.
+        assert!(missing_shards(out, "job", 3).is_empty());
+        std::fs::remove_file(Shard::new(1, 3).unwrap().dir(out).join(SHARD_MANIFEST)).unwrap();
+        assert_eq!(missing_shards(out, "job", 3), vec![1]);
+        assert_eq!(missing_shards(out, "job", 5), vec![0, 1, 2, 3, 4]);
+        write_shard(out, Shard::new(1, 3).unwrap(), "cfg", "x");
+
         // A stray shard of another count.
         write_shard(out, Shard::new(0, 2).unwrap(), "cfg", "x");
         let e = reason(collect_shards(out, "job").unwrap_err());
@@ -831,6 +909,8 @@ mod tests {
             mem: Some("2G".into()),
             cpus_per_task: Some(2),
             account: None,
+            extra_directives: vec!["--qos=short".into()],
+            only_tasks: Vec::new(),
         };
         let scripts = spec.write(tmp.path()).unwrap();
         let text = std::fs::read_to_string(&scripts.array).unwrap();
@@ -846,6 +926,23 @@ mod tests {
         assert!(merge.contains("exec pixel-monitor merge\n"), "{merge}");
         assert!(!merge.contains("--array"));
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert!(text.contains("#SBATCH --qos=short\n"), "{text}");
+        let only = SlurmArray {
+            only_tasks: vec![1, 3],
+            ..spec.clone()
+        };
+        let text = std::fs::read_to_string(only.write(tmp.path()).unwrap().array).unwrap();
+        assert!(text.contains("#SBATCH --array=1,3%2\n"), "{text}");
+        let bad_task = SlurmArray {
+            only_tasks: vec![4],
+            ..spec.clone()
+        };
+        assert!(bad_task.write(tmp.path()).is_err());
+        let bad_option = SlurmArray {
+            extra_directives: vec!["rm -rf /".into()],
+            ..spec.clone()
+        };
+        assert!(bad_option.write(tmp.path()).is_err());
         assert!(
             SlurmArray {
                 job: "../x".into(),

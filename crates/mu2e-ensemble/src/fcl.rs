@@ -246,8 +246,9 @@ pub struct SamplingSummary {
 ///
 /// # Errors
 ///
-/// [`Error::Input`] (path:line) if no header is found, a dataset line is malformed, or a known
-/// dataset is missing from the summary.
+/// [`Error::Input`] (path:line) if no header is found, a dataset line is malformed, a fraction
+/// is not a number in `[0, 1]` or a weight not a finite non-negative number, a known dataset
+/// appears twice, or a known dataset is missing from the summary.
 pub fn parse_sampling_summary(path: &Path, text: &str, known: &[&str]) -> Result<SamplingSummary> {
     let mut in_summary = false;
     let mut datasets = Vec::new();
@@ -287,9 +288,35 @@ pub fn parse_sampling_summary(path: &Path, text: &str, known: &[&str]) -> Result
             .get(1)
             .and_then(|t| t.parse::<u64>().ok())
             .ok_or_else(|| bad("an integer count after the name"))?;
-        let sampled_fraction = num(2, "a sampled fraction")?;
-        let expected_fraction = num(bar + 1, "an expected fraction after `|`")?;
-        let weight = num(bar + 2, "a weight")?;
+        let fraction = |k: usize, what: &str| -> Result<f64> {
+            num(k, what).and_then(|v| {
+                if (0.0..=1.0).contains(&v) {
+                    Ok(v)
+                } else {
+                    Err(bad(what))
+                }
+            })
+        };
+        let sampled_fraction = fraction(2, "a sampled fraction in [0, 1]")?;
+        let expected_fraction = fraction(bar + 1, "an expected fraction in [0, 1] after `|`")?;
+        let weight = num(bar + 2, "a weight").and_then(|w| {
+            if w.is_finite() && w >= 0.0 {
+                Ok(w)
+            } else {
+                Err(bad("a finite, non-negative weight"))
+            }
+        })?;
+        if let Some(prev) = datasets.iter().find(|d: &&SummaryLine| d.dataset == *first) {
+            return Err(Error::input(
+                path,
+                line,
+                format!(
+                    "one line for dataset {first} (the first is at line {})",
+                    prev.line
+                ),
+                "a second one",
+            ));
+        }
         let next = if l.contains("(no more available)") {
             NextEvent::NoMoreAvailable
         } else {
@@ -325,6 +352,17 @@ pub fn parse_sampling_summary(path: &Path, text: &str, known: &[&str]) -> Result
             path,
             text.lines().count() as u64,
             "a SamplingInput summary header (Dataset Counts fraction ... Next)",
+            "none",
+        ));
+    }
+    if let Some(missing) = known
+        .iter()
+        .find(|k| !datasets.iter().any(|d| d.dataset == **k))
+    {
+        return Err(Error::input(
+            path,
+            text.lines().count() as u64,
+            format!("a summary line for the requested dataset {missing}"),
             "none",
         ));
     }

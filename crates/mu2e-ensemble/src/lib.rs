@@ -23,5 +23,7 @@ pub mod planning;
 pub mod run_si;
 pub mod sampler;
 pub mod samples;
+pub mod scale_out;
+pub mod series;
 
 pub use error::{Error, Result};

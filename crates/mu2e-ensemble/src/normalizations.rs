@@ -46,7 +46,7 @@ use crate::constants::{BeamMode, ConstantSet, PotMethod, Process, g0 as c0, g1 a
 use crate::dio::{MIN_VALID_EMIN_MEV, Pol58};
 use crate::error::{Error, Result};
 use crate::norm::{g0, g1, g2, g3};
-use crate::tables::{SimEfficiencies, Spectrum, Tables};
+use crate::tables::{SimEfficiencies, SimEfficiencyRow, Spectrum, Tables};
 use crate::units::{Livetime, LivetimeSeconds, ProtonsOnTarget};
 
 /// SimEfficiencies2 stage names of the stopped-muon rate (spec 1.2, 1.4).
@@ -102,21 +102,79 @@ impl StopRates {
     /// when all five pion rows (`PiBeamCat`, `PiTargetStops`, `PiMinusFilter`,
     /// `PhysicalPionStops`, `PiSelectedLifeimeWeight_sampler`) are present.
     ///
+    /// Validity range of the rows used (the originals accepted anything and produced negative or
+    /// doubled normalisations): each used stage appears once; an efficiency that enters a
+    /// product lies in `(0, 1]`; where `generated > 0`, `0 <= passed <= generated` (a row whose
+    /// efficiency differs from `passed/generated` by more than 0.1 % is accepted with a warning,
+    /// as transcriptions round); the pion counters that divide (`PiTargetStops` passed,
+    /// `PhysicalPionStops` generated) are positive and the weight sum is finite and
+    /// non-negative. Rows not used are not checked (the real table has a weight sum of 2393.6 in
+    /// its efficiency column and rows with 0 generated).
+    ///
     /// # Errors
     /// [`Error::InvalidArgument`] naming the file if `MuBeamCat`, `MuminusStopsCat` or
-    /// `IPAStopsCat` is missing (the originals silently used 1.0).
+    /// `IPAStopsCat` is missing (the originals silently used 1.0); [`Error::Input`] with the
+    /// file and line for a used row that is duplicated or outside the validity range.
     pub fn from_simeff(t: &SimEfficiencies) -> Result<Self> {
-        let file = t
+        let path = t
             .source
-            .as_ref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|| "SimEfficiencies2 table".into());
+            .clone()
+            .unwrap_or_else(|| std::path::PathBuf::from("SimEfficiencies2 table"));
+        let file = path.display().to_string();
+        let once = |stage: &str| -> Result<Option<&SimEfficiencyRow>> {
+            let mut rows = t.rows.iter().filter(|r| r.stage == stage);
+            let first = rows.next();
+            if let (Some(a), Some(b)) = (first, rows.next()) {
+                return Err(Error::input(
+                    &path,
+                    b.line,
+                    format!("one row '{stage}' (the first is at line {})", a.line),
+                    "a second one",
+                ));
+            }
+            if let Some(r) = first
+                && r.generated > 0.0
+            {
+                if !(0.0..=r.generated).contains(&r.passed) {
+                    return Err(Error::input(
+                        &path,
+                        r.line,
+                        format!("'{stage}' passed in [0, generated = {}]", r.generated),
+                        format!("{}", r.passed),
+                    ));
+                }
+                let ratio = r.passed / r.generated;
+                if (ratio - r.efficiency).abs() > 1e-3 * r.efficiency.abs().max(ratio) {
+                    tracing::warn!(
+                        "{file}:{}: '{stage}' efficiency {} differs from passed/generated = {ratio}",
+                        r.line,
+                        r.efficiency
+                    );
+                }
+            }
+            Ok(first)
+        };
+        let efficiency = |r: &SimEfficiencyRow| -> Result<()> {
+            if r.efficiency > 0.0 && r.efficiency <= 1.0 {
+                Ok(())
+            } else {
+                Err(Error::input(
+                    &path,
+                    r.line,
+                    format!("an efficiency in (0, 1] for '{}'", r.stage),
+                    format!("{}", r.efficiency),
+                ))
+            }
+        };
         let need = |stages: &[&str]| -> Result<f64> {
             for s in stages {
-                if t.get(s).is_none() {
-                    return Err(Error::InvalidArgument(format!(
-                        "{file}: expected a row '{s}' (needed for the stopped-muon rates), found none"
-                    )));
+                match once(s)? {
+                    None => {
+                        return Err(Error::InvalidArgument(format!(
+                            "{file}: expected a row '{s}' (needed for the stopped-muon rates), found none"
+                        )));
+                    }
+                    Some(r) => efficiency(r)?,
                 }
             }
             Ok(t.product_of_efficiencies(stages).0)
@@ -124,19 +182,53 @@ impl StopRates {
         let rate = need(&MUON_STOP_STAGES)?;
         let ipa = need(&IPA_STOP_STAGES)?;
         let pion = match (
-            t.get("PiBeamCat"),
-            t.get("PiTargetStops"),
-            t.get("PiMinusFilter"),
-            t.get("PhysicalPionStops"),
-            t.get("PiSelectedLifeimeWeight_sampler"),
+            once("PiBeamCat")?,
+            once("PiTargetStops")?,
+            once("PiMinusFilter")?,
+            once("PhysicalPionStops")?,
+            once("PiSelectedLifeimeWeight_sampler")?,
         ) {
-            (Some(_), Some(stops), Some(filter), Some(phys), Some(w)) => Some(PionStops {
-                stops_per_pot: t.product_of_efficiencies(&PION_STOP_STAGES).0,
-                num_pion_stops: stops.passed,
-                num_pion_filters: filter.passed,
-                num_pion_resamples: phys.generated,
-                selected_sum_of_weights: w.efficiency,
-            }),
+            (Some(beam), Some(stops), Some(filter), Some(phys), Some(w)) => {
+                efficiency(beam)?;
+                efficiency(stops)?;
+                let positive = |r: &SimEfficiencyRow, what: &str, v: f64| -> Result<()> {
+                    if v > 0.0 {
+                        Ok(())
+                    } else {
+                        Err(Error::input(
+                            &path,
+                            r.line,
+                            format!("a positive {what} for '{}' (it divides)", r.stage),
+                            format!("{v}"),
+                        ))
+                    }
+                };
+                positive(stops, "passed count", stops.passed)?;
+                positive(phys, "generated count", phys.generated)?;
+                if filter.passed < 0.0 {
+                    return Err(Error::input(
+                        &path,
+                        filter.line,
+                        "a non-negative passed count for 'PiMinusFilter'",
+                        format!("{}", filter.passed),
+                    ));
+                }
+                if w.efficiency < 0.0 {
+                    return Err(Error::input(
+                        &path,
+                        w.line,
+                        "a non-negative sum of weights for 'PiSelectedLifeimeWeight_sampler'",
+                        format!("{}", w.efficiency),
+                    ));
+                }
+                Some(PionStops {
+                    stops_per_pot: t.product_of_efficiencies(&PION_STOP_STAGES).0,
+                    num_pion_stops: stops.passed,
+                    num_pion_filters: filter.passed,
+                    num_pion_resamples: phys.generated,
+                    selected_sum_of_weights: w.efficiency,
+                })
+            }
             _ => None,
         };
         Ok(StopRates {

@@ -70,6 +70,12 @@ pub struct EnsembleParameters {
     pub log10_rate_range: (f64, f64),
 }
 
+/// Longest accepted livetime of a plan (yr): far beyond any run plan of the experiment (a few
+/// years), and small enough that event and job counts stay exact integers.
+pub const MAX_LIVETIME_YR: f64 = 1000.0;
+/// Most generation jobs one sample may need in a plan; more means the inputs are wrong.
+pub const MAX_JOBS: f64 = 1e9;
+
 /// The log10 range of rue/rup for a maximum RMC livetime (yr).
 pub fn log10_rate_range(max_livetime_rmc_yr: f64) -> (f64, f64) {
     if max_livetime_rmc_yr <= WEEK_REGIME_MAX_YR {
@@ -83,16 +89,16 @@ pub fn log10_rate_range(max_livetime_rmc_yr: f64) -> (f64, f64) {
 ///
 /// # Errors
 ///
-/// [`Error::InvalidArgument`] for a non-positive or non-finite livetime, or a drawn rue above
-/// [`RUE_MAX`] (impossible with the ranges above, kept as the original's guard).
+/// [`Error::InvalidArgument`] for a livetime that is not in `(0,` [`MAX_LIVETIME_YR`]`]`, or a
+/// drawn rue above [`RUE_MAX`] (impossible with the ranges above, kept as the original's guard).
 pub fn draw_parameters(
     max_livetime_rmc_yr: f64,
     run: u32,
     seed: u64,
 ) -> Result<EnsembleParameters> {
-    if !(max_livetime_rmc_yr.is_finite() && max_livetime_rmc_yr > 0.0) {
+    if !(max_livetime_rmc_yr > 0.0 && max_livetime_rmc_yr <= MAX_LIVETIME_YR) {
         return Err(Error::InvalidArgument(format!(
-            "max RMC livetime must be a positive number of years, got {max_livetime_rmc_yr}"
+            "max RMC livetime must be in (0, {MAX_LIVETIME_YR}] yr, got {max_livetime_rmc_yr}"
         )));
     }
     let mut rng = hep_core::rng::stream(seed, 0);
@@ -189,16 +195,17 @@ pub const G0_JOBS: [(&str, u64, u32); 6] = [
 ///
 /// # Errors
 ///
-/// As [`compute`]; [`Error::InvalidArgument`] for negative livetimes.
+/// As [`compute`]; [`Error::InvalidArgument`] for livetimes outside `[0,` [`MAX_LIVETIME_YR`]`]`
+/// or a sample that would need more than [`MAX_JOBS`] jobs.
 pub fn job_counts(
     max_livetime_rmc_yr: f64,
     livetime_gen_yr: f64,
     tables: &Tables,
 ) -> Result<Vec<JobCount>> {
     for v in [max_livetime_rmc_yr, livetime_gen_yr] {
-        if !(v.is_finite() && v >= 0.0) {
+        if !(0.0..=MAX_LIVETIME_YR).contains(&v) {
             return Err(Error::InvalidArgument(format!(
-                "livetimes must be finite and >= 0 yr, got {v}"
+                "livetimes must be in [0, {MAX_LIVETIME_YR}] yr, got {v}"
             )));
         }
     }
@@ -220,13 +227,20 @@ pub fn job_counts(
             } else {
                 livetime_gen_yr
             };
+            let jobs = (norm * lt / per_job as f64).floor() + 1.0;
+            if !(jobs <= MAX_JOBS) {
+                return Err(Error::InvalidArgument(format!(
+                    "{sample}: {norm:e} events/yr x {lt} yr would need {jobs:e} jobs of \
+                     {per_job} events (at most {MAX_JOBS:e})"
+                )));
+            }
             Ok(JobCount {
                 sample: sample.to_string(),
                 norm_per_year: norm,
                 livetime_yr: lt,
                 events_per_job: per_job,
                 merge_factor: merge,
-                njobs: (norm * lt / per_job as f64) as u64 + 1,
+                njobs: jobs as u64,
             })
         })
         .collect()

@@ -99,7 +99,7 @@ pub struct RunSiDir {
 }
 
 fn read_text(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|e| hep_core::Error::io(path, e).into())
+    Ok(hep_core::io::read_text(path)?)
 }
 
 /// The non-blank lines of a file with their 1-based numbers.
@@ -659,6 +659,21 @@ pub fn build(
     bopts: &BuildOptions,
     out_dir: &Path,
 ) -> Result<EnsembleReport> {
+    let (inputs, cfg) = ensemble_setup(dir, opts, bopts)?;
+    crate::sampler::build_ensemble(&inputs, &cfg, out_dir)
+}
+
+/// The sampler inputs and configuration of the ensemble(s) a run_si directory describes (what
+/// [`build`] samples; a series of ensembles starts from the same).
+///
+/// # Errors
+///
+/// As [`plan`] and [`sample_inputs`]; [`Error::InvalidArgument`] without sample files.
+pub fn ensemble_setup(
+    dir: &RunSiDir,
+    opts: &RunSiOptions,
+    bopts: &BuildOptions,
+) -> Result<(Vec<SampleInput>, EnsembleConfig)> {
     let p = plan(dir, opts)?;
     let inputs = sample_inputs(&p)?;
     let ledger = match &bopts.ledger {
@@ -679,7 +694,7 @@ pub fn build(
             with_data_stream: p.constants == ConstantSet::Mdc2018,
         }),
     };
-    crate::sampler::build_ensemble(&inputs, &cfg, out_dir)
+    Ok((inputs, cfg))
 }
 
 /// The default ledger path: [`crate::sampler::DEFAULT_LEDGER_NAME`] in the directory of the first

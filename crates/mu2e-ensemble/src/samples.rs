@@ -484,6 +484,27 @@ pub struct GenPrimaryOptions {
 /// [`Error::InvalidArgument`] for zero jobs or events, a filter efficiency outside (0, 1], a
 /// non-positive cosmic rate or empty energy range; [`Error::Core`] for I/O failures.
 pub fn generate_primary(dir: &Path, opts: &GenPrimaryOptions) -> Result<Vec<SampleFileInfo>> {
+    generate_primary_jobs(dir, opts, 0..opts.njobs)
+}
+
+/// [`generate_primary`] for the jobs `jobs` only (a sub-range of `0..njobs`): the files of these
+/// jobs, identical to those of a run of all jobs, since job `j` draws only from stream
+/// `(seed, j)`.
+///
+/// # Errors
+///
+/// As [`generate_primary`]; [`Error::InvalidArgument`] if `jobs` is not within `0..njobs`.
+pub fn generate_primary_jobs(
+    dir: &Path,
+    opts: &GenPrimaryOptions,
+    jobs: std::ops::Range<u32>,
+) -> Result<Vec<SampleFileInfo>> {
+    if jobs.end > opts.njobs {
+        return Err(Error::InvalidArgument(format!(
+            "jobs {}..{} are not within the sample's 0..{}",
+            jobs.start, jobs.end, opts.njobs
+        )));
+    }
     if opts.njobs == 0 || opts.events_per_job == 0 {
         return Err(Error::InvalidArgument(
             "gen-primary needs njobs >= 1 and events >= 1".into(),
@@ -501,8 +522,7 @@ pub fn generate_primary(dir: &Path, opts: &GenPrimaryOptions) -> Result<Vec<Samp
         ));
     }
     let generator = Generator::new(&opts.kind)?;
-    (0..opts.njobs)
-        .into_par_iter()
+    jobs.into_par_iter()
         .map(|j| {
             let subrun = opts.first_subrun + j;
             let mut rng = hep_core::rng::stream(opts.seed, u64::from(j));

@@ -67,8 +67,8 @@ impl Spectrum {
     /// Builds a spectrum from energies (MeV) and weights of equal length.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] if the lengths differ, the table is empty, or a value is
-    /// negative or not finite.
+    /// [`Error::InvalidArgument`] if the lengths differ or the points are outside the validity
+    /// range of a spectrum table (see [`Spectrum::read`]).
     pub fn from_points(energies: Vec<f64>, values: Vec<f64>) -> Result<Self> {
         if energies.len() != values.len() {
             return Err(Error::InvalidArgument(format!(
@@ -77,18 +77,12 @@ impl Spectrum {
                 values.len()
             )));
         }
-        if energies.is_empty() {
-            return Err(Error::InvalidArgument("empty spectrum".into()));
-        }
-        if let Some((e, v)) = energies
-            .iter()
-            .zip(&values)
-            .find(|(e, v)| !e.is_finite() || !v.is_finite() || **v < 0.0)
-        {
-            return Err(Error::InvalidArgument(format!(
-                "spectrum point ({e}, {v}) is not a finite energy with a non-negative weight"
-            )));
-        }
+        let lines: Vec<u64> = (1..=energies.len() as u64).collect();
+        check_spectrum(&energies, &values, &lines).map_err(|(i, expected, found)| {
+            Error::InvalidArgument(format!(
+                "spectrum point {i}: expected {expected}, found {found}"
+            ))
+        })?;
         let total = plain_sum(&values);
         Ok(Spectrum {
             energies,
@@ -100,9 +94,17 @@ impl Spectrum {
 
     /// Reads a two-column `E value` table (whitespace-separated; blank and `#` lines skipped).
     ///
+    /// Validity range (every spectrum table of the originals satisfies it; the weights there are
+    /// normalised densities below 0.1): at least [`MIN_SPECTRUM_ROWS`] rows, energies finite and
+    /// strictly increasing (no duplicated or unsorted energies), weights finite, non-negative and
+    /// at most [`MAX_SPECTRUM_WEIGHT`], with a positive sum. A table outside it made the
+    /// fractions, and so the normalisations, silently wrong (e.g. one weight of 1e308 gave a DIO
+    /// normalisation of ~0).
+    ///
     /// # Errors
     /// [`Error::Core`] if the file cannot be read; [`Error::Input`] with `path:line` for a line
-    /// that is not two finite numbers with a non-negative value, or for a file without data.
+    /// that is not two numbers, for the first value outside the validity range, or for a file
+    /// without data.
     pub fn read(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let text = read_text(path)?;
@@ -116,7 +118,10 @@ impl Spectrum {
     /// # Errors
     /// As [`Spectrum::read`].
     pub fn parse(text: &str, path: &Path) -> Result<Self> {
-        let (energies, values) = parse_two_columns(text, path, "energy (MeV)", "spectrum weight")?;
+        let (energies, values, lines) =
+            parse_two_columns(text, path, "energy (MeV)", "spectrum weight")?;
+        check_spectrum(&energies, &values, &lines)
+            .map_err(|(line, expected, found)| Error::input(path, line, expected, found))?;
         let total = plain_sum(&values);
         Ok(Spectrum {
             energies,
@@ -696,12 +701,7 @@ impl Tables {
 // ------------------------------------------------------------------------------ helpers
 
 fn read_text(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|e| {
-        Error::Core(hep_core::Error::Io {
-            path: path.to_path_buf(),
-            source: e,
-        })
-    })
+    Ok(hep_core::io::read_text(path)?)
 }
 
 /// Non-blank, non-`#` lines with their 1-based numbers.
@@ -738,14 +738,68 @@ fn two_numbers(
     }
 }
 
+/// Fewest rows of a spectrum table.
+pub const MIN_SPECTRUM_ROWS: usize = 2;
+/// Largest accepted spectrum weight: far above any real table (their weights are normalised
+/// densities below 0.1), far below where sums of 10^5 weights lose all precision.
+pub const MAX_SPECTRUM_WEIGHT: f64 = 1e30;
+
+/// The validity range of a spectrum (see [`Spectrum::read`]); on failure the line (or point
+/// number) from `lines`, what was expected and what was found.
+fn check_spectrum(
+    energies: &[f64],
+    values: &[f64],
+    lines: &[u64],
+) -> std::result::Result<(), (u64, String, String)> {
+    let last = lines.last().copied().unwrap_or(1);
+    if energies.len() < MIN_SPECTRUM_ROWS {
+        return Err((
+            last,
+            format!("at least {MIN_SPECTRUM_ROWS} rows in a spectrum table"),
+            format!("{} row(s)", energies.len()),
+        ));
+    }
+    for (i, ((&e, &w), &line)) in energies.iter().zip(values).zip(lines).enumerate() {
+        if !e.is_finite() {
+            return Err((line, "a finite energy (MeV)".into(), format!("{e}")));
+        }
+        if i > 0 && e <= energies[i - 1] {
+            return Err((
+                line,
+                format!(
+                    "an energy above the previous row's {} MeV (energies strictly increasing)",
+                    energies[i - 1]
+                ),
+                format!("{e}"),
+            ));
+        }
+        if !(0.0..=MAX_SPECTRUM_WEIGHT).contains(&w) {
+            return Err((
+                line,
+                format!("a spectrum weight in [0, {MAX_SPECTRUM_WEIGHT:e}]"),
+                format!("{w}"),
+            ));
+        }
+    }
+    if !(plain_sum(values) > 0.0) {
+        return Err((
+            last,
+            "a spectrum with a positive sum of weights".into(),
+            "all weights 0".into(),
+        ));
+    }
+    Ok(())
+}
+
 fn parse_two_columns(
     text: &str,
     path: &Path,
     first: &str,
     second: &str,
-) -> Result<(Vec<f64>, Vec<f64>)> {
+) -> Result<(Vec<f64>, Vec<f64>, Vec<u64>)> {
     let mut xs = Vec::new();
     let mut ys = Vec::new();
+    let mut lines = Vec::new();
     for (lineno, line) in data_lines(text) {
         let (x, y) = two_numbers(line, path, lineno, first, second)?;
         if y < 0.0 {
@@ -758,11 +812,12 @@ fn parse_two_columns(
         }
         xs.push(x);
         ys.push(y);
+        lines.push(lineno);
     }
     if xs.is_empty() {
         return Err(Error::input(path, 1, "at least one data row", "none"));
     }
-    Ok((xs, ys))
+    Ok((xs, ys, lines))
 }
 
 /// Left-to-right sum (no compensation), as Python's `sum` and the originals' loops.
@@ -824,8 +879,11 @@ mod tests {
         assert_eq!(s.fraction_at_least(3.5), 0.0);
         assert_eq!(s.fraction_low_edge_at_least(2.0, 1.0), 0.25);
         assert_eq!(s.fraction_low_edge_at_least(1.5, 1.0), 0.75);
-        let zero = Spectrum::from_points(vec![1.0], vec![0.0]).unwrap();
-        assert_eq!(zero.fraction_at_least(0.0), 0.0);
+        // One row, all zeros, duplicate energies, a huge weight: outside the validity range.
+        assert!(Spectrum::from_points(vec![1.0], vec![1.0]).is_err());
+        assert!(Spectrum::from_points(vec![1.0, 2.0], vec![0.0, 0.0]).is_err());
+        assert!(Spectrum::from_points(vec![1.0, 1.0], vec![1.0, 1.0]).is_err());
+        assert!(Spectrum::from_points(vec![1.0, 2.0], vec![1e308, 1.0]).is_err());
     }
 
     #[test]

@@ -29,7 +29,17 @@ proptest! {
     }
 
     #[test]
-    fn spectrum_text_round_trip(points in prop::collection::vec((0.0f64..200.0, 0.0f64..1e3), 1..50), emin in 0.0f64..200.0) {
+    fn spectrum_text_round_trip(steps in prop::collection::vec((0.001f64..10.0, 0.0f64..1e3), 2..50), emin in 0.0f64..200.0) {
+        // A valid table: strictly increasing energies, weights with a positive sum.
+        let mut energy = 0.0;
+        let mut points: Vec<(f64, f64)> = steps
+            .iter()
+            .map(|&(de, w)| {
+                energy += de;
+                (energy, w)
+            })
+            .collect();
+        points[0].1 += 1.0;
         let text: String = points.iter().map(|(e, v)| format!("{e:?}\t{v:?}\n")).collect();
         let s = Spectrum::parse(&text, Path::new("t.tbl")).unwrap();
         let e: Vec<f64> = points.iter().map(|p| p.0).collect();

@@ -474,3 +474,155 @@ fn subrun_starts_for_fcl_follow_the_files() {
         assert_eq!(st.spans_files, first / 100 != last / 100, "sub-run {k}");
     }
 }
+
+/// Reliability defect 4 (reservations stuck `reserved`): inputs are checked before anything is
+/// reserved, and a run that fails after reserving removes its files and gives its rows back.
+#[test]
+fn ledger_reservation_is_released_when_the_run_fails() {
+    use mu2e_ensemble::sampler::FclOptions;
+    let tmp = tempfile::tempdir().unwrap();
+    let sdir = tmp.path().join("samples");
+    std::fs::create_dir_all(&sdir).unwrap();
+    let inputs = samples(&sdir);
+    let ledger = sdir.join("ledger.json");
+
+    // A bad FCL template is refused before the ledger or the output directory is touched.
+    let template = tmp.path().join("bad.fcl");
+    std::fs::write(&template, "run: $run\nunknown: ${notAPlaceholder}\n").unwrap();
+    let mut cfg = config(&ledger, 21, 97);
+    cfg.fcl = Some(FclOptions {
+        template: Some(template.clone()),
+        with_data_stream: false,
+    });
+    let out = tmp.path().join("ens_bad_template");
+    let e = build_ensemble(&inputs, &cfg, &out).unwrap_err().to_string();
+    assert!(
+        e.contains("bad.fcl") && e.contains("notAPlaceholder"),
+        "{e}"
+    );
+    assert!(!ledger.exists(), "nothing reserved");
+    assert!(!out.exists(), "nothing written");
+
+    // A failure while writing (the first sub-run's name is taken by a directory): the files
+    // written so far are removed and the reservation is released.
+    let out = tmp.path().join("ens_fails");
+    std::fs::create_dir_all(&out).unwrap();
+    let cfg = config(&ledger, 22, 97);
+    let blocker = out.join(cfg.naming.file_name(cfg.run, cfg.first_subrun));
+    std::fs::create_dir_all(&blocker).unwrap();
+    assert!(build_ensemble(&inputs, &cfg, &out).is_err());
+    let l = Ledger::load(&ledger).unwrap();
+    assert!(l.ensembles.is_empty(), "{:?}", l.ensembles);
+    assert!(l.files.values().all(|f| f.used.is_empty()));
+    let left: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        left,
+        vec![blocker.file_name().unwrap().to_owned()],
+        "{left:?}"
+    );
+
+    // The same rows are then available to the next run, which completes.
+    std::fs::remove_dir(&blocker).unwrap();
+    let rep = build_ensemble(&inputs, &cfg, &out).unwrap();
+    let l = Ledger::load(&ledger).unwrap();
+    assert_eq!(l.ensembles.len(), 1);
+    assert_eq!(l.ensembles[0].status, "complete");
+    assert_eq!(
+        l.ensembles[0].holder_pid,
+        Some(std::process::id()),
+        "the holder is recorded"
+    );
+    assert!(rep.draws.n_total > 0);
+}
+
+/// Reliability defect 4 (after a kill): a reservation whose holder process is gone is stale and
+/// `release_stale` gives its rows back; a live holder's is kept; complete ensembles never go.
+#[test]
+fn ledger_stale_reservation_of_a_killed_run_is_released() {
+    use mu2e_ensemble::sampler::{
+        FileRange, LedgerEntry, LedgerFile, host_name, release_reservation, release_stale,
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let ledger_path = tmp.path().join("ledger.json");
+    let file = tmp.path().join("sample.parquet");
+    std::fs::write(&file, b"x").unwrap();
+    // A process that has exited: its pid is free (a reused pid would only keep the entry).
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead_pid = child.id();
+    child.wait().unwrap();
+    let range = |a, b| FileRange {
+        sample: "s".into(),
+        path: file.clone(),
+        start_row: a,
+        end_row: b,
+        first_event: None,
+        last_event: None,
+    };
+    let entry = |id: &str, status: &str, pid: u32, r: FileRange| LedgerEntry {
+        output_dir: tmp.path().join(id),
+        seed: 1,
+        status: status.into(),
+        reserved_utc: "2026-12-04T00:00:00.000Z".into(),
+        ranges: vec![r],
+        id: id.into(),
+        holder_pid: Some(pid),
+        holder_host: Some(host_name()),
+    };
+    let mut ledger = Ledger {
+        version: 1,
+        ..Ledger::default()
+    };
+    let mut lf = LedgerFile {
+        rows: 100,
+        used: Vec::new(),
+    };
+    for (a, b) in [(0, 10), (10, 20), (20, 30)] {
+        lf.mark(a, b).unwrap();
+    }
+    ledger
+        .files
+        .insert(mu2e_ensemble::sampler::ledger_key(&file), lf);
+    ledger.ensembles = vec![
+        entry("killed", "reserved", dead_pid, range(0, 10)),
+        entry("running", "reserved", std::process::id(), range(10, 20)),
+        entry("done", "complete", dead_pid, range(20, 30)),
+    ];
+    ledger.save(&ledger_path).unwrap();
+    assert!(ledger.ensembles[0].is_stale());
+    assert!(!ledger.ensembles[1].is_stale());
+    assert!(!ledger.ensembles[2].is_stale());
+
+    let released = release_stale(&ledger_path).unwrap();
+    assert_eq!(released.len(), 1);
+    assert_eq!(released[0].id, "killed");
+    let l = Ledger::load(&ledger_path).unwrap();
+    assert_eq!(l.ensembles.len(), 2);
+    assert_eq!(l.files.values().next().unwrap().used, vec![[10, 30]]);
+    // A complete ensemble is never released, not even by id.
+    let e = release_reservation(&ledger_path, "done")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("never released"), "{e}");
+    release_reservation(&ledger_path, "running").unwrap();
+    let l = Ledger::load(&ledger_path).unwrap();
+    assert_eq!(l.files.values().next().unwrap().used, vec![[20, 30]]);
+}
+
+/// Reliability defect 5 (stale lock): the ledger lock is an OS advisory lock, so a lock file
+/// left by a killed process does not block the next run.
+#[test]
+fn ledger_stale_lock_file_does_not_block() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sdir = tmp.path().join("samples");
+    std::fs::create_dir_all(&sdir).unwrap();
+    let inputs = samples(&sdir);
+    let ledger = sdir.join("ledger.json");
+    std::fs::write(sdir.join("ledger.json.lock"), b"left by a killed run").unwrap();
+    let t = std::time::Instant::now();
+    build_ensemble(&inputs, &config(&ledger, 31, 97), &tmp.path().join("ens")).unwrap();
+    // The old lock waited 60 s before giving up; the advisory lock is taken at once.
+    assert!(t.elapsed() < std::time::Duration::from_secs(30));
+}
