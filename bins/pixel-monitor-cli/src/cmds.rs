@@ -145,7 +145,7 @@ pub enum Command {
     /// Join the shards of a profile job into the files of a single run.
     Merge(ProfileArgs),
     /// Write (and with --submit run) the Slurm scripts of a sharded profile job.
-    Submit(SubmitArgs),
+    Submit(ProfileSubmitArgs),
     /// Stitch profile fragments together (merge_profiles.py).
     MergeProfiles(MergeProfilesArgs),
     /// Hamburg-model prediction against the measured leakage current, and its fit.
@@ -970,58 +970,29 @@ impl ProfileArgs {
 
 /// Arguments of `submit`.
 #[derive(Args)]
-pub struct SubmitArgs {
-    /// The profile job's configuration (TOML); the tasks run `profile --config FILE --shard I/N`.
+pub struct ProfileSubmitArgs {
+    /// The profile job's configuration (TOML); the tasks run `profile --config FILE --shard I/N`
+    /// and the merge `merge --config FILE`.
     #[arg(long, value_name = "FILE.toml", required = true)]
     config: PathBuf,
-    /// Number of shards N (1 to 128).
-    #[arg(long, value_name = "N")]
-    shards: usize,
-    /// At most this many tasks at once.
-    #[arg(long)]
-    max_parallel: Option<usize>,
-    /// Slurm partition.
-    #[arg(long)]
-    partition: Option<String>,
-    /// Time limit per task (e.g. 01:00:00).
-    #[arg(long)]
-    time: Option<String>,
-    /// Memory per task (e.g. 4G).
-    #[arg(long)]
-    mem: Option<String>,
-    /// CPUs per task.
-    #[arg(long)]
-    cpus_per_task: Option<u32>,
-    /// Slurm account.
-    #[arg(long)]
-    account: Option<String>,
-    /// Run sbatch (otherwise only write the scripts and print the commands).
-    #[arg(long)]
-    submit: bool,
+    #[command(flatten)]
+    slurm: hep_cli_support::SubmitArgs,
 }
 
-impl SubmitArgs {
+impl ProfileSubmitArgs {
     fn run(self) -> Result<()> {
-        if self.shards == 0 {
+        if self.slurm.shards == 0 {
             bail!("--shards must be at least 1");
         }
         let job: pixel_monitor::profile_job::ProfileJob =
             load_config(Some(&self.config), &toml::Table::new())?;
-        let exe = std::env::current_exe().context("locating the pixel-monitor executable")?;
-        let exe = exe.to_string_lossy().into_owned();
+        let exe = hep_cli_support::current_program()?;
         let cfg = std::path::absolute(&self.config).context("resolving the configuration path")?;
         let cfg = cfg.to_string_lossy().into_owned();
-        let slurm = pixel_monitor::profile_job::SlurmOptions {
-            max_parallel: self.max_parallel,
-            partition: self.partition,
-            time: self.time,
-            mem: self.mem,
-            cpus_per_task: self.cpus_per_task,
-            account: self.account,
-        };
-        let scripts = pixel_monitor::profile_job::profile_slurm(
-            &job,
-            self.shards,
+        hep_cli_support::submit(
+            &self.slurm,
+            pixel_monitor::profile_job::PROFILE_JOB,
+            &job.output_dir,
             vec![
                 exe.clone(),
                 "profile".into(),
@@ -1029,22 +1000,7 @@ impl SubmitArgs {
                 cfg.clone(),
             ],
             vec![exe, "merge".into(), "--config".into(), cfg],
-            &slurm,
-        )?;
-        say!(
-            "wrote {} and {}\n",
-            scripts.array.display(),
-            scripts.merge.display()
-        );
-        if self.submit {
-            let (a, m) = scripts.submit()?;
-            say!("submitted array job {a} and merge job {m}\n");
-        } else {
-            for c in scripts.commands() {
-                say!("{c}\n");
-            }
-        }
-        Ok(())
+        )
     }
 }
 

@@ -229,7 +229,8 @@ fn single_subcommands_shards_and_slurm() {
         "{}",
         stdout(&out)
     );
-    let script = std::fs::read_to_string(d.join("profiles/slurm/profile.sbatch")).unwrap();
+    let script =
+        std::fs::read_to_string(d.join("profiles/slurm/pixel-monitor-profile.sbatch")).unwrap();
     assert!(
         script.contains("#SBATCH --array=0-1") && script.contains("profile --config"),
         "{script}"
@@ -336,4 +337,117 @@ fn print_config_and_errors() {
         help.contains("(s, default 1200)") && help.contains("--shard"),
         "{help}"
     );
+}
+
+/// Files below `dir` (relative paths), without manifests and the Slurm and shard directories.
+fn outputs(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            if p.is_dir() {
+                if name != "slurm" && name != "shards" {
+                    stack.push(p);
+                }
+            } else if !name.ends_with(".manifest.json") && !name.ends_with(".log") {
+                files.push(p.strip_prefix(dir).unwrap().to_path_buf());
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// Under CI (real single-node Slurm started by `.ci/run`): `submit --submit` runs the profile as
+/// an array of three tasks and the merge after them; the merged text and Parquet profiles are
+/// byte-identical to the single-process profile.
+#[test]
+fn slurm_array_and_merge_give_the_single_process_profile() {
+    use hep_cli_support::slurm_testing::{available, submitted_ids, wait_for};
+    if !available("slurm_array_and_merge_give_the_single_process_profile") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let sim = d.join("sim");
+    simulate(&sim);
+    let out = pm()
+        .args(["fluence-field", "--no-texts", "--no-plots", "-i"])
+        .arg(sim.join("fluka_usrbin_ascii.txt"))
+        .arg("-o")
+        .arg(d.join("fluence"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let fills = d.join("fi");
+    let out = pm()
+        .args(["fills", "-i"])
+        .arg(sim.join("fills.json"))
+        .arg("-o")
+        .arg(&fills)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let config = |name: &str| {
+        let path = d.join(format!("{name}.toml"));
+        std::fs::write(
+            &path,
+            format!(
+                "fills = \"{}\"\nlumi = \"{}\"\ncaen = \"{}\"\nplc = \"{}\"\nhv = \"{}\"\nfield = \"{}\"\nreadout_groups = [\"BPix_BmI_SEC1_LYR1\", \"BPix_BpO_SEC8_LYR4\", \"BPix_BpI_SEC4_LYR2\"]\noutput_dir = \"{}\"\nplots_for = []\n",
+                fills.join("fills.csv").display(),
+                sim.join("lumi_byls.csv").display(),
+                sim.join("caen.parquet").display(),
+                sim.join("plc.parquet").display(),
+                sim.join("hv.parquet").display(),
+                d.join("fluence/fluence_field_phase1_6500GeV.parquet").display(),
+                d.join(name).display()
+            ),
+        )
+        .unwrap();
+        path
+    };
+    let single = config("single");
+    let out = pm()
+        .args(["profile", "--config"])
+        .arg(&single)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let sharded = config("sharded");
+    let out = pm()
+        .current_dir(d)
+        .args(["submit", "--config"])
+        .arg(&sharded)
+        .args(["--shards", "3", "--submit"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let printed = stdout(&out);
+    let (array, merge) = submitted_ids(&printed).expect("job ids printed");
+    let timeout = std::time::Duration::from_secs(300);
+    let states = wait_for(&array, timeout);
+    assert!(
+        states.iter().all(|s| s == "COMPLETED"),
+        "array {array}: {states:?}"
+    );
+    assert_eq!(wait_for(&merge, timeout), ["COMPLETED"], "merge {merge}");
+    let a = outputs(&d.join("single"));
+    let b = outputs(&d.join("sharded"));
+    assert_eq!(a, b);
+    assert!(
+        a.iter()
+            .any(|p| p.extension().is_some_and(|x| x == "parquet")),
+        "{a:?}"
+    );
+    assert!(a.len() >= 4, "{a:?}");
+    for f in &a {
+        assert!(
+            std::fs::read(d.join("single").join(f)).unwrap()
+                == std::fs::read(d.join("sharded").join(f)).unwrap(),
+            "{} differs",
+            f.display()
+        );
+    }
 }

@@ -27,7 +27,6 @@
 //! times are not sorted is sorted on its own.
 
 use std::collections::HashMap;
-use std::io::Write as _;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -645,7 +644,7 @@ fn read_row_group(
     let pq = |e: parquet::errors::ParquetError| {
         Error::Core(hep_core::Error::Parquet {
             path: path.to_path_buf(),
-            source: e,
+            error: e,
         })
     };
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
@@ -801,7 +800,7 @@ fn read_parquet(path: &Path, kind: DcsKind, time: &TimeReader) -> Result<DcsStor
     let pq = |e: parquet::errors::ParquetError| {
         Error::Core(hep_core::Error::Parquet {
             path: path.to_path_buf(),
-            source: e,
+            error: e,
         })
     };
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
@@ -900,8 +899,9 @@ pub fn export_header(kind: DcsKind) -> &'static [&'static str] {
 /// I/O errors; nothing is left at `path` then.
 pub fn write_export_csv(path: &Path, kind: DcsKind, rows: &[ExportRow]) -> Result<()> {
     hep_core::io::atomic_write(path, |w| {
-        let io = |e| hep_core::Error::io(path, e);
-        writeln!(w, "{}", export_header(kind).join(",")).map_err(io)?;
+        let err = |e: csv::Error| hep_core::Error::io(path, std::io::Error::other(e));
+        let mut out = csv::Writer::from_writer(w);
+        out.write_record(export_header(kind)).map_err(err)?;
         let num = |x: f64| {
             if x.is_nan() {
                 String::new()
@@ -912,15 +912,18 @@ pub fn write_export_csv(path: &Path, kind: DcsKind, rows: &[ExportRow]) -> Resul
         for r in rows {
             let t = crate::time::fills_csv_str(r.change_date);
             match kind {
-                DcsKind::Caen => writeln!(w, "{},{t},{},{}", r.alias, num(r.value), num(r.value2)),
+                DcsKind::Caen => {
+                    out.write_record([r.alias.as_str(), &t, &num(r.value), &num(r.value2)])
+                }
                 DcsKind::Plc => {
                     let part = r.alias.rsplit('/').next().unwrap_or(&r.alias);
-                    writeln!(w, "{},{part},{t},{}", r.alias, num(r.value))
+                    out.write_record([r.alias.as_str(), part, &t, &num(r.value)])
                 }
-                DcsKind::Hv => writeln!(w, "{},{t},{}", r.alias, num(r.value)),
+                DcsKind::Hv => out.write_record([r.alias.as_str(), &t, &num(r.value)]),
             }
-            .map_err(io)?;
+            .map_err(err)?;
         }
+        out.flush().map_err(|e| hep_core::Error::io(path, e))?;
         Ok(())
     })?;
     Ok(())

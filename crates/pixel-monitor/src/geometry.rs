@@ -432,12 +432,14 @@ pub struct Geometry {
     index: BTreeMap<String, usize>,
 }
 
-fn csv_rows(text: &'static str, name: &str) -> impl Iterator<Item = Vec<&'static str>> {
-    let _ = name;
-    text.lines()
-        .skip(1)
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| l.split(',').collect())
+/// The records of an embedded CSV table (header skipped), read with the csv crate.
+fn csv_rows(text: &'static str, name: &str) -> impl Iterator<Item = csv::StringRecord> {
+    csv::ReaderBuilder::new()
+        .from_reader(text.as_bytes())
+        .into_records()
+        .map(|r| r.unwrap_or_else(|e| panic!("embedded table {name}: {e}")))
+        .collect::<Vec<_>>()
+        .into_iter()
 }
 
 fn modules(text: &'static str, name: &str) -> Vec<Module> {
@@ -472,7 +474,7 @@ impl Geometry {
                 rphi_cm: f[2].parse().expect("embedded size table"),
                 z_cm: f[3].parse().expect("embedded size table"),
             };
-            match f[0] {
+            match &f[0] {
                 "BPix" => bpix_size = Some(s),
                 "FPix" => fpix_size = Some(s),
                 _ => {}
@@ -484,7 +486,7 @@ impl Geometry {
         let mut alias_map = BTreeMap::new();
         let mut broken_aliases = Vec::new();
         for f in csv_rows(ALIASES, "omds_dcs_aliases.csv") {
-            if f[2] == "broken" {
+            if &f[2] == "broken" {
                 broken_aliases.push(f[0].to_string());
             } else {
                 alias_map.insert(f[0].to_string(), f[1].to_string());

@@ -157,24 +157,37 @@ fn unit_of(header: &str) -> Option<String> {
 /// unparseable time; I/O errors.
 pub fn read_brilcalc(path: &Path, time: &TimeReader) -> Result<BrilTable> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let mut header: Option<(usize, Vec<String>)> = None;
-    let mut rows = Vec::new();
+    // Comment lines (`#...`) come through the csv reader as records too, so that its line
+    // numbers count every line: the header is the first one naming `run:fill`, `#Summary` ends
+    // the data.
+    let mut header: Option<Vec<String>> = None;
     let mut unit = String::new();
     let mut cols = (0, 0, 0, 0, 0);
-    for (i, raw) in text.lines().enumerate() {
-        let line_no = i as u64 + 1;
-        let line = raw.trim();
-        if line.is_empty() {
-            continue;
+    let mut rows = Vec::new();
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let mut record = csv::StringRecord::new();
+    loop {
+        let more = reader.read_record(&mut record).map_err(|e| {
+            let line = e.position().map_or(0, csv::Position::line);
+            Error::parse(path, line, "a brilcalc CSV row", e.to_string())
+        })?;
+        if !more {
+            break;
         }
-        if let Some(rest) = line.strip_prefix('#') {
+        let line_no = record.position().map_or(0, csv::Position::line);
+        let line = record.iter().collect::<Vec<_>>().join(",");
+        if let Some(rest) = record.get(0).and_then(|f| f.strip_prefix('#')) {
             if rest.trim_start().starts_with("Summary") {
                 break;
             }
-            if header.is_none() && rest.contains("run:fill") {
-                let names: Vec<String> = rest
-                    .split(',')
-                    .map(|s| s.trim().to_ascii_lowercase())
+            if header.is_none() && line.contains("run:fill") {
+                let names: Vec<String> = std::iter::once(rest)
+                    .chain(record.iter().skip(1))
+                    .map(|n| n.trim().to_ascii_lowercase())
                     .collect();
                 let find = |p: &str| names.iter().position(|n| n.starts_with(p));
                 let (Some(rf), Some(t), Some(d), Some(r)) = (
@@ -203,11 +216,11 @@ pub fn read_brilcalc(path: &Path, time: &TimeReader) -> Result<BrilTable> {
                 }
                 let ls = names.iter().position(|n| n == "ls").unwrap_or(usize::MAX);
                 cols = (rf, t, d, r, ls);
-                header = Some((i, names));
+                header = Some(names);
             }
             continue;
         }
-        let Some((_, names)) = &header else {
+        let Some(names) = &header else {
             return Err(Error::parse(
                 path,
                 line_no,
@@ -215,7 +228,7 @@ pub fn read_brilcalc(path: &Path, time: &TimeReader) -> Result<BrilTable> {
                 format!("`{line}`"),
             ));
         };
-        let f: Vec<&str> = line.split(',').map(str::trim).collect();
+        let f = &record;
         if f.len() != names.len() {
             return Err(Error::parse(
                 path,
@@ -227,7 +240,7 @@ pub fn read_brilcalc(path: &Path, time: &TimeReader) -> Result<BrilTable> {
         let (rf, tc, dc, rc, _) = cols;
         let (run, fill_text) = f[rf]
             .split_once(':')
-            .ok_or_else(|| Error::parse(path, line_no, "`run:fill`", format!("`{}`", f[rf])))?;
+            .ok_or_else(|| Error::parse(path, line_no, "`run:fill`", format!("`{}`", &f[rf])))?;
         let run: u32 = run.parse().map_err(|_| {
             Error::parse(path, line_no, "an integer run number", format!("`{run}`"))
         })?;
@@ -239,7 +252,7 @@ pub fn read_brilcalc(path: &Path, time: &TimeReader) -> Result<BrilTable> {
                 format!("`{fill_text}`"),
             )
         })?;
-        let t = f[tc];
+        let t = &f[tc];
         let time_us = match t.parse::<i64>() {
             Ok(s) => s.checked_mul(US_PER_S),
             Err(_) => time.parse(t),
@@ -261,7 +274,7 @@ pub fn read_brilcalc(path: &Path, time: &TimeReader) -> Result<BrilTable> {
                         path,
                         line_no,
                         format!("a number in `{name}`"),
-                        format!("`{}`", f[c]),
+                        format!("`{}`", &f[c]),
                     )
                 })
         };
@@ -274,7 +287,7 @@ pub fn read_brilcalc(path: &Path, time: &TimeReader) -> Result<BrilTable> {
             recorded: num(rc, "recorded")?,
         });
     }
-    let Some((_, _)) = header else {
+    let Some(_) = header else {
         return Err(Error::parse(
             path,
             1,

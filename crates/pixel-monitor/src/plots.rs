@@ -56,27 +56,25 @@ impl PlotFormat {
     }
 }
 
-/// Writes the CSV of a plot's points: `series,<x>,<y>` rows.
+/// Writes the CSV of a plot's points: `series,<x>,<y>` rows (csv crate quoting).
 fn write_points(path: &Path, x_name: &str, y_name: &str, series: &[Series]) -> Result<()> {
-    let q = |s: &str| {
-        if s.contains([',', '"']) {
-            format!("\"{}\"", s.replace('"', "\"\""))
-        } else {
-            s.to_string()
-        }
-    };
-    let mut s = format!("series,{},{}\n", q(x_name), q(y_name));
+    let err = |e: csv::Error| Error::io(path, std::io::Error::other(e));
+    let mut out = csv::Writer::from_writer(Vec::new());
+    out.write_record(["series", x_name, y_name]).map_err(err)?;
     for se in series {
         for (x, y) in &se.points {
-            s.push_str(&format!(
-                "{},{},{}\n",
-                q(&se.label),
-                crate::pyfmt::repr(*x),
-                crate::pyfmt::repr(*y)
-            ));
+            out.write_record([
+                se.label.as_str(),
+                &crate::pyfmt::repr(*x),
+                &crate::pyfmt::repr(*y),
+            ])
+            .map_err(err)?;
         }
     }
-    hep_core::io::atomic_write_bytes(path, s.as_bytes())?;
+    let bytes = out
+        .into_inner()
+        .map_err(|e| Error::io(path, std::io::Error::other(e.to_string())))?;
+    hep_core::io::atomic_write_bytes(path, &bytes)?;
     Ok(())
 }
 

@@ -17,7 +17,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use hep_core::progress::Progress;
-use hep_core::shard::{Shard, ShardManifest, SlurmArray, SlurmScripts, collect_shards};
+use hep_core::shard::{Shard, ShardManifest, collect_shards};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -39,7 +39,7 @@ use crate::temperatures::TemperatureEngine;
 use crate::time::TimeSettings;
 
 /// The job name in shard manifests and Slurm scripts.
-pub const PROFILE_JOB: &str = "profile";
+pub const PROFILE_JOB: &str = "pixel-monitor profile";
 
 /// `profile`: the radiation profiles of the readout groups.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -554,52 +554,6 @@ pub fn merge_profile_shards(job: &ProfileJob) -> Result<ProfileReport> {
         outputs: out.finish()?,
         ..ProfileReport::default()
     })
-}
-
-/// Writes the Slurm scripts of a sharded profile job: an array of `count` tasks running
-/// `task_command --shard $SLURM_ARRAY_TASK_ID/<count>` and a merge running `merge_command`.
-///
-/// # Errors
-/// As [`SlurmArray::write`].
-pub fn profile_slurm(
-    job: &ProfileJob,
-    count: usize,
-    task_command: Vec<String>,
-    merge_command: Vec<String>,
-    slurm: &SlurmOptions,
-) -> Result<SlurmScripts> {
-    let a = SlurmArray {
-        job: PROFILE_JOB.into(),
-        count,
-        max_parallel: slurm.max_parallel,
-        task_command,
-        merge_command,
-        workdir: std::env::current_dir().map_err(|e| Error::io(".", e))?,
-        partition: slurm.partition.clone(),
-        time: slurm.time.clone(),
-        mem: slurm.mem.clone(),
-        cpus_per_task: slurm.cpus_per_task,
-        account: slurm.account.clone(),
-    };
-    Ok(a.write(&job.output_dir)?)
-}
-
-/// Slurm resources of `submit`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SlurmOptions {
-    /// At most this many tasks at once.
-    pub max_parallel: Option<usize>,
-    /// Partition.
-    pub partition: Option<String>,
-    /// Time limit (e.g. `01:00:00`).
-    pub time: Option<String>,
-    /// Memory (e.g. `4G`).
-    pub mem: Option<String>,
-    /// CPUs per task.
-    pub cpus_per_task: Option<u32>,
-    /// Account.
-    pub account: Option<String>,
 }
 
 /// `merge-profiles`: stitches profile fragments together.
