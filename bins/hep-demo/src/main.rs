@@ -10,6 +10,10 @@
 //!   resolution next to the truth.
 //! * fax-sim: fake instructions of the XENON1T production default (50-100 photons, 10-100
 //!   electrons per event), simulated to zero-length-encoded PMT pulses.
+//! * pixel-monitor: a simulated year of CMS pixel running (200 days of fills, the leakage
+//!   currents of every barrel power channel, temperatures, luminosity, a FLUKA map) through the
+//!   whole chain: per-fill currents and temperatures, luminosity, the radiation profiles of all
+//!   128 barrel readout groups, and the Hamburg-model comparison and fit per layer.
 //!
 //! `--only TOOL` runs one of them.
 
@@ -48,6 +52,12 @@ struct Cli {
     /// fax-sim: events to create and simulate.
     #[arg(long, default_value_t = 2000)]
     fax_events: u64,
+    /// pixel-monitor: days of running to simulate.
+    #[arg(long, default_value_t = 200.0)]
+    pixel_days: f64,
+    /// pixel-monitor: keep the simulated inputs, outputs and plots in this directory.
+    #[arg(long, value_name = "DIR")]
+    pixel_dir: Option<std::path::PathBuf>,
 }
 
 /// The tools with a main job.
@@ -61,6 +71,8 @@ enum Tool {
     EtrocAnalysis,
     /// XENON1T waveform simulation.
     FaxSim,
+    /// CMS pixel leakage currents and radiation profiles.
+    PixelMonitor,
 }
 
 fn main() -> Result<()> {
@@ -77,6 +89,9 @@ fn main() -> Result<()> {
     }
     if runs(Tool::FaxSim) {
         fax_sim_job(&cli)?;
+    }
+    if runs(Tool::PixelMonitor) {
+        pixel_monitor_job(&cli)?;
     }
     Ok(())
 }
@@ -173,6 +188,25 @@ fn fax_sim_job(cli: &Cli) -> Result<()> {
     let t = Instant::now();
     let r = run_demo(&cfg, &hep_cli_support::Bar::new())?;
     println!("  {r}");
+    println!("  time: {:.1} s", t.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn pixel_monitor_job(cli: &Cli) -> Result<()> {
+    use pixel_monitor::pipeline::{DemoConfig, run_demo};
+    let cfg = DemoConfig {
+        seed: cli.seed,
+        days: cli.pixel_days,
+        work_dir: cli.pixel_dir.clone(),
+        ..DemoConfig::default()
+    };
+    println!(
+        "pixel-monitor: {} simulated days of CMS pixel running through the whole chain, seed {}",
+        cfg.days, cfg.seed
+    );
+    let t = Instant::now();
+    let r = run_demo(&cfg, &hep_cli_support::Bar::new())?;
+    print!("{r}");
     println!("  time: {:.1} s", t.elapsed().as_secs_f64());
     Ok(())
 }
