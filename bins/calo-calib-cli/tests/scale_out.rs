@@ -226,3 +226,57 @@ fn slurm_array_and_merge_give_the_single_process_fit() {
         );
     }
 }
+
+/// A shard task killed in the middle of its fit (SIGKILL, as Slurm does at the time limit) leaves
+/// nothing the merge accepts: the merge names the shard, `submit --only-missing` lists exactly that
+/// task, and after the rerun of that one shard the merge succeeds.
+#[cfg(unix)]
+#[test]
+fn a_killed_shard_is_refused_and_resubmitted_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spectra = simulate(&tmp.path().join("sim"));
+    let out = tmp.path().join("fit");
+    // The whole detector: shard 1/2 fits 1348 spectra, which takes well over the 0.3 s below.
+    let job = |shard: &str| -> Vec<String> {
+        vec![
+            "fit".into(),
+            "-i".into(),
+            spectra.to_string_lossy().into_owned(),
+            "-o".into(),
+            out.to_string_lossy().into_owned(),
+            "--shard".into(),
+            shard.into(),
+        ]
+    };
+    let exe = assert_cmd::cargo::cargo_bin("calo-calib");
+    let mut child = std::process::Command::new(&exe)
+        .args(job("1/2"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "shard 1/2 finished within 0.3 s; the kill would test nothing"
+    );
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(!out.join("shards/1-of-2/shard.json").exists());
+    cmd().args(job("0/2")).assert().success();
+    let a = cmd().args(["merge", "-o"]).arg(&out).assert().failure();
+    assert!(stderr(&a).contains("shard 1/2"), "{}", stderr(&a));
+    cmd()
+        .current_dir(tmp.path())
+        .args(["submit", "--shards", "2", "--only-missing", "--"])
+        .args(&job("0/2")[..5])
+        .assert()
+        .success();
+    let array = std::fs::read_to_string(out.join("slurm/calo-calib-fit.sbatch")).unwrap();
+    assert!(array.contains("#SBATCH --array=1\n"), "{array}");
+    cmd().args(job("1/2")).assert().success();
+    cmd().args(["merge", "-o"]).arg(&out).assert().success();
+    for f in FILES {
+        assert!(out.join(f).is_file(), "{f}");
+    }
+}

@@ -44,6 +44,9 @@ pub enum Command {
     Replot(ReplotArgs),
     /// The whole beam chain in one command: process-txt, cut, times-ns, cut-times, twc, resolution.
     RunBeam(RunBeamArgs),
+    /// The beam chain on several runs, one run directory each, and one resolution table;
+    /// by shard with --shard I/N (see submit and merge).
+    RunBeams(RunBeamsArgs),
     /// Write synthetic data with known truth in the original formats (spec 7).
     Simulate(SimulateArgs),
 }
@@ -200,20 +203,9 @@ pub struct ReplotArgs {
     plot_format: PlotFormat,
 }
 
-/// Arguments of `run-beam`.
+/// The options of the beam chain (`run-beam`, `run-beams`).
 #[derive(Args)]
-pub struct RunBeamArgs {
-    /// The beam txt summary.
-    #[arg(long)]
-    file: PathBuf,
-    /// Output run directory (must not exist).
-    #[arg(
-        short = 'o',
-        long = "out-directory",
-        visible_alias = "output",
-        default_value = "./out"
-    )]
-    out_directory: PathBuf,
+pub struct BeamChainArgs {
     /// Event pattern: 0 none, 1 [0,1,3], 2 [0,1], 3 [0,3], 4 [1,3], 5 [0,3,1].
     #[arg(long = "event-pattern", default_value_t = 1,
           value_parser = clap::value_parser!(u8).range(0..=5))]
@@ -243,12 +235,62 @@ pub struct RunBeamArgs {
     /// Do not write the SQLite databases (Parquet only).
     #[arg(long)]
     no_sqlite: bool,
+}
+
+impl BeamChainArgs {
+    fn options(&self) -> BeamChainOptions {
+        BeamChainOptions {
+            event_pattern: self.event_pattern,
+            keep_all: self.keep_all,
+            event_cuts: self.cuts.clone(),
+            time_cuts: self.time_cuts.clone(),
+            keep_nan: false,
+            fbin: self.fbin,
+            twc: twc_options(self.iterations, self.order, self.ols),
+            sqlite: !self.no_sqlite,
+        }
+    }
+}
+
+/// Arguments of `run-beam`.
+#[derive(Args)]
+pub struct RunBeamArgs {
+    /// The beam txt summary.
+    #[arg(long)]
+    file: PathBuf,
+    /// Output run directory (must not exist).
+    #[arg(
+        short = 'o',
+        long = "out-directory",
+        visible_alias = "output",
+        default_value = "./out"
+    )]
+    out_directory: PathBuf,
+    #[command(flatten)]
+    chain: BeamChainArgs,
     /// Draw the TWC and resolution plots.
     #[arg(long)]
     plots: bool,
     /// Plot file format.
     #[arg(long, value_enum, default_value = "svg")]
     plot_format: PlotFormat,
+}
+
+/// Arguments of `run-beams`.
+#[derive(Args)]
+pub struct RunBeamsArgs {
+    /// The beam txt summaries, one run each (run name: the file stem).
+    #[arg(long, num_args = 1.., required = true, value_name = "FILE")]
+    pub(crate) files: Vec<PathBuf>,
+    /// Output directory: one run directory per file and beam_runs_resolution.csv.
+    #[arg(short = 'o', long = "out-directory", visible_alias = "output")]
+    pub(crate) out_directory: PathBuf,
+    #[command(flatten)]
+    chain: BeamChainArgs,
+    /// Run only the block I of N of the runs into OUT/shards/I-of-N/; `merge -o OUT` joins the
+    /// N shards.
+    #[arg(long, value_name = "I/N")]
+    pub(crate) shard: Option<hep_core::shard::Shard>,
 }
 
 /// What to simulate.
@@ -296,6 +338,7 @@ pub fn run(cmd: Command) -> Result<()> {
         Command::DacVsCharge(a) => dac_vs_charge(a),
         Command::Replot(a) => replot(a),
         Command::RunBeam(a) => run_beam_cmd(a),
+        Command::RunBeams(a) => run_beams_cmd(a),
         Command::Simulate(a) => simulate(a),
     }
 }
@@ -541,16 +584,7 @@ fn replot(a: ReplotArgs) -> Result<()> {
 }
 
 fn run_beam_cmd(a: RunBeamArgs) -> Result<()> {
-    let opts = BeamChainOptions {
-        event_pattern: a.event_pattern,
-        keep_all: a.keep_all,
-        event_cuts: a.cuts,
-        time_cuts: a.time_cuts,
-        keep_nan: false,
-        fbin: a.fbin,
-        twc: twc_options(a.iterations, a.order, a.ols),
-        sqlite: !a.no_sqlite,
-    };
+    let opts = a.chain.options();
     let rep = run_beam(&a.file, &a.out_directory, &opts)?;
     println!(
         "{} events, {} after the event cuts, {} after the time cuts",
@@ -564,6 +598,76 @@ fn run_beam_cmd(a: RunBeamArgs) -> Result<()> {
             + analysis_plots::plot_twc(&run, ext)?.len()
             + analysis_plots::plot_resolution(&run, ext)?.len();
         println!("{n} plots written");
+    }
+    Ok(())
+}
+
+fn run_beams_cmd(a: RunBeamsArgs) -> anyhow::Result<()> {
+    use etroc_analysis::beam_runs;
+    let opts = a.chain.options();
+    let results = match a.shard {
+        Some(shard) => {
+            let r = beam_runs::run_beams_shard(&a.files, &a.out_directory, &opts, shard)?;
+            println!(
+                "shard {shard}: {} runs in {}",
+                r.len(),
+                shard.dir(&a.out_directory).display()
+            );
+            r
+        }
+        None => {
+            let r = beam_runs::run_beams(&a.files, &a.out_directory, &opts)?;
+            println!(
+                "{} runs; resolutions in {}",
+                r.len(),
+                a.out_directory.join(beam_runs::BEAM_RUNS_SUMMARY).display()
+            );
+            r
+        }
+    };
+    report_beam_runs(&results)
+}
+
+/// Prints one line per run (events and the final resolutions) and fails if any run failed.
+pub(crate) fn report_beam_runs(
+    results: &[etroc_analysis::beam_runs::BeamRunResult],
+) -> anyhow::Result<()> {
+    let mut failed = 0;
+    for r in results {
+        match (&r.error, r.events) {
+            (Some(e), _) => {
+                failed += 1;
+                println!("{}: failed: {e}", r.run);
+            }
+            (None, Some([ev, acc, fin])) => {
+                let last = r
+                    .resolution
+                    .iter()
+                    .map(|x| (x.step_order, x.twc_iteration))
+                    .max();
+                let finals: Vec<String> = r
+                    .resolution
+                    .iter()
+                    .filter(|x| Some((x.step_order, x.twc_iteration)) == last)
+                    .map(|x| {
+                        format!(
+                            "board {} {:.2} ps",
+                            x.data_board_id,
+                            x.time_resolution_new * 1e3
+                        )
+                    })
+                    .collect();
+                println!(
+                    "{}: {ev} events, {acc} after the event cuts, {fin} after the time cuts; {}",
+                    r.run,
+                    finals.join(", ")
+                );
+            }
+            (None, None) => println!("{}: no result", r.run),
+        }
+    }
+    if failed > 0 {
+        anyhow::bail!("{failed} of {} runs failed", results.len());
     }
     Ok(())
 }

@@ -147,7 +147,7 @@ pub struct ProcessDirArgs {
 /// Arguments of `merge`.
 #[derive(Args)]
 pub struct MergeShardsArgs {
-    /// The output run directory of the sharded process-dir (holding shards/).
+    /// The output directory of the sharded process-dir or run-beams (holding shards/).
     #[arg(short = 'o', long = "out-directory", visible_alias = "output")]
     out_directory: PathBuf,
 }
@@ -157,8 +157,8 @@ pub struct MergeShardsArgs {
 pub struct SubmitCmd {
     #[command(flatten)]
     slurm: hep_cli_support::SubmitArgs,
-    /// The job: `process-dir` and its options.
-    #[arg(last = true, required = true, value_name = "process-dir OPTIONS")]
+    /// The job: `process-dir` or `run-beams` and its options.
+    #[arg(last = true, required = true, value_name = "JOB OPTIONS")]
     job: Vec<String>,
 }
 
@@ -324,6 +324,16 @@ fn with_date_prefix(path: &Path) -> PathBuf {
 }
 
 fn merge_shards(a: MergeShardsArgs) -> Result<()> {
+    use etroc_analysis::beam_runs;
+    if hep_core::shard::job_of(&a.out_directory).as_deref() == Some(beam_runs::BEAM_RUNS_JOB) {
+        let results = beam_runs::merge_beam_run_shards(&a.out_directory)?;
+        println!(
+            "merged {} runs; resolutions in {}",
+            results.len(),
+            a.out_directory.join(beam_runs::BEAM_RUNS_SUMMARY).display()
+        );
+        return crate::analysis_cmd::report_beam_runs(&results);
+    }
     let report = ingest_run::merge_charge_injection_shards(&a.out_directory)?;
     report_dir(&a.out_directory, &report)
 }
@@ -333,15 +343,30 @@ fn submit(a: SubmitCmd) -> Result<()> {
         std::iter::once("etroc-analysis".to_string()).chain(a.job.iter().cloned()),
     )
     .map_err(|e| anyhow::anyhow!("the job after --: {e}"))?;
-    let crate::Command::A(Command::ProcessDir(job)) = parsed.command else {
-        anyhow::bail!("submit runs `process-dir` shards: the job after -- must start with it");
+    let job = match parsed.command {
+        crate::Command::A(Command::ProcessDir(job)) => job,
+        crate::Command::B(crate::analysis_cmd::Command::RunBeams(job)) => {
+            if job.shard.is_some() {
+                anyhow::bail!("give the job without --shard: each array task adds its own");
+            }
+            // Checked now, so that a bad list fails here and not in every task.
+            etroc_analysis::beam_runs::run_names(&job.files)?;
+            let program = hep_cli_support::current_program()?;
+            let mut task = vec![program.clone()];
+            task.extend(a.job.iter().cloned());
+            let out = job.out_directory.to_string_lossy().into_owned();
+            return hep_cli_support::submit(
+                &a.slurm,
+                etroc_analysis::beam_runs::BEAM_RUNS_JOB,
+                &job.out_directory,
+                task,
+                vec![program, "merge".into(), "-o".into(), out],
+            );
+        }
+        _ => anyhow::bail!(
+            "submit runs `process-dir` or `run-beams` shards: the job after -- must start with one of them"
+        ),
     };
-    if job.shard.is_some() {
-        anyhow::bail!("give the job without --shard: each array task adds its own");
-    }
-    if job.plots {
-        anyhow::bail!("plots are drawn by a single process: run process-dir without -p in shards");
-    }
     // The date prefix is fixed once, so that every task and the merge use one directory.
     let out = if job.no_date_prefix {
         job.out_directory.clone()

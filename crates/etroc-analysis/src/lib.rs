@@ -27,4 +27,7 @@ pub mod simulate;
 pub mod times;
 pub mod twc;
 
+// --- several beam runs in one job, by shard ---
+pub mod beam_runs;
+
 pub use error::{Error, Result};
