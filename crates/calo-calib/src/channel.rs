@@ -397,8 +397,8 @@ mod tests {
         check(&lines, 1348, "crystal 1347");
     }
 
-    /// Reads Offline's real `crystalPos.txt`, the original's data file beside the workspace,
-    /// present under CI: fails with a clear message under CI (`CI=true`) if it is missing, else
+    /// Reads Offline's real `crystalPos.txt`, the original's data file beside the workspace
+    /// (present under CI): fails with a clear message under CI (`CI=true`) if it is missing, else
     /// skips.
     #[test]
     fn reads_the_real_crystal_positions() {

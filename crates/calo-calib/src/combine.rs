@@ -12,11 +12,11 @@
 //!    wrote R0 or 1.0 for them; status 2 because no measurement was used).
 //! 2. Each method's measurement (cosmic: `peak`, `errpeak` at `e_ref_cosmic_mev` = 20 MeV;
 //!    source: `fullepeak`, `fullerrepeak` at `e_ref_source_mev` = 6.13 MeV) is **valid** if peak
-//!    and error are finite, peak > 10⁻¹² and error > 0 (as in `CalEnergyCalibCombiner`). A row absent from its
-//!    table is invalid.
+//!    and error are finite, peak > 10⁻¹² and error > 0 (as in `CalEnergyCalibCombiner`). A row
+//!    absent from its table is invalid.
 //! 3. It **passes** if valid and its fit p-value p = 1 − F_χ²(χ²; ndf) is above `p_min` = 0.01
-//!    (the original's gate; computed with [`hep_core::fit::chi2_p_value`]; p is NaN, so failing, for
-//!    ndf = 0). For a cosmic row of the legacy 9-column layout, which stores only χ²/ndf, the
+//!    (the original's gate; computed with [`hep_core::fit::chi2_p_value`]; p is NaN, so failing,
+//!    for ndf = 0). For a cosmic row of the legacy 9-column layout, which stores only χ²/ndf, the
 //!    gate uses χ² = (χ²/ndf)·n with the assumed n = `legacy_cosmic_ndf` (default 60, see
 //!    [`CombineConfig::legacy_cosmic_ndf`]); `None` skips the cosmic gate (validity only).
 //! 4. Passing measurements are converted to a **gain** g = peak/E_ref (ADC/MeV) with
@@ -32,8 +32,9 @@
 //! 5. The output constant is adc2mev = 1/g (MeV/ADC) with error σ_g/g² (MeV/ADC).
 //!
 //! The **nominal** constant of a roid is its `adc2mev` in the nominal table when one is given and
-//! holds the roid (used as is), otherwise `nominal_adc2mev` = 0.0625 MeV/ADC (CsI, Offline `common.fcl`), or
-//! `nominal_adc2mev_lyso` = 0.00375 MeV/ADC for the 8 SiPMs of the LYSO (CAPHRI) crystals.
+//! holds the roid (used as is), otherwise `nominal_adc2mev` = 0.0625 MeV/ADC (CsI, Offline
+//! `common.fcl`), or `nominal_adc2mev_lyso` = 0.00375 MeV/ADC for the 8 SiPMs of the LYSO (CAPHRI)
+//! crystals.
 //!
 //! # Compat mode (`compat: true`): the original `CalEnergyCalibCombiner` (Feb 2026)
 //!
@@ -103,16 +104,18 @@ pub struct CombineConfig {
     /// (dimensionless; default 0.05, i.e. |Δ| > 1.96σ).
     pub p_compat: f64,
     /// Nominal CsI constant (MeV/ADC) used when no nominal table is given or it lacks the roid;
-    /// default 0.0625 = 1/16 ADC/MeV (Offline `common.fcl`). Not used in compat mode (the original used 1.0).
+    /// default 0.0625 = 1/16 ADC/MeV (Offline `common.fcl`). Not used in compat mode (the original
+    /// used 1.0).
     pub nominal_adc2mev: f64,
     /// Nominal constant of the LYSO SiPMs (MeV/ADC), used like `nominal_adc2mev`; default
     /// 0.00375 (Offline `common.fcl`). Not used in compat mode.
     pub nominal_adc2mev_lyso: f64,
     /// ndf assumed for legacy 9-column cosmic rows, which store only χ²/ndf: the gate uses
     /// p = 1 − F_χ²((χ²/ndf)·n; n). Default 60: the langaus fit uses 330/rebin bins on
-    /// [0, 2000] ADC (55, 66 or 110 bins for rebin 6/5/3, `CaloCosmicEnecalib_module.cc`) minus 4 parameters and the
-    /// empty bins, so about 40–100; 60 is a middle value. `None` skips the p-value gate for
-    /// legacy cosmic rows (validity only). Ignored in compat mode and for standard rows.
+    /// [0, 2000] ADC (55, 66 or 110 bins for rebin 6/5/3, `CaloCosmicEnecalib_module.cc`) minus 4
+    /// parameters and the empty bins, so about 40–100; 60 is a middle value. `None` skips the
+    /// p-value gate for legacy cosmic rows (validity only). Ignored in compat mode and for standard
+    /// rows.
     pub legacy_cosmic_ndf: Option<u32>,
     /// Reproduce the original combiner's arithmetic and bugs (see the module docs).
     pub compat: bool,
@@ -232,8 +235,8 @@ fn cosmic_p_value(row: &CosmicRow, cfg: &CombineConfig) -> f64 {
 }
 
 /// Combines the source and cosmic constants into the reco table, one row per roid 0..2719
-/// (`CalEnergyCalibCombiner` with its fixes; see the module docs for the algorithm, compat mode and status
-/// codes).
+/// (`CalEnergyCalibCombiner` with its fixes; see the module docs for the algorithm, compat mode and
+/// status codes).
 ///
 /// Inputs may be partial (any subset of roids, in any order; a 2696-row table is typical); an
 /// absent row is an invalid measurement. `None` for a method means it is not used (the

@@ -19,8 +19,8 @@
 //!    0.35/0.25/0.15/0.25 of `I` (toys: a single start lands on a wrong local minimum often
 //!    enough to bias the peak by 1-3 %). The basins differ mainly in alpha: a long low-side tail
 //!    trades against a higher peak. Against a 9 x 6 grid of starts on 150 toys at the
-//!    toy-target statistics (10 000 events), this 3 x 3 grid missed the global minimum once (by 0.67
-//!    in `-ln L`), the former 1.5/0.7/3.0 alphas three times; at the design statistics (63 000
+//!    toy-target statistics (10 000 events), this 3 x 3 grid missed the global minimum once (by
+//!    0.67 in `-ln L`), the former 1.5/0.7/3.0 alphas three times; at the design statistics (63 000
 //!    events per crystal) it missed none;
 //! 4. the lowest minimum is polished by the quasi-Newton method of hep-core, which also gives
 //!    the Hessian errors and the fit status; a polish that does not end valid gets the last rung
@@ -107,7 +107,8 @@ pub struct FitConfig {
     /// peak trade off (a long low tail with a higher peak), so basins differ in alpha as well
     /// as in the peak.
     pub alpha_starts: Vec<f64>,
-    /// Start yields as fractions of `I`: full, single escape, double escape, background (the toy target's fractions).
+    /// Start yields as fractions of `I`: full, single escape, double escape, background (the toy
+    /// target's fractions).
     pub start_fractions: [f64; 4],
     /// Start and limits of the common width (MeV).
     pub width_mev: (f64, f64, f64),
@@ -115,7 +116,8 @@ pub struct FitConfig {
     pub alpha: (f64, f64, f64),
     /// Start and limits of the background slope (1/ADC).
     pub beta_per_adc: (f64, f64, f64),
-    /// Lower limit of the full-energy yield as a fraction of `I` (0.05 for CsI, 0.10 for LYSO in SourceFitter).
+    /// Lower limit of the full-energy yield as a fraction of `I` (0.05 for CsI, 0.10 for LYSO in
+    /// SourceFitter).
     pub n_full_min_fraction: f64,
     /// How bin contents are predicted.
     pub bin_evaluation: BinEvaluation,
@@ -159,8 +161,8 @@ impl FitConfig {
     }
 
     /// The default configuration with the ADC window, peak limits and starts scaled from the
-    /// simulation gain of 16 ADC/MeV to `gain_adc_per_mev` (real SiPMs are near 26 ADC/MeV, cosmic table of run 106521),
-    /// and the background slope scaled inversely.
+    /// simulation gain of 16 ADC/MeV to `gain_adc_per_mev` (real SiPMs are near 26 ADC/MeV, cosmic
+    /// table of run 106521), and the background slope scaled inversely.
     pub fn for_gain(gain_adc_per_mev: f64) -> Self {
         let k = gain_adc_per_mev / 16.0;
         let d = Self::default();
@@ -338,7 +340,8 @@ fn select_bins(edges: &[f64], counts: &[f64], range: (f64, f64)) -> (Vec<f64>, V
     (e, c)
 }
 
-/// The shape parameters `(P, sigma, alpha, beta)` with their starts, steps and limits (SourceFitter's).
+/// The shape parameters `(P, sigma, alpha, beta)` with their starts, steps and limits
+/// (SourceFitter's).
 fn shape_parameters(cfg: &FitConfig, peak0: f64, alpha0: f64) -> Vec<Parameter> {
     let (plo, phi) = cfg.peak_limits_adc;
     vec![

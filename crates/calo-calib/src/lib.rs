@@ -11,14 +11,14 @@
 //!
 //! | module | holds |
 //! |---|---|
-//! | [`channel`] | SiPM/crystal/disk id maps, LYSO channels, crystal positions (Offline `CaloConst`, `crystalPos.txt`) |
+//! | [`channel`] | SiPM/crystal/disk id maps, LYSO channels, crystal positions (Offline) |
 //! | [`spectra`] | the spectra table (CSV/Parquet, one row per bin) with located input errors |
 //! | [`simulate`] | seeded source spectra with truth, and simulated cosmic constants |
 //! | [`model`] | the SourceFitter model: three Crystal Balls in energy and a background |
 //! | [`fit`] | the fit of one spectrum: multi-start, errors, profile interval, status |
 //! | [`detector`] | parallel fits of a detector, the archive outputs (MakeAnalysisTree) |
 //! | [`tables`] | the Mu2e DB text tables (Offline `DbTables`) |
-//! | [`combine`] | the reconstruction table from source and cosmic constants (`CalEnergyCalibCombiner`) |
+//! | [`combine`] | the reconstruction table from source and cosmic constants (the combiner) |
 //! | [`plots`] | SourcePlotter's summary plots and the per-channel canvases |
 //! | [`pipeline`] | the end-to-end chain on simulated input (hep-demo's main job) |
 //! | [`scale_out`] | the detector fit as shards of an array job and their merge |

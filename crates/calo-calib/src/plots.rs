@@ -123,8 +123,8 @@ const GREY: RGBColor = RGBColor(127, 127, 127);
 ///   of all finite values.
 /// * `adc2mev_vs_roid.<ext>`: ADC2MeV (MeV/ADC) of the usable channels against their id (roid, or
 ///   crystal id in per-crystal `mode`) with Hessian error bars, and horizontal lines at the mean,
-///   mean ± 2 std and [`NOMINAL_ADC2MEV`] (SourcePlotter's first plot). The y range covers the 0.5 %
-///   to 99.5 % quantiles and the lines; points outside are counted in the title.
+///   mean ± 2 std and [`NOMINAL_ADC2MEV`] (SourcePlotter's first plot). The y range covers the 0.5
+///   % to 99.5 % quantiles and the lines; points outside are counted in the title.
 /// * with `positions`: `map_<name>_disk<d>.<ext>` for each name of [`MAPS`] and each disk `d` that
 ///   has at least one fit record: the constant (MeV/ADC), the width (MeV) and the number of
 ///   unusable fits per crystal, on the crystal positions (see the module documentation). The
@@ -190,8 +190,9 @@ pub fn plot_summary(
     Ok(written)
 }
 
-/// SourcePlotter's SiPM-pair and composite-peak plots (P against `CompositePeak`, and the (2c, 2c+1) pair plots), over the usable
-/// channels ([`ChannelFit::is_ok`]), into `dir` in each of `formats`:
+/// SourcePlotter's SiPM-pair and composite-peak plots (P against `CompositePeak`, and the (2c,
+/// 2c+1) pair plots), over the usable channels ([`ChannelFit::is_ok`]), into `dir` in each of
+/// `formats`:
 ///
 /// * `adc2mev_pairs`: the constants of the two SiPMs of each crystal (even roid `2c` on x, odd
 ///   `2c + 1` on y), with the identity line (per-SiPM fits only);

@@ -24,19 +24,19 @@
 //! 5. Background events: `x` from `exp(beta x)` truncated to the histogram range (inverse CDF),
 //!    so every background event lands in the histogram.
 //! 6. The histogram has `n_bins` equal bins on `[hist_low_adc, hist_high_adc)` (default 120 bins
-//!    of 1 ADC on `[0, 120)`, as `SourceCalibDigiAna`); line events outside the range are lost (no under- or
-//!    overflow is stored).
+//!    of 1 ADC on `[0, 120)`, as `SourceCalibDigiAna`); line events outside the range are lost (no
+//!    under- or overflow is stored).
 //!
 //! LYSO channels are simulated with their own gain: their lines (6.13 × 267 ≈ 1637 ADC) fall far
 //! outside `[0, 120)`, so their spectra hold the background part plus the far power-law tail of
 //! the lines (energies below 0.45 MeV, under 1e-3 of the line events). Their truth rows have
 //! `is_lyso = true`; a CsI fit of them is meaningless and the fitter is expected to flag them
-//! (the original fitted them with CsI seeds and ranges and got garbage).
+//! (the original fitted them with CsI seeds and ranges, which fail or land on garbage).
 //!
 //! # Cosmic constants
 //!
-//! [`simulate_cosmic_table`] draws a `CalCosmicEnergyCalib`-like table (`CaloCosmicEnecalib_module.cc`) from the
-//! simulated gains, for tests of the combination.
+//! [`simulate_cosmic_table`] draws a `CalCosmicEnergyCalib`-like table
+//! (`CaloCosmicEnecalib_module.cc`) from the simulated gains, for tests of the combination.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -63,15 +63,16 @@ pub const COSMIC_STREAM_KEY: u64 = 2;
 /// Configuration of the source-spectrum simulation; every field has a unit in its name or doc.
 ///
 /// Defaults are the simulation values of the original chain (Offline `Sim_crystal.txt`) and
-/// the toy target of `docs/calo-calib.md`. Deserialising (TOML, JSON) fills missing fields with defaults and rejects unknown
-/// ones.
+/// the toy target of `docs/calo-calib.md`. Deserialising (TOML, JSON) fills missing fields with
+/// defaults and rejects unknown ones.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SimConfig {
     /// Master seed of all random streams.
     pub seed: u64,
     /// Mean number of source photons per crystal (events); each channel draws its count from a
-    /// Poisson distribution with this mean. Default 63 000, the design figure (`CalibrationRates.py`).
+    /// Poisson distribution with this mean. Default 63 000, the design figure
+    /// (`CalibrationRates.py`).
     pub events_per_crystal: f64,
     /// Nominal CsI gain (ADC/MeV); default 16.0 (Offline `Sim_crystal.txt`), so the 6.13 MeV
     /// peak sits at 98.08 ADC.

@@ -75,7 +75,8 @@ impl Spectrum {
     }
 
     /// Entries in the bins whose low edge is at or above `x` (ADC): the analogue of the original's
-    /// `integral_evts` from `FindBin(40)` (MakeAnalysisTree, which also counts the overflow bin), without an overflow bin.
+    /// `integral_evts` from `FindBin(40)` (MakeAnalysisTree), without the overflow bin that the
+    /// original also counted.
     pub fn integral_from(&self, x: f64) -> f64 {
         self.edges
             .iter()

@@ -1,5 +1,5 @@
-//! Mu2e DB text tables (Mu2e Offline `DbTables/inc/Cal*EnergyCalib*.hh`): readers and writers of `CalSourceEnergyCalib`,
-//! `CalCosmicEnergyCalib`, `CalEnergyCalib` and `CalCombinedEnergyCalib`.
+//! Mu2e DB text tables (Mu2e Offline `DbTables/inc/Cal*EnergyCalib*.hh`): readers and writers of
+//! `CalSourceEnergyCalib`, `CalCosmicEnergyCalib`, `CalEnergyCalib` and `CalCombinedEnergyCalib`.
 //!
 //! # Format
 //!
@@ -38,9 +38,10 @@
 //!
 //! # Units
 //!
-//! Peaks are in ADC counts; `adc2mev` is in MeV/ADC (reconstruction computes `E = amplitude × adc2mev`); the source width `fullwidth` (and
-//! the equal escape widths) is stored **in MeV**, the unit of the fit's shared width parameter
-//! σ (the original has no writer of this table, so the unit is this crate's choice). Convert with σ_ADC = σ_MeV · P / 6.13 if needed.
+//! Peaks are in ADC counts; `adc2mev` is in MeV/ADC (reconstruction computes `E = amplitude ×
+//! adc2mev`); the source width `fullwidth` (and the equal escape widths) is stored **in MeV**, the
+//! unit of the fit's shared width parameter σ (the original has no writer of this table, so the
+//! unit is this crate's choice). Convert with σ_ADC = σ_MeV · P / 6.13 if needed.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -142,7 +143,8 @@ impl SourceRow {
     }
 }
 
-/// One row of `CalCosmicEnergyCalib` (CaloCalibration `CaloCosmicEnecalib_module.cc`): the Landau ⊗ Gauss fit of the MIP spectrum.
+/// One row of `CalCosmicEnergyCalib` (CaloCalibration `CaloCosmicEnecalib_module.cc`): the Landau ⊗
+/// Gauss fit of the MIP spectrum.
 ///
 /// `peak` is the MIP most-probable value in ADC counts for the 20 MeV reference deposit (34.3 mm
 /// of CsI); widths in ADC counts. Which χ² fields are set depends on the layout read:
@@ -441,7 +443,8 @@ pub fn write_combined_table(path: &Path, rows: &[CombinedRow]) -> Result<()> {
 }
 
 /// Writes the two outputs of the combination together: `CalEnergyCalib` (`roid,adc2mev`) to
-/// `reco_path` and `CalCombinedEnergyCalib` to `combined_path` (the two outputs of `CaloCalibTableMaker`).
+/// `reco_path` and `CalCombinedEnergyCalib` to `combined_path` (the two outputs of
+/// `CaloCalibTableMaker`).
 ///
 /// Both files are formatted and written to temporary files first; they are renamed onto their
 /// targets only when both are complete, so a formatting or write error leaves neither.

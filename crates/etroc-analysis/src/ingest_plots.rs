@@ -331,7 +331,8 @@ pub fn plot_combined(run: &RunDir, ext: &str) -> Result<Vec<PathBuf>> {
             .map(|i| (b[i] as u8, q[i] as i16, d[i] as i16, h[i]))
             .collect();
         let mut out = vec![plot_dac_scan(task.dir(), &rows, run.name(), ext)?];
-        // Scatter matrix of threshold, hits, phase and charge (as the original), one colour per board.
+        // Scatter matrix of threshold, hits, phase and charge (as the original), one colour per
+        // board.
         let phase = store::column_to_f64(&t, "phase_adjust")?;
         let as_f64 = |v: &[i64]| v.iter().map(|&x| x as f64).collect::<Vec<f64>>();
         let variables = vec![

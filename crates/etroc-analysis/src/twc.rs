@@ -433,7 +433,7 @@ pub fn twc_tables(
 /// The task `calculate_time_walk_correction` (`calculate_time_walk_correction.py`; needs
 /// `apply_time_cuts`): reads `calculate_times_in_ns/etroc1_data.parquet` and the run-root filters,
 /// fits on the events accepted by both, and writes
-/// `calculate_time_walk_correction/{etroc1_data,twc_fit_info, twc_info}.parquet` and `data.sqlite`.
+/// `calculate_time_walk_correction/{etroc1_data,twc_fit_info,twc_info}.parquet` and `data.sqlite`.
 ///
 /// # Errors
 /// Gating, missing filters or tables, fit and storage errors.

@@ -3,7 +3,7 @@
 //! | set | generation | livetime meaning | stops/POT source |
 //! |---|---|---|---|
 //! | [`ConstantSet::Mdc2018`] (`mdc2018`) | G0 | wall-clock, converted to 365-day years | hard-coded 0.00187 |
-//! | [`ConstantSet::Mdc2020`] (`mdc2020`) | G1 (the 2024-02 README's version) | wall-clock seconds | SimEfficiencies2 |
+//! | [`ConstantSet::Mdc2020`] (`mdc2020`) | G1 (2024-02 README) | wall-clock seconds | SimEfficiencies2 |
 //! | [`ConstantSet::Mdc2024`] (`mdc2024`) | G2 | wall-clock seconds, 1BB/2BB cycle POT | SimEfficiencies2 |
 //! | [`ConstantSet::Mds`] (`mds`) | G3 (HEAD, MDS2/MDS3) | **on-spill** seconds | SimEfficiencies2 |
 //!
@@ -155,8 +155,8 @@ impl ConstantSet {
                 kmax: 90.1,
                 tmin: 400.0,
             },
-            // G1/G2/G3: HEAD `Stage1_initiate_ensemble.sh` values: DIO 95, IPA 70, RPC 50 (tmin 350),
-            // RMC 85 with kmax 90.1.
+            // G1/G2/G3: HEAD `Stage1_initiate_ensemble.sh` values: DIO 95, IPA 70, RPC 50
+            // (tmin 350), RMC 85 with kmax 90.1.
             ConstantSet::Mdc2020 | ConstantSet::Mdc2024 | ConstantSet::Mds => Defaults {
                 dio_emin: 95.0,
                 rmc_emin: 85.0,

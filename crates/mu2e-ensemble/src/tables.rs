@@ -217,8 +217,8 @@ impl Spectrum {
         s
     }
 
-    /// The fraction of the spectrum passing `cut`: `Σ(passing)/Σ(all)` (as the originals), 0 when
-    /// the total is 0 (as the originals).
+    /// The fraction of the spectrum passing `cut`: `Σ(passing)/Σ(all)`, 0 when the total is 0
+    /// (as the originals).
     pub fn fraction(&self, cut: EnergyCut) -> f64 {
         if self.total == 0.0 {
             0.0

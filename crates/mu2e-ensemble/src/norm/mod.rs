@@ -217,7 +217,8 @@ pub mod g2 {
     }
 }
 
-/// G3, `mds` = HEAD (`python/normalizations.py` and `constants.py` at `2f314d0e`): on-spill seconds.
+/// G3, `mds` = HEAD (`python/normalizations.py` and `constants.py` at `2f314d0e`): on-spill
+/// seconds.
 pub mod g3 {
     use crate::constants::{BeamMode, PotMethod, g3};
     use crate::units::{OnSpillSeconds, ProtonsOnTarget};
