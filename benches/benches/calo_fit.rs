@@ -1,4 +1,5 @@
-//! calo-calib source fit of one simulated 10 000-event SiPM spectrum (spec §10 statistics):
+//! calo-calib source fit of one simulated 10 000-event SiPM spectrum (the toy-target
+//! statistics of docs/calo-calib.md):
 //! single start, the default multi-start, and the multi-start with the profile interval of the
 //! peak. The whole-detector figure comes from `hep-demo` (see docs/performance.md).
 

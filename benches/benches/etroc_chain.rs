@@ -1,6 +1,7 @@
-//! The whole ETROC1 beam chain without plots on a simulated run of 1 000 000 events (spec §7.1
-//! recipe scaled up: 15 000 stray hits, 10 000 flag-0 lines): parse and event building, event
-//! cuts (the default CAL window), codes to ns, TWC (ODR, order 2) and the resolution.
+//! The whole ETROC1 beam chain without plots on a simulated run of 1 000 000 events (the
+//! `etroc_analysis::simulate` beam recipe scaled up: 15 000 stray hits, 10 000 flag-0 lines): parse
+//! and event building, event cuts (the default CAL window), codes to ns, TWC (ODR, order 2) and the
+//! resolution.
 //!
 //! * `in_memory/i1` and `in_memory/i3`: [`run_beam_in_memory`] with 1 (the original's default)
 //!   and 3 TWC iterations: the computation alone.

@@ -1,5 +1,5 @@
-//! ETROC1 ingest benchmark: parse a beam txt summary of 10 million hit lines (spec 1.2) and build
-//! the 3-board events (spec 2), from memory and from a file.
+//! ETROC1 ingest benchmark: parse a beam txt summary of 10 million hit lines (the FNAL
+//! converter's format) and build the 3-board events, from memory and from a file.
 //!
 //! The input mimics the FNAL converter output: a banner line, then `board TOA TOT CAL flag date
 //! time` lines in the 0, 1, 3 readout order with 1 % hit-flag-0 lines mixed in, the clock advancing

@@ -2,12 +2,12 @@
 //! blind ensemble of 10 million events from Parquet samples (issue 5 "Done when": well under a
 //! millisecond, and under 10 s on the 2-core reference machine).
 //!
-//! The tables come from `../shared/data/mu2e-ensemble` when present (all four sets); without
-//! them only the sets that need no table files are timed (mdc2018, mdc2020, mdc2024 with the
-//! analytic DIO spectrum). The ensemble samples (four processes, 13.2 M stored events in 12
-//! files) are generated once in a scratch directory; each iteration builds the ensemble with a
-//! fresh ledger, so every iteration draws, allocates, reads, interleaves and writes 10 M events
-//! (ten sub-run files of 1 M events) plus the report and manifests.
+//! The tables are the original Mu2e tables, read when present beside the workspace (all four
+//! sets; CI provides them); without them only the sets that need no table files are timed (mdc2018,
+//! mdc2020, mdc2024 with the analytic DIO spectrum). The ensemble samples (four processes, 13.2 M
+//! stored events in 12 files) are generated once in a scratch directory; each iteration builds the
+//! ensemble with a fresh ledger, so every iteration draws, allocates, reads, interleaves and writes
+//! 10 M events (ten sub-run files of 1 M events) plus the report and manifests.
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -20,13 +20,15 @@ use mu2e_ensemble::samples::{GenPrimaryOptions, PrimaryKind, generate_primary};
 use mu2e_ensemble::tables::{SimEfficiencies, Tables};
 use mu2e_ensemble::units::{Livetime, LivetimeKind};
 
-fn shared_data() -> Option<PathBuf> {
+/// The original tables beside the workspace, if present (optional input; not part of the
+/// repository).
+fn original_tables() -> Option<PathBuf> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/mu2e-ensemble");
     p.is_dir().then_some(p)
 }
 
 fn normalizations(c: &mut Criterion) {
-    let (tables, rates) = match shared_data() {
+    let (tables, rates) = match original_tables() {
         Some(d) => (
             Tables::load(&d).expect("tables"),
             StopRates::from_simeff(

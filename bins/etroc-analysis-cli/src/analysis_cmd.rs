@@ -1,4 +1,5 @@
-//! Analysis subcommands of `etroc-analysis` (spec 6.4): `times-ns`, `twc`, `resolution`,
+//! Analysis subcommands of `etroc-analysis` (the original scripts' options, see
+//! docs/etroc-analysis.md): `times-ns`, `twc`, `resolution`,
 //! `reprocess-dir`, `dac-vs-charge`, `replot`, `run-beam` and `simulate`.
 //!
 //! Each runs the task(s) of the original script on a run directory (`-o`), with the original's
@@ -47,7 +48,7 @@ pub enum Command {
     /// The beam chain on several runs, one run directory each, and one resolution table;
     /// by shard with --shard I/N (see submit and merge).
     RunBeams(RunBeamsArgs),
-    /// Write synthetic data with known truth in the original formats (spec 7).
+    /// Write synthetic data with known truth in the original formats.
     Simulate(SimulateArgs),
 }
 
@@ -296,7 +297,7 @@ pub struct RunBeamsArgs {
 /// What to simulate.
 #[derive(Clone, Copy, ValueEnum)]
 pub enum SimKind {
-    /// A beam run: F5P5_F17P5_B2P5_Synth_seed<seed>.txt and its truth JSON (spec 7.1).
+    /// A beam run: F5P5_F17P5_B2P5_Synth_seed<seed>.txt and its truth JSON.
     Beam,
     /// A charge-injection threshold scan: TDC_Data_..._Split_0.dat files and a truth JSON (7.2).
     Charge,

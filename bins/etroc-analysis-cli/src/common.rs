@@ -23,7 +23,7 @@ impl PlotFormat {
 }
 
 /// The merge options of a charge-injection directory, shared by `process-dir` and
-/// `reprocess-dir` (spec 5.1).
+/// `reprocess-dir` (the options of the original directory scripts).
 #[derive(Args)]
 pub struct MergeArgs {
     /// Default threshold (DAC) of board 0 (the original's -b0).

@@ -1,4 +1,5 @@
-//! Ingest and cut subcommands of `etroc-analysis` (spec 6.4): `process-txt`, `process-dat`,
+//! Ingest and cut subcommands of `etroc-analysis` (the original scripts' options, see
+//! docs/etroc-analysis.md): `process-txt`, `process-dat`,
 //! `process-dir`, `cut`, `cut-times`.
 //!
 //! Each runs one task (or a few) on a run directory with the original's task names and files;

@@ -128,10 +128,10 @@ pub struct NormArgs {
     #[arg(long)]
     rpc_survival: Option<f64>,
     /// mdc2024: POT from the on-spill time duty * T as the published G2 code computed it
-    /// (default: the spec's T / t_cycle * POT_per_cycle with T wall clock).
+    /// (default: the SU2020 machine-cycle formula T / t_cycle * POT_per_cycle with T wall clock).
     #[arg(long)]
     g2_pot_on_spill: bool,
-    /// Multiply S_IPA by 1000 like S_mu (the originals did not; spec quirk 2).
+    /// Multiply S_IPA by 1000 like S_mu (the originals did not; quirk 2).
     #[arg(long)]
     ipa_stops_times_1000: bool,
     /// Reproduce the originals' bugs: all, or a comma-separated list of dio-livetime-squared,

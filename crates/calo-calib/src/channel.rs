@@ -1,4 +1,5 @@
-//! The calorimeter channel model (spec `calo-calib.md` §0; Offline `CaloConst`, `CaloSiPMId`).
+//! The calorimeter channel model (Mu2e Offline `DataProducts/inc/CaloConst.hh` and `CaloSiPMId.hh`;
+//! summarised in `docs/calo-calib.md`, "Channel model and constants").
 //!
 //! * 2 disks of 674 undoped CsI crystals: crystal id `cry = disk * 674 + i`, `i = 0..673`, so
 //!   disk 0 holds crystals 0..=673 and disk 1 crystals 674..=1347.
@@ -87,7 +88,7 @@ pub const fn is_sipm(roid: u32) -> bool {
 /// What the ids of a set of spectra or constants refer to (the CLI's `--per-crystal` switch).
 ///
 /// The original analyzer filled per-SiPM histograms `sipm_<roid>` (the default mode) and
-/// per-crystal histograms `cry_<id>` (flagged as temporary; spec §2).
+/// per-crystal histograms `cry_<id>` (flagged as temporary in `SourceCalibDigiAna`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum IdMode {
@@ -171,7 +172,7 @@ pub struct CrystalPosition {
 
 /// The positions of all 1348 crystals, indexed by crystal id (`disk * 674 + index`).
 ///
-/// Read from Offline's `CalorimeterGeom/data/crystalPos.txt` (spec §0): 1348 lines of
+/// Read from Mu2e Offline's `CalorimeterGeom/data/crystalPos.txt`: 1348 lines of
 /// `disk idx x y`, whitespace separated, x and y in mm in the disk front-face frame. Every
 /// `(disk, idx)` pair must appear exactly once; the lines may come in any order. Blank lines and
 /// lines starting with `#` are skipped.
@@ -396,8 +397,9 @@ mod tests {
         check(&lines, 1348, "crystal 1347");
     }
 
-    /// Reads Offline's real `crystalPos.txt` from `../shared/data` (relative to the workspace
-    /// root): fails with a clear message under CI (`CI=true`) if it is missing, else skips.
+    /// Reads Offline's real `crystalPos.txt`, the original's data file beside the workspace
+    /// (present under CI): fails with a clear message under CI (`CI=true`) if it is missing, else
+    /// skips.
     #[test]
     fn reads_the_real_crystal_positions() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))

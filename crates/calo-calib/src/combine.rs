@@ -1,25 +1,27 @@
-//! The reco-table maker: combination of the source and cosmic constants per roid (spec §8.1,
-//! with the fixes of its "Inconsistencies" list; §13.E).
+//! The reco-table maker: combination of the source and cosmic constants per roid, after
+//! Mu2e CaloCalibration `Combinations/` (`CaloCalibTableMaker`, class `CalEnergyCalibCombiner`,
+//! Feb 2026), with its unit, column and fallback problems fixed (listed in
+//! `docs/calo-calib.md`, "Combination").
 //!
 //! # Algorithm (default, corrected)
 //!
 //! For every roid 0..2719:
 //!
-//! 1. Roids ≥ 2696 (PIN diodes and spares, spec §0) are not SiPMs: they get the nominal constant,
-//!    error 0, status 2 with the message `NOMINAL: not a SiPM` (spec §13.E.15: "Channels ≥ 2696
-//!    are set to nominal"; status 2 because no measurement was used).
+//! 1. Roids ≥ 2696 (PIN diodes and spares, Offline `CaloConst.hh`) are not SiPMs: they get the
+//!    nominal constant, error 0, status 2 with the message `NOMINAL: not a SiPM` (the original
+//!    wrote R0 or 1.0 for them; status 2 because no measurement was used).
 //! 2. Each method's measurement (cosmic: `peak`, `errpeak` at `e_ref_cosmic_mev` = 20 MeV;
 //!    source: `fullepeak`, `fullerrepeak` at `e_ref_source_mev` = 6.13 MeV) is **valid** if peak
-//!    and error are finite, peak > 10⁻¹² and error > 0 (spec §8.1 step 1). A row absent from its
-//!    table is invalid.
+//!    and error are finite, peak > 10⁻¹² and error > 0 (as in `CalEnergyCalibCombiner`). A row
+//!    absent from its table is invalid.
 //! 3. It **passes** if valid and its fit p-value p = 1 − F_χ²(χ²; ndf) is above `p_min` = 0.01
-//!    (spec §8.1 step 3; computed with [`hep_core::fit::chi2_p_value`]; p is NaN, so failing, for
-//!    ndf = 0). For a cosmic row of the legacy 9-column layout, which stores only χ²/ndf, the
+//!    (the original's gate; computed with [`hep_core::fit::chi2_p_value`]; p is NaN, so failing,
+//!    for ndf = 0). For a cosmic row of the legacy 9-column layout, which stores only χ²/ndf, the
 //!    gate uses χ² = (χ²/ndf)·n with the assumed n = `legacy_cosmic_ndf` (default 60, see
 //!    [`CombineConfig::legacy_cosmic_ndf`]); `None` skips the cosmic gate (validity only).
 //! 4. Passing measurements are converted to a **gain** g = peak/E_ref (ADC/MeV) with
 //!    σ_g = err/E_ref and combined in gain space, where the errors are closest to Gaussian
-//!    (spec §8.1 "Units", §13.E.13):
+//!    (the original combined peak/E_ref, ADC per MeV, and wrote it as MeV/ADC):
 //!    - both pass: inverse-variance mean μ = (w₁g₁ + w₂g₂)/(w₁ + w₂), wᵢ = 1/σᵢ²,
 //!      σ_μ = (w₁ + w₂)^(−1/2); compatibility χ²_c = (g₁ − g₂)²/(σ₁² + σ₂²),
 //!      p_c = 1 − F_χ²(χ²_c; 1); if p_c < `p_compat` = 0.05 → nominal, error 0, status 1
@@ -30,12 +32,13 @@
 //! 5. The output constant is adc2mev = 1/g (MeV/ADC) with error σ_g/g² (MeV/ADC).
 //!
 //! The **nominal** constant of a roid is its `adc2mev` in the nominal table when one is given and
-//! holds the roid (used as is), otherwise `nominal_adc2mev` = 0.0625 MeV/ADC (CsI, spec §0), or
-//! `nominal_adc2mev_lyso` = 0.00375 MeV/ADC for the 8 SiPMs of the LYSO (CAPHRI) crystals.
+//! holds the roid (used as is), otherwise `nominal_adc2mev` = 0.0625 MeV/ADC (CsI, Offline
+//! `common.fcl`), or `nominal_adc2mev_lyso` = 0.00375 MeV/ADC for the 8 SiPMs of the LYSO (CAPHRI)
+//! crystals.
 //!
 //! # Compat mode (`compat: true`): the original `CalEnergyCalibCombiner` (Feb 2026)
 //!
-//! Reproduces the original's arithmetic, including its bugs (spec §8.1 "Inconsistencies"):
+//! Reproduces the original's arithmetic, including its bugs:
 //! - the written constant is c = peak/E_ref, i.e. **ADC per MeV** (not MeV/ADC), with error
 //!   err/E_ref, and the inverse-variance mean is taken of c;
 //! - the fallback R0 is the nominal table's value, or **1.0** when no nominal table is given (or
@@ -82,17 +85,18 @@ pub const MSG_SOURCE_ONLY: &str = "OK: source only";
 const N_SIPMS: usize = channel::N_SIPMS as usize;
 const N_DB_ROWS: usize = channel::N_DB_ROWS as usize;
 
-/// Smallest usable peak (ADC), spec §8.1 step 1.
+/// Smallest usable peak (ADC), as in `CalEnergyCalibCombiner`.
 const MIN_PEAK: f64 = 1e-12;
 
-/// Settings of [`combine`] (spec §8.1). The defaults are the original's constants and the
+/// Settings of [`combine`]. The defaults are the original's constants and the
 /// corrected (non-compat) behaviour.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CombineConfig {
-    /// Reference energy of the cosmic MIP peak (MeV): 20 MeV for 34.3 mm of CsI (spec §6).
+    /// Reference energy of the cosmic MIP peak (MeV): 20 MeV for 34.3 mm of CsI
+    /// (CaloCalibration `CaloCosmicEnecalib_module.cc`).
     pub e_ref_cosmic_mev: f64,
-    /// Reference energy of the source full-energy peak (MeV): 6.13 MeV (spec §1).
+    /// Reference energy of the source full-energy peak (MeV): 6.13 MeV (the ¹⁶N γ line).
     pub e_ref_source_mev: f64,
     /// A method passes if its fit p-value is above this (dimensionless; default 0.01).
     pub p_min: f64,
@@ -100,16 +104,18 @@ pub struct CombineConfig {
     /// (dimensionless; default 0.05, i.e. |Δ| > 1.96σ).
     pub p_compat: f64,
     /// Nominal CsI constant (MeV/ADC) used when no nominal table is given or it lacks the roid;
-    /// default 0.0625 = 1/16 ADC/MeV (spec §0). Not used in compat mode (the original used 1.0).
+    /// default 0.0625 = 1/16 ADC/MeV (Offline `common.fcl`). Not used in compat mode (the original
+    /// used 1.0).
     pub nominal_adc2mev: f64,
     /// Nominal constant of the LYSO SiPMs (MeV/ADC), used like `nominal_adc2mev`; default
-    /// 0.00375 (spec §0). Not used in compat mode.
+    /// 0.00375 (Offline `common.fcl`). Not used in compat mode.
     pub nominal_adc2mev_lyso: f64,
     /// ndf assumed for legacy 9-column cosmic rows, which store only χ²/ndf: the gate uses
     /// p = 1 − F_χ²((χ²/ndf)·n; n). Default 60: the langaus fit uses 330/rebin bins on
-    /// [0, 2000] ADC (55, 66 or 110 bins for rebin 6/5/3, spec §6) minus 4 parameters and the
-    /// empty bins, so about 40–100; 60 is a middle value. `None` skips the p-value gate for
-    /// legacy cosmic rows (validity only). Ignored in compat mode and for standard rows.
+    /// [0, 2000] ADC (55, 66 or 110 bins for rebin 6/5/3, `CaloCosmicEnecalib_module.cc`) minus 4
+    /// parameters and the empty bins, so about 40–100; 60 is a middle value. `None` skips the
+    /// p-value gate for legacy cosmic rows (validity only). Ignored in compat mode and for standard
+    /// rows.
     pub legacy_cosmic_ndf: Option<u32>,
     /// Reproduce the original combiner's arithmetic and bugs (see the module docs).
     pub compat: bool,
@@ -229,8 +235,8 @@ fn cosmic_p_value(row: &CosmicRow, cfg: &CombineConfig) -> f64 {
 }
 
 /// Combines the source and cosmic constants into the reco table, one row per roid 0..2719
-/// (spec §8.1 with its fixes; see the module docs for the algorithm, compat mode and status
-/// codes).
+/// (`CalEnergyCalibCombiner` with its fixes; see the module docs for the algorithm, compat mode and
+/// status codes).
 ///
 /// Inputs may be partial (any subset of roids, in any order; a 2696-row table is typical); an
 /// absent row is an invalid measurement. `None` for a method means it is not used (the

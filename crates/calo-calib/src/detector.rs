@@ -1,4 +1,5 @@
-//! Whole-detector source fits (MakeAnalysisTree, spec §4) and their archive outputs (§3.6, §8).
+//! Whole-detector source fits (CaloCalibration `SourceCalib/src/MakeAnalysisTree_main.cc`) and
+//! their archive outputs (the `covar` tree's quantities and the `CalSourceEnergyCalib` DB table).
 
 use crate::channel::{self, IdMode};
 use crate::fit::{ChannelFit, FitConfig, fit_spectrum, status};
@@ -13,7 +14,7 @@ use rayon::prelude::*;
 use std::path::Path;
 use std::sync::Arc;
 
-/// Which channels to fit, like MakeAnalysisTree's `<start> <end-exclusive> ... <disk>` (§4).
+/// Which channels to fit, like MakeAnalysisTree's `<start> <end-exclusive> ... <disk>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Selection {
     /// First id to fit (inclusive).
@@ -225,15 +226,15 @@ fn write_batch_csv(path: &Path, batch: &RecordBatch) -> Result<()> {
     Ok(())
 }
 
-/// The `CalSourceEnergyCalib` rows (§8, 2720 rows in roid order) for per-SiPM fits.
+/// The `CalSourceEnergyCalib` rows (Offline `DbTables`, 2720 rows in roid order) for per-SiPM fits.
 ///
-/// Mapping (the §8 proposal, decided here): `fullepeak = P` (ADC); `fullerrepeak` = the mean of
-/// the two sides of the profile interval when it exists, else the Hessian error; the escape
-/// positions are `P * 5.619/6.13` and `P * 5.108/6.13` with errors scaled the same way; all three
-/// widths are the common width in MeV with its Hessian error; `frfull`, `frfirst`, `frsecond` are
-/// the yields over the sum of the four yields; `chisq` and `ndf` as in [`ChannelFit`]. Channels
-/// that were not fitted, failed, or are not SiPMs get an all-zero row (read as invalid by the
-/// combination).
+/// Mapping (the original has no writer for this table; decided here, see `docs/calo-calib.md`):
+/// `fullepeak = P` (ADC); `fullerrepeak` = the mean of the two sides of the profile interval when
+/// it exists, else the Hessian error; the escape positions are `P * 5.619/6.13` and `P *
+/// 5.108/6.13` with errors scaled the same way; all three widths are the common width in MeV with
+/// its Hessian error; `frfull`, `frfirst`, `frsecond` are the yields over the sum of the four
+/// yields; `chisq` and `ndf` as in [`ChannelFit`]. Channels that were not fitted, failed, or are
+/// not SiPMs get an all-zero row (read as invalid by the combination).
 pub fn source_table_rows(fits: &[ChannelFit]) -> Vec<SourceRow> {
     let mut rows: Vec<SourceRow> = (0..channel::N_DB_ROWS).map(SourceRow::empty).collect();
     for f in fits

@@ -1,11 +1,12 @@
-//! Fit of one source spectrum (SourceFitter, spec §3) with a deterministic multi-start (§10).
+//! Fit of one source spectrum (Mu2e CaloCalibration `SourceCalib/src/SourceFitter.cc`) with a
+//! deterministic multi-start (see `docs/calo-calib.md`, "Toy statistics").
 //!
 //! The procedure for one channel:
 //!
 //! 1. keep the bins whose centres lie in the fit range (how RooFit reduces a binned dataset to a
-//!    range, §3.1: 75 bins for [40, 115.2] ADC at 1 ADC per bin); `I` is the number of events in
+//!    range: 75 bins for [40, 115.2] ADC at 1 ADC per bin); `I` is the number of events in
 //!    the bins from the range start to the end of the histogram (the original's `integral_evts`,
-//!    which sets the yield limits of §3.2);
+//!    which sets SourceFitter's yield limits);
 //! 2. build the objective: extended binned Poisson likelihood ([`Method::Nll`], saturated model
 //!    subtracted) or Neyman chi-square with empty bins skipped ([`Method::Chi2`]). The four
 //!    yields enter the expected counts linearly and are profiled out exactly for every shape
@@ -15,11 +16,11 @@
 //! 3. multi-start: a Levenberg-Marquardt descent (Fisher scoring) from each pair of start
 //!    positions of the peak ([`FitConfig::starts_adc`], default 93, 99, 105 ADC) and of the
 //!    Crystal Ball alpha ([`FitConfig::alpha_starts`], default 1.5, 0.5, 3.0), with yields
-//!    0.35/0.25/0.15/0.25 of `I` (§10: a single start lands on a wrong local minimum often
+//!    0.35/0.25/0.15/0.25 of `I` (toys: a single start lands on a wrong local minimum often
 //!    enough to bias the peak by 1-3 %). The basins differ mainly in alpha: a long low-side tail
-//!    trades against a higher peak (§9). Against a 9 x 6 grid of starts on 150 toys at the
-//!    §10 statistics (10 000 events), this 3 x 3 grid missed the global minimum once (by 0.67
-//!    in `-ln L`), the former 1.5/0.7/3.0 alphas three times; at the design statistics (63 000
+//!    trades against a higher peak. Against a 9 x 6 grid of starts on 150 toys at the
+//!    toy-target statistics (10 000 events), this 3 x 3 grid missed the global minimum once (by
+//!    0.67 in `-ln L`), the former 1.5/0.7/3.0 alphas three times; at the design statistics (63 000
 //!    events per crystal) it missed none;
 //! 4. the lowest minimum is polished by the quasi-Newton method of hep-core, which also gives
 //!    the Hessian errors and the fit status; a polish that does not end valid gets the last rung
@@ -72,7 +73,7 @@ pub mod status {
     /// No counts in the fit range: nothing was fitted.
     pub const NO_COUNTS: u32 = 64;
     /// A LYSO (CAPHRI) channel in a CsI fit: its 6.13 MeV line sits near 6.13 x 267 = 1637 ADC,
-    /// outside any CsI window, so it is not fitted (spec §0, §9).
+    /// outside any CsI window, so it is not fitted (Offline `Sim_crystal.txt`).
     pub const LYSO_NOT_FITTED: u32 = 128;
     /// The peak ended at one of its limits: the line is outside the window (wrong gain or
     /// window); the constant is unusable.
@@ -83,7 +84,7 @@ pub mod status {
         NOT_CONVERGED | COVARIANCE_INVALID | NO_COUNTS | LYSO_NOT_FITTED | PEAK_AT_LIMIT;
 }
 
-/// Settings of the source fit. Defaults are SourceFitter's (§3.2) for the simulation gain of
+/// Settings of the source fit. Defaults are SourceFitter's for the simulation gain of
 /// 16 ADC/MeV; [`FitConfig::for_gain`] scales the ADC window to another nominal gain.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FitConfig {
@@ -93,7 +94,7 @@ pub struct FitConfig {
     pub range_adc: (f64, f64),
     /// Bins whose centres lie in this interval (ADC) enter the objective, when it differs from
     /// `range_adc`. `None` (the default) uses `range_adc`. `--compat` with `chi2` sets it to
-    /// [40, 120]: ROOT before 6.36 ignored the range in `createChi2` (ROOT #21541, spec §3.1), so
+    /// [40, 120]: ROOT before 6.36 ignored the range in `createChi2` (ROOT issue #21541), so
     /// the original's chi-square fits summed all 80 bins while the model stayed normalised over
     /// [40, 115.2].
     pub fit_bins_adc: Option<(f64, f64)>,
@@ -103,10 +104,11 @@ pub struct FitConfig {
     pub starts_adc: Vec<f64>,
     /// Start values of the Crystal Ball alpha; the multi-start runs every peak start with each
     /// (1.5, 0.5, 3.0 by default; see the module docs for how they were chosen). The tail and the
-    /// peak trade off (a long low tail with a higher peak, §9), so basins differ in alpha as well
+    /// peak trade off (a long low tail with a higher peak), so basins differ in alpha as well
     /// as in the peak.
     pub alpha_starts: Vec<f64>,
-    /// Start yields as fractions of `I`: full, single escape, double escape, background (§10).
+    /// Start yields as fractions of `I`: full, single escape, double escape, background (the toy
+    /// target's fractions).
     pub start_fractions: [f64; 4],
     /// Start and limits of the common width (MeV).
     pub width_mev: (f64, f64, f64),
@@ -114,7 +116,8 @@ pub struct FitConfig {
     pub alpha: (f64, f64, f64),
     /// Start and limits of the background slope (1/ADC).
     pub beta_per_adc: (f64, f64, f64),
-    /// Lower limit of the full-energy yield as a fraction of `I` (0.05 for CsI, §3.2).
+    /// Lower limit of the full-energy yield as a fraction of `I` (0.05 for CsI, 0.10 for LYSO in
+    /// SourceFitter).
     pub n_full_min_fraction: f64,
     /// How bin contents are predicted.
     pub bin_evaluation: BinEvaluation,
@@ -158,8 +161,8 @@ impl FitConfig {
     }
 
     /// The default configuration with the ADC window, peak limits and starts scaled from the
-    /// simulation gain of 16 ADC/MeV to `gain_adc_per_mev` (real SiPMs are near 26 ADC/MeV, §9),
-    /// and the background slope scaled inversely.
+    /// simulation gain of 16 ADC/MeV to `gain_adc_per_mev` (real SiPMs are near 26 ADC/MeV, cosmic
+    /// table of run 106521), and the background slope scaled inversely.
     pub fn for_gain(gain_adc_per_mev: f64) -> Self {
         let k = gain_adc_per_mev / 16.0;
         let d = Self::default();
@@ -337,7 +340,8 @@ fn select_bins(edges: &[f64], counts: &[f64], range: (f64, f64)) -> (Vec<f64>, V
     (e, c)
 }
 
-/// The shape parameters `(P, sigma, alpha, beta)` with their starts, steps and limits (§3.2).
+/// The shape parameters `(P, sigma, alpha, beta)` with their starts, steps and limits
+/// (SourceFitter's).
 fn shape_parameters(cfg: &FitConfig, peak0: f64, alpha0: f64) -> Vec<Parameter> {
     let (plo, phi) = cfg.peak_limits_adc;
     vec![
@@ -352,7 +356,7 @@ fn shape_parameters(cfg: &FitConfig, peak0: f64, alpha0: f64) -> Vec<Parameter> 
 }
 
 /// Limits and starts of the yields (full, single escape, double escape, background) from `I`
-/// (§3.2: `n_full` in `[0.05 I, I]`, the others in `[0, I]`; starts as fractions of `I`, §10).
+/// (SourceFitter: `n_full` in `[0.05 I, I]`, the others in `[0, I]`; starts as fractions of `I`).
 fn yield_box(cfg: &FitConfig, integral: f64) -> YieldBox {
     let i = integral.max(1.0);
     let f = cfg.start_fractions;
@@ -412,9 +416,9 @@ pub fn fit_spectrum(
 }
 
 /// The profile of the objective in the peak position: for each `P` in `peaks_adc` (ADC), the
-/// minimum of the objective over all other parameters with `P` fixed (spec §13.8: a 1-D profile
+/// minimum of the objective over all other parameters with `P` fixed (a 1-D profile
 /// scan in P). Each point is the lowest of three starts in the Crystal Ball alpha (0.6, 1.2, 2.5),
-/// because the tail parameter and the peak position trade off (§9). Returns `(P, minimum)` pairs;
+/// because the tail parameter and the peak position trade off. Returns `(P, minimum)` pairs;
 /// the minimum is `+inf` where no start converged. Subtract the fit's minimum and divide by the
 /// error definition (0.5 for nll, 1 for chi2) to get the likelihood-ratio `z^2`.
 ///
@@ -459,7 +463,7 @@ pub fn profile_scan(
 }
 
 /// The bins the fit uses (edges, counts) and `I`, the events from the first fitted bin to the end
-/// of the histogram (§2 `integral_evts`); `None` if the range holds no counts.
+/// of the histogram (MakeAnalysisTree's `integral_evts`); `None` if the range holds no counts.
 fn prepare(edges: &[f64], counts: &[f64], cfg: &FitConfig) -> Option<(Vec<f64>, Vec<f64>, f64)> {
     let (e, c) = select_bins(edges, counts, cfg.fit_bins_adc.unwrap_or(cfg.range_adc));
     if c.is_empty() || c.iter().sum::<f64>() <= 0.0 {

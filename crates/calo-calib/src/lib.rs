@@ -4,20 +4,22 @@
 //! maker): fits of the 6.13 MeV source spectrum per SiPM (chi-square and likelihood), MeV/ADC
 //! constants, and their combination with the cosmic-ray constants.
 //!
-//! The behaviour, formulas and constants are specified in `shared/specs/calo-calib.md`; section
-//! numbers in the docs (§3.1 ...) refer to it. A user guide is `docs/calo-calib.md`.
+//! The originals are Mu2e/CaloCalibration (commit `0d42e9e`: `SourceCalib/src/SourceFitter.cc`,
+//! `MakeAnalysisTree_main.cc`, `SourcePlotter.cc`, `Combinations/`) and the channel model and DB
+//! tables of Mu2e/Offline (commit `0878d6b`). The user guide `docs/calo-calib.md` lists the
+//! formulas, constants, file formats, compat switches and known deviations with their sources.
 //!
 //! | module | holds |
 //! |---|---|
-//! | [`channel`] | SiPM/crystal/disk id maps, LYSO channels, crystal positions (§0) |
+//! | [`channel`] | SiPM/crystal/disk id maps, LYSO channels, crystal positions (Offline) |
 //! | [`spectra`] | the spectra table (CSV/Parquet, one row per bin) with located input errors |
-//! | [`simulate`] | seeded source spectra with truth, and simulated cosmic constants (§13.B) |
-//! | [`model`] | the SourceFitter model: three Crystal Balls in energy and a background (§3.1) |
-//! | [`fit`] | the fit of one spectrum: multi-start, errors, profile interval, status (§3, §10) |
-//! | [`detector`] | parallel fits of a detector, the archive outputs (§3.6, §4, §8) |
-//! | [`tables`] | the Mu2e DB text tables (§8) |
-//! | [`combine`] | the reconstruction table from source and cosmic constants (§8.1) |
-//! | [`plots`] | SourcePlotter's summary plots and the per-channel canvases (§4) |
+//! | [`simulate`] | seeded source spectra with truth, and simulated cosmic constants |
+//! | [`model`] | the SourceFitter model: three Crystal Balls in energy and a background |
+//! | [`fit`] | the fit of one spectrum: multi-start, errors, profile interval, status |
+//! | [`detector`] | parallel fits of a detector, the archive outputs (MakeAnalysisTree) |
+//! | [`tables`] | the Mu2e DB text tables (Offline `DbTables`) |
+//! | [`combine`] | the reconstruction table from source and cosmic constants (the combiner) |
+//! | [`plots`] | SourcePlotter's summary plots and the per-channel canvases |
 //! | [`pipeline`] | the end-to-end chain on simulated input (hep-demo's main job) |
 //! | [`scale_out`] | the detector fit as shards of an array job and their merge |
 //!

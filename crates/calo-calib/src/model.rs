@@ -1,4 +1,5 @@
-//! The source-spectrum model of SourceFitter (spec `calo-calib.md` §3.1).
+//! The source-spectrum model of SourceFitter (Mu2e CaloCalibration
+//! `SourceCalib/src/SourceFitter.cc`; formulas in `docs/calo-calib.md`, "The original fit").
 //!
 //! The observable is the SiPM amplitude `x` in ADC counts. The calibrated energy is
 //! `E(x) = m x` with `m = 6.13 MeV / P` (MeV/ADC), `P` being the full-energy peak position in ADC.
@@ -19,7 +20,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Energy of the full-energy line, 6.130 MeV (16N -> 16O* 6.129 MeV gamma; spec §1).
+/// Energy of the full-energy line, 6.130 MeV (16N -> 16O* 6.129 MeV gamma).
 pub const E_FULL_MEV: f64 = 6.13;
 /// Electron mass, 0.511 MeV: the escape peaks sit one and two electron masses lower.
 pub const ELECTRON_MASS_MEV: f64 = 0.511;
@@ -27,7 +28,7 @@ pub const ELECTRON_MASS_MEV: f64 = 0.511;
 pub const E_FIRST_ESCAPE_MEV: f64 = 5.619;
 /// Energy of the double-escape peak, 6.130 - 1.022 = 5.108 MeV.
 pub const E_SECOND_ESCAPE_MEV: f64 = 5.108;
-/// The Crystal Ball power `n`, fixed at 5 in SourceFitter (spec §3.2).
+/// The Crystal Ball power `n`, fixed at 5 in SourceFitter.
 pub const CB_N: f64 = 5.0;
 
 /// The line energies of the three Crystal Balls, full first (MeV).
@@ -271,7 +272,7 @@ pub fn component_density(p: &[f64], range: ModelRange, component: usize, x: f64)
 
 /// The composite peak (ADC): the position of the maximum of the total model density (all four
 /// components with their yields) on `range`, the "visible" peak of the blended spectrum
-/// (SourceFitter's `CompositePeak`, spec §3.5). Found on a 0.05 ADC grid and refined by golden
+/// (SourceFitter's `CompositePeak`). Found on a 0.05 ADC grid and refined by golden
 /// section to 1e-6 ADC. NaN if a parameter is not finite.
 pub fn composite_peak_adc(p: &[f64], range: ModelRange) -> f64 {
     if p.iter().take(N_PARAMS).any(|v| !v.is_finite()) {

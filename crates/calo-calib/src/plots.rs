@@ -1,5 +1,6 @@
-//! Plots of the source fits: the per-channel fit canvas (spec §3.6) and SourcePlotter's global
-//! plots (§4, §13.F), as PNG or SVG files.
+//! Plots of the source fits: the per-channel fit canvas (SourceFitter's
+//! `mu2e_simu_fitSpec_<alg>_<CsI|LYSO>_<id>` canvases) and the global plots of CaloCalibration
+//! `SourceCalib/src/SourcePlotter.cc`, as PNG or SVG files.
 //!
 //! # What is drawn
 //!
@@ -60,11 +61,11 @@ use crate::model::{self, E_FIRST_ESCAPE_MEV, E_FULL_MEV, E_SECOND_ESCAPE_MEV, Mo
 use crate::spectra::{Spectrum, SpectrumSet};
 use crate::{Error, Result};
 
-/// The nominal CsI calibration constant of the simulation, 0.0625 MeV/ADC (16 ADC/MeV; spec §0),
-/// drawn as a reference line on the constant-vs-channel plot (SourcePlotter, §4).
+/// The nominal CsI calibration constant of the simulation, 0.0625 MeV/ADC (16 ADC/MeV; Offline
+/// `common.fcl`), drawn as a reference line on the constant-vs-channel plot (SourcePlotter).
 pub const NOMINAL_ADC2MEV: f64 = 0.0625;
 
-/// Crystal pitch on the disks (mm): 34 mm crystals plus wrapping (spec §0).
+/// Crystal pitch on the disks (mm): 34 mm crystals plus 2 x 0.15 mm wrapping (Offline `CaloConst`).
 pub const CRYSTAL_PITCH_MM: f64 = 34.3;
 
 /// Size of the per-channel canvas of [`plot_channel`] in pixels (SVG user units), width x height.
@@ -122,8 +123,8 @@ const GREY: RGBColor = RGBColor(127, 127, 127);
 ///   of all finite values.
 /// * `adc2mev_vs_roid.<ext>`: ADC2MeV (MeV/ADC) of the usable channels against their id (roid, or
 ///   crystal id in per-crystal `mode`) with Hessian error bars, and horizontal lines at the mean,
-///   mean ± 2 std and [`NOMINAL_ADC2MEV`] (SourcePlotter plot 1, §4). The y range covers the 0.5 %
-///   to 99.5 % quantiles and the lines; points outside are counted in the title.
+///   mean ± 2 std and [`NOMINAL_ADC2MEV`] (SourcePlotter's first plot). The y range covers the 0.5
+///   % to 99.5 % quantiles and the lines; points outside are counted in the title.
 /// * with `positions`: `map_<name>_disk<d>.<ext>` for each name of [`MAPS`] and each disk `d` that
 ///   has at least one fit record: the constant (MeV/ADC), the width (MeV) and the number of
 ///   unusable fits per crystal, on the crystal positions (see the module documentation). The
@@ -189,8 +190,9 @@ pub fn plot_summary(
     Ok(written)
 }
 
-/// SourcePlotter's SiPM-pair and composite-peak plots (spec §4, items 2 and 6), over the usable
-/// channels ([`ChannelFit::is_ok`]), into `dir` in each of `formats`:
+/// SourcePlotter's SiPM-pair and composite-peak plots (P against `CompositePeak`, and the (2c,
+/// 2c+1) pair plots), over the usable channels ([`ChannelFit::is_ok`]), into `dir` in each of
+/// `formats`:
 ///
 /// * `adc2mev_pairs`: the constants of the two SiPMs of each crystal (even roid `2c` on x, odd
 ///   `2c + 1` on y), with the identity line (per-SiPM fits only);

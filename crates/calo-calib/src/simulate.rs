@@ -1,9 +1,8 @@
 //! Source spectra with known truth: the library side of `calo-calib simulate`.
 //!
-//! Stands in for `CaloCalibGun` + Geant4 + digitisation + `SourceCalibDigiAna` (spec §1.1, §1.2,
-//! §2), as the port's feature list asks (§13.B.3): a toy that draws each channel's spectrum from
-//! exactly the fit model of [`crate::model`] (spec §3.1), so that fits can be checked against the
-//! truth (closure tests, spec §10).
+//! Stands in for Offline's `CaloCalibGun` + Geant4 + digitisation + `SourceCalibDigiAna`: a toy
+//! that draws each channel's spectrum from exactly the fit model of [`crate::model`]
+//! (SourceFitter's), so that fits can be checked against the truth (closure and toy tests).
 //!
 //! # Per channel
 //!
@@ -12,11 +11,12 @@
 //!    spectrum depends only on the seed and its id, never on the thread count.
 //! 2. True gain `g` (ADC/MeV): `gain_adc_per_mev * (1 + gain_spread * z)`, `z ~ N(0, 1)`, redrawn
 //!    until `g > 0` (a Gaussian truncated at zero). LYSO channels (crystals 582, 609, 610, 637)
-//!    use `lyso_gain_adc_per_mev` (267 ADC/MeV, spec §0) instead.
+//!    use `lyso_gain_adc_per_mev` (267 ADC/MeV, Offline `Sim_crystal.txt`) instead.
 //! 3. Number of source events `N ~ Poisson(events_per_crystal)` (each SiPM of a crystal sees the
-//!    crystal's events; design figure 63 000 per crystal, spec §1, §9), split into full-energy,
+//!    crystal's events; design figure 63 000 per crystal, CaloCalibration
+//!    `CalibrationRates.py`), split into full-energy,
 //!    single-escape, double-escape and background events by a multinomial draw with the
-//!    configured fractions (default 0.35/0.25/0.15/0.25, spec §10).
+//!    configured fractions (default 0.35/0.25/0.15/0.25, the toy target of `docs/calo-calib.md`).
 //! 4. Line events: energy `E = E_k + sigma * t` with `t` drawn exactly from the Crystal Ball
 //!    shape ([`CrystalBallSampler`]), `E_k` = 6.130, 5.619, 5.108 MeV; amplitude `x = E * g`
 //!    (ADC). The full peak therefore sits at `P = 6.13 * g` ADC and the model's calibrated energy
@@ -24,19 +24,19 @@
 //! 5. Background events: `x` from `exp(beta x)` truncated to the histogram range (inverse CDF),
 //!    so every background event lands in the histogram.
 //! 6. The histogram has `n_bins` equal bins on `[hist_low_adc, hist_high_adc)` (default 120 bins
-//!    of 1 ADC on `[0, 120)`, spec §2); line events outside the range are lost (no under- or
-//!    overflow is stored).
+//!    of 1 ADC on `[0, 120)`, as `SourceCalibDigiAna`); line events outside the range are lost (no
+//!    under- or overflow is stored).
 //!
 //! LYSO channels are simulated with their own gain: their lines (6.13 × 267 ≈ 1637 ADC) fall far
 //! outside `[0, 120)`, so their spectra hold the background part plus the far power-law tail of
 //! the lines (energies below 0.45 MeV, under 1e-3 of the line events). Their truth rows have
 //! `is_lyso = true`; a CsI fit of them is meaningless and the fitter is expected to flag them
-//! (spec §9 "LYSO channels").
+//! (the original fitted them with CsI seeds and ranges, which fail or land on garbage).
 //!
 //! # Cosmic constants
 //!
-//! [`simulate_cosmic_table`] draws a `CalCosmicEnergyCalib`-like table (spec §6, §8) from the
-//! simulated gains, for tests of the combination.
+//! [`simulate_cosmic_table`] draws a `CalCosmicEnergyCalib`-like table
+//! (`CaloCosmicEnecalib_module.cc`) from the simulated gains, for tests of the combination.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -62,30 +62,31 @@ pub const COSMIC_STREAM_KEY: u64 = 2;
 
 /// Configuration of the source-spectrum simulation; every field has a unit in its name or doc.
 ///
-/// Defaults are the simulation values of the original chain (spec §0, §9) and the toy target of
-/// spec §10. Deserialising (TOML, JSON) fills missing fields with defaults and rejects unknown
-/// ones.
+/// Defaults are the simulation values of the original chain (Offline `Sim_crystal.txt`) and
+/// the toy target of `docs/calo-calib.md`. Deserialising (TOML, JSON) fills missing fields with
+/// defaults and rejects unknown ones.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SimConfig {
     /// Master seed of all random streams.
     pub seed: u64,
     /// Mean number of source photons per crystal (events); each channel draws its count from a
-    /// Poisson distribution with this mean. Default 63 000, the design figure (spec §1).
+    /// Poisson distribution with this mean. Default 63 000, the design figure
+    /// (`CalibrationRates.py`).
     pub events_per_crystal: f64,
-    /// Nominal CsI gain (ADC/MeV); default 16.0 (`Sim_crystal.txt`, spec §0), so the 6.13 MeV
+    /// Nominal CsI gain (ADC/MeV); default 16.0 (Offline `Sim_crystal.txt`), so the 6.13 MeV
     /// peak sits at 98.08 ADC.
     pub gain_adc_per_mev: f64,
     /// Relative Gaussian spread of the true gain between channels (dimensionless; default 0;
-    /// data show about 0.16, spec §6).
+    /// the cosmic table of run 106521 shows about 0.16).
     pub gain_spread: f64,
-    /// Crystal Ball width `sigma` of every line (MeV); default 0.45 (spec §10).
+    /// Crystal Ball width `sigma` of every line (MeV); default 0.45 (toy target).
     pub width_mev: f64,
-    /// Crystal Ball tail start `alpha` (in units of sigma); default 1.2 (spec §10).
+    /// Crystal Ball tail start `alpha` (in units of sigma); default 1.2 (toy target).
     pub alpha: f64,
-    /// Crystal Ball power `n` (dimensionless); default [`CB_N`] = 5 (spec §3.2).
+    /// Crystal Ball power `n` (dimensionless); default [`CB_N`] = 5 (SourceFitter).
     pub n: f64,
-    /// Fraction of generated events in the full-energy line; default 0.35 (spec §10).
+    /// Fraction of generated events in the full-energy line; default 0.35 (toy target).
     pub frac_full: f64,
     /// Fraction in the single-escape line; default 0.25.
     pub frac_first: f64,
@@ -94,15 +95,15 @@ pub struct SimConfig {
     /// Fraction in the exponential background; default 0.25. The four fractions are normalised
     /// by their sum.
     pub frac_bkg: f64,
-    /// Background slope `beta` (1/ADC); default -0.04 (spec §10).
+    /// Background slope `beta` (1/ADC); default -0.04 (toy target).
     pub beta_per_adc: f64,
     /// Lower edge of the histogram (ADC); default 0.
     pub hist_low_adc: f64,
-    /// Upper edge of the histogram (ADC); default 120 (`endBin`, spec §2).
+    /// Upper edge of the histogram (ADC); default 120 (`endBin` of `SourceCalibDigiAna`).
     pub hist_high_adc: f64,
     /// Number of equal bins; default 120 (1 ADC per bin).
     pub n_bins: usize,
-    /// Gain of the LYSO (CAPHRI) channels (ADC/MeV); default 267 (spec §0).
+    /// Gain of the LYSO (CAPHRI) channels (ADC/MeV); default 267 (Offline `Sim_crystal.txt`).
     pub lyso_gain_adc_per_mev: f64,
 }
 
@@ -663,20 +664,22 @@ pub fn read_truth(path: impl AsRef<Path>) -> Result<Vec<ChannelTruth>> {
 // Cosmic constants
 // ---------------------------------------------------------------------------------------------
 
-/// Reference energy of the cosmic MIP peak, 20 MeV (34 mm of CsI at about 5.6 MeV/cm, spec §6).
+/// Reference energy of the cosmic MIP peak, 20 MeV (34 mm of CsI at about 5.6 MeV/cm;
+/// CaloCalibration `CaloCosmicEnecalib_module.cc`).
 pub const COSMIC_MPV_MEV: f64 = 20.0;
 /// Default relative error of a simulated cosmic MPV, 1.2 %.
 pub const DEFAULT_COSMIC_REL_ERROR: f64 = 0.012;
 /// Degrees of freedom of a simulated cosmic langaus fit.
 pub const COSMIC_NDF: u32 = 60;
-/// Mean number of hits per channel of a simulated cosmic run (about 800 in run 106521, spec §6).
+/// Mean number of hits per channel of a simulated cosmic run (about 800 in run 106521's
+/// `Cosmics.txt`).
 pub const COSMIC_NHITS_MEAN: f64 = 800.0;
 /// Offset added to the chi-square of a "bad" cosmic fit: `chisq = 100 + X`, `X ~ chi2(60)`, so
 /// its p-value with 60 degrees of freedom is below 0.001.
 pub const BAD_COSMIC_CHISQ_OFFSET: f64 = 100.0;
 
-/// One simulated row of a `CalCosmicEnergyCalib`-like table (spec §6: `roid, peak, errpeak,
-/// width, errwidth, sigma, errsigma, chisq, ndf, nhits`), all amplitudes in ADC.
+/// One simulated row of a `CalCosmicEnergyCalib`-like table (Offline `DbTables`: `roid, peak,
+/// errpeak, width, errwidth, sigma, errsigma, chisq, ndf, nhits`), all amplitudes in ADC.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SimulatedCosmic {
     /// SiPM readout id (or crystal id, following the truth rows).
@@ -702,14 +705,14 @@ pub struct SimulatedCosmic {
     pub nhits: u64,
 }
 
-/// Draws cosmic constants for the channels of `truth` (spec §6, §8 `CalCosmicEnergyCalib`), one
+/// Draws cosmic constants for the channels of `truth` (`CalCosmicEnergyCalib` layout), one
 /// row per truth row in the same order, from `stream_nested(seed, &[2, roid])`.
 ///
 /// For a CsI channel: `peak = 20 MeV * g * (1 + rel_error * z)` (ADC), `err_peak = rel_error *
 /// peak`; width = 0.07 peak (1 + 0.05 z'), sigma = 0.16 peak (1 + 0.05 z''), each with a 3 %
 /// error; `nhits ~ Poisson(800)`; `chisq ~ chi2(60)`, `ndf = 60`. With probability
 /// `bad_fraction` the channel is bad: `chisq = 100 + chi2(60)` (p < 0.001). LYSO channels get
-/// an all-zero row, as in the real table of run 106521 (spec §6: no fit).
+/// an all-zero row, as in the real table of run 106521 (no fit).
 ///
 /// # Errors
 ///

@@ -1,8 +1,8 @@
 //! Source spectra: per-channel amplitude histograms and their file format.
 //!
 //! The original analyzer wrote one ROOT `TH1F` per SiPM (`SourceAna/sipm_ADC/sipm_<roid>`) or per
-//! crystal (`crystals_ADC/cry_<id>`), 120 bins of 1 ADC on `[0, 120]` (spec §2). The port's
-//! neutral format (spec §13.A.2) is a long table with one row per bin:
+//! crystal (`crystals_ADC/cry_<id>`), 120 bins of 1 ADC on `[0, 120]` (`SourceCalibDigiAna`). This
+//! crate's neutral format is a long table with one row per bin:
 //!
 //! | column | type | meaning |
 //! |---|---|---|
@@ -75,7 +75,8 @@ impl Spectrum {
     }
 
     /// Entries in the bins whose low edge is at or above `x` (ADC): the analogue of the original's
-    /// `integral_evts` from `FindBin(40)` (spec §2), without an overflow bin.
+    /// `integral_evts` from `FindBin(40)` (MakeAnalysisTree), without the overflow bin that the
+    /// original also counted.
     pub fn integral_from(&self, x: f64) -> f64 {
         self.edges
             .iter()

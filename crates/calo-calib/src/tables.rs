@@ -1,7 +1,7 @@
-//! Mu2e DB text tables (spec §8): readers and writers of `CalSourceEnergyCalib`,
-//! `CalCosmicEnergyCalib`, `CalEnergyCalib` and `CalCombinedEnergyCalib`.
+//! Mu2e DB text tables (Mu2e Offline `DbTables/inc/Cal*EnergyCalib*.hh`): readers and writers of
+//! `CalSourceEnergyCalib`, `CalCosmicEnergyCalib`, `CalEnergyCalib` and `CalCombinedEnergyCalib`.
 //!
-//! # Format (spec §8)
+//! # Format
 //!
 //! ```text
 //! TABLE CalEnergyCalib
@@ -31,16 +31,17 @@
 //!   and the table has either [`channel::N_SIPMS`] = 2696 rows (0..2695: SiPMs only, as the real
 //!   cosmic table `Cosmics.txt` fetched from the DB) or [`channel::N_DB_ROWS`] = 2720 rows
 //!   (0..2719). For a 2696-row table the rows 2696..2719 (PIN diodes and spares) are simply
-//!   absent; the combination treats an absent row as an invalid measurement (spec §8.1), and
-//!   those channels are set to nominal anyway (spec §13.E.15).
+//!   absent; the combination treats an absent row as an invalid measurement, and those
+//!   channels are set to nominal anyway (see [`crate::combine`]).
 //! - [`RowCheck::AllowGaps`]: roids must be strictly increasing (no duplicates, no reordering)
 //!   and below 2720, but any row may be missing; a missing row is absent (invalid).
 //!
 //! # Units
 //!
-//! Peaks are in ADC counts; `adc2mev` is in MeV/ADC (spec §0); the source width `fullwidth` (and
-//! the equal escape widths) is stored **in MeV**, the unit of the fit's shared width parameter
-//! σ (spec §3, §8: "decide and document"). Convert with σ_ADC = σ_MeV · P / 6.13 if needed.
+//! Peaks are in ADC counts; `adc2mev` is in MeV/ADC (reconstruction computes `E = amplitude ×
+//! adc2mev`); the source width `fullwidth` (and the equal escape widths) is stored **in MeV**, the
+//! unit of the fit's shared width parameter σ (the original has no writer of this table, so the
+//! unit is this crate's choice). Convert with σ_ADC = σ_MeV · P / 6.13 if needed.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -53,13 +54,13 @@ const N_SIPMS: usize = channel::N_SIPMS as usize;
 /// [`channel::N_DB_ROWS`] (2720) as a length.
 const N_DB_ROWS: usize = channel::N_DB_ROWS as usize;
 
-/// DB name of the source archive table (spec §8).
+/// DB name of the source archive table.
 pub const SOURCE_TABLE: &str = "CalSourceEnergyCalib";
-/// DB name of the cosmic (MIP) archive table (spec §6, §8).
+/// DB name of the cosmic (MIP) archive table.
 pub const COSMIC_TABLE: &str = "CalCosmicEnergyCalib";
-/// DB name of the reco table read by CaloRecoDigiMaker, also the nominal table (spec §8).
+/// DB name of the reco table read by CaloRecoDigiMaker, also the nominal table.
 pub const ENERGY_TABLE: &str = "CalEnergyCalib";
-/// DB name of the per-channel combination metadata table (spec §8).
+/// DB name of the per-channel combination metadata table (Offline PR #1718).
 pub const COMBINED_TABLE: &str = "CalCombinedEnergyCalib";
 
 /// How strictly a reader checks the roid sequence of a table (see the module docs).
@@ -72,7 +73,7 @@ pub enum RowCheck {
     AllowGaps,
 }
 
-/// Column layout of a `CalCosmicEnergyCalib` text file (spec §6, §8).
+/// Column layout of a `CalCosmicEnergyCalib` text file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum CosmicLayout {
     /// The DB schema, 10 columns: `roid, peak, errpeak, width, errwidth, sigma, errsigma, chisq,
@@ -81,11 +82,12 @@ pub enum CosmicLayout {
     Standard,
     /// The legacy 9-column layout of the real `Combinations/data/Cosmics.txt` (run 106521):
     /// `roid, peak, errpeak, width, errwidth, sigma, errsigma, reduced_chi2, nhits`. Column 8 is
-    /// χ²/ndf (≈1.1) and column 9 is the number of hits (≈800), not ndf (spec §6).
+    /// χ²/ndf (≈1.1) and column 9 is the number of hits (≈800), not ndf.
     Legacy9,
 }
 
-/// One row of `CalSourceEnergyCalib` (18 columns, spec §8 and its `covar` mapping).
+/// One row of `CalSourceEnergyCalib` (18 columns; the mapping from the fit is
+/// documented at [`crate::detector`]).
 ///
 /// Peaks and their errors in ADC counts; widths in **MeV** (the fit's shared width σ, see the
 /// module docs); fractions dimensionless; `chisq` the unreduced χ² and `ndf` = bins used − free
@@ -141,7 +143,8 @@ impl SourceRow {
     }
 }
 
-/// One row of `CalCosmicEnergyCalib` (spec §6): the Landau ⊗ Gauss fit of the MIP spectrum.
+/// One row of `CalCosmicEnergyCalib` (CaloCalibration `CaloCosmicEnecalib_module.cc`): the Landau ⊗
+/// Gauss fit of the MIP spectrum.
 ///
 /// `peak` is the MIP most-probable value in ADC counts for the 20 MeV reference deposit (34.3 mm
 /// of CsI); widths in ADC counts. Which χ² fields are set depends on the layout read:
@@ -196,17 +199,18 @@ impl CosmicRow {
     }
 }
 
-/// One row of `CalEnergyCalib` (spec §8): the reco constant, also the format of the nominal
+/// One row of `CalEnergyCalib`: the reco constant, also the format of the nominal
 /// table.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct NominalRow {
     /// Readout id, 0..2719.
     pub roid: u32,
-    /// Energy per ADC count (MeV/ADC); `E = amplitude × adc2mev` (spec §0).
+    /// Energy per ADC count (MeV/ADC); `E = amplitude × adc2mev` (Offline
+    /// `CaloRecoDigiMaker`).
     pub adc2mev: f64,
 }
 
-/// One row of `CalCombinedEnergyCalib` (spec §8, §8.1): the combined constant and how it was
+/// One row of `CalCombinedEnergyCalib`: the combined constant and how it was
 /// obtained.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct CombinedRow {
@@ -439,7 +443,8 @@ pub fn write_combined_table(path: &Path, rows: &[CombinedRow]) -> Result<()> {
 }
 
 /// Writes the two outputs of the combination together: `CalEnergyCalib` (`roid,adc2mev`) to
-/// `reco_path` and `CalCombinedEnergyCalib` to `combined_path` (spec §8.1 step 5, §13.E.15).
+/// `reco_path` and `CalCombinedEnergyCalib` to `combined_path` (the two outputs of
+/// `CaloCalibTableMaker`).
 ///
 /// Both files are formatted and written to temporary files first; they are renamed onto their
 /// targets only when both are complete, so a formatting or write error leaves neither.

@@ -1,4 +1,5 @@
-//! Plots of the time, time-walk, resolution and DAC-vs-charge tasks (spec §4, §5.2, §6.3).
+//! Plots of the time, time-walk, resolution and DAC-vs-charge tasks (`calculate_times_in_ns.py`,
+//! `calculate_time_walk_correction.py`, `analyse_time_resolution.py`, `analyse_dac_vs_charge.py`).
 //!
 //! The original drew plotly HTML fragments that need the CDN; here every plot is a
 //! self-contained SVG (or PNG, by extension) drawn with `hep_core::plot`, off unless asked for.

@@ -1,11 +1,12 @@
-//! Charge injection (spec §5.2): the DAC points and noise limits of a merged threshold scan, the
-//! DAC-vs-charge line and the suggested thresholds (tasks `calculate_dac_points` and
-//! `plot_dac_vs_charge`).
+//! Charge injection (`analyse_dac_vs_charge.py` of ETROC-Analysis-Scripts): the DAC points and
+//! noise limits of a merged threshold scan, the DAC-vs-charge line and the suggested thresholds
+//! (tasks `calculate_dac_points` and `plot_dac_vs_charge`).
 //!
-//! The directory processing, merge and reprocessing of spec §5.1 (which produce the table
+//! The directory processing, merge and reprocessing (`process_etroc1_charge_injection_data_dir.py`,
+//! `reprocess_etroc1_charge_injection_data_dir.py`; they produce the table
 //! `combined_etroc1_data` read here) are in [`crate::ingest_run`].
 //!
-//! # DAC points (spec §5.2)
+//! # DAC points
 //!
 //! Per board b and charge Q over the merged rows with hits > 0: `DAC_max(b,Q)` and
 //! `DAC_min(b,Q)` are the largest and smallest thresholds with hits; `noise_min_dac_b` is the
@@ -59,7 +60,7 @@ pub struct CombinedRow {
     pub board_discriminator_threshold: i64,
 }
 
-/// Options of the DAC-vs-charge analysis (spec §5.2, `analyse_dac_vs_charge.py`).
+/// Options of the DAC-vs-charge analysis (`analyse_dac_vs_charge.py`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DacOptions {
     /// Charge (fC) used for the noise edges; 0 aggregates over charges (`-n`).
@@ -88,11 +89,11 @@ pub struct DacOptions {
 ///
 /// The default is the 50 % point, not the original's DAC_max: DAC_max is the last scan point
 /// where the tail of the efficiency edge still gives a hit, so it sits about 3 sigma_DAC above
-/// the edge and moves in whole scan steps. On the spec §7.2 scan (step 4, charges 10-30 fC) its
-/// slopes are quantised in 0.2 DAC/fC steps, and for the true gain 2.5 DAC/fC it gives 2.6 (or
-/// 2.4), 4 % off whatever the statistics; the 50 % point gives the gains within 1.5 %. The
-/// original's line is `--estimator max-with-hits`; the table `dac_charge_data` holds DAC_max in
-/// any case, as the original.
+/// the edge and moves in whole scan steps. On the simulated scan of [`crate::simulate`] (step 4,
+/// charges 10-30 fC) its slopes are quantised in 0.2 DAC/fC steps, and for the true gain 2.5 DAC/fC
+/// it gives 2.6 (or 2.4), 4 % off whatever the statistics; the 50 % point gives the gains within
+/// 1.5 %. The original's line is `--estimator max-with-hits`; the table `dac_charge_data` holds
+/// DAC_max in any case, as the original.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DacEstimator {
@@ -215,7 +216,7 @@ fn median(v: &mut [f64]) -> f64 {
     }
 }
 
-/// The DAC points and noise limits of the merged rows (spec §5.2; module docs).
+/// The DAC points and noise limits of the merged rows (see the module docs).
 pub fn dac_points(
     rows: &[CombinedRow],
     opts: &DacOptions,
@@ -304,7 +305,7 @@ pub fn dac_points(
     (points, limits)
 }
 
-/// The DAC-vs-charge line of one board and its suggested thresholds (spec §5.2).
+/// The DAC-vs-charge line of one board and its suggested thresholds (`analyse_dac_vs_charge.py`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DacChargeLine {
     /// Board id.

@@ -1,5 +1,5 @@
-//! Event cuts and time cuts in the original CSV formats (spec 3), and the filter application
-//! helper (spec 3.3).
+//! Event cuts and time cuts in the original CSV formats (`cut_etroc1_single_run.py`,
+//! `cut_times_in_ns.py`), and the filter application helper (`utilities.py`).
 //!
 //! * [`read_event_cuts`] reads `<run>/cuts.csv` (columns `board_id, variable, cut_type,
 //!   cut_value`, optional `output`); [`apply_event_cuts`] evaluates it on a hit table.
@@ -10,13 +10,13 @@
 //! * [`run_event_cuts`] and [`run_time_cuts`] are the whole tasks `apply_event_cuts` and
 //!   `apply_time_cuts` on a run directory, with all their outputs.
 //!
-//! Semantics (spec 3.1-3.2): the hits are pivoted to one row per event and one column per
-//! (variable, board) ([`EventTable`]); every event starts accepted and each cut row is ANDed in,
-//! in order. A board missing from an event gives NaN, and every comparison with NaN is false, so
-//! the event is rejected unless `keep_nan` (`-k`), which ORs in "the tested value is NaN". In
-//! `board_id`, `*` requires the condition for **all** boards present in the data, `#` for
-//! **any** of them. The time filter is evaluated over all events of the table, not only those
-//! the event filter accepted.
+//! Semantics (as in the original scripts): the hits are pivoted to one row per event and one column
+//! per (variable, board) ([`EventTable`]); every event starts accepted and each cut row is ANDed
+//! in, in order. A board missing from an event gives NaN, and every comparison with NaN is false,
+//! so the event is rejected unless `keep_nan` (`-k`), which ORs in "the tested value is NaN". In
+//! `board_id`, `*` requires the condition for **all** boards present in the data, `#` for **any**
+//! of them. The time filter is evaluated over all events of the table, not only those the event
+//! filter accepted.
 //!
 //! Deviations from the original, all of them crashes or silent mistakes there:
 //!
@@ -86,7 +86,7 @@ impl Comparison {
     }
 
     /// `x op value`; false when `x` or `value` is NaN, for every operator including `<>`, as
-    /// spec §3.1 states for the original (a board missing from an event is rejected unless
+    /// in the original's filter (a board missing from an event is rejected unless
     /// keep-NaN). Note that a plain pandas `!=` would be true for NaN.
     #[inline]
     pub fn test(self, x: f64, value: f64) -> bool {
@@ -147,7 +147,7 @@ impl std::fmt::Display for BoardSelector {
     }
 }
 
-/// One row of `cuts.csv` (spec 3.1).
+/// One row of `cuts.csv` (`cut_etroc1_single_run.py`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EventCut {
     /// 0-based row index in the file (names the cutflow directory `<index>-<output>`).
@@ -166,7 +166,7 @@ pub struct EventCut {
     pub output: Option<String>,
 }
 
-/// The geometric shape of a time cut (spec 3.2 table).
+/// The geometric shape of a time cut (the `cut_type`s of `cut_times_in_ns.py`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum TimeCutType {
     /// `simple`: (variable_1, board_id_1) op value_1, as an event cut.
@@ -254,7 +254,7 @@ pub enum CutDirection {
     Outside,
 }
 
-/// One (non-comment) row of `time_cuts.csv` (spec 3.2).
+/// One (non-comment) row of `time_cuts.csv` (`cut_times_in_ns.py`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TimeCut {
     /// 0-based row index in the file, comment rows included.
@@ -421,7 +421,7 @@ fn output_name(path: &Path, line: u64, s: &str) -> Result<Option<String>> {
     Ok(Some(s.to_string()))
 }
 
-/// Reads an event cut file (spec 3.1).
+/// Reads an event cut file (the format of `cut_etroc1_single_run.py`).
 ///
 /// # Errors
 ///
@@ -476,8 +476,8 @@ pub fn read_event_cuts(path: &Path) -> Result<Vec<EventCut>> {
         .collect()
 }
 
-/// Reads a time cut file (spec 3.2); comment rows (`cut_type` starting with `#`) are skipped
-/// but keep their row index.
+/// Reads a time cut file (the format of `cut_times_in_ns.py`); comment rows (`cut_type` starting
+/// with `#`) are skipped but keep their row index.
 ///
 /// # Errors
 ///
@@ -747,7 +747,7 @@ fn list(boards: &[u8]) -> String {
         .join(", ")
 }
 
-/// Applies event cuts (spec 3.1) to a hit table with columns `event`, `data_board_id` and the
+/// Applies event cuts to a hit table with columns `event`, `data_board_id` and the
 /// cut variables. `path` (the cut file) labels errors.
 ///
 /// # Errors
@@ -809,7 +809,7 @@ fn and_step(
     }
 }
 
-/// Applies time cuts (spec 3.2) to the ns hit table (columns `event`, `data_board_id` and the
+/// Applies time cuts to the ns hit table (columns `event`, `data_board_id` and the
 /// cut variables, e.g. `time_of_arrival_ns`, `time_over_threshold_ns`), over all its events.
 ///
 /// # Errors
@@ -865,8 +865,9 @@ fn describe_time_cut(c: &TimeCut) -> String {
     )
 }
 
-/// The rounded-corner region of spec 3.2 at (e1, e2) with radius r; `sx`, `sy` = +1 for the
-/// "right"/"up" corner sides (ur: (+1, +1), ul: (−1, +1), dr: (+1, −1), dl: (−1, −1)).
+/// The rounded-corner region of `cut_times_in_ns.py` (see `docs/etroc-analysis.md`) at (e1, e2)
+/// with radius r; `sx`, `sy` = +1 for the "right"/"up" corner sides (ur: (+1, +1), ul: (−1, +1),
+/// dr: (+1, −1), dl: (−1, −1)).
 ///
 /// For `ur`: (x < e1 ∧ y ≤ e2−r) ∨ (x ≤ e1−r ∧ y < e2) ∨ ((x−(e1−r))² + (y−(e2−r))² < r²); the
 /// others mirror x (`ul`: e1+r, x > …) and/or y (`dr`: e2+r, y > …).
@@ -1004,10 +1005,10 @@ fn ols_line(x: &[f64], y: &[f64]) -> Option<(f64, f64)> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Filter application (spec 3.3)
+// Filter application (`utilities.py`)
 // ---------------------------------------------------------------------------------------------
 
-/// Per-hit filter flags (spec 3.3): every hit carries its event's flags.
+/// Per-hit filter flags (as the original's `utilities.py`): every hit carries its event's flags.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HitSelection {
     /// The event filter's flag of each hit's event (false if the event is not in the filter).
@@ -1019,7 +1020,7 @@ pub struct HitSelection {
 }
 
 /// Joins the filters onto hits by event number: `accepted = event_filter [∧ time_filter]`
-/// (spec 3.3). An event absent from a filter counts as rejected.
+/// (as `utilities.py` joins them on `event`). An event absent from a filter counts as rejected.
 pub fn select_hits(
     hit_event: &[i64],
     event_filter: &EventFilter,
@@ -1057,8 +1058,9 @@ pub fn read_run_filters(
     Ok((ev, tf))
 }
 
-/// One step of the resolution analysis defined by the time cuts (spec 4.3): a cutflow directory
-/// `apply_time_cuts/CutflowPlots/<index>-<name>/` with its cumulative `time_filter.fd`.
+/// One step of the resolution analysis defined by the time cuts (`analyse_time_resolution.py`): a
+/// cutflow directory `apply_time_cuts/CutflowPlots/<index>-<name>/` with its cumulative
+/// `time_filter.fd`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TimeCutStep {
     /// The row index (`step_order`).
@@ -1071,7 +1073,7 @@ pub struct TimeCutStep {
 
 /// Lists the time-cut steps of a run, sorted by index; the `Final` step (the run-root
 /// `time_filter.fd`) is not included: its order is (largest index) + 1, or 0 without steps
-/// (the original crashed then, spec 8.2).
+/// (the original crashed then: `largest_idx` was None).
 ///
 /// # Errors
 ///
@@ -1264,9 +1266,9 @@ fn write_cut_outputs(
     Ok(out)
 }
 
-/// The task `apply_event_cuts` (spec 3.1): needs a completed ingest; reads the hit table
-/// `<run>/data/etroc1_data.parquet` and the cut file, writes `event_filter.fd` to the task
-/// directory and the run root, `cuts.backup.csv`, `cutflow.csv` and, for each row with an
+/// The task `apply_event_cuts` (`cut_etroc1_single_run.py`): needs a completed ingest; reads the
+/// hit table `<run>/data/etroc1_data.parquet` and the cut file, writes `event_filter.fd` to the
+/// task directory and the run root, `cuts.backup.csv`, `cutflow.csv` and, for each row with an
 /// `output`, `CutflowPlots/<index>-<output>/event_filter.fd` (the cumulative filter).
 ///
 /// # Errors
@@ -1320,11 +1322,11 @@ pub fn run_event_cuts(run: &RunDir, options: &CutOptions) -> Result<CutReport> {
     )
 }
 
-/// The task `apply_time_cuts` (spec 3.2): needs `calculate_times_in_ns`; reads its hit table
-/// `<run>/calculate_times_in_ns/etroc1_data.parquet` and the time cut file, writes
+/// The task `apply_time_cuts` (`cut_times_in_ns.py`): needs `calculate_times_in_ns`; reads its hit
+/// table `<run>/calculate_times_in_ns/etroc1_data.parquet` and the time cut file, writes
 /// `time_filter.fd` (task directory and run root), `cuts.backup.csv`, `cutflow.csv` and, for each
-/// row with an `output`, `CutflowPlots/<index>-<output>/time_filter.fd` (cumulative), which are
-/// the steps of the resolution analysis ([`time_cut_steps`]).
+/// row with an `output`, `CutflowPlots/<index>-<output>/time_filter.fd` (cumulative), which are the
+/// steps of the resolution analysis ([`time_cut_steps`]).
 ///
 /// # Errors
 ///

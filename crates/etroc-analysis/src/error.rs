@@ -49,7 +49,8 @@ pub enum Error {
         error: arrow_schema::ArrowError,
     },
 
-    /// A run-directory problem (not a run, already exists, ...), spec section 6.1.
+    /// A run-directory problem (not a run, already exists, ...), as `lip-pps-run-manager`
+    /// defines runs.
     #[error("{path}: {message}", path = path.display())]
     Run {
         /// The run (or task) directory.
@@ -59,7 +60,8 @@ pub enum Error {
     },
 
     /// A task refused to run because a task it depends on did not complete without errors
-    /// (the dependency gating of spec section 6.1).
+    /// (the dependency gating of the original scripts, which check each
+    /// other's `task_report.txt`).
     #[error(
         "task '{task}' needs task '{required}' to have completed without errors in {run} \
          (see <task>/task_report.txt there); run it first",

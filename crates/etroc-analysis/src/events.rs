@@ -1,4 +1,5 @@
-//! The event table: hits pivoted to one row per event with one column per board (spec 2, 3.1).
+//! The event table: hits pivoted to one row per event with one column per board (the pivot of
+//! `cut_etroc1_single_run.py`).
 //!
 //! [`EventTable::build`] indexes a hit table by `(event, board)`; [`EventTable::column`] then
 //! gives any per-hit variable as a per-event column of one board, NaN where the board has no hit

@@ -1,15 +1,17 @@
-//! Ingest of the ETROC1 DAQ files (spec sections 1.1-1.4) and event building (spec 2).
+//! Ingest of the ETROC1 DAQ files (formats of `Quantumapple/ETROC-DAQ` and the FNAL converter,
+//! read as `process_etroc1_single_run_txt.py` and `process_etroc1_single_charge_injection_run.py`
+//! read them) and event building.
 //!
 //! * [`read_beam_txt`]: the beam "txt summary" of the FNAL converter, 7 whitespace-separated
 //!   tokens `board_id TOA_code TOT_code CAL_code hit_flag YYYY-MM-DD HH:MM:SS` after a banner of
 //!   [`IngestOptions::header_lines`] lines (default 1). Hits with `hit_flag != 1` are dropped
 //!   unless [`IngestOptions::keep_all`]; then events are built by order-only pattern matching
-//!   ([`EventPattern`], spec 2). `pixel_id` comes from the file name ([`BeamFileName`]).
+//!   ([`EventPattern`]). `pixel_id` comes from the file name ([`BeamFileName`]).
 //! * [`read_charge_injection_dat`]: the charge-injection `Split` `.dat`, 5 tokens
 //!   `board_id TOA TOT CAL hit_flag`, no header; every hit is its own event (`0..n` after the flag
 //!   filter). Phase, pixels, charges and thresholds come from the file name
 //!   ([`ChargeInjectionFileName`]).
-//! * [`read_raw_words`]: the raw `.dat` of 32-bit words, one decimal integer per line (spec 1.1),
+//! * [`read_raw_words`]: the raw `.dat` of 32-bit words, one decimal integer per line,
 //!   decoded as the converter does (all-zero words, board 2 and lines of at most 2 bytes dropped).
 //!
 //! Malformed input gives [`Error::Input`] `path:line: expected ..., found ...` with the 1-based
@@ -37,13 +39,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
-/// Largest TOA code (10 bits, spec 1.1).
+/// Largest TOA code (10 bits, data-word bits 20-11).
 pub const MAX_TOA_CODE: u16 = 1023;
-/// Largest TOT code (9 bits, spec 1.1).
+/// Largest TOT code (9 bits, data-word bits 29-21).
 pub const MAX_TOT_CODE: u16 = 511;
-/// Largest CAL code (10 bits, spec 1.1).
+/// Largest CAL code (10 bits, data-word bits 10-1).
 pub const MAX_CAL_CODE: u16 = 1023;
-/// Largest board (FPGA channel) id (2 bits, spec 1.1).
+/// Largest board (FPGA channel) id (2 bits, data-word bits 31-30).
 pub const MAX_BOARD_ID: u8 = 3;
 /// Bytes read per block; each block is parsed in parallel.
 pub const BLOCK_BYTES: usize = 32 << 20;
@@ -54,7 +56,8 @@ pub const RUN_METADATA_KEY: &str = "etroc:run_metadata";
 // Options and metadata
 // ---------------------------------------------------------------------------------------------
 
-/// The board pattern of order-only event building (spec 2, `-p/--event_pattern`).
+/// The board pattern of order-only event building (`-p/--event_pattern` of
+/// `process_etroc1_single_run_txt.py`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventPattern {
     boards: Vec<u8>,
@@ -161,13 +164,13 @@ impl IngestOptions {
 }
 
 /// Index of a board in the per-board file-name fields: board 3 is index 2, boards 0, 1, 2 their
-/// own value (spec 1.4).
+/// own value (as `process_etroc1_single_run_txt.py`).
 pub fn board_index(board: u8) -> usize {
     if board == 3 { 2 } else { usize::from(board) }
 }
 
 /// Pixel ids of boards 0, 1, 3 from a beam file name such as `F5P5_F17P5_B2P5_Beam_HV190.txt`
-/// (tokens 0, 1, 2 of the name split on `_`, spec 1.4).
+/// (tokens 0, 1, 2 of the name split on `_`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BeamFileName {
     /// Pixel id per board index (see [`board_index`]).
@@ -193,7 +196,8 @@ impl BeamFileName {
 pub struct ChargeInjectionBoard {
     /// Pixel id, e.g. `F5P5`.
     pub pixel_id: String,
-    /// Injected charge (fC): the `QSel` value, taken to be the charge in fC (spec 1.4).
+    /// Injected charge (fC): the `QSel` value, taken to be the charge in fC (no
+    /// conversion in the original).
     pub injected_charge_fc: i16,
     /// Discriminator threshold (DAC counts): the `DAC` value.
     pub discriminator_threshold_dac: i16,
@@ -201,7 +205,7 @@ pub struct ChargeInjectionBoard {
 
 /// The metadata of a charge-injection file or run-directory name
 /// `TDC_Data_PhaseAdj<P>_<pix0>_QSel<q0>_DAC<d0>_<pix1>_QSel<q1>_DAC<d1>_<pix3>_QSel<q3>_DAC<d3>[_Split_<k>.dat]`
-/// (spec 1.4).
+/// (as `process_etroc1_single_charge_injection_run.py`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChargeInjectionFileName {
     /// The phase adjustment `P`.
@@ -283,13 +287,13 @@ pub enum RunMetadata {
 // The hit table
 // ---------------------------------------------------------------------------------------------
 
-/// The ingested hits (table `etroc1_data`, spec 1.5), column-wise, in file order.
+/// The ingested hits (table `etroc1_data` of the original), column-wise, in file order.
 ///
 /// Codes are the raw TDC codes; `datetime` holds the txt's wall-clock time as seconds since
 /// 1970-01-01 00:00:00 of the same (unspecified, local) time zone.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Hits {
-    /// Event number (spec 2).
+    /// Event number.
     pub event: Vec<i64>,
     /// Board (FPGA channel) id, 0..=3.
     pub data_board_id: Vec<u8>,
@@ -327,7 +331,7 @@ impl Hits {
         (0..=255u8).filter(|&b| seen[usize::from(b)]).collect()
     }
 
-    /// The table as a record batch with the columns and dtypes of spec 1.5: `event` int64,
+    /// The table as a record batch with the original's columns and dtypes: `event` int64,
     /// `data_board_id` int8, `time_of_arrival`, `time_over_threshold`, `calibration_code` int16,
     /// `hit_flag` bool, then `datetime` (timestamp in s, txt only), `pixel_id` (utf8) and, for
     /// charge injection, `phase_adjust` int8, `board_injected_charge` int16 (fC),
@@ -532,7 +536,7 @@ pub struct IngestSummary {
 // Entry points
 // ---------------------------------------------------------------------------------------------
 
-/// Reads a beam txt summary (spec 1.2) and builds events (spec 2). With
+/// Reads a beam txt summary and builds events. With
 /// [`IngestOptions::add_extra_data`] the pixel ids are taken from the file name; a name with
 /// fewer than 3 `_`-separated tokens leaves [`Hits::metadata`] as [`RunMetadata::None`] (the
 /// original crashed).
@@ -576,7 +580,7 @@ pub fn parse_beam_txt(
     ))
 }
 
-/// Reads a charge-injection Split `.dat` (spec 1.3): every hit is its own event, numbered
+/// Reads a charge-injection Split `.dat`: every hit is its own event, numbered
 /// `0..n` after the flag filter. With [`IngestOptions::add_extra_data`] the file-name metadata
 /// is attached (a name that does not follow the scheme is then an error).
 ///
@@ -597,7 +601,7 @@ pub fn read_charge_injection_dat(
     Ok(build_events(parsed, EventNumbering::Sequential))
 }
 
-/// Reads a raw `.dat` of 32-bit ETROC1 words (spec 1.1), one decimal integer per line, decoded
+/// Reads a raw `.dat` of 32-bit ETROC1 words, one decimal integer per line, decoded
 /// by bit position (board 31-30, TOT 29-21, TOA 20-11, CAL 10-1, hit flag 0). All-zero words,
 /// board 2 and lines of at most 2 bytes are dropped, as the converters do; then the flag filter
 /// and the event building of `options` apply (`pattern` empty = one event per hit, numbered in
@@ -618,7 +622,9 @@ pub fn read_raw_words(path: &Path, options: &IngestOptions) -> Result<(Hits, Ing
     Ok(build_events(parsed, numbering))
 }
 
-/// Decodes one 32-bit ETROC1 word (spec 1.1) into `(board, toa, tot, cal, hit_flag)`.
+/// Decodes one 32-bit ETROC1 word (bits 31-30 board, 29-21 TOT,
+/// 20-11 TOA, 10-1 CAL, 0 hit flag; as the DAQ's converters decode it) into
+/// `(board, toa, tot, cal, hit_flag)`.
 pub fn decode_word(word: u32) -> (u8, u16, u16, u16, bool) {
     (
         (word >> 30) as u8,
@@ -630,7 +636,7 @@ pub fn decode_word(word: u32) -> (u8, u16, u16, u16, bool) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Event building (spec 2)
+// Event building
 // ---------------------------------------------------------------------------------------------
 
 enum EventNumbering {
@@ -775,7 +781,7 @@ fn parse_blocks(
     let mut row_base: u64 = 0;
     let mut header_left = options.header_lines;
     let pieces_per_block = rayon::current_num_threads().max(1) * 4;
-    // The data-row index is needed only to number events without a pattern (spec 2).
+    // The data-row index is needed only to number events without a pattern.
     let keep_rows = format == Format::BeamTxt && options.pattern.boards().is_empty();
     let (mut buf, mut eof) = read_block(&mut reader, Vec::new(), block_bytes).map_err(io)?;
     loop {

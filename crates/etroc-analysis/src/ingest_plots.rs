@@ -1,5 +1,5 @@
-//! Plots of the hit tables (spec 6.2-6.3): the `plot_before_cuts` / `plot_after_cuts` set and
-//! the charge-injection `DAC_Scan`.
+//! Plots of the hit tables (`utilities.py` of the original): the `plot_before_cuts` /
+//! `plot_after_cuts` set and the charge-injection `DAC_Scan`.
 //!
 //! The original drew plotly HTML fragments that need the CDN; here every plot is a
 //! self-contained SVG (or PNG, by extension) drawn with `hep_core::plot`. Names follow the
@@ -9,7 +9,7 @@
 //! `TOT_vs_TOA` (the same maps side by side) and
 //! `multi_scatter` (scatter matrix of the CAL, TOA and TOT codes, one colour per board); for a
 //! merged charge-injection scan `DAC_Scan` and `multi_scatter` (threshold, hits, phase and
-//! charge, spec §5.1).
+//! charge, as `process_etroc1_charge_injection_data_dir.py`).
 //! Titles are "Title — Run: `<name>`".
 
 use std::path::{Path, PathBuf};
@@ -331,7 +331,8 @@ pub fn plot_combined(run: &RunDir, ext: &str) -> Result<Vec<PathBuf>> {
             .map(|i| (b[i] as u8, q[i] as i16, d[i] as i16, h[i]))
             .collect();
         let mut out = vec![plot_dac_scan(task.dir(), &rows, run.name(), ext)?];
-        // Scatter matrix of threshold, hits, phase and charge (spec 5.1), one colour per board.
+        // Scatter matrix of threshold, hits, phase and charge (as the original), one colour per
+        // board.
         let phase = store::column_to_f64(&t, "phase_adjust")?;
         let as_f64 = |v: &[i64]| v.iter().map(|&x| x as f64).collect::<Vec<f64>>();
         let variables = vec![
@@ -374,7 +375,8 @@ pub fn plot_combined(run: &RunDir, ext: &str) -> Result<Vec<PathBuf>> {
 }
 
 /// The cutflow plots of the event cuts: [`plot_hits`] of the accepted hits after each row with
-/// an `output`, in `apply_event_cuts/CutflowPlots/<index>-<output>/` (spec 3.1).
+/// an `output`, in `apply_event_cuts/CutflowPlots/<index>-<output>/` (as
+/// `cut_etroc1_single_run.py`).
 ///
 /// `table` is the hit table the cuts were applied to.
 ///
@@ -409,9 +411,9 @@ pub fn plot_event_cutflow(
 }
 
 /// The cutflow plots of the time cuts, for each row with an `output`, in
-/// `apply_time_cuts/CutflowPlots/<index>-<output>/` (spec 3.2): `plots/` ([`plot_hits`] of the
-/// codes) and `time_plots/` ([`plot_times_ns`]) of the hits accepted by the event filter and the
-/// cumulative time filter of that row.
+/// `apply_time_cuts/CutflowPlots/<index>-<output>/` (as `cut_times_in_ns.py`): `plots/`
+/// ([`plot_hits`] of the codes) and `time_plots/` ([`plot_times_ns`]) of the hits accepted by the
+/// event filter and the cumulative time filter of that row.
 ///
 /// `ns_table` is the table of `calculate_times_in_ns` the cuts were applied to.
 ///
@@ -483,7 +485,7 @@ pub struct NsHits<'a> {
 /// `Board<b>_TOT_vs_TOA_ns_histogram` (2-D count map, 20 bins/ns) and `multi_scatter` (TOA
 /// against TOT, one colour per board, see [`crate::matrix_plots`]). The axes run from 0 to
 /// `max.0` (TOA) and `max.1` (TOT) in ns, or to the largest accepted value if `None`
-/// (spec 4.1, `-a/-t`).
+/// (`-a/-t` of `calculate_times_in_ns.py`).
 ///
 /// # Errors
 ///

@@ -1,5 +1,7 @@
-//! The ingest tasks on run directories: single beam and charge-injection runs (spec 1.2-1.5,
-//! 6.2) and the charge-injection directory processing with its merge (spec 5.1).
+//! The ingest tasks on run directories: single beam and charge-injection runs
+//! (`process_etroc1_single_run_txt.py`, `process_etroc1_single_charge_injection_run.py`) and the
+//! charge-injection directory processing with its merge
+//! (`process_etroc1_charge_injection_data_dir.py`).
 //!
 //! * [`process_txt`]: new run, task `proccess_etroc1_data_run_txt`, hits in
 //!   `<run>/data/etroc1_data.parquet` and `<run>/data/data.sqlite` (table `etroc1_data`), the
@@ -10,7 +12,8 @@
 //!   `#,calibration_code,<,200` applied), then [`merge_runs`] (task `merge_etroc1_runs`, table
 //!   `combined_etroc1_data`).
 //! * [`reprocess_charge_injection_dir`]: re-applies each individual run's (possibly edited)
-//!   `cuts.csv` and merges again; the original forgot to re-apply the cuts (spec 5.1).
+//!   `cuts.csv` and merges again; the original forgot to re-apply the cuts (its
+//!   `reprocess_etroc1_charge_injection_data_dir.py` empties its run list before the cut step).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -30,11 +33,11 @@ use crate::store::{self, DATA_SQLITE, HITS_TABLE, TableOutput};
 /// The input format of an ingest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum InputFormat {
-    /// Beam txt summary (spec 1.2).
+    /// Beam txt summary (FNAL converter).
     BeamTxt,
-    /// Charge-injection Split `.dat` (spec 1.3).
+    /// Charge-injection Split `.dat` (ETROC-DAQ).
     SplitDat,
-    /// Raw 32-bit words (spec 1.1).
+    /// Raw 32-bit words (ETROC-DAQ).
     RawWords,
 }
 
@@ -185,19 +188,20 @@ pub fn process_into(
 }
 
 // ---------------------------------------------------------------------------------------------
-// Charge-injection directory (spec 5.1)
+// Charge-injection directory (`process_etroc1_charge_injection_data_dir.py`)
 // ---------------------------------------------------------------------------------------------
 
 /// Sub-directory of the individual runs of a charge-injection scan.
 pub const INDIVIDUAL_RUNS_DIR: &str = "Individual_Runs";
-/// The default event cut the directory processor writes into every individual run (spec 3.1):
-/// each hit is its own event, so this keeps hits with CAL < 200.
+/// The default event cut the directory processor writes into every individual run (as the
+/// original): each hit is its own event, so this keeps hits with CAL < 200.
 pub const DEFAULT_CHARGE_INJECTION_CUTS: &str =
     "board_id,variable,cut_type,cut_value\n#,calibration_code,<,200";
 /// Table of the merged scan.
 pub const COMBINED_TABLE: &str = "combined_etroc1_data";
 
-/// Options of the charge-injection directory processing (spec 5.1).
+/// Options of the charge-injection directory processing (those of
+/// `process_etroc1_charge_injection_data_dir.py`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct DirOptions {
     /// Keep hit_flag 0 (`-k`).
@@ -502,7 +506,7 @@ fn process_individual(file: &Path, run_path: &Path, options: &DirOptions) -> Res
 
 /// Re-applies the per-run cuts of every individual run (their possibly edited `cuts.csv`) and
 /// merges again: what `reprocess_etroc1_charge_injection_data_dir.py` was meant to do (the
-/// original skipped the cuts, spec 5.1).
+/// original skipped the cuts).
 ///
 /// # Errors
 ///
@@ -581,7 +585,7 @@ fn count_hits(run: &RunDir, sqlite: bool) -> Result<(BoardCounts, Vec<PathBuf>)>
     Ok((counts, written))
 }
 
-/// The merge task `merge_etroc1_runs` (spec 5.1): counts the (cut-accepted) hits per board of
+/// The merge task `merge_etroc1_runs`: counts the (cut-accepted) hits per board of
 /// every individual run, optionally reconciles them with the scanned board (`-f`), attaches the
 /// name metadata and writes `combined_etroc1_data(data_board_id, hits, phase_adjust, pixel_id,
 /// board_injected_charge, board_discriminator_threshold)` to `merge_etroc1_runs/data.sqlite`
@@ -656,7 +660,8 @@ pub fn merge_runs(run: &RunDir, options: &DirOptions) -> Result<MergeReport> {
     )
 }
 
-/// The `-f` reconciliation of spec 5.1 (no-op unless `filter_default`).
+/// The `-f` reconciliation of `process_etroc1_charge_injection_data_dir.py` (no-op unless
+/// `filter_default`).
 fn reconcile(
     mut counts: Vec<(u8, i64)>,
     meta: &ChargeInjectionFileName,

@@ -2,12 +2,13 @@
 //!
 //! Replaces the ETROC1 analysis scripts: ingest of the DAQ text, 3-board event building, event and
 //! time cuts, codes to nanoseconds, time-walk correction, per-board time resolution, and the
-//! charge-injection threshold scans. The behaviour, formulas and file formats are specified in
-//! `shared/specs/etroc-analysis.md`.
+//! charge-injection threshold scans. The originals are `cbeiraod/ETROC-Analysis-Scripts` (commit
+//! `6150825`, 2023-03-29) and `lip-pps-run-manager` 0.3.0; `docs/etroc-analysis.md` holds the
+//! formulas, file formats, compat switches and known deviations with their sources.
 
 pub mod error;
 
-// --- input, event building, storage, run directory, cuts (spec sections 1, 2, 3, 6.1, 6.2) ---
+// --- input, event building, storage, run directory, cuts ---
 pub mod cuts;
 pub mod events;
 pub mod ingest;
@@ -16,7 +17,7 @@ pub mod ingest_run;
 pub mod rundir;
 pub mod store;
 
-// --- times, time walk, resolution, charge injection, simulation (spec sections 4, 5, 7) ---
+// --- times, time walk, resolution, charge injection, simulation ---
 pub mod analysis_plots;
 pub mod charge_injection;
 pub mod matrix_plots;

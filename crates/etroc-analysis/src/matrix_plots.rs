@@ -1,4 +1,4 @@
-//! The multi-variable plots of the original (spec §6.2-6.3): scatter matrices (`multi_scatter`,
+//! The multi-variable plots of the original (`utilities.py`): scatter matrices (`multi_scatter`,
 //! `time_scatter`, lower half only), correlation matrices (`toa_correlation_matrix`,
 //! `tot_correlation_matrix`) and the board-against-board scatters with their OLS line
 //! (`toa_board<a>_vs_board<b>_scatter`, legend "fit: y = α + βx").

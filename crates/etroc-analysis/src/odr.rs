@@ -1,7 +1,7 @@
 //! Polynomial fits: orthogonal distance regression (the default of the time-walk correction) and
 //! ordinary least squares.
 //!
-//! # Orthogonal distance regression (spec §4.2)
+//! # Orthogonal distance regression
 //!
 //! The original fits the time walk with `scipy.odr` and the model `polynomial(K)`, unit weights
 //! on x and y, `beta0` = all ones and the ODRPACK defaults (explicit ODR). That is the weighted
@@ -33,7 +33,7 @@
 //!
 //! [`ols_polynomial`] is the `numpy.polyfit` answer (least squares in y only), solved by a
 //! column-scaled QR decomposition of the Vandermonde matrix; [`ols_line`] adds R^2 (the
-//! `statsmodels` OLS line of the DAC-vs-charge plot, spec §5.2).
+//! `statsmodels` OLS line of the DAC-vs-charge plot of `analyse_dac_vs_charge.py`).
 
 // Index loops over parallel columns read more clearly than zipped iterators here.
 #![allow(clippy::needless_range_loop)]

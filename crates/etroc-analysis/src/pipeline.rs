@@ -32,8 +32,8 @@ use crate::twc::{
 };
 
 /// The event cut used when none is given: every board's CAL code in \[115, 145\], which removes
-/// hits with a corrupted calibration code (the outliers of spec §7.1) before the bin width is
-/// computed.
+/// hits with a corrupted calibration code (the outliers of [`crate::simulate`]) before the bin
+/// width is computed.
 pub const DEFAULT_BEAM_CUTS: &str = "board_id,variable,cut_type,cut_value\n\
 *,calibration_code,>=,115\n\
 *,calibration_code,<=,145\n";
@@ -401,7 +401,7 @@ pub fn compare_with_truth(report: &BeamChainReport, truth: &BeamTruth) -> Vec<De
         .collect()
 }
 
-/// Simulates a beam run (spec §7.1), runs the whole on-disk chain on it and compares the
+/// Simulates a beam run ([`crate::simulate`]), runs the whole on-disk chain on it and compares the
 /// per-board resolutions with the truth (hep-demo's main job).
 ///
 /// # Errors

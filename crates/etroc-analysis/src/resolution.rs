@@ -1,7 +1,7 @@
-//! Per-board time resolution (spec §4.3): widths of the time differences, the 3-board pairwise
-//! ("Jongho") estimate and the N-board estimate, with their uncertainties.
+//! Per-board time resolution (`analyse_time_resolution.py`): widths of the time differences, the
+//! 3-board pairwise ("Jongho") estimate and the N-board estimate, with their uncertainties.
 //!
-//! # Formulas (spec §4.3)
+//! # Formulas
 //!
 //! For the accepted events of one step and one TWC iteration, with `t_b` the corrected TOA of
 //! board b (ns) and the sorted board list treated cyclically:
@@ -18,7 +18,7 @@
 //!   sigma_j^2/(N-1)^2`, with `u = sqrt(c^2 [ (2 (N^2-N-1) w_i u_i)^2 + sum_{j != i} (2 w_j u_j)^2 ]
 //!   / (4 sigma_i^2))`. For N = 3 both estimates give the same sigma.
 //!
-//! # Guards (spec §8.2, §9.2)
+//! # Guards
 //!
 //! The original aborts with `math domain error` on a negative `S_i` or `sigma_i^2` (and a user
 //! fork hid it with `abs()`). Here such a value gives a NaN resolution and a flag in the row's
@@ -42,7 +42,7 @@ use crate::store::{self, TableOutput};
 use crate::times::EventTimes;
 use crate::twc::{event_flags, pivot_ns_table};
 
-/// Name of the step that uses the run's final time filter (spec §4.3).
+/// Name of the step that uses the run's final time filter.
 pub const FINAL_STEP: &str = "Final";
 
 /// One row of the table `timing_info` (all times in ns).
@@ -111,8 +111,8 @@ pub fn sample_std(values: &[f64], accepted: &[bool]) -> (f64, usize) {
     ((ss / (n - 1) as f64).sqrt(), n)
 }
 
-/// Uncertainty of a sample standard deviation w from n values: `w / sqrt(2n - 2)` (spec §4.3;
-/// NaN for n < 2).
+/// Uncertainty of a sample standard deviation w from n values: `w / sqrt(2n - 2)` (as the
+/// original; NaN for n < 2).
 pub fn width_uncertainty(width: f64, n: usize) -> f64 {
     if n < 2 {
         f64::NAN
@@ -396,7 +396,7 @@ pub fn corrected_times(
     Ok((times, out))
 }
 
-/// The steps of a run (spec §4.3): one per time-cut row with an `output` (its cumulative filter),
+/// The steps of a run: one per time-cut row with an `output` (its cumulative filter),
 /// then `Final` (the run-root time filter) with order = largest index + 1 (0 without rows: the
 /// original crashed). Each step's flags are AND-ed with the event filter.
 ///
@@ -422,7 +422,8 @@ pub fn run_steps(run: &RunDir, times: &EventTimes) -> Result<Vec<Step>> {
     Ok(steps)
 }
 
-/// The task `analyse_time_resolution` (spec §4.3; needs `calculate_time_walk_correction`):
+/// The task `analyse_time_resolution` (`analyse_time_resolution.py`; needs
+/// `calculate_time_walk_correction`):
 /// writes `analyse_time_resolution/time_resolution.sqlite` table `timing_info` (ns) and
 /// `timing_info.parquet`, and per iteration k and step the rows of that (k, step) in
 /// `twc_iteration_k/<step>/data.sqlite` (and Parquet).

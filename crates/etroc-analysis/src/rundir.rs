@@ -1,4 +1,4 @@
-//! Run directories and task bookkeeping, compatible with `lip-pps-run-manager` (spec 6.1-6.2).
+//! Run directories and task bookkeeping, compatible with `lip-pps-run-manager` (PyPI 0.3.0).
 //!
 //! * A directory is a **run** iff it holds `run_info.txt` ([`RunDir::create`], [`RunDir::open`]).
 //!   The run name is the last path component.
@@ -44,7 +44,8 @@ pub const TASK_REPORT_FILE: &str = "task_report.txt";
 /// The provenance manifest of a task (replaces the original's `backup.<script>.py`).
 pub const TASK_MANIFEST_FILE: &str = "task_manifest.json";
 
-/// Task (directory) names of the original scripts, spelled as they are on disk (spec 6.2).
+/// Task (directory) names of the original scripts, spelled as they are on disk (typo `proccess_`
+/// included).
 pub mod names {
     /// Beam txt ingest (`process-txt`); note the original typo `proccess_`.
     pub const PROCESS_TXT: &str = "proccess_etroc1_data_run_txt";
@@ -91,7 +92,7 @@ pub enum TaskStatus {
     Errors,
 }
 
-/// A run directory (spec 6.1).
+/// A run directory (a directory holding `run_info.txt`, as in `lip-pps-run-manager`).
 #[derive(Debug, Clone)]
 pub struct RunDir {
     path: PathBuf,

@@ -1,13 +1,13 @@
-//! Synthetic data with known truth (spec §7): a beam run in the txt-summary format and a
+//! Synthetic data with known truth: a beam run in the txt-summary format and a
 //! charge-injection threshold scan in the Split `.dat` format, for closure tests and the demo.
 //!
-//! The recipes are those of spec §7; the random numbers come from [`hep_core::rng`] streams
-//! instead of numpy's `default_rng(42)`, so the files are statistically equivalent to the
-//! original's synthetic run but not byte-identical to it. Each generated block (beam) or run
-//! (charge injection) has its own stream, `stream_nested(seed, &[kind, index])`, so the output
-//! depends only on the seed.
+//! The recipes are those below (also in `docs/etroc-analysis.md`); the random numbers come from
+//! [`hep_core::rng`] streams instead of numpy's `default_rng(42)`, so the files are statistically
+//! equivalent to the original's synthetic run but not byte-identical to it. Each generated block
+//! (beam) or run (charge injection) has its own stream, `stream_nested(seed, &[kind, index])`, so
+//! the output depends only on the seed.
 //!
-//! # Beam run (spec §7.1)
+//! # Beam run
 //!
 //! Blocks are generated until `n_events` complete 0-1-3 events exist. Per block: `t0 ~ U(3, 9)` ns;
 //! with probability 0.02 an incomplete block (one board, drawn uniformly, missing). Per hit:
@@ -28,7 +28,7 @@
 //! 2 f_b; `E[w'^2] = B^2 + 4 A^2 Var(TOT)`), about 40.8 / 45.7 / 50.6 ps for the defaults
 //! ([`BeamTruth::expected_resolution_ps`]).
 //!
-//! # Charge-injection scan (spec §7.2)
+//! # Charge-injection scan
 //!
 //! For each scanned board b and charge Q: thresholds d from `ped_b - 12` to
 //! `floor(ped_b + g_b Q) + 11` in steps of 4; hits: 0 for `d < ped - 8` (no file), `U{5000..20000}`
@@ -51,7 +51,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::times::{CAL_PERIOD_NS, TOA_REFERENCE_NS};
 
-/// Board ids of the ETROC1 telescope, in readout order (spec §2).
+/// Board ids of the ETROC1 telescope, in readout order (FPGA channels 0, 1, 3).
 pub const BOARDS: [u8; 3] = [0, 1, 3];
 
 /// First key of the per-block beam streams.
@@ -63,7 +63,7 @@ const KEY_FLAG0: u64 = 3;
 /// First key of the per-run charge-injection streams.
 const KEY_CHARGE_RUN: u64 = 4;
 
-/// Parameters of the synthetic beam run (spec §7.1). Per-board arrays follow [`BOARDS`].
+/// Parameters of the synthetic beam run (module docs). Per-board arrays follow [`BOARDS`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BeamSimConfig {
     /// Master seed of the random streams.
@@ -210,7 +210,7 @@ pub fn expected_resolution_ps(cfg: &BeamSimConfig, i: usize) -> f64 {
     (sigma * sigma + f * f / 12.0 + slope_sq * (2.0 * f).powi(2) / 12.0).sqrt() * 1e3
 }
 
-/// The TOT code c in 0..=511 minimising `|(2c - floor(c/32)) f - tot_ns|` (spec §7.1).
+/// The TOT code c in 0..=511 minimising `|(2c - floor(c/32)) f - tot_ns|`.
 pub fn tot_code_for(tot_ns: f64, fbin_ns: f64) -> u16 {
     let target = tot_ns / fbin_ns;
     let m = |c: i64| (2 * c - c.div_euclid(32)) as f64;
@@ -398,7 +398,7 @@ pub fn simulate_beam(cfg: &BeamSimConfig) -> Result<(Vec<SimHit>, BeamTruth)> {
     Ok((out, truth))
 }
 
-/// Writes the beam lines in the txt-summary format (spec §1.2): the banner
+/// Writes the beam lines in the txt-summary format of the FNAL converter: the banner
 /// `min file index: 0, max file index: 99`, then `b TOA TOT CAL flag 2023-03-29 HH:MM:SS`.
 pub fn write_beam_txt(
     w: &mut impl Write,
@@ -458,7 +458,7 @@ pub fn write_beam_run(dir: &Path, cfg: &BeamSimConfig) -> Result<(PathBuf, PathB
 // Charge injection
 // ---------------------------------------------------------------------------------------------
 
-/// Parameters of the synthetic threshold scan (spec §7.2). Per-board arrays follow [`BOARDS`].
+/// Parameters of the synthetic threshold scan (module docs). Per-board arrays follow [`BOARDS`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChargeScanConfig {
     /// Master seed.
@@ -592,8 +592,8 @@ pub fn charge_scan_runs(cfg: &ChargeScanConfig) -> Result<Vec<ChargeRun>> {
     Ok(runs)
 }
 
-/// Writes the scan into `dir` (one Split 0 `.dat` per run with hits, spec §1.3) and the truth
-/// `charge_scan.truth.json`. Runs are drawn in parallel, each from its own stream.
+/// Writes the scan into `dir` (one Split 0 `.dat` per run with hits, ETROC-DAQ's Split format) and
+/// the truth `charge_scan.truth.json`. Runs are drawn in parallel, each from its own stream.
 ///
 /// # Errors
 /// Configuration and I/O errors.

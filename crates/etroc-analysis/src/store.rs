@@ -1,7 +1,7 @@
 //! Storage of the task tables: Parquet (primary), SQLite (compatibility) and the Arrow IPC
 //! (Feather v2) event and time filters.
 //!
-//! Conventions (spec sections 1.5 and 6.2):
+//! Conventions (those of the original scripts, which write with pandas `to_sql`):
 //!
 //! * A task writes each of its tables `T` as `<task dir>/T.parquet` (zstd, written atomically)
 //!   and, unless SQLite output is switched off, all of them into one SQLite database
@@ -36,15 +36,15 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 
-/// Directory of the ingested data inside a run, `<run>/data` (spec 6.2).
+/// Directory of the ingested data inside a run, `<run>/data`.
 pub const DATA_DIR: &str = "data";
 /// File name of the per-task SQLite database of the ingest and most tasks (`data.sqlite`).
 pub const DATA_SQLITE: &str = "data.sqlite";
-/// Table of the hits in every `data.sqlite` of the chain (`etroc1_data`, spec 1.5).
+/// Table of the hits in every `data.sqlite` of the chain (`etroc1_data`).
 pub const HITS_TABLE: &str = "etroc1_data";
-/// File name of an event filter (`event_filter.fd`, spec 1.5 and 3.1).
+/// File name of an event filter (`event_filter.fd`).
 pub const EVENT_FILTER_FILE: &str = "event_filter.fd";
-/// File name of a time filter (`time_filter.fd`, spec 1.5 and 3.2).
+/// File name of a time filter (`time_filter.fd`).
 pub const TIME_FILTER_FILE: &str = "time_filter.fd";
 
 /// The Parquet file of table `table` in the task directory `dir`: `<dir>/<table>.parquet`.
@@ -695,7 +695,7 @@ fn bind_cell(
 // Event and time filters (Arrow IPC / Feather v2)
 // ---------------------------------------------------------------------------------------------
 
-/// An event or time filter: for each event number, whether the event is accepted (spec 3).
+/// An event or time filter: for each event number, whether the event is accepted.
 ///
 /// Events are kept sorted ascending and unique, so [`EventFilter::get`] is a binary search.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -863,7 +863,7 @@ pub struct FilterSource {
 }
 
 /// Writes `filter` to `path` as an Arrow IPC file (Feather v2) with LZ4-frame compressed
-/// buffers, as `pandas.DataFrame.to_feather` writes it (spec §1.5), atomically.
+/// buffers, as `pandas.DataFrame.to_feather` writes it, atomically.
 ///
 /// # Errors
 ///

@@ -1,8 +1,8 @@
-//! Codes to nanoseconds (spec §4.1): the per-board TDC bin width from the calibration code, the
-//! TOA and TOT in ns, and the one-row-per-event table used by the time-walk correction and the
-//! resolution.
+//! Codes to nanoseconds (`calculate_times_in_ns.py`): the per-board TDC bin width from the
+//! calibration code, the TOA and TOT in ns, and the one-row-per-event table used by the time-walk
+//! correction and the resolution.
 //!
-//! # Formulas (spec §4.1)
+//! # Formulas
 //!
 //! The ETROC1 TDC measures times with a delay line whose calibration period is 3.125 ns
 //! ([`CAL_PERIOD_NS`]); the calibration code CAL is the number of delay cells in that period
@@ -12,7 +12,7 @@
 //! * `fbin_mean = 3.125 / mean(CAL)` (the original's choice, the default),
 //! * `fbin_median = 3.125 / median(CAL)` (pandas median: mean of the two middle values),
 //! * `fbin_mode = 3.125 / mode(CAL)` (most frequent code, the smallest on ties; the later ETROC2
-//!   tooling's choice, spec §8.1),
+//!   tooling's choice, `CMS-ETROC/ETROC-Analysis`),
 //! * `event`: `3.125 / CAL` of the hit itself.
 //!
 //! Then for **every** hit, accepted or not:
@@ -36,12 +36,13 @@ use crate::ingest::Hits;
 use crate::rundir::{RunDir, names};
 use crate::store::{self, EventFilter, TableOutput};
 
-/// The delay-line calibration period of the ETROC1 TDC, in ns (spec §4.1).
+/// The delay-line calibration period of the ETROC1 TDC, in ns.
 pub const CAL_PERIOD_NS: f64 = 3.125;
-/// The reference edge of the TOA measurement, in ns: `TOA_ns = 12.5 - TOA_code * fbin` (spec §4.1).
+/// The reference edge of the TOA measurement, in ns: `TOA_ns = 12.5 - TOA_code * fbin`.
 pub const TOA_REFERENCE_NS: f64 = 12.5;
 
-/// Which calibration-code statistic sets the TDC bin width of a board (spec §4.1, §9.1).
+/// Which calibration-code statistic sets the TDC bin width of a board (the original always uses the
+/// mean).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FbinChoice {
@@ -115,7 +116,7 @@ impl BoardCalibration {
     }
 }
 
-/// Per-board calibration-code statistics over the accepted hits (spec §4.1).
+/// Per-board calibration-code statistics over the accepted hits.
 ///
 /// `board`, `cal` and `accepted` are per-hit columns of equal length (`accepted` is the hit's
 /// event-filter flag). Every board present in `board` gets a row (sorted by board id); a board
@@ -217,13 +218,13 @@ pub fn board_calibration(
         .collect())
 }
 
-/// `TOA_ns = 12.5 - toa_code * fbin_ns` (spec §4.1).
+/// `TOA_ns = 12.5 - toa_code * fbin_ns`.
 #[inline]
 pub fn toa_ns(toa_code: u16, fbin_ns: f64) -> f64 {
     TOA_REFERENCE_NS - f64::from(toa_code) * fbin_ns
 }
 
-/// `TOT_ns = (2 tot_code - floor(tot_code / 32)) * fbin_ns` (spec §4.1).
+/// `TOT_ns = (2 tot_code - floor(tot_code / 32)) * fbin_ns`.
 #[inline]
 pub fn tot_ns(tot_code: u16, fbin_ns: f64) -> f64 {
     f64::from(2 * u32::from(tot_code) - u32::from(tot_code) / 32) * fbin_ns
@@ -241,7 +242,7 @@ pub struct HitTimes {
 }
 
 /// Converts every hit to ns with the bin widths of `calibration` (from [`board_calibration`])
-/// chosen by `choice` (spec §4.1).
+/// chosen by `choice`.
 ///
 /// # Errors
 /// [`Error::InvalidArgument`] if the columns differ in length or a hit's board has no row in
@@ -302,7 +303,7 @@ pub fn convert_hits(
 /// pivot of `etroc1_data`), the input of [`crate::twc`] and [`crate::resolution`].
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct EventTimes {
-    /// Board ids, sorted ascending (the cyclic order of spec §2).
+    /// Board ids, sorted ascending (the cyclic order of the original).
     pub boards: Vec<u8>,
     /// Event numbers, sorted ascending and unique.
     pub event: Vec<i64>,
@@ -408,7 +409,7 @@ impl EventTimes {
 // The task `calculate_times_in_ns`
 // ---------------------------------------------------------------------------------------------
 
-/// Table of the per-board calibration statistics (`board_info_data`, spec §1.5).
+/// Table of the per-board calibration statistics (`board_info_data`).
 pub const BOARD_INFO_TABLE: &str = "board_info_data";
 
 /// Options of the task `calculate_times_in_ns` (`times-ns`).
@@ -442,8 +443,8 @@ pub(crate) fn ns_field(name: &str) -> Field {
 }
 
 /// Converts a hit table (the ingest's `etroc1_data`: `event`, `data_board_id`,
-/// `time_of_arrival`, `time_over_threshold`, `calibration_code`, ...) to the ns table of spec
-/// §1.5: the columns `data_board_id, event`, the other input columns in order, then `fbin`,
+/// `time_of_arrival`, `time_over_threshold`, `calibration_code`, ...) to the original's ns table:
+/// the columns `data_board_id, event`, the other input columns in order, then `fbin`,
 /// `time_of_arrival_ns`, `time_over_threshold_ns` (ns). The bin widths use the hits of the
 /// events accepted by `event_filter` (events absent from the filter count as rejected).
 ///
@@ -544,7 +545,7 @@ pub fn board_info_batch(calibration: &[BoardCalibration]) -> Result<RecordBatch>
     .map_err(|e| Error::InvalidArgument(format!("building board_info_data: {e}")))
 }
 
-/// The task `calculate_times_in_ns` (spec §4.1; needs `apply_event_cuts`): reads
+/// The task `calculate_times_in_ns` (`calculate_times_in_ns.py`; needs `apply_event_cuts`): reads
 /// `data/etroc1_data.parquet` and the run-root `event_filter.fd`, writes
 /// `calculate_times_in_ns/{etroc1_data,board_info_data}.parquet` and `data.sqlite` (same tables).
 ///

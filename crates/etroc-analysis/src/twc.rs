@@ -1,7 +1,7 @@
-//! Time-walk correction (spec §4.2): iterative, non-cumulative, a polynomial in TOT per board
-//! fitted by orthogonal distance regression (or OLS as an option).
+//! Time-walk correction (`calculate_time_walk_correction.py`): iterative, non-cumulative, a
+//! polynomial in TOT per board fitted by orthogonal distance regression (or OLS as an option).
 //!
-//! # Algorithm (spec §4.2)
+//! # Algorithm
 //!
 //! With boards B, raw times `t_b` (TOA, ns), `x_b` (TOT, ns) and iterations k = 0..N-1:
 //!
@@ -257,9 +257,9 @@ pub fn time_walk_correction(
 // The task `calculate_time_walk_correction`
 // ---------------------------------------------------------------------------------------------
 
-/// Table of the fit coefficients (`twc_fit_info`, spec §1.5).
+/// Table of the fit coefficients (`twc_fit_info`).
 pub const FIT_TABLE: &str = "twc_fit_info";
-/// Table holding the number of iterations (`twc_info`, spec §1.5).
+/// Table holding the number of iterations (`twc_info`).
 pub const INFO_TABLE: &str = "twc_info";
 
 /// Options of the task (`twc -i N -p K [--ols]`).
@@ -355,7 +355,7 @@ pub fn pivot_column(
 /// The TWC hit table: the ns table plus, per iteration k, the columns
 /// `delta_toa_to_reference_iteration_k`, `time_of_arrival_twc_iteration_k`,
 /// `delta_toa_to_reference_iteration_k_twc`, and a final `delta_toa_to_reference_iteration_N`
-/// (all ns; spec §1.5), and the tables `twc_fit_info` and `twc_info`.
+/// (all ns), and the tables `twc_fit_info` and `twc_info`.
 ///
 /// # Errors
 /// Only on an internal schema mismatch.
@@ -430,10 +430,10 @@ pub fn twc_tables(
     Ok((hits, fits, info))
 }
 
-/// The task `calculate_time_walk_correction` (spec §4.2; needs `apply_time_cuts`): reads
-/// `calculate_times_in_ns/etroc1_data.parquet` and the run-root filters, fits on the events
-/// accepted by both, and writes `calculate_time_walk_correction/{etroc1_data,twc_fit_info,
-/// twc_info}.parquet` and `data.sqlite`.
+/// The task `calculate_time_walk_correction` (`calculate_time_walk_correction.py`; needs
+/// `apply_time_cuts`): reads `calculate_times_in_ns/etroc1_data.parquet` and the run-root filters,
+/// fits on the events accepted by both, and writes
+/// `calculate_time_walk_correction/{etroc1_data,twc_fit_info,twc_info}.parquet` and `data.sqlite`.
 ///
 /// # Errors
 /// Gating, missing filters or tables, fit and storage errors.

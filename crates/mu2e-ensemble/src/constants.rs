@@ -3,12 +3,14 @@
 //! | set | generation | livetime meaning | stops/POT source |
 //! |---|---|---|---|
 //! | [`ConstantSet::Mdc2018`] (`mdc2018`) | G0 | wall-clock, converted to 365-day years | hard-coded 0.00187 |
-//! | [`ConstantSet::Mdc2020`] (`mdc2020`) | G1 (the seed README's version) | wall-clock seconds | SimEfficiencies2 |
+//! | [`ConstantSet::Mdc2020`] (`mdc2020`) | G1 (2024-02 README) | wall-clock seconds | SimEfficiencies2 |
 //! | [`ConstantSet::Mdc2024`] (`mdc2024`) | G2 | wall-clock seconds, 1BB/2BB cycle POT | SimEfficiencies2 |
 //! | [`ConstantSet::Mds`] (`mds`) | G3 (HEAD, MDS2/MDS3) | **on-spill** seconds | SimEfficiencies2 |
 //!
-//! Every number below is quoted from `shared/specs/mu2e-ensemble.md` section 1 (1.1 for G0, 1.2
-//! for G1, 1.3 for G2, 1.4 for G3), with the original's reference where it gave one.
+//! Every number below is taken from the originals in Mu2e/Production `JobConfig/ensemble`: G0
+//! `normalizations.py` at `c86b086b`, G1 `python/normalizations.py` at `14e33106`, G2 at
+//! `92b02531`, G3 `python/normalizations.py` and `python/constants.py` at `2f314d0e`, with the
+//! original's reference where it gave one (see `docs/mu2e-ensemble.md`, "Sources").
 
 use std::fmt;
 use std::str::FromStr;
@@ -17,17 +19,18 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
-/// One of the four versioned sets of constants and formulas (spec section 0).
+/// One of the four versioned sets of constants and formulas (generations of
+/// Mu2e/Production `JobConfig/ensemble`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ConstantSet {
-    /// G0, `mdc2018`: MDC2018-era `normalizations.py` (spec 1.1); livetime in years.
+    /// G0, `mdc2018`: MDC2018-era `normalizations.py` (`c86b086b`); livetime in years.
     Mdc2018,
-    /// G1, `mdc2020`: the seed README's version (2024-02/03, spec 1.2); wall-clock seconds.
+    /// G1, `mdc2020`: the 2024-02 README's version (`14e33106`, 2024-02/03); wall-clock seconds.
     Mdc2020,
-    /// G2, `mdc2024`: 2024-05 ... 2024-11 (spec 1.3); 1BB/2BB machine-cycle POT.
+    /// G2, `mdc2024`: 2024-05 ... 2024-11 (`3cbac588` ... `0b1a3b85`); 1BB/2BB machine-cycle POT.
     Mdc2024,
-    /// G3, `mds`: HEAD (`constants.py`, spec 1.4); on-spill seconds.
+    /// G3, `mds`: HEAD (`constants.py`, `2f314d0e`); on-spill seconds.
     Mds,
 }
 
@@ -50,7 +53,7 @@ impl ConstantSet {
         }
     }
 
-    /// The generation index of the spec (0 = G0 ... 3 = G3).
+    /// The generation index (0 = G0 ... 3 = G3).
     pub fn generation(self) -> u8 {
         match self {
             ConstantSet::Mdc2018 => 0,
@@ -60,7 +63,7 @@ impl ConstantSet {
         }
     }
 
-    /// What a plain "livetime in seconds" meant in this generation (spec section 0 table).
+    /// What a plain "livetime in seconds" meant in this generation.
     pub fn livetime_convention(self) -> LivetimeConvention {
         match self {
             ConstantSet::Mdc2018 => LivetimeConvention::WallClockYears,
@@ -73,12 +76,13 @@ impl ConstantSet {
     /// the original used for each (the `norms` keys of its `run_si.py` / `calculateEvents.py`).
     ///
     /// G0: `DIOLeadingLog CeMLeadingLog CePLeadingLog RMCexternal RMCinternal RPCexternal
-    /// RPCinternal DYBCosmic CRYCosmic` (spec 2.2). G1: `DIOTail CeEndpoint CRYCosmic IPAMichel`
-    /// (spec 2.1). G2: `DIO CE IPAMichel CRYCosmic CORSIKACosmic` (the G2 `run_si.py` also had the
-    /// alias `CeMLL` for `CE`, not repeated here; G2's RPC is not included because its formula
-    /// changed four times in 2024 and is not specified completely). G3: `DIO CeMLeadingLog
+    /// RPCinternal DYBCosmic CRYCosmic` (G0 `run_si.py`). G1: `DIOTail CeEndpoint CRYCosmic
+    /// IPAMichel` (G1 `run_si.py`). G2: `DIO CE IPAMichel CRYCosmic CORSIKACosmic` (the G2
+    /// `run_si.py` also had the alias `CeMLL` for `CE`, not repeated here; G2's RPC is not included
+    /// because its formula changed four times in 2024 with no complete set). G3: `DIO CeMLeadingLog
     /// CePLeadingLog RPCInternal RPCExternal RMCInternal RMCExternal IPAMichel CRYCosmic
-    /// CORSIKACosmic` (spec 2.4 and `calculateEvents.py`; CE only for signal injection).
+    /// CORSIKACosmic` (`Stage1_initiate_ensemble.sh` and `calculateEvents.py`; CE only for signal
+    /// injection).
     pub fn samples(self) -> &'static [(Process, &'static str)] {
         use Process::*;
         match self {
@@ -141,7 +145,7 @@ impl ConstantSet {
     /// [`Defaults`].
     pub fn defaults(self) -> Defaults {
         match self {
-            // genEnsemble.py (spec 3.1): dem_emin 93, dep_emin 83 (run_si: RMC at dep_emin + 1),
+            // genEnsemble.py (G0): dem_emin 93, dep_emin 83 (run_si: RMC at dep_emin + 1),
             // tmin 400 ns; kmax is drawn in U(89, 91): 90.1 is Offline's reference value.
             ConstantSet::Mdc2018 => Defaults {
                 dio_emin: 93.0,
@@ -151,8 +155,8 @@ impl ConstantSet {
                 kmax: 90.1,
                 tmin: 400.0,
             },
-            // G1/G2/G3: HEAD Stage1 values (spec 2.4): DIO 95, IPA 70, RPC 50 (tmin 350),
-            // RMC 85 with kmax 90.1.
+            // G1/G2/G3: HEAD `Stage1_initiate_ensemble.sh` values: DIO 95, IPA 70, RPC 50
+            // (tmin 350), RMC 85 with kmax 90.1.
             ConstantSet::Mdc2020 | ConstantSet::Mdc2024 | ConstantSet::Mds => Defaults {
                 dio_emin: 95.0,
                 rmc_emin: 85.0,
@@ -192,7 +196,7 @@ impl FromStr for ConstantSet {
     }
 }
 
-/// What "the livetime" of a generation means (spec section 0 and 1).
+/// What "the livetime" of a generation means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum LivetimeConvention {
@@ -279,7 +283,8 @@ impl BeamMode {
         }
     }
 
-    /// The on-spill duty factor of G2/G3: 0.323 (1BB) or 0.246 (2BB) (spec 1.3, 1.4).
+    /// The on-spill duty factor of G2/G3: 0.323 (1BB) or 0.246 (2BB) (G2 `normalizations.py`, G3
+    /// `constants.py`).
     pub fn duty_factor(self) -> f64 {
         match self {
             BeamMode::OneBB => g3::ONEBB_DF,
@@ -312,7 +317,7 @@ impl FromStr for BeamMode {
     }
 }
 
-/// How G3 converts on-spill time to protons on target (`get_pot(..., method=)`, spec 1.4).
+/// How G3 converts on-spill time to protons on target (G3 `get_pot(..., method=)`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PotMethod {
@@ -341,7 +346,8 @@ impl FromStr for PotMethod {
     }
 }
 
-/// Physics constants shared by all generations (spec 1.1 and 1.4 `constants.py`).
+/// Physics constants shared by all generations (G0 `normalizations.py` and G3
+/// `constants.py`).
 pub mod physics {
     /// Nuclear captures per stopped μ⁻ in aluminium, 0.609.
     pub const CAPTURES_PER_STOPPED_MUON: f64 = 0.609;
@@ -358,13 +364,13 @@ pub mod physics {
     pub const INTERNAL_RPC_PER_RPC: f64 = 0.00690;
     /// Mu2e micro-bunch period, 1695 ns, in seconds.
     pub const MICROBUNCH_PERIOD_S: f64 = 1695e-9;
-    /// Low edge of the RMC closure spectrum, 57.05 MeV (first row centre, spec 1.1).
+    /// Low edge of the RMC closure spectrum, 57.05 MeV (first row centre; G0 `rmc_normalization`).
     pub const RMC_SPECTRUM_START_MEV: f64 = 57.05;
     /// Row spacing of the RMC closure spectrum, 0.1 MeV.
     pub const RMC_SPECTRUM_STEP_MEV: f64 = 0.1;
 }
 
-/// G0 (`mdc2018`) beam and rate constants (spec 1.1).
+/// G0 (`mdc2018`) beam and rate constants (`normalizations.py` at `c86b086b`).
 pub mod g0 {
     /// Mean protons per micro-bunch, 3.9e7 (mixing prolog `protonBunchIntensity.extendedMean`).
     pub const MEAN_PBI: f64 = 3.9e7;
@@ -405,7 +411,7 @@ pub mod g0 {
     }
 }
 
-/// G1 (`mdc2020`) beam constants (spec 1.2).
+/// G1 (`mdc2020`) beam constants (`python/normalizations.py` at `14e33106`).
 pub mod g1 {
     /// Low-intensity protons per micro-bunch, 1.6e7.
     pub const MEAN_PBI_LOW: f64 = 1.6e7;
@@ -432,7 +438,8 @@ pub mod g1 {
     }
 }
 
-/// G2 (`mdc2024`) beam constants (SU2020 numbers, spec 1.3).
+/// G2 (`mdc2024`) beam constants (SU2020 numbers, `Mu2e/su2020`
+/// `analysis/pot_normalization.org`).
 pub mod g2 {
     /// 1BB protons per machine cycle, 4e12.
     pub const ONEBB_POT_PER_CYCLE: f64 = 4e12;
@@ -446,7 +453,7 @@ pub mod g2 {
     pub const IPA_DECAYS_PER_STOPPED_MUON: f64 = 0.92;
 }
 
-/// G3 (`mds`, HEAD `constants.py`) constants (spec 1.4).
+/// G3 (`mds`, HEAD `constants.py` at `2f314d0e`) constants.
 pub mod g3 {
     pub use super::physics::{
         CAPTURES_PER_STOPPED_MUON, DIO_PER_STOPPED_MUON, INTERNAL_PER_RMC, INTERNAL_RPC_PER_RPC,

@@ -2,7 +2,7 @@
 //!
 //! Near the endpoint the electron spectrum of muon decay in orbit in aluminium is the polynomial
 //! (Czarnecki, Garcia i Tormo, Marciano, Phys. Rev. D 84, 013006 (2011), the "Pol58" form of
-//! Offline `CzarneckiSpectrum`, spec 1.5)
+//! Offline `Mu2eUtilities/src/CzarneckiSpectrum.cc`)
 //!
 //! ```text
 //! (1/Γ₀) dΓ/dE = a5 δ⁵ + a6 δ⁶ + a7 δ⁷ + a8 δ⁸,   δ = E_μ − E − E²/(2 M_N)
@@ -22,7 +22,7 @@
 use crate::error::{Error, Result};
 use crate::tables::Spectrum;
 
-/// Muon energy in bound 1s aluminium, 105.194 MeV (Offline `globalConstants_01.txt`, spec 1.4).
+/// Muon energy in bound 1s aluminium, 105.194 MeV (Offline `globalConstants_01.txt`).
 pub const AL_MUON_ENERGY_MEV: f64 = 105.194;
 /// ²⁷Al nuclear mass (MeV): AME2020 atomic mass 26.98153841 u × 931.49410372 MeV/u minus 13
 /// electron masses (electron binding neglected).

@@ -31,7 +31,8 @@ pub enum Error {
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
 
-    /// A sample has fewer unused events than the ensemble needs (spec section 8.2); raised before
+    /// A sample has fewer unused events than the ensemble needs (the originals ran out of
+    /// events silently); raised before
     /// anything is written.
     #[error(
         "sample {sample} is short: the ensemble needs {needed} events but only {available} unused \

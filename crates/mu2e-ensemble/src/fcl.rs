@@ -1,4 +1,5 @@
-//! Interoperability with art's `SamplingInput` (spec sections 2.2 step 6 and 2.3): the per-sub-run
+//! Interoperability with art's `SamplingInput` (art-root-io
+//! `art_root_io/SamplingInput_source.cc`, driven by Mu2e/Production `run_si.py`): the per-sub-run
 //! FCL that run_si rendered, and a parser of the end-of-job summary so a run can continue from a
 //! real `mu2e` job.
 //!
@@ -21,7 +22,7 @@
 //! run: R subRun: S event: E` or ends in `(no more available)`; a `Total` line gives the events
 //! of the job. [`SiState::apply_summary`] advances each sample's `skipToEvent` (or to its next file
 //! when the current one is exhausted) and credits the events *actually* produced (the original
-//! credited the requested count even after an early stop, spec section 6 quirk 6).
+//! credited the requested count even after an early stop, quirk 6 of `docs/mu2e-ensemble.md`).
 
 use std::path::{Path, PathBuf};
 

@@ -3,12 +3,13 @@
 //! Replaces the Mu2e ensemble scripts (`normalizations.py`, `run_si.py`, `genEnsemble.py`,
 //! `gen_Primary.sh`): expected event counts per physics process for a given livetime and signal
 //! strength, primary event samples, and the mixing of simulated samples into blind "fake data"
-//! ensembles. The behaviour, formulas and constants are specified in
-//! `shared/specs/mu2e-ensemble.md`.
+//! ensembles. The originals are in Mu2e/Production `JobConfig/ensemble` (four generations,
+//! 2019-2026); `docs/mu2e-ensemble.md` lists them with their commits and holds the formulas,
+//! constants, table formats, compat switches and known deviations.
 
 pub mod error;
 
-// --- normalisations (spec section 1) ---
+// --- normalisations ---
 pub mod constants;
 pub mod dio;
 pub mod norm;
@@ -16,7 +17,7 @@ pub mod normalizations;
 pub mod tables;
 pub mod units;
 
-// --- samples, sampler, run_si, planning (spec sections 2 and 3) ---
+// --- samples, sampler, run_si, planning ---
 pub mod fcl;
 pub mod pipeline;
 pub mod planning;

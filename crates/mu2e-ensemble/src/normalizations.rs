@@ -1,4 +1,5 @@
-//! Expected yields of every process for a livetime, per generation (spec section 1).
+//! Expected yields of every process for a livetime, per generation (the `normalizations.py` of
+//! each generation of Mu2e/Production `JobConfig/ensemble`).
 //!
 //! ```no_run
 //! use mu2e_ensemble::constants::ConstantSet;
@@ -18,13 +19,13 @@
 //! [`compute`] returns one [`Entry`] per sample of the generation, keyed by the original sample
 //! name ([`ConstantSet::samples`]): the expected number of *generated* events, or for the G1+
 //! cosmic samples the seconds of cosmic livetime needed ([`Unit`]). These are the `norms` of the
-//! originals' `run_si.py` (spec 2.2 step 2): the sampler multiplies them by reco/gen.
+//! originals' `run_si.py`: the sampler multiplies them by reco/gen.
 //!
-//! For run_si planning (spec 2.2) build [`Inputs`] as that generation's run_si did: G0 computes RMC
+//! For run_si planning build [`Inputs`] as that generation's run_si did: G0 computes RMC
 //! at `dep_emin + 1` ([`Inputs::rmc_emin`]) and the cosmics at `max_livetime`
 //! ([`Inputs::cosmic_livetime`]); G1 uses `dem_emin` for DIO and ignores the rest.
 //!
-//! # Quirks (spec section 6)
+//! # Quirks (numbered as in `docs/mu2e-ensemble.md`)
 //!
 //! The defaults are the corrected behaviour; [`Quirks`] switches each original back on:
 //! 1. G1 DIO multiplied by the livetime twice ([`Quirks::dio_livetime_squared`]).
@@ -49,7 +50,8 @@ use crate::norm::{g0, g1, g2, g3};
 use crate::tables::{SimEfficiencies, SimEfficiencyRow, Spectrum, Tables};
 use crate::units::{Livetime, LivetimeSeconds, ProtonsOnTarget};
 
-/// SimEfficiencies2 stage names of the stopped-muon rate (spec 1.2, 1.4).
+/// SimEfficiencies2 stage names of the stopped-muon rate (G1/G3
+/// `normalizations.py`).
 pub const MUON_STOP_STAGES: [&str; 2] = ["MuminusStopsCat", "MuBeamCat"];
 /// SimEfficiencies2 stage names of the IPA stopped-muon rate.
 pub const IPA_STOP_STAGES: [&str; 2] = ["IPAStopsCat", "MuBeamCat"];
@@ -69,7 +71,7 @@ pub struct StopRates {
     pub pion: Option<PionStops>,
 }
 
-/// The pion factors of the G3 RPC normalisation (spec 1.4).
+/// The pion factors of the G3 RPC normalisation (G3 `normalizations.py`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct PionStops {
     /// `S_π = eff(PiBeamCat) · eff(PiTargetStops)`.
@@ -239,7 +241,8 @@ impl StopRates {
     }
 }
 
-/// The original behaviours that can be switched back on (spec section 6); all off by default.
+/// The original behaviours that can be switched back on (see
+/// `docs/mu2e-ensemble.md`, "Compat switches"); all off by default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Quirks {
     /// G1 (`mdc2020`) DIO multiplied by the livetime twice (quirk 1).
@@ -338,7 +341,7 @@ pub struct Inputs {
     pub seed: u64,
     /// G2 (`mdc2024`) only: compute NPOT from the on-spill time, `duty · T / t_cycle ·
     /// POT_per_cycle`, as the G2 `livetime_to_pot` of the public history (3cbac588) did. Off:
-    /// the spec 1.3 formula `T / t_cycle · POT_per_cycle` with T wall-clock.
+    /// the SU2020 formula `T / t_cycle · POT_per_cycle` with T wall-clock.
     pub g2_pot_from_on_spill: bool,
 }
 
@@ -416,7 +419,7 @@ impl Inputs {
         })
     }
 
-    /// The G2 POT for wall-clock `t` in `mode` (spec formula, or the published code's).
+    /// The G2 POT for wall-clock `t` in `mode` (SU2020 formula, or the published code's).
     fn g2_pot(&self, t: LivetimeSeconds, mode: BeamMode) -> ProtonsOnTarget {
         if self.g2_pot_from_on_spill {
             g2::pot_on_spill_clock(t, mode)
@@ -529,7 +532,7 @@ impl Normalizations {
     }
 }
 
-/// Computes every sample normalisation of `inputs.constants` (spec section 1).
+/// Computes every sample normalisation of `inputs.constants`.
 ///
 /// # Errors
 /// [`Error::InvalidArgument`] for a negative or non-finite livetime or parameter, missing stop
@@ -553,7 +556,7 @@ pub fn compute(inputs: &Inputs, tables: &Tables) -> Result<Normalizations> {
     })
 }
 
-/// The CE rate inverse (`get_ce_rmue`, spec 1.4, for any generation): the conversion rate per
+/// The CE rate inverse (G3 `get_ce_rmue`, for any generation): the conversion rate per
 /// capture that gives `nsig` expected CE⁻ for the livetime of `inputs`,
 /// `nsig / (NPOT · S_μ · 0.609)` (G0: `nsig / (POT_per_year · 0.00187 · 0.609 · T_yr)`).
 ///

@@ -1,11 +1,12 @@
 //! The main job end to end ([`run_demo`]): normalisations for a standard livetime, primary
 //! samples of every process, one blind ensemble, and a table of expected vs realised counts.
 //!
-//! The demo uses the `mdc2020` constant set (G1, the seed README's samples `DIOTail`,
+//! The demo uses the `mdc2020` constant set (G1, the 2024-02 README's samples `DIOTail`,
 //! `CeEndpoint`, `CRYCosmic`, `IPAMichel`), whose only table, the DIO spectrum, falls back to the
 //! analytic Pol58 endpoint spectrum when no `--tables` directory is given (valid for
 //! `dem_emin >= 85` MeV; the demo uses 95 MeV). Without a SimEfficiencies2 CSV the stopped-muon
-//! rates are those of the spec's transcription of `Sim_best v1_1 run 1430` (spec 1.4:
+//! rates are those of an unofficial public transcription of the conditions-DB table
+//! `SimEfficiencies2`, `Sim_best v1_1 run 1430` (see `docs/mu2e-ensemble.md`, "Sources";
 //! `S_μ = 7.6711407768e-4`, `S_IPA = 1.3431495492077653e-8`).
 //!
 //! For each sample the generated events are 1.5 × the normalisation (so the ensemble cannot run
@@ -25,8 +26,8 @@ use crate::samples::{GenPrimaryOptions, PrimaryKind, generate_primary};
 use crate::tables::{SimEfficiencies, Tables};
 use crate::units::{Livetime, LivetimeSeconds};
 
-/// `S_μ` of the spec's SimEfficiencies2 transcription (spec 1.4), stopped μ⁻ per POT (×1000 as
-/// the originals wrote it).
+/// `S_μ` of the unofficial SimEfficiencies2 transcription (`Sim_best v1_1 run 1430`), stopped μ⁻
+/// per POT (×1000 as the originals wrote it).
 pub const DEMO_MUON_STOPS_PER_POT: f64 = 7.6711407768e-4;
 /// `S_IPA` of the same transcription, IPA muon stops per POT.
 pub const DEMO_IPA_STOPS_PER_POT: f64 = 1.3431495492077653e-8;

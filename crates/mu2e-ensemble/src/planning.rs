@@ -1,5 +1,5 @@
-//! Ensemble planning (`genEnsemble.py`, G0, spec section 3.1; Stage1/Stage2 checks of G3, spec
-//! sections 2.4 and 3.4).
+//! Ensemble planning (`genEnsemble.py`, G0; the checks of G3
+//! `Stage1_initiate_ensemble.sh` and `Stage2_build_sampler.sh`).
 //!
 //! [`draw_parameters`] draws the hidden parameters of one blind ensemble from a seeded stream
 //! (the original used Python's unseeded `random`):
@@ -179,7 +179,7 @@ pub struct JobCount {
     pub njobs: u64,
 }
 
-/// genEnsemble's `(sample, events per job, merge factor)` (spec 3.1).
+/// genEnsemble's `(sample, events per job, merge factor)` (G0 `genEnsemble.py`).
 pub const G0_JOBS: [(&str, u64, u32); 6] = [
     ("DIOLeadingLog", 250, 25),
     ("CeMLeadingLog", 250, 25),

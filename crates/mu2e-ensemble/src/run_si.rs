@@ -1,8 +1,9 @@
-//! The `run_si` input directory (spec section 2.1) and its per-sample plan (spec section 2.2).
+//! The `run_si` input directory and its per-sample plan (Mu2e/Production
+//! `JobConfig/ensemble/run_si.py`: G0 at `c86b086b`, G1 `python/run_si.py` at `14e33106`).
 //!
 //! Two layouts are read:
 //!
-//! * **G1** (the seed README's `python/run_si.py`): one-number files `livetime` (s), `rue`,
+//! * **G1** (the 2024-02 README's `python/run_si.py`): one-number files `livetime` (s), `rue`,
 //!   `rup`, `kmax`; `settings` with six lines (dem_emin, dep_emin, tmin (ns), max_livetime (s),
 //!   run, samplingSeed); one `filenames_<sample>` per sample with one file path per line.
 //! * **G0** (`run_si.py` of MDC2018): the same one-number files and `settings`, and a single
@@ -34,7 +35,7 @@ use crate::units::{Livetime, LivetimeKind};
 pub enum Layout {
     /// MDC2018: `filenames` with fractions.
     G0,
-    /// MDC2020 (seed README): `filenames_<sample>`.
+    /// MDC2020 (2024-02 README): `filenames_<sample>`.
     G1,
 }
 
@@ -49,7 +50,7 @@ impl Layout {
     }
 }
 
-/// The six lines of `settings` (spec 2.1).
+/// The six lines of `settings` (as G0 `genEnsemble.py` writes them).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Settings {
     /// DIO generation minimum energy (MeV).
@@ -376,7 +377,7 @@ pub struct RunSiOptions {
     pub stop_rates: Option<StopRates>,
     /// Original behaviours (`--compat`): the normalisation quirks, and run 1201 for G1 (quirk 9).
     pub quirks: Quirks,
-    /// True to reproduce G1's hard-coded run number 1201 (spec 6, quirk 9).
+    /// True to reproduce G1's hard-coded run number 1201 (quirk 9).
     pub compat_run_1201: bool,
     /// Beam mode (G2/G3).
     pub beam: BeamMode,
@@ -400,7 +401,7 @@ pub struct PlanSample {
 }
 
 /// The per-sample normalisations of a run_si directory, as that generation's run_si computed them
-/// (spec 2.2 step 2).
+/// (the `norms` of `run_si.py`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunSiPlan {
     /// The constant set used.
@@ -557,7 +558,7 @@ pub fn plan(dir: &RunSiDir, opts: &RunSiOptions) -> Result<RunSiPlan> {
     })
 }
 
-/// The original output naming of a generation (spec 2.2 step 6): G0
+/// The original output naming of a generation (`run_si.py`, `make_template_fcl.py`): G0
 /// `mcs.mu2e.ensemble-MC.MDC2018i`, G1 `dts.mu2e.ensemble-MC.MDC2020`, G2/G3
 /// `dts.mu2e.ensemble-<BB>-<procs>-<int T>s-p<int dem_emin>MeVc.<MDC2024|MDS>` (procs joined by
 /// `-`), always with the extension `.parquet`.

@@ -1,15 +1,15 @@
-//! The ensemble sampler (run_si + art `SamplingInput`, spec sections 2.2 and 8.2) with exact
-//! bookkeeping.
+//! The ensemble sampler (run_si + art `SamplingInput`, replacing Mu2e/Production `run_si.py`) with
+//! exact bookkeeping.
 //!
 //! # Algorithm
 //!
 //! 1. For each sample, the expected number of *stored* events is
-//!    `mean = norm · reco / gen` (spec 2.2, step 3): `norm` is the process normalisation (expected
+//!    `mean = norm · reco / gen` (as `run_si.py`): `norm` is the process normalisation (expected
 //!    generated events, or seconds of cosmic livetime), `reco` the stored rows of the sample's
 //!    files and `gen` the summed `GenEventCount` (or `CosmicLivetime`, s) of those files.
 //! 2. [`draw_counts`]: `N_total ~ Poisson(Σ mean)` from stream `(seed, 0)`, then the per-sample
 //!    counts multinomially given `N_total` (sequential conditional binomials, stream `(seed, 1)`);
-//!    together the counts are independent `Poisson(mean_s)` (Poisson splitting, spec 2.2 step 5).
+//!    together the counts are independent `Poisson(mean_s)` (Poisson splitting).
 //! 3. [`allocate`]: every sample's count is assigned, *before anything is written*, to disjoint
 //!    row ranges of its files in file order, skipping the rows the [`Ledger`] records as used. A short sample fails here ([`Error::ShortSample`]).
 //! 4. The output order is a seeded Fisher–Yates shuffle (stream `(seed, 2)`) of the multiset of
@@ -58,7 +58,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::samples::{EventColumns, EventId, SampleFileInfo};
 
-/// Default maximum number of events per sub-run (G0/G1 run_si, spec 2.2 step 6).
+/// Default maximum number of events per sub-run (G0/G1 `run_si.py`; G2 used 10 000 000).
 pub const DEFAULT_MAX_EVENTS_PER_SUBRUN: u64 = 1_000_000;
 /// Stream key of the Poisson draw of `N_total`.
 pub const STREAM_TOTAL: u64 = 0;
@@ -77,7 +77,7 @@ pub struct SampleInput {
     /// Sample (dataset) name, e.g. `DIOTail`.
     pub name: String,
     /// Expected generated events for the ensemble livetime, or seconds of cosmic livetime for
-    /// cosmic samples (spec 2.2 step 2).
+    /// cosmic samples (as `run_si.py`).
     pub norm: f64,
     /// The sample's files, in the order they are consumed.
     pub files: Vec<SampleFileInfo>,
@@ -85,7 +85,8 @@ pub struct SampleInput {
     /// false when `norm` is a number of generated events and the files carry `GenEventCount`.
     pub norm_is_livetime: bool,
     /// G0 `filenames` window `(start_fraction, max_fraction)`: only rows
-    /// `[int(rows·start), int(rows·max))` of each file may be used (spec 2.2 step 3).
+    /// `[int(rows·start), int(rows·max))` of each file may be used (G0 `run_si.py`'s
+    /// fraction windows).
     #[serde(default)]
     pub fraction_window: Option<(f64, f64)>,
 }
@@ -115,7 +116,7 @@ impl SampleInput {
     }
 }
 
-/// Expected stored events of one sample (spec 2.2, step 3).
+/// Expected stored events of one sample (as `run_si.py`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SampleExpectation {
     /// Sample name.
@@ -211,7 +212,8 @@ pub struct Draws {
 }
 
 /// Draws `N_total ~ Poisson(Σ means)` and splits it multinomially with probabilities
-/// `means/Σ means` (spec 2.2 steps 4–5). Streams `(seed, STREAM_TOTAL)` and `(seed, STREAM_SPLIT)`.
+/// `means/Σ means` (as `run_si.py`, which drew with ROOT's `gRandom->Poisson`). Streams `(seed,
+/// STREAM_TOTAL)` and `(seed, STREAM_SPLIT)`.
 ///
 /// # Errors
 ///

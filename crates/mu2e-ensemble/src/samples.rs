@@ -1,5 +1,5 @@
 //! Event samples: Parquet files of simulated primary events, and their generator
-//! (`gen_Primary.sh`, spec section 3.2).
+//! (Mu2e/Production `Scripts/gen_Primary.sh`).
 //!
 //! # File format
 //!
@@ -14,11 +14,11 @@
 //! | `px_mev`, `py_mev`, `pz_mev` | f64 | momentum (MeV/c) |
 //! | `time_ns` | f64 | production time after the proton pulse (ns) |
 //!
-//! Footer key-value metadata carries the normalisation the sampler needs (spec section 2.2,
-//! step 3): [`META_GEN_EVENT_COUNT`] = the number of *generated* events of the job (art's
-//! `mu2e::GenEventCount`), or, for cosmic samples, [`META_COSMIC_LIVETIME`] = the simulated
-//! livetime in seconds (art's `mu2e::CosmicLivetime`). [`META_PROCESS`] names the process.
-//! The ratio stored/generated is the filter efficiency ("reco/gen") of the sample.
+//! Footer key-value metadata carries the normalisation the sampler needs (what
+//! `run_si.py` read from art files): [`META_GEN_EVENT_COUNT`] = the number of *generated* events of
+//! the job (art's `mu2e::GenEventCount`), or, for cosmic samples, [`META_COSMIC_LIVETIME`] = the
+//! simulated livetime in seconds (art's `mu2e::CosmicLivetime`). [`META_PROCESS`] names the
+//! process. The ratio stored/generated is the filter efficiency ("reco/gen") of the sample.
 //!
 //! File names follow the Mu2e convention `dts.<owner>.<description>.<configuration>.<run>_<subrun>`
 //! (run 6 digits, sub-run 8 digits) with the extension `.parquet` instead of `.art`.
@@ -49,11 +49,11 @@ pub const META_PROCESS: &str = "process";
 pub const ELECTRON_MASS_MEV: f64 = 0.510_998_95;
 /// Muon mass (MeV), PDG 2024.
 pub const MUON_MASS_MEV: f64 = 105.658_375_5;
-/// Mean lifetime of a muon bound in aluminium (ns); Offline `globalConstants_01.txt` (spec 1.4).
+/// Mean lifetime of a muon bound in aluminium (ns); Offline `globalConstants_01.txt`.
 pub const AL_MUON_LIFETIME_NS: f64 = 864.0;
 /// CE⁻ momentum at the Al endpoint (MeV/c), as used by the Mu2e `CeEndpoint` generator.
 pub const CE_MINUS_ENDPOINT_MEV: f64 = 104.97;
-/// CE⁺ endpoint in Al (MeV), Offline `globalConstants_01.txt` (spec 1.4).
+/// CE⁺ endpoint in Al (MeV), Offline `globalConstants_01.txt`.
 pub const CE_PLUS_ENDPOINT_MEV: f64 = 92.32;
 /// Michel endpoint `m_μ/2` (MeV) used for the IPA Michel spectrum.
 pub const MICHEL_ENDPOINT_MEV: f64 = MUON_MASS_MEV / 2.0;
@@ -76,7 +76,7 @@ impl std::fmt::Display for EventId {
     }
 }
 
-/// How a sample file is normalised (spec section 2.2, step 3).
+/// How a sample file is normalised (as `run_si.py` does).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SampleNormalization {
@@ -449,7 +449,7 @@ pub enum PrimaryKind {
     },
 }
 
-/// Options of [`generate_primary`] (gen_Primary.sh, spec section 3.2).
+/// Options of [`generate_primary`] (`gen_Primary.sh`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GenPrimaryOptions {
     /// Sample (process) name, e.g. `CeEndpoint`, `DIOTail`, `CRYCosmic`; also the file description.

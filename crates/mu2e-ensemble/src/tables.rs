@@ -1,4 +1,4 @@
-//! Spectrum and efficiency tables, the cut rules of spec section 1.6, and samplers.
+//! Spectrum and efficiency tables, the originals' cut rules, and samplers.
 //!
 //! The Mu2e tables are plain text, one `E value` pair per line (whitespace-separated; blank and
 //! `#` lines skipped): the DIO spectra (`czarnecki_szafron_Al_2016.tbl`, G0;
@@ -6,13 +6,13 @@
 //! the IPA Michel efficiency-versus-threshold table (`ipa_spec_eff.tbl`). The RMC spectrum is not a
 //! file: it is the closure approximation built by [`Spectrum::rmc_closure`].
 //!
-//! # The integration rule (spec 1.6)
+//! # The integration rule (all generations of `normalizations.py`)
 //!
 //! "The fraction above `emin`" is a ratio of plain sums of table values, added in file order
 //! (no trapezoid, no bin width, no interpolation, no Kahan summation), with one of the cut
-//! conventions of [`EnergyCut`] (spec section 6 item 10: they differ per process on purpose and
-//! are kept apart). The numbers are parsed with Rust's correctly rounded `f64` parser, which gives
-//! the same values as Python's `float`.
+//! conventions of [`EnergyCut`] (quirk 10 of `docs/mu2e-ensemble.md`: they differ per process on
+//! purpose and are kept apart). The numbers are parsed with Rust's correctly rounded `f64` parser,
+//! which gives the same values as Python's `float`.
 
 use std::path::{Path, PathBuf};
 
@@ -22,7 +22,7 @@ use serde::Serialize;
 use crate::constants::physics;
 use crate::error::{Error, Result};
 
-/// A cut on the energy of table rows (spec 1.6 and section 6 item 10).
+/// A cut on the energy of table rows (the originals' conventions, quirk 10).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub enum EnergyCut {
     /// Keep rows whose energy value satisfies `E >= emin` (MeV): DIO (all generations), IPA, and
@@ -53,7 +53,7 @@ impl EnergyCut {
 /// A tabulated spectrum: energies (MeV) and non-negative weights, in file order.
 ///
 /// The weights are "points", not bin contents integrated over a width: [`Spectrum::fraction`]
-/// sums them directly (spec 1.6).
+/// sums them directly (as the originals).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Spectrum {
     energies: Vec<f64>,
@@ -132,7 +132,7 @@ impl Spectrum {
     }
 
     /// The RMC closure-approximation photon spectrum for endpoint `kmax` (MeV), built as the
-    /// originals did (spec 1.1 and 1.6): `n = trunc((kmax − 57.05)/0.1)` rows,
+    /// originals did (G0 and G3 `rmc_normalization`): `n = trunc((kmax − 57.05)/0.1)` rows,
     /// `E_i = 57.05 + i·0.1`, `x = E_i/kmax`, `w_i = (1 − 2x + 2x²)·x·(1 − x)·(1 − x)`.
     /// For kmax = 90.1 this gives 330 rows, not 331.
     ///
@@ -217,8 +217,8 @@ impl Spectrum {
         s
     }
 
-    /// The fraction of the spectrum passing `cut`: `Σ(passing)/Σ(all)` (spec 1.6), 0 when the
-    /// total is 0 (as the originals).
+    /// The fraction of the spectrum passing `cut`: `Σ(passing)/Σ(all)`, 0 when the total is 0
+    /// (as the originals).
     pub fn fraction(&self, cut: EnergyCut) -> f64 {
         if self.total == 0.0 {
             0.0
@@ -321,7 +321,7 @@ impl SpectrumSampler {
     }
 }
 
-/// The IPA Michel efficiency-versus-threshold table (`ipa_spec_eff.tbl`, spec 1.4): rows
+/// The IPA Michel efficiency-versus-threshold table (`ipa_spec_eff.tbl` of G3): rows
 /// `threshold (MeV)  efficiency` in file order.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EfficiencyTable {
@@ -438,9 +438,10 @@ impl EfficiencyTable {
         self.source.as_deref()
     }
 
-    /// The original G3 lookup (spec 1.4, quirk 3 of section 6): the efficiency of the **first
-    /// row whose threshold is strictly above `ipa_de_min`**; if there is none, 1.0 (flagged as
-    /// `fallback`). Reproduces the spec 7 "IPA efficiency lookup" values.
+    /// The original G3 lookup (G3 `ipaMichel_normalization`, quirk 3): the efficiency of the
+    /// **first row whose threshold is strictly above `ipa_de_min`**; if there is none, 1.0 (flagged
+    /// as `fallback`). Reproduces the original's lookup values (see `docs/mu2e-ensemble.md`,
+    /// "Reference values").
     pub fn lookup_legacy(&self, ipa_de_min: f64) -> IpaLookup {
         match self.thresholds.iter().position(|t| *t > ipa_de_min) {
             Some(i) => IpaLookup {
@@ -504,7 +505,8 @@ pub struct SimEfficiencyRow {
 
 /// A SimEfficiencies2 table as printed by the Mu2e conditions DB tool (`dbTool print-run ...
 /// --table SimEfficiencies2 --content`): CSV rows `stage,passed,generated,efficiency`, no header
-/// (spec 1.2, 1.4, 8.1). Replaces the hidden DB query of the originals (`--simeff FILE`).
+/// (the rows G1 and G3 `normalizations.py` read). Replaces the hidden DB query of the originals
+/// (`--simeff FILE`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SimEfficiencies {
     /// The rows, in file order.

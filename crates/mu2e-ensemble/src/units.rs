@@ -1,6 +1,6 @@
 //! Typed livetimes of the normalisations.
 //!
-//! The originals redefined "livetime" three times (spec 5.2): G0 used years of wall-clock time
+//! The originals redefined "livetime" three times: G0 used years of wall-clock time
 //! (with a 0.25 duty factor inside the POT rate), G1/G2 wall-clock seconds, G3 seconds **on
 //! spill**. The G1 DIO bug multiplied by the livetime twice. Here every livetime is one of the
 //! `hep_core::units` newtypes, and the per-generation formulas of [`crate::norm`] take exactly the

@@ -8,7 +8,10 @@
 //! `h_j = 1e-2 * scale_j` for the Hessian and `1e-3 * scale_j` for the inner gradient. Near a
 //! limit the stencil is clipped to the limit (one-sided there), so the objective is never
 //! evaluated outside the allowed region. Absolute steps of `sqrt(eps)` are not used: they fail
-//! for likelihoods of realistic size (`shared/specs/rust-workspace.md`, pitfall 4).
+//! for likelihoods of realistic size: `finitediff`'s `forward_hessian_nograd` (absolute step
+//! `sqrt(2 eps)`) gave a Hessian that was not positive definite for an NLL of 10 000 normal
+//! samples (value about 1e4), where central differences of the gradient agreed with Minuit2
+//! (measured while choosing the fit stack, 2026-11).
 
 use super::transform::Bounds;
 use super::{Objective, Parameter, validate_parameters};

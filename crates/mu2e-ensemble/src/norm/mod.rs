@@ -1,12 +1,14 @@
-//! The per-generation normalisation formulas, term by term (spec section 1).
+//! The per-generation normalisation formulas, term by term (`normalizations.py` of each
+//! generation).
 //!
 //! Each function is one formula of one generation, with the livetime type that generation meant
-//! ([`crate::units`]) and the multiplication order of the original (spec 1.6: keep the order so
-//! the results agree to the last bits). Spectrum fractions are inputs here; they come from
+//! ([`crate::units`]) and the multiplication order of the original (kept so the results agree
+//! to the last bits). Spectrum fractions are inputs here; they come from
 //! [`crate::tables`] with the cut conventions of each process. [`crate::normalizations::compute`]
 //! wires these together for a whole generation.
 
-/// G0, `mdc2018` (spec 1.1): livetime in 365-day years, `POT_per_year` from a 0.25 duty factor.
+/// G0, `mdc2018` (`normalizations.py` at `c86b086b`): livetime in 365-day years, `POT_per_year`
+/// from a 0.25 duty factor.
 pub mod g0 {
     use crate::constants::{g0, physics};
     use crate::units::{LivetimeYears, ProtonsOnTarget};
@@ -81,7 +83,7 @@ pub mod g0 {
     /// `cdf[0] = 1`. For each stopped pion `(time_ns, tau_normalized)` (the `stoppedPionDumper/stops`
     /// branches `time` and `tauNormalized`): `k = trunc(tmin − time − t0)`; if k < 0 add
     /// `exp(−tau)`, else if k < len − 1 add `exp(−tau)·cdf[k]`, else add 0. Returns the mean over
-    /// pions (0 for no pions or an all-zero timing table). Spec 1.1.
+    /// pions (0 for no pions or an all-zero timing table). G0 `rpc_normalization`.
     pub fn rpc_survival_probability(pot_timing: &[f64], stops: &[(f64, f64)], tmin: f64) -> f64 {
         if stops.is_empty() || pot_timing.is_empty() {
             return 0.0;
@@ -124,7 +126,8 @@ pub mod g0 {
     }
 }
 
-/// G1, `mdc2020` (spec 1.2): wall-clock seconds, `POT_per_second` = 4.1447e12.
+/// G1, `mdc2020` (`python/normalizations.py` at `14e33106`): wall-clock seconds, `POT_per_second` =
+/// 4.1447e12.
 pub mod g1 {
     use crate::constants::{g1, physics};
     use crate::units::{LivetimeSeconds, OnSpillSeconds, ProtonsOnTarget};
@@ -144,8 +147,8 @@ pub mod g1 {
         pot(t).0 * s_mu * physics::CAPTURES_PER_STOPPED_MUON * rue
     }
 
-    /// DIO: `NPOT · S_μ · 0.391 · frac` (fixed). With `livetime_squared` (the original, quirk 1
-    /// of spec section 6, fixed upstream in 3cbac588): `NPOT · S_μ · 0.391 · T · frac`.
+    /// DIO: `NPOT · S_μ · 0.391 · frac` (fixed). With `livetime_squared` (the original, quirk 1,
+    /// fixed upstream in 3cbac588): `NPOT · S_μ · 0.391 · T · frac`.
     pub fn dio(t: LivetimeSeconds, s_mu: f64, frac: f64, livetime_squared: bool) -> f64 {
         let n = pot(t).0 * s_mu * physics::DIO_PER_STOPPED_MUON;
         if livetime_squared {
@@ -166,7 +169,8 @@ pub mod g1 {
     }
 }
 
-/// G2, `mdc2024` (spec 1.3): wall-clock seconds, POT from the SU2020 machine cycle.
+/// G2, `mdc2024` (e.g. `normalizations.py` at `92b02531`): wall-clock seconds, POT from the SU2020
+/// machine cycle.
 pub mod g2 {
     use crate::constants::{BeamMode, g2, physics};
     use crate::units::{LivetimeSeconds, OnSpillSeconds, ProtonsOnTarget};
@@ -178,7 +182,7 @@ pub mod g2 {
         }
     }
 
-    /// `NPOT = T / 1.33 s · 4e12` (1BB) or `T / 1.4 s · 8e12` (2BB), T wall-clock (spec 1.3).
+    /// `NPOT = T / 1.33 s · 4e12` (1BB) or `T / 1.4 s · 8e12` (2BB), T wall-clock (SU2020 numbers).
     pub fn pot(t: LivetimeSeconds, mode: BeamMode) -> ProtonsOnTarget {
         let (cycle, per_cycle) = cycle(mode);
         ProtonsOnTarget(t.0 / cycle * per_cycle)
@@ -213,7 +217,8 @@ pub mod g2 {
     }
 }
 
-/// G3, `mds` = HEAD (spec 1.4): on-spill seconds.
+/// G3, `mds` = HEAD (`python/normalizations.py` and `constants.py` at `2f314d0e`): on-spill
+/// seconds.
 pub mod g3 {
     use crate::constants::{BeamMode, PotMethod, g3};
     use crate::units::{OnSpillSeconds, ProtonsOnTarget};
