@@ -108,6 +108,15 @@ impl RunDir {
     /// [`Error::Run`] if `path` exists (file, directory or run); [`Error::Core`] for I/O errors.
     pub fn create(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
+        if path.exists() && Self::is_leftover(path) {
+            // A failed or killed ingest: nothing in it completed, so nothing is lost by starting
+            // again (the retry with the same -o the original allowed only after a manual rm).
+            tracing::warn!(
+                run = %path.display(),
+                "removing the leftover of a failed or killed ingest (no task completed in it)"
+            );
+            std::fs::remove_dir_all(path).map_err(|e| hep_core::Error::io(path, e))?;
+        }
         if path.exists() {
             return Err(Error::Run {
                 path: path.to_path_buf(),
@@ -171,6 +180,38 @@ impl RunDir {
             path: path.to_path_buf(),
             name: run_name(path)?,
         })
+    }
+
+    /// True if `path` is what a failed or killed ingest leaves behind: a run directory holding
+    /// only `run_info.txt` and directories (the ingest's task directory, `data/`), at least one,
+    /// none of them a task that ran successfully. A run with any other file (a cut file the user
+    /// copied in) or any successful task is not a leftover.
+    pub fn is_leftover(path: impl AsRef<Path>) -> bool {
+        let path = path.as_ref();
+        if !Self::is_run(path) {
+            return false;
+        }
+        let Ok(entries) = std::fs::read_dir(path) else {
+            return false;
+        };
+        let run = Self {
+            path: path.to_path_buf(),
+            name: String::new(),
+        };
+        let mut dirs = 0;
+        for e in entries {
+            let Ok(e) = e else { return false };
+            let name = e.file_name().to_string_lossy().into_owned();
+            if e.path().is_dir() {
+                if run.task_ran_successfully(&name) {
+                    return false;
+                }
+                dirs += 1;
+            } else if name != RUN_INFO_FILE {
+                return false;
+            }
+        }
+        dirs > 0
     }
 
     /// True if `path` is a run directory (holds `run_info.txt`).

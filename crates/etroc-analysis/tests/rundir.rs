@@ -176,3 +176,40 @@ fn original_task_names_are_kept() {
     assert_eq!(names::ANALYSE_TIME_RESOLUTION, "analyse_time_resolution");
     assert_eq!(names::MERGE_RUNS, "merge_etroc1_runs");
 }
+
+/// What a failed ingest leaves (a run whose only task reports errors) does not block the retry
+/// with the same output directory; a run with a successful task, or with a file of the user's, is
+/// never removed.
+#[test]
+fn a_failed_ingest_does_not_block_the_retry() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("run");
+    let bad = tmp.path().join("bad.txt");
+    // Invalid UTF-8 fails the ingest with a located error.
+    std::fs::write(
+        &bad,
+        b"min file index: 0, max file index: 0\n0 368 65 130 1 2023-03-29 \xff\n",
+    )
+    .unwrap();
+    let opts = etroc_analysis::ingest_run::ProcessOptions::beam_txt();
+    assert!(etroc_analysis::ingest_run::process_txt(&bad, &path, &opts).is_err());
+    assert!(RunDir::is_leftover(&path), "the failed ingest left a run");
+    let good = tmp.path().join("good.txt");
+    std::fs::write(
+        &good,
+        "min file index: 0, max file index: 0\n0 368 65 130 1 2023-03-29 00:00:00\n\
+         1 360 78 127 1 2023-03-29 00:00:00\n3 395 78 131 1 2023-03-29 00:00:00\n",
+    )
+    .unwrap();
+    etroc_analysis::ingest_run::process_txt(&good, &path, &opts).unwrap();
+    assert!(!RunDir::is_leftover(&path));
+    let e = etroc_analysis::ingest_run::process_txt(&good, &path, &opts).unwrap_err();
+    assert!(e.to_string().contains("already exists"), "{e}");
+    // A leftover with a file of the user's in it is kept.
+    let kept = tmp.path().join("kept");
+    assert!(etroc_analysis::ingest_run::process_txt(&bad, &kept, &opts).is_err());
+    std::fs::write(kept.join("cuts.csv"), "x\n").unwrap();
+    assert!(!RunDir::is_leftover(&kept));
+    assert!(etroc_analysis::ingest_run::process_txt(&good, &kept, &opts).is_err());
+    assert!(kept.join("cuts.csv").is_file());
+}

@@ -26,7 +26,7 @@
 //!   provenance [`Manifest`](crate::manifest::Manifest); [`copy_file`] copies a file atomically
 //!   and hashes it on the way.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -63,13 +63,85 @@ fn target_parts(path: &Path) -> Result<(&Path, String)> {
     Ok((parent, name.to_string_lossy().into_owned()))
 }
 
+/// The prefix of this process's temporary files for the output `name`: `.{name}.{pid}.`. A
+/// temporary file is `.{name}.{pid}.{token}.tmp` (the token has no dot), so that
+/// [`remove_stale_temporaries`] can tell whose it is.
+pub fn temp_prefix(name: &str) -> String {
+    format!(".{name}.{}.", std::process::id())
+}
+
+/// The process id in a temporary file name of the form `.{name}.{pid}.{token}.tmp`, if it is one.
+fn temp_owner(file_name: &str) -> Option<u32> {
+    let inner = file_name.strip_prefix('.')?.strip_suffix(".tmp")?;
+    let mut parts = inner.rsplit('.');
+    let _token = parts.next()?;
+    let pid = parts.next()?;
+    // A name must precede the pid.
+    parts.next()?;
+    pid.parse().ok()
+}
+
+/// Whether process `pid` is running (on Linux, from `/proc`; elsewhere every process counts as
+/// running, so nothing is removed).
+fn process_alive(pid: u32) -> bool {
+    if cfg!(target_os = "linux") {
+        Path::new("/proc").join(pid.to_string()).exists()
+    } else {
+        true
+    }
+}
+
+/// Removes the temporary files of outputs in `dir` (not below it) that a process which is no
+/// longer running left behind when it was killed during a write: files named
+/// `.{name}.{pid}.{token}.tmp` whose `pid` is neither this process nor a running one. Returns
+/// how many were removed; files that cannot be removed are left (best effort, never an error).
+///
+/// Every atomic write of this module calls it once per directory and process, so a rerun cleans
+/// the temporaries of the run that was killed before it.
+pub fn remove_stale_temporaries(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let me = std::process::id();
+    let mut removed = 0;
+    for e in entries.filter_map(|e| e.ok()) {
+        let name = e.file_name();
+        let Some(pid) = name.to_str().and_then(temp_owner) else {
+            continue;
+        };
+        if pid != me
+            && !process_alive(pid)
+            && e.file_type().is_ok_and(|t| t.is_file())
+            && std::fs::remove_file(e.path()).is_ok()
+        {
+            tracing::info!(file = %e.path().display(), "removed a stale temporary file");
+            removed += 1;
+        }
+    }
+    removed
+}
+
+/// [`remove_stale_temporaries`] of `dir`, once per directory in this process.
+pub fn remove_stale_temporaries_once(dir: &Path) {
+    static CLEANED: std::sync::Mutex<BTreeSet<PathBuf>> = std::sync::Mutex::new(BTreeSet::new());
+    let key = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let first = CLEANED
+        .lock()
+        .map(|mut set| set.insert(key))
+        .unwrap_or(false);
+    if first {
+        remove_stale_temporaries(dir);
+    }
+}
+
 /// Creates the temporary file for an atomic write of `path`.
 ///
 /// On Unix the file is created with mode `0o666` minus the umask, as `File::create` would, rather
 /// than tempfile's private `0o600`, so that the renamed output has ordinary permissions.
 fn create_temp(path: &Path) -> Result<(File, TempPath)> {
     let (parent, name) = target_parts(path)?;
-    let prefix = format!(".{name}.");
+    remove_stale_temporaries_once(parent);
+    let prefix = temp_prefix(&name);
     let mut builder = tempfile::Builder::new();
     builder.prefix(&prefix).suffix(".tmp");
     #[cfg(unix)]
@@ -1190,9 +1262,10 @@ fn for_each_chunk(
 pub fn link_or_copy(src: impl AsRef<Path>, dst: impl AsRef<Path>) -> Result<()> {
     let (src, dst) = (src.as_ref(), dst.as_ref());
     let (parent, name) = target_parts(dst)?;
+    remove_stale_temporaries_once(parent);
     let temp = parent.join(format!(
-        ".{name}.{}.{}.link.tmp",
-        std::process::id(),
+        "{}link{}.tmp",
+        temp_prefix(&name),
         LINK_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     ));
     match std::fs::hard_link(src, &temp) {
@@ -1333,6 +1406,35 @@ impl FileDigest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A rerun removes the temporary files a killed writer left (dead pid), and nothing else: not
+    /// this process's own, not a running process's, not other hidden files.
+    #[test]
+    fn stale_temporaries_of_dead_writers_are_removed_on_the_next_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        // pid 4294967295 is above every Linux pid_max: never running.
+        let stale = d.join(".fits.parquet.4294967295.Ab12Cd.tmp");
+        let stale_link = d.join(".fits.csv.4294967295.link7.tmp");
+        let mine = d.join(format!("{}Xy34Zw.tmp", temp_prefix("other.csv")));
+        let running = d.join(".a.csv.1.Qq11Qq.tmp"); // pid 1 runs on every Unix system
+        let hidden = d.join(".hidden.tmp");
+        for p in [&stale, &stale_link, &mine, &running, &hidden] {
+            std::fs::write(p, b"x").unwrap();
+        }
+        assert_eq!(
+            temp_owner(".fits.parquet.4294967295.Ab12Cd.tmp"),
+            Some(4294967295)
+        );
+        assert_eq!(temp_owner(".hidden.tmp"), None);
+        assert_eq!(temp_owner(".7.tmp"), None);
+        atomic_write_bytes(&d.join("new.txt"), b"new").unwrap();
+        if cfg!(target_os = "linux") {
+            assert!(!stale.exists() && !stale_link.exists());
+        }
+        assert!(mine.exists() && running.exists() && hidden.exists());
+        assert_eq!(std::fs::read(d.join("new.txt")).unwrap(), b"new");
+    }
 
     #[test]
     fn target_parts_of_bare_name_is_current_dir() {
