@@ -1154,6 +1154,9 @@ pub struct CutReport {
     pub outputs: Vec<PathBuf>,
 }
 
+/// The header of `cutflow.csv` (the fields of [`CutflowRow`]).
+const CUTFLOW_HEADER: &str = "index,cut,output,passed_alone,accepted_cumulative,events\n";
+
 #[derive(Serialize)]
 struct CutflowRow<'a> {
     index: usize,
@@ -1246,7 +1249,13 @@ fn write_cut_outputs(
         })
         .collect();
     let cutflow = task.path(CUTFLOW_FILE);
-    hep_core::io::write_csv(&cutflow, &rows)?;
+    if rows.is_empty() {
+        // No cut rows: the table still has its header, so that CSV readers see an empty table
+        // rather than an empty file.
+        hep_core::io::atomic_write_bytes(&cutflow, CUTFLOW_HEADER.as_bytes())?;
+    } else {
+        hep_core::io::write_csv(&cutflow, &rows)?;
+    }
     out.push(cutflow);
     for s in &result.steps {
         if let Some(name) = &s.output {
@@ -1376,4 +1385,26 @@ pub fn run_time_cuts(run: &RunDir, options: &CutOptions) -> Result<CutReport> {
             })
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The header written for an empty cutflow is the one the rows would have.
+    #[test]
+    fn empty_cutflow_header_matches_the_rows() {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.serialize(CutflowRow {
+            index: 0,
+            cut: "c",
+            output: "",
+            passed_alone: 1,
+            accepted_cumulative: 1,
+            events: 1,
+        })
+        .unwrap();
+        let text = String::from_utf8(w.into_inner().unwrap()).unwrap();
+        assert_eq!(text.lines().next().unwrap(), CUTFLOW_HEADER.trim_end());
+    }
 }
