@@ -641,4 +641,76 @@ mod tests {
             (77.5, 75.0, 70.0, 70.0)
         );
     }
+
+    fn peak(area: f64, rise: f64, width90: f64, tc: u32, n_ch: u32, aft: f64) -> Peak {
+        let mut range_area_decile = [0.0; 11];
+        range_area_decile[9] = width90;
+        let mut area_decile_from_midpoint = [0.0; 11];
+        area_decile_from_midpoint[1] = -rise;
+        Peak {
+            peak_type: PeakType::Unknown,
+            left: 0,
+            right: 0,
+            area,
+            area_fraction_top: aft,
+            n_hits: n_ch,
+            n_contributing_channels: n_ch,
+            n_saturated_channels: 0,
+            hit_time_mean: 0.0,
+            hit_time_std: 0.0,
+            center_time: 0.0,
+            index_of_maximum: 0,
+            height: 0.0,
+            area_midpoint: 0.0,
+            range_area_decile,
+            area_decile_from_midpoint,
+            tight_coincidence: tc,
+            x: f64::NAN,
+            y: f64::NAN,
+            largest_hit_channel: 0,
+            largest_hit_area: 0.0,
+            channels: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn classifier_variants() {
+        let v10 = ProcessConfig::default();
+        let v8 = ProcessConfig {
+            pax_version: PaxVersion::V6_8,
+            ..ProcessConfig::default()
+        };
+        use PeakType::*;
+        // (area, rise, width90, tight coincidence, channels, aft) -> (v6.10, v6.8)
+        let cases = [
+            // Fast, narrow, 3-fold: S1 in both.
+            ((50.0, 40.0, 100.0, 3, 10, 0.2), (S1, S1)),
+            // 2-fold: S1 in v6.10 (>= 2), unknown in v6.8 (<= 2).
+            ((50.0, 40.0, 100.0, 2, 10, 0.2), (S1, Unknown)),
+            // 1-fold: unknown in both.
+            ((50.0, 40.0, 100.0, 1, 10, 0.2), (Unknown, Unknown)),
+            // Rise 72 ns at 3 pe: above v6.10's 70 ns, below v6.8's 76 ns bound (area < 5: S1).
+            ((3.0, 72.0, 100.0, 3, 3, 0.2), (Unknown, S1)),
+            // Rise 62 ns at 50 pe with AFT 0.65 (bound 62.5 ns): S1; at AFT 0.7 (bound 0): S2.
+            ((50.0, 62.0, 100.0, 3, 10, 0.65), (S1, S1)),
+            ((50.0, 62.0, 100.0, 3, 10, 0.7), (S1, S2)),
+            // Wide: S2 with 4 channels in v6.10, but v6.8 needs more than 4.
+            ((500.0, 400.0, 1000.0, 4, 4, 0.6), (S2, Unknown)),
+            ((500.0, 400.0, 1000.0, 4, 5, 0.6), (S2, S2)),
+            // Fast but 90 % width above 300 ns: not an S1 in v6.10.
+            ((500.0, 40.0, 400.0, 4, 5, 0.6), (S2, S1)),
+        ];
+        for ((a, r, w, tc, n, aft), (want10, want8)) in cases {
+            let p = peak(a, r, w, tc, n, aft);
+            assert_eq!(
+                classify(&p, &v10),
+                want10,
+                "v6.10 {a} {r} {w} {tc} {n} {aft}"
+            );
+            assert_eq!(classify(&p, &v8), want8, "v6.8 {a} {r} {w} {tc} {n} {aft}");
+        }
+        let mut lone = peak(1.0, 10.0, 10.0, 1, 1, 1.0);
+        lone.peak_type = LoneHit;
+        assert_eq!(classify(&lone, &v10), LoneHit);
+    }
 }
