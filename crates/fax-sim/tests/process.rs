@@ -115,6 +115,9 @@ fn s2_areas_reproduce_electrons_survival_and_gain() {
     let default = Processor::new(&ProcessConfig::default()).unwrap();
     let mut ps = ProcessScratch::default();
     let (mut ratio, mut paired) = (Vec::new(), Vec::new());
+    // (depth, cs2 / expected S2 without electron loss): cs2 with the true lifetime (550 us in
+    // both the simulation and the processing) must not depend on depth.
+    let mut flat = Vec::new();
     for (row, ev, out) in &events {
         let Some(i) = out.interactions.first() else {
             continue;
@@ -131,6 +134,11 @@ fn s2_areas_reproduce_electrons_survival_and_gain() {
             * dpe;
         let s2 = &out.peaks[i.s2];
         ratio.push(s2.area / expected);
+        let at_surface = expected * (t_drift / tau_ns).exp();
+        flat.push((
+            row.depth_cm.unwrap(),
+            s2.area * i.s2_lifetime_correction / at_surface,
+        ));
         // The same event with pax's thresholds: its largest S2.
         let d = default.process_event(&ev.pulses, &mut ps).unwrap();
         if let Some(j) = d.interactions.first() {
@@ -141,6 +149,25 @@ fn s2_areas_reproduce_electrons_survival_and_gain() {
     let (m, se) = mean_se(&ratio);
     assert!((m - 1.0).abs() < 4.0 * se, "area / expected = {m} +- {se}");
     assert!(se < 0.015, "{se}");
+    // Least-squares slope of the corrected ratio against depth, with its standard error.
+    let n = flat.len() as f64;
+    let (mx, my) = (
+        flat.iter().map(|p| p.0).sum::<f64>() / n,
+        flat.iter().map(|p| p.1).sum::<f64>() / n,
+    );
+    let sxx: f64 = flat.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    let slope = flat.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum::<f64>() / sxx;
+    let resid: f64 = flat
+        .iter()
+        .map(|p| (p.1 - my - slope * (p.0 - mx)).powi(2))
+        .sum();
+    let se_slope = (resid / (n - 2.0) / sxx).sqrt();
+    // Without the correction the slope is -1/(v tau) = -1.4 % per cm, about 30 standard errors.
+    assert!(
+        slope.abs() < 4.0 * se_slope,
+        "cs2 slope {slope} +- {se_slope} per cm"
+    );
+    assert!(se_slope < 0.0005, "{se_slope}");
     // pax's 15-ADC threshold loses the single photoelectrons of the low-charge tail of the SPE
     // spectra: a few per cent of the charge, never more charge.
     let (m, se) = mean_se(&paired);

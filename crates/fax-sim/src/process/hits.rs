@@ -100,7 +100,6 @@ pub fn pulse_properties(raw: &[i16], reference: i32, baseline_samples: usize) ->
 /// Per-thread buffers of the hit finder.
 #[derive(Debug, Default)]
 pub struct HitScratch {
-    w: Vec<f64>,
     bounds: Vec<(usize, usize)>,
     central: Vec<(usize, usize)>,
 }
@@ -131,24 +130,17 @@ pub fn find_hits(
         .max(h.absolute_adc_counts_threshold)
         .max(-h.height_over_min_threshold * p.minimum)
         .trunc();
-    let HitScratch {
-        w,
-        bounds: b,
-        central,
-    } = scratch;
-    w.clear();
-    w.extend(
-        raw.iter()
-            .map(|&x| f64::from(reference - i32::from(x)) - p.baseline),
-    );
+    let HitScratch { bounds: b, central } = scratch;
+    // The baseline-subtracted, inverted sample (ADC counts), computed where needed.
+    let wv = |x: i16| f64::from(reference - i32::from(x)) - p.baseline;
     // Runs above threshold (inclusive bounds).
     b.clear();
     let mut i = 0;
-    let n = w.len();
+    let n = raw.len();
     while i < n {
-        if w[i] > threshold {
+        if wv(raw[i]) > threshold {
             let l = i;
-            while i < n && w[i] > threshold {
+            while i < n && wv(raw[i]) > threshold {
                 i += 1;
             }
             b.push((l, i - 1));
@@ -180,7 +172,7 @@ pub fn find_hits(
     for (k, &(l, r)) in b.iter().enumerate() {
         let (mut amp, mut arg, mut area, mut center, mut n_sat) =
             (f64::NEG_INFINITY, 0, 0.0, 0.0, 0);
-        for (j, &x) in w[l..=r].iter().enumerate() {
+        for (j, x) in raw[l..=r].iter().map(|&x| wv(x)).enumerate() {
             if x > amp {
                 amp = x;
                 arg = j;
