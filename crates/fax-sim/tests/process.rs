@@ -381,3 +381,45 @@ fn outputs_are_byte_identical_at_any_thread_count_and_nan_only_where_missing() {
     assert_eq!(s1.null_count(), n_nan);
     assert!(s1.iter().flatten().all(f64::is_finite));
 }
+
+mod fuzz {
+    use fax_sim::process::{ProcessConfig, ProcessScratch, Processor};
+    use fax_sim::simulate::Pulses;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// Arbitrary pulses (any samples, overlapping pulses, any TPC or veto channel) never make
+        /// processing panic, and every peak has a positive area and finite properties.
+        #[test]
+        fn arbitrary_pulses_never_panic(
+            pulses in proptest::collection::vec(
+                (0u16..260, 0i64..400, proptest::collection::vec(any::<i16>().prop_map(|x| x.rem_euclid(16384)), 1..120)),
+                0..40,
+            ),
+            v68 in any::<bool>(),
+        ) {
+            let cfg = ProcessConfig {
+                pax_version: if v68 { fax_sim::process::PaxVersion::V6_8 } else { fax_sim::process::PaxVersion::V6_10 },
+                ..ProcessConfig::default()
+            };
+            let proc = Processor::new(&cfg).unwrap();
+            let mut p = Pulses { offsets: vec![0], ..Pulses::default() };
+            for (c, s, v) in &pulses {
+                p.channel.push(*c);
+                p.start_sample.push(*s);
+                p.samples.extend_from_slice(v);
+                p.offsets.push(p.samples.len());
+            }
+            let out = proc.process_event(&p, &mut ProcessScratch::default()).unwrap();
+            for pk in &out.peaks {
+                prop_assert!(pk.area > 0.0 && pk.area.is_finite());
+                prop_assert!(pk.range_50p_area().is_finite() && pk.rise_time().is_finite());
+                prop_assert!(pk.left <= pk.index_of_maximum && pk.index_of_maximum <= pk.right);
+            }
+            for i in &out.interactions {
+                prop_assert!(i.drift_time >= 0.0);
+            }
+        }
+    }
+}
