@@ -98,6 +98,25 @@ enum Command {
         #[command(flatten)]
         cfg: ConfigArgs,
     },
+    /// Process simulate output as pax did (hits, peaks, classification, interactions) and build
+    /// the hax minitrees (Fundamentals, Basics, LargestPeakProperties, Corrections).
+    Process {
+        /// simulate output directory (events.parquet, pulses.parquet).
+        #[arg(long, short)]
+        input: PathBuf,
+        /// Output directory (peaks.parquet, interactions.parquet, <minitree>.parquet and .csv,
+        /// manifests).
+        #[arg(long, short)]
+        output: PathBuf,
+        /// pax release of the clustering gaps and classifier: v6.10 (default) or v6.8.
+        #[arg(long, value_name = "VERSION")]
+        pax_version: Option<String>,
+        /// Worker threads (default: all cores). Results do not depend on it.
+        #[arg(long)]
+        threads: Option<usize>,
+        #[command(flatten)]
+        cfg: ConfigArgs,
+    },
     /// Join the complete shards of a sharded simulate into the files of a single run.
     Merge {
         /// The output directory given to the shards (holding shards/<I>-of-<N>/).
@@ -232,6 +251,12 @@ struct FakeOverrides {
 }
 
 #[derive(Serialize, Default)]
+struct ProcessOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pax_version: Option<fax_sim::process::PaxVersion>,
+}
+
+#[derive(Serialize, Default)]
 struct MinitreeOverrides {
     #[serde(skip_serializing_if = "Option::is_none")]
     g1_pe_per_photon: Option<f64>,
@@ -302,6 +327,46 @@ fn run() -> Result<()> {
             println!(
                 "{} events, {} pulses, {} truth peaks, {} photons detected, {} electrons extracted",
                 s.n_events, s.n_pulses, s.n_peaks, s.n_photons, s.n_electrons
+            );
+            for f in &s.outputs {
+                println!("wrote {}", f.display());
+            }
+        }
+        Command::Process {
+            input,
+            output,
+            pax_version,
+            threads,
+            cfg,
+        } => {
+            let o = ProcessOverrides {
+                pax_version: pax_version
+                    .map(|v| match v.as_str() {
+                        "v6.10" | "6.10" => Ok(fax_sim::process::PaxVersion::V6_10),
+                        "v6.8" | "6.8" => Ok(fax_sim::process::PaxVersion::V6_8),
+                        _ => Err(anyhow::anyhow!(
+                            "--pax-version: expected v6.10 or v6.8, found `{v}`"
+                        )),
+                    })
+                    .transpose()?,
+            };
+            let config: fax_sim::process::ProcessConfig = load_config(cfg.config.as_deref(), &o)?;
+            if cfg.print_config {
+                return print_config(&config);
+            }
+            let bar = Bar::new();
+            let s = fax_sim::output::with_threads(threads, || {
+                fax_sim::process::job::run_process(&config, &input, &output, &bar)
+            })??;
+            println!(
+                "{} events: {} peaks ({} s1, {} s2, {} unknown, {} lone_hit), {} with an S1-S2 pair",
+                s.n_events,
+                s.n_peaks,
+                s.n_by_type[0],
+                s.n_by_type[1],
+                s.n_by_type[2],
+                s.n_by_type[3],
+                s.n_with_interaction
             );
             for f in &s.outputs {
                 println!("wrote {}", f.display());

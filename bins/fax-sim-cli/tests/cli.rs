@@ -318,3 +318,150 @@ fn slurm_array_and_merge_give_the_single_process_simulation() {
         );
     }
 }
+
+#[test]
+fn process_simulated_output_and_locate_bad_input() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    let fake = p.join("fake.csv");
+    stdout(fax().args([
+        "create-fake",
+        "-o",
+        fake.to_str().unwrap(),
+        "--events",
+        "20",
+        "--seed",
+        "1",
+    ]));
+    let sim = p.join("sim");
+    stdout(fax().args([
+        "simulate",
+        "-i",
+        fake.to_str().unwrap(),
+        "-o",
+        sim.to_str().unwrap(),
+        "--seed",
+        "1",
+    ]));
+    let out = p.join("proc");
+    let s = stdout(fax().args([
+        "process",
+        "--input",
+        sim.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        "--threads",
+        "2",
+    ]));
+    assert!(s.starts_with("20 events: "), "{s}");
+    for t in [
+        "Fundamentals",
+        "Basics",
+        "LargestPeakProperties",
+        "Corrections",
+    ] {
+        for ext in ["parquet", "csv"] {
+            let f = out.join(format!("{t}.{ext}"));
+            assert!(f.is_file(), "{}", f.display());
+            assert!(out.join(format!("{t}.{ext}.manifest.json")).is_file());
+        }
+    }
+    for f in ["peaks.parquet", "interactions.parquet"] {
+        assert!(out.join(f).is_file() && out.join(format!("{f}.manifest.json")).is_file());
+    }
+    let basics = std::fs::read_to_string(out.join("Basics.csv")).unwrap();
+    assert!(
+        basics.starts_with("run_number,event_number,s1,s2,"),
+        "{basics}"
+    );
+    assert_eq!(basics.lines().count(), 21);
+    // A configuration file, overridden by the command line, and --print-config.
+    let cfg = p.join("process.toml");
+    std::fs::write(
+        &cfg,
+        "pax_version = \"v6.8\"\n[interactions]\nelectron_lifetime_us = 450.0\n",
+    )
+    .unwrap();
+    let printed = stdout(fax().args([
+        "process",
+        "-i",
+        sim.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--config",
+        cfg.to_str().unwrap(),
+        "--pax-version",
+        "v6.10",
+        "--print-config",
+    ]));
+    assert!(printed.contains("pax_version = \"v6.10\""), "{printed}");
+    assert!(
+        printed.contains("electron_lifetime_us = 450.0"),
+        "{printed}"
+    );
+    let out68 = p.join("proc68");
+    stdout(fax().args([
+        "process",
+        "-i",
+        sim.to_str().unwrap(),
+        "-o",
+        out68.to_str().unwrap(),
+        "--config",
+        cfg.to_str().unwrap(),
+    ]));
+    assert!(out68.join("Corrections.csv").is_file());
+    // Malformed input: an events table without n_samples gives a located error and no output.
+    let bad = p.join("bad");
+    std::fs::create_dir_all(&bad).unwrap();
+    std::fs::copy(sim.join("pulses.parquet"), bad.join("pulses.parquet")).unwrap();
+    std::fs::copy(sim.join("pulses.parquet"), bad.join("events.parquet")).unwrap();
+    let bad_out = p.join("bad_out");
+    let e = fax()
+        .args([
+            "process",
+            "-i",
+            bad.to_str().unwrap(),
+            "-o",
+            bad_out.to_str().unwrap(),
+        ])
+        .assert()
+        .failure()
+        .get_output()
+        .stderr
+        .clone();
+    let e = String::from_utf8(e).unwrap();
+    assert!(
+        e.contains("events.parquet:1: expected an Int64 column `n_samples`"),
+        "{e}"
+    );
+    assert!(!bad_out.exists() || std::fs::read_dir(&bad_out).unwrap().next().is_none());
+    // A text file where a Parquet table should be: the error names it.
+    std::fs::write(bad.join("events.parquet"), "not parquet\n").unwrap();
+    let e = fax()
+        .args([
+            "process",
+            "-i",
+            bad.to_str().unwrap(),
+            "-o",
+            bad_out.to_str().unwrap(),
+        ])
+        .assert()
+        .failure()
+        .get_output()
+        .stderr
+        .clone();
+    assert!(String::from_utf8(e).unwrap().contains("events.parquet"));
+    // An unknown version is refused.
+    fax()
+        .args([
+            "process",
+            "-i",
+            sim.to_str().unwrap(),
+            "-o",
+            bad_out.to_str().unwrap(),
+            "--pax-version",
+            "v7",
+        ])
+        .assert()
+        .failure();
+}

@@ -22,6 +22,7 @@
 //! | [`simulate`] | [`simulate::Setup`] and the simulation of one event |
 //! | [`output`] | output tables (Parquet, pax truth CSV), the simulate job, shards and merge |
 //! | [`plots`] | summed waveform and channel-time map of one event |
+//! | [`process`] | `process`: pax hit finding, clustering, peak properties, classification, interactions; hax minitrees |
 //! | [`pipeline`] | the demo job |
 //!
 //! # Example
@@ -49,6 +50,7 @@ pub mod maps;
 pub mod output;
 pub mod pipeline;
 pub mod plots;
+pub mod process;
 pub mod pulse;
 pub mod s1;
 pub mod s2;
