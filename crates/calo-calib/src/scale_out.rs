@@ -71,12 +71,7 @@ pub fn write_fit_shard(
     n_units: usize,
     fits: &[ChannelFit],
 ) -> Result<PathBuf> {
-    let dir = shard.dir(out);
-    std::fs::create_dir_all(&dir).map_err(|e| hep_core::Error::io(&dir, e))?;
-    let manifest_path = dir.join(hep_core::shard::SHARD_MANIFEST);
-    if manifest_path.exists() {
-        std::fs::remove_file(&manifest_path).map_err(|e| hep_core::Error::io(&manifest_path, e))?;
-    }
+    let dir = shard.prepare_dir(out)?;
     let mut m = ShardManifest::start(
         FIT_JOB,
         env!("CARGO_PKG_VERSION"),

@@ -162,12 +162,7 @@ pub fn run_beams_shard(
     shard: Shard,
 ) -> Result<Vec<BeamRunResult>> {
     let names = check_inputs(files)?;
-    let dir = shard.dir(out);
-    std::fs::create_dir_all(&dir).map_err(|e| hep_core::Error::io(&dir, e))?;
-    let manifest_path = dir.join(hep_core::shard::SHARD_MANIFEST);
-    if manifest_path.exists() {
-        std::fs::remove_file(&manifest_path).map_err(|e| hep_core::Error::io(&manifest_path, e))?;
-    }
+    let dir = shard.prepare_dir(out)?;
     let mut m = ShardManifest::start(
         BEAM_RUNS_JOB,
         env!("CARGO_PKG_VERSION"),
@@ -228,7 +223,7 @@ pub fn merge_beam_run_shards(out: &Path) -> Result<Vec<BeamRunResult>> {
     for (dir, r) in &results {
         let src = dir.join(&r.run);
         if src.is_dir() {
-            link_tree(&src, &out.join(&r.run))?;
+            hep_core::io::link_tree(&src, out.join(&r.run))?;
         }
     }
     let results: Vec<BeamRunResult> = results.into_iter().map(|(_, r)| r).collect();
@@ -249,28 +244,6 @@ pub fn merge_beam_run_shards(out: &Path) -> Result<Vec<BeamRunResult>> {
     }
     write_summary(&out.join(BEAM_RUNS_SUMMARY), &results, manifest)?;
     Ok(results)
-}
-
-/// Recreates the tree `src` under `dst`, linking (or copying) every file.
-fn link_tree(src: &Path, dst: &Path) -> Result<()> {
-    std::fs::create_dir_all(dst).map_err(|e| hep_core::Error::io(dst, e))?;
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(src)
-        .map_err(|e| hep_core::Error::io(src, e))?
-        .map(|e| {
-            e.map(|e| e.path())
-                .map_err(|err| hep_core::Error::io(src, err))
-        })
-        .collect::<std::result::Result<_, _>>()?;
-    entries.sort();
-    for path in entries {
-        let to = dst.join(path.file_name().unwrap_or_default());
-        if path.is_dir() {
-            link_tree(&path, &to)?;
-        } else {
-            hep_core::io::link_or_copy(&path, &to)?;
-        }
-    }
-    Ok(())
 }
 
 /// One row of the summary table.

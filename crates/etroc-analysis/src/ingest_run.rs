@@ -371,12 +371,7 @@ pub fn process_charge_injection_shard(
     shard: Shard,
 ) -> Result<Vec<IndividualRun>> {
     let files = charge_injection_files(input_dir)?;
-    let dir = shard.dir(out);
-    std::fs::create_dir_all(&dir).map_err(|e| hep_core::Error::io(&dir, e))?;
-    let manifest_path = dir.join(hep_core::shard::SHARD_MANIFEST);
-    if manifest_path.exists() {
-        std::fs::remove_file(&manifest_path).map_err(|e| hep_core::Error::io(&manifest_path, e))?;
-    }
+    let dir = shard.prepare_dir(out)?;
     let mut m = ShardManifest::start(
         CHARGE_INJECTION_JOB,
         env!("CARGO_PKG_VERSION"),
@@ -448,7 +443,7 @@ pub fn merge_charge_injection_shards(out: &Path) -> Result<DirReport> {
                 .map_err(|e| hep_core::Error::io(s.output(SHARD_OUTCOMES_FILE), e))?;
             let records: Vec<OutcomeRecord> = serde_json::from_slice(&bytes)
                 .map_err(|e| Error::InvalidArgument(format!("{}: {e}", s.dir.display())))?;
-            link_tree(&s.dir.join(INDIVIDUAL_RUNS_DIR), &target)?;
+            hep_core::io::link_tree(s.dir.join(INDIVIDUAL_RUNS_DIR), &target)?;
             runs.extend(records.into_iter().map(|r| IndividualRun {
                 name: r.name,
                 outcome: match (r.hits, r.error) {
@@ -466,23 +461,6 @@ pub fn merge_charge_injection_shards(out: &Path) -> Result<DirReport> {
     })?;
     let merge = merge_runs(&run, options)?;
     Ok(DirReport { runs, merge })
-}
-
-/// Recreates the tree `src` under `dst`, linking (or copying) every file.
-fn link_tree(src: &Path, dst: &Path) -> Result<()> {
-    std::fs::create_dir_all(dst).map_err(|e| hep_core::Error::io(dst, e))?;
-    let entries = std::fs::read_dir(src).map_err(|e| hep_core::Error::io(src, e))?;
-    for e in entries {
-        let e = e.map_err(|err| hep_core::Error::io(src, err))?;
-        let path = e.path();
-        let to = dst.join(e.file_name());
-        if path.is_dir() {
-            link_tree(&path, &to)?;
-        } else {
-            hep_core::io::link_or_copy(&path, &to)?;
-        }
-    }
-    Ok(())
 }
 
 fn process_individual(file: &Path, run_path: &Path, options: &DirOptions) -> Result<u64> {

@@ -1279,6 +1279,31 @@ pub fn link_or_copy(src: impl AsRef<Path>, dst: impl AsRef<Path>) -> Result<()> 
 
 static LINK_COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
+/// Recreates the directory tree `src` under `dst` (created as needed), each file hard-linked or
+/// copied with [`link_or_copy`], in name order.
+///
+/// # Errors
+///
+/// [`Error::Io`] if a directory cannot be read or created, or a file neither linked nor copied.
+pub fn link_tree(src: impl AsRef<Path>, dst: impl AsRef<Path>) -> Result<()> {
+    let (src, dst) = (src.as_ref(), dst.as_ref());
+    std::fs::create_dir_all(dst).map_err(|e| Error::io(dst, e))?;
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(src)
+        .map_err(|e| Error::io(src, e))?
+        .map(|e| e.map(|e| e.path()).map_err(|err| Error::io(src, err)))
+        .collect::<Result<_>>()?;
+    entries.sort();
+    for path in entries {
+        let to = dst.join(path.file_name().unwrap_or_default());
+        if path.is_dir() {
+            link_tree(&path, &to)?;
+        } else {
+            link_or_copy(&path, &to)?;
+        }
+    }
+    Ok(())
+}
+
 /// Copies the file `src` to `dst` atomically (see [`atomic_write`]) and returns the digest of
 /// the copy, computed from the bytes as they are written: one read of `src` gives both the copy
 /// and its SHA-256. The digest is remembered for `dst` and, if it did not change meanwhile, for

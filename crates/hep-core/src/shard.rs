@@ -108,6 +108,22 @@ impl Shard {
         out.join(SHARDS_DIR).join(self.dir_name())
     }
 
+    /// Makes the shard's output directory ready for a (re)run: creates `<out>/shards/<I>-of-<N>`
+    /// and removes the `shard.json` an earlier run left there, so that a rerun which fails or is
+    /// killed leaves a shard the merge refuses, never a stale complete one. Returns the directory.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the directory cannot be created or the old manifest removed.
+    pub fn prepare_dir(&self, out: &Path) -> Result<PathBuf> {
+        let dir = self.dir(out);
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let manifest = dir.join(SHARD_MANIFEST);
+        if manifest.exists() {
+            std::fs::remove_file(&manifest).map_err(|e| Error::io(&manifest, e))?;
+        }
+        Ok(dir)
+    }
+
     /// Parses a directory name `<I>-of-<N>` (the inverse of [`dir_name`](Shard::dir_name)).
     pub fn from_dir_name(name: &str) -> Option<Self> {
         let (i, n) = name.split_once("-of-")?;

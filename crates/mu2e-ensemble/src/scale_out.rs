@@ -32,12 +32,7 @@ pub fn run_gen_primary_shard(
     inputs: &[PathBuf],
     shard: Shard,
 ) -> Result<Vec<SampleFileInfo>> {
-    let dir = shard.dir(out);
-    std::fs::create_dir_all(&dir).map_err(|e| hep_core::Error::io(&dir, e))?;
-    let manifest_path = dir.join(hep_core::shard::SHARD_MANIFEST);
-    if manifest_path.exists() {
-        std::fs::remove_file(&manifest_path).map_err(|e| hep_core::Error::io(&manifest_path, e))?;
-    }
+    let dir = shard.prepare_dir(out)?;
     let n_units = opts.njobs as usize;
     let range = shard.range(n_units);
     let mut m = ShardManifest::start(
@@ -137,12 +132,7 @@ pub fn run_series_shard(
 ) -> Result<()> {
     use crate::series::{SERIES_PLAN_FILE, SeriesPlan, write_series};
     let plan = SeriesPlan::read(out)?;
-    let dir = shard.dir(out);
-    std::fs::create_dir_all(&dir).map_err(|e| hep_core::Error::io(&dir, e))?;
-    let manifest_path = dir.join(hep_core::shard::SHARD_MANIFEST);
-    if manifest_path.exists() {
-        std::fs::remove_file(&manifest_path).map_err(|e| hep_core::Error::io(&manifest_path, e))?;
-    }
+    let dir = shard.prepare_dir(out)?;
     let n = plan.entries.len();
     let mut m = ShardManifest::start(
         SERIES_JOB,
