@@ -8,7 +8,8 @@ fn cmd() -> Command {
     Command::cargo_bin("mu2e-ensemble").unwrap()
 }
 
-/// `shared/data/mu2e-ensemble`; missing under CI (`CI=true`) fails, elsewhere the test skips.
+/// The directory of the original Mu2e tables beside the workspace; missing under CI (`CI=true`)
+/// fails, elsewhere the test skips.
 fn data_dir() -> Option<PathBuf> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mu2e-ensemble");
     if p.join("heeck_finer_binning_2016_szafron.tbl").is_file() {
@@ -16,7 +17,7 @@ fn data_dir() -> Option<PathBuf> {
     }
     if std::env::var("CI").as_deref() == Ok("true") {
         panic!(
-            "missing test data {} (shared/data must be present under CI)",
+            "missing test data {} (the original projects' data files must be present under CI)",
             p.display()
         );
     }

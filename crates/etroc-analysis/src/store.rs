@@ -499,7 +499,7 @@ pub fn write_sqlite(path: &Path, tables: &[SqliteTable<'_>], mode: SqliteMode) -
         .ok_or_else(|| Error::InvalidArgument(format!("{}: no file name", path.display())))?
         .to_string_lossy()
         .into_owned();
-    hep_core::io::remove_stale_temporaries_once(&dir);
+    hep_core::io::remove_stale_temporaries(&dir);
     let temp = TempFile(dir.join(format!("{}sqlite.tmp", hep_core::io::temp_prefix(&name))));
     let _ = std::fs::remove_file(&temp.0);
     if mode == SqliteMode::Update && path.is_file() {

@@ -18,7 +18,7 @@ fn shared(name: &str) -> Option<PathBuf> {
     }
     if std::env::var("CI").as_deref() == Ok("true") {
         panic!(
-            "missing test data {} (shared/data must be present under CI)",
+            "missing test data {} (the original projects' data files must be present under CI)",
             p.display()
         );
     }

@@ -26,7 +26,7 @@
 //!   provenance [`Manifest`](crate::manifest::Manifest); [`copy_file`] copies a file atomically
 //!   and hashes it on the way.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -96,8 +96,9 @@ fn process_alive(pid: u32) -> bool {
 /// `.{name}.{pid}.{token}.tmp` whose `pid` is neither this process nor a running one. Returns
 /// how many were removed; files that cannot be removed are left (best effort, never an error).
 ///
-/// Every atomic write of this module calls it once per directory and process, so a rerun cleans
-/// the temporaries of the run that was killed before it.
+/// Every atomic write of this module calls it for the directory it writes into (one directory
+/// listing per written file), so a rerun cleans the temporaries of the run that was killed
+/// before it.
 pub fn remove_stale_temporaries(dir: &Path) -> usize {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return 0;
@@ -121,26 +122,13 @@ pub fn remove_stale_temporaries(dir: &Path) -> usize {
     removed
 }
 
-/// [`remove_stale_temporaries`] of `dir`, once per directory in this process.
-pub fn remove_stale_temporaries_once(dir: &Path) {
-    static CLEANED: std::sync::Mutex<BTreeSet<PathBuf>> = std::sync::Mutex::new(BTreeSet::new());
-    let key = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
-    let first = CLEANED
-        .lock()
-        .map(|mut set| set.insert(key))
-        .unwrap_or(false);
-    if first {
-        remove_stale_temporaries(dir);
-    }
-}
-
 /// Creates the temporary file for an atomic write of `path`.
 ///
 /// On Unix the file is created with mode `0o666` minus the umask, as `File::create` would, rather
 /// than tempfile's private `0o600`, so that the renamed output has ordinary permissions.
 fn create_temp(path: &Path) -> Result<(File, TempPath)> {
     let (parent, name) = target_parts(path)?;
-    remove_stale_temporaries_once(parent);
+    remove_stale_temporaries(parent);
     let prefix = temp_prefix(&name);
     let mut builder = tempfile::Builder::new();
     builder.prefix(&prefix).suffix(".tmp");
@@ -1262,7 +1250,7 @@ fn for_each_chunk(
 pub fn link_or_copy(src: impl AsRef<Path>, dst: impl AsRef<Path>) -> Result<()> {
     let (src, dst) = (src.as_ref(), dst.as_ref());
     let (parent, name) = target_parts(dst)?;
-    remove_stale_temporaries_once(parent);
+    remove_stale_temporaries(parent);
     let temp = parent.join(format!(
         "{}link{}.tmp",
         temp_prefix(&name),

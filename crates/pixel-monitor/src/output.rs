@@ -60,7 +60,7 @@ pub fn write_replace(path: &Path, bytes: &[u8]) -> Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    hep_core::io::remove_stale_temporaries_once(dir);
+    hep_core::io::remove_stale_temporaries(dir);
     let prefix = hep_core::io::temp_prefix(&name);
     let mut builder = tempfile::Builder::new();
     builder.prefix(&prefix).suffix(".tmp");

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-/// The real legacy-layout `Cosmics.txt` from `../shared/data`, beside the workspace. Missing under
+/// The real legacy-layout `Cosmics.txt` of the original, beside the workspace. Missing under
 /// CI (`CI=true`) is a failure; elsewhere the caller skips with a printed reason.
 pub fn cosmics_sample() -> Option<PathBuf> {
     let p =
@@ -12,7 +12,7 @@ pub fn cosmics_sample() -> Option<PathBuf> {
     }
     if std::env::var("CI").as_deref() == Ok("true") {
         panic!(
-            "missing test data {} (shared/data must be present under CI)",
+            "missing test data {} (the original projects' data files must be present under CI)",
             p.display()
         );
     }
