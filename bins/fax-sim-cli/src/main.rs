@@ -138,6 +138,11 @@ enum Command {
         #[command(flatten)]
         cfg: ConfigArgs,
     },
+    /// Fax productions: production ids through create-fake, simulate and process, resumable.
+    Production {
+        #[command(subcommand)]
+        command: ProductionCommand,
+    },
     /// Create fake instructions as the fax production's CreateFake did (pax CSV, or .parquet).
     CreateFake {
         /// Output instruction file (.csv or .parquet).
@@ -224,6 +229,154 @@ enum Command {
         #[arg(long, default_value = "auto")]
         window: String,
     },
+}
+
+/// Options naming a production: its configuration file and output directory.
+#[derive(clap::Args, Debug, Clone)]
+struct ProductionArgs {
+    /// Production configuration (TOML: name, number_job, seed, [fake], [simulate], [process],
+    /// [[sweep]]); default: 20 ids of 100 events named Fax_Test.
+    #[arg(long, value_name = "FILE.toml")]
+    config: Option<PathBuf>,
+    /// Production directory (production.toml, {name}/csv, raw, processed, ...).
+    #[arg(long, short)]
+    output: PathBuf,
+}
+
+impl ProductionArgs {
+    fn load(&self) -> Result<fax_sim::production::Production> {
+        Ok(fax_sim::production::Production::load(
+            self.config.as_deref(),
+        )?)
+    }
+}
+
+#[derive(Subcommand)]
+enum ProductionCommand {
+    /// Run every production id (or those of --shard I/N) through the stages it has not
+    /// completed; the whole production is merged at the end.
+    Run {
+        #[command(flatten)]
+        prod: ProductionArgs,
+        /// Worker threads (default: all cores). Results do not depend on it.
+        #[arg(long)]
+        threads: Option<usize>,
+        #[command(flatten)]
+        shard: ShardArgs,
+        /// Print the resolved configurations as TOML and exit.
+        #[arg(long)]
+        print_config: bool,
+    },
+    /// Concatenate the tables of all (complete) production ids into OUTPUT/{name}/*.parquet.
+    Merge {
+        #[command(flatten)]
+        prod: ProductionArgs,
+    },
+    /// List complete, failed and missing production ids.
+    Status {
+        #[command(flatten)]
+        prod: ProductionArgs,
+    },
+    /// Write a Slurm array job over the production ids (--shards tasks) and its merge job;
+    /// --submit runs sbatch.
+    Submit {
+        #[command(flatten)]
+        prod: ProductionArgs,
+        #[command(flatten)]
+        slurm: hep_cli_support::SubmitArgs,
+    },
+}
+
+fn production(command: ProductionCommand) -> Result<()> {
+    use fax_sim::production as p;
+    match command {
+        ProductionCommand::Run {
+            prod,
+            threads,
+            shard,
+            print_config: print,
+        } => {
+            let production = prod.load()?;
+            if print {
+                print!("{}", production.snapshot()?);
+                return Ok(());
+            }
+            let bar = Bar::new();
+            let s = fax_sim::output::with_threads(threads, || {
+                p::run_production(&production, &prod.output, shard.shard, &bar)
+            })??;
+            println!(
+                "{} production ids: {} run, {} complete already, {} failed",
+                s.n_ids,
+                s.n_completed,
+                s.n_skipped,
+                s.failed.len()
+            );
+            for e in &s.failed {
+                eprintln!(
+                    "{} failed in {} ({}): {}",
+                    e.production_id,
+                    e.stage.name(),
+                    e.error_type,
+                    e.error_message
+                );
+            }
+            for f in &s.merged {
+                println!("wrote {}", f.display());
+            }
+            if !s.failed.is_empty() {
+                bail!(
+                    "{} production ids failed (errors/<id>.json); run again to retry them",
+                    s.failed.len()
+                );
+            }
+        }
+        ProductionCommand::Merge { prod } => {
+            let production = prod.load()?;
+            for f in p::merge_production(&production, &prod.output, &Bar::new())? {
+                println!("wrote {}", f.display());
+            }
+        }
+        ProductionCommand::Status { prod } => {
+            let production = prod.load()?;
+            let s = p::status(&production, &prod.output)?;
+            println!(
+                "{} complete, {} failed, {} missing",
+                s.complete.len(),
+                s.failed.len(),
+                s.missing.len()
+            );
+            for id in &s.failed {
+                println!("failed {id}");
+            }
+            for id in &s.missing {
+                println!("missing {id}");
+            }
+        }
+        ProductionCommand::Submit { prod, slurm } => {
+            let production = prod.load()?;
+            if slurm.shards == 0 {
+                bail!("--shards must be at least 1");
+            }
+            let n = production.ids().len();
+            if slurm.shards > n {
+                bail!("--shards {}: the production has only {n} ids", slurm.shards);
+            }
+            let exe = hep_cli_support::current_program()?;
+            let abs = |p: &Path| std::path::absolute(p).with_context(|| format!("{}", p.display()));
+            let out = abs(&prod.output)?.to_string_lossy().into_owned();
+            let mut common = vec!["--output".to_string(), out];
+            if let Some(c) = &prod.config {
+                common.extend(["--config".into(), abs(c)?.to_string_lossy().into_owned()]);
+            }
+            let mut task = vec![exe.clone(), "production".into(), "run".into()];
+            task.extend(common.iter().cloned());
+            let mut merge = vec![exe, "production".into(), "merge".into()];
+            merge.extend(common);
+            hep_cli_support::submit(&slurm, p::JOB, &prod.output, task, merge)?;
+        }
+    }
+    Ok(())
 }
 
 #[derive(Serialize, Default)]
@@ -372,6 +525,7 @@ fn run() -> Result<()> {
                 println!("wrote {}", f.display());
             }
         }
+        Command::Production { command } => production(command)?,
         Command::Merge { output } => {
             let s = fax_sim::output::merge(&output, &Bar::new())?;
             println!(

@@ -23,6 +23,7 @@
 //! | [`output`] | output tables (Parquet, pax truth CSV), the simulate job, shards and merge |
 //! | [`plots`] | summed waveform and channel-time map of one event |
 //! | [`process`] | `process`: pax hit finding, clustering, peak properties, classification, interactions; hax minitrees |
+//! | [`production`] | productions: production ids through every stage, resumable, sharded |
 //! | [`pipeline`] | the demo job |
 //!
 //! # Example
@@ -51,6 +52,7 @@ pub mod output;
 pub mod pipeline;
 pub mod plots;
 pub mod process;
+pub mod production;
 pub mod pulse;
 pub mod s1;
 pub mod s2;
