@@ -31,7 +31,7 @@ use std::sync::Arc;
 
 use arrow_array::{
     ArrayRef, BooleanArray, Int8Array, Int16Array, Int64Array, RecordBatch, StringArray,
-    TimestampSecondArray,
+    TimestampMillisecondArray, TimestampSecondArray,
 };
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use rayon::prelude::*;
@@ -333,7 +333,7 @@ impl Hits {
 
     /// The table as a record batch with the original's columns and dtypes: `event` int64,
     /// `data_board_id` int8, `time_of_arrival`, `time_over_threshold`, `calibration_code` int16,
-    /// `hit_flag` bool, then `datetime` (timestamp in s, txt only), `pixel_id` (utf8) and, for
+    /// `hit_flag` bool, then `datetime` (timestamp in ms, whole seconds, txt only), `pixel_id` (utf8) and, for
     /// charge injection, `phase_adjust` int8, `board_injected_charge` int16 (fC),
     /// `board_discriminator_threshold` int16 (DAC). The metadata is also stored as JSON in the
     /// schema metadata under [`RUN_METADATA_KEY`].
@@ -374,10 +374,14 @@ impl Hits {
         if let Some(dt) = &self.datetime {
             fields.push(Field::new(
                 "datetime",
-                DataType::Timestamp(TimeUnit::Second, None),
+                DataType::Timestamp(TimeUnit::Millisecond, None),
                 false,
             ));
-            columns.push(Arc::new(TimestampSecondArray::from(dt.clone())));
+            // Milliseconds: Parquet has no seconds unit, and a seconds column would be stored as
+            // a bare integer that pyarrow, pandas and duckdb do not read as a time.
+            columns.push(Arc::new(TimestampMillisecondArray::from_iter_values(
+                dt.iter().map(|&s| s * 1000),
+            )));
         }
         let pixel = |names: &[String; 3]| -> ArrayRef {
             Arc::new(StringArray::from_iter_values(
@@ -461,17 +465,19 @@ impl Hits {
             None => vec![true; batch.num_rows()],
         };
         let datetime = match batch.column_by_name("datetime") {
+            // Milliseconds as written since the timestamps became readable elsewhere; seconds
+            // as in tables written before.
             Some(c) => Some(
-                c.as_any()
-                    .downcast_ref::<TimestampSecondArray>()
-                    .ok_or_else(|| {
-                        Error::InvalidArgument(format!(
-                            "column 'datetime' is {}, expected timestamp (s)",
-                            c.data_type()
-                        ))
-                    })?
-                    .values()
-                    .to_vec(),
+                if let Some(ms) = c.as_any().downcast_ref::<TimestampMillisecondArray>() {
+                    ms.values().iter().map(|v| v.div_euclid(1000)).collect()
+                } else if let Some(s) = c.as_any().downcast_ref::<TimestampSecondArray>() {
+                    s.values().to_vec()
+                } else {
+                    return Err(Error::InvalidArgument(format!(
+                        "column 'datetime' is {}, expected timestamp (ms)",
+                        c.data_type()
+                    )));
+                },
             ),
             None => None,
         };

@@ -10,7 +10,7 @@
 //!   table back from its Parquet file as one record batch.
 //! * Column types are mapped the way pandas' `to_sql` maps them: integers and booleans to
 //!   `INTEGER` (booleans as 0/1), floats to `REAL` (NaN becomes `NULL`), strings to `TEXT`,
-//!   `Timestamp(Second)` to `TIMESTAMP` holding the text `YYYY-MM-DD HH:MM:SS`. Indexes are named
+//!   `Timestamp(Millisecond)` to `TIMESTAMP` holding the text `YYYY-MM-DD HH:MM:SS`. Indexes are named
 //!   `ix_<table>_<column>` as pandas names them.
 //! * Event and time filters are Arrow IPC files (magic `ARROW1`, the Feather v2 format) with the
 //!   schema `event: int64, accepted: bool` and pandas metadata (a range index), readable with
@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
-    Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, TimestampSecondType,
+    Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, TimestampMillisecondType,
     UInt8Type, UInt16Type, UInt32Type, UInt64Type,
 };
 use arrow_array::{Array, ArrayRef, BooleanArray, Int64Array, RecordBatch};
@@ -226,7 +226,7 @@ fn legacy_database(dir: &Path, table: &str) -> Option<PathBuf> {
 /// Reads table `table` of the SQLite database `path` (e.g. one written by the original scripts)
 /// as a record batch. Declared types map back as [`write_sqlite`] maps them: `INTEGER` to int64,
 /// `REAL`/`FLOAT` to float64 (NULL to NaN), `TIMESTAMP` (text `YYYY-MM-DD HH:MM:SS[.ffffff]`) to
-/// a timestamp in s, anything else to utf8.
+/// a timestamp in ms, anything else to utf8.
 ///
 /// # Errors
 ///
@@ -234,7 +234,7 @@ fn legacy_database(dir: &Path, table: &str) -> Option<PathBuf> {
 /// value that does not fit its column's declared type.
 pub fn read_sqlite_table(path: &Path, table: &str) -> Result<RecordBatch> {
     use arrow_array::builder::{
-        Float64Builder, Int64Builder, StringBuilder, TimestampSecondBuilder,
+        Float64Builder, Int64Builder, StringBuilder, TimestampMillisecondBuilder,
     };
     use rusqlite::types::ValueRef;
     let sql = |source| Error::Sqlite {
@@ -250,7 +250,7 @@ pub fn read_sqlite_table(path: &Path, table: &str) -> Result<RecordBatch> {
     enum Col {
         I(Int64Builder),
         F(Float64Builder),
-        T(TimestampSecondBuilder),
+        T(TimestampMillisecondBuilder),
         S(StringBuilder),
     }
     let mut fields = Vec::new();
@@ -270,8 +270,8 @@ pub fn read_sqlite_table(path: &Path, table: &str) -> Result<RecordBatch> {
             (DataType::Float64, Col::F(Float64Builder::new()))
         } else if ty.contains("TIMESTAMP") || ty.contains("DATETIME") {
             (
-                DataType::Timestamp(TimeUnit::Second, None),
-                Col::T(TimestampSecondBuilder::new()),
+                DataType::Timestamp(TimeUnit::Millisecond, None),
+                Col::T(TimestampMillisecondBuilder::new()),
             )
         } else {
             (DataType::Utf8, Col::S(StringBuilder::new()))
@@ -303,7 +303,7 @@ pub fn read_sqlite_table(path: &Path, table: &str) -> Result<RecordBatch> {
                         .then(|| crate::ingest::parse_datetime(&t[..10], &t[11..19]))
                         .flatten()
                         .ok_or_else(|| bad(name, String::from_utf8_lossy(t).into_owned()))?;
-                    b.append_value(secs);
+                    b.append_value(secs * 1000);
                 }
                 (Col::S(b), ValueRef::Null) => b.append_null(),
                 (Col::S(b), ValueRef::Text(t)) => b.append_value(String::from_utf8_lossy(t)),
@@ -566,7 +566,7 @@ fn sql_type(dt: &DataType) -> Option<&'static str> {
         | DataType::Boolean => "INTEGER",
         DataType::Float32 | DataType::Float64 => "REAL",
         DataType::Utf8 | DataType::LargeUtf8 => "TEXT",
-        DataType::Timestamp(TimeUnit::Second, _) => "TIMESTAMP",
+        DataType::Timestamp(TimeUnit::Millisecond, _) => "TIMESTAMP",
         _ => return None,
     })
 }
@@ -680,8 +680,12 @@ fn bind_cell(
         }
         DataType::Utf8 => stmt.raw_bind_parameter(idx, col.as_string::<i32>().value(row)),
         DataType::LargeUtf8 => stmt.raw_bind_parameter(idx, col.as_string::<i64>().value(row)),
-        DataType::Timestamp(TimeUnit::Second, _) => {
-            let s = col.as_primitive::<TimestampSecondType>().value(row);
+        DataType::Timestamp(TimeUnit::Millisecond, _) => {
+            // The text form has whole seconds, as the original's pandas datetimes.
+            let s = col
+                .as_primitive::<TimestampMillisecondType>()
+                .value(row)
+                .div_euclid(1000);
             if s != last_ts.0 {
                 *last_ts = (s, crate::ingest::format_datetime(s));
             }

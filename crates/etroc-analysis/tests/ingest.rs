@@ -302,6 +302,33 @@ fn datetime_is_parsed_and_stored() {
         etroc_analysis::ingest::format_datetime(dt[0]),
         "2023-03-29 12:00:00"
     );
+    // In Parquet the column is a timestamp (ms) that other readers see as a time, not a bare
+    // integer (Parquet has no seconds unit), and it reads back to the same seconds.
+    let d = tempfile::tempdir().unwrap();
+    let path = d.path().join("hits.parquet");
+    hep_core::io::write_parquet(&path, &[hits.to_record_batch()]).unwrap();
+    let file = std::fs::File::open(&path).unwrap();
+    let reader = parquet::file::reader::SerializedFileReader::new(file).unwrap();
+    use parquet::file::reader::FileReader;
+    let schema = reader.metadata().file_metadata().schema_descr_ptr();
+    let col = (0..schema.num_columns())
+        .map(|i| schema.column(i))
+        .find(|c| c.name() == "datetime")
+        .unwrap();
+    assert!(
+        matches!(
+            col.logical_type_ref(),
+            Some(parquet::basic::LogicalType::Timestamp(t))
+                if matches!(t.unit, parquet::basic::TimeUnit::MILLIS)
+        ),
+        "{:?}",
+        col.logical_type_ref()
+    );
+    let back = etroc_analysis::ingest::Hits::from_record_batch(
+        &hep_core::io::read_parquet_table(&path).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(back.datetime, hits.datetime);
 }
 
 const CI_NAME: &str =
