@@ -138,14 +138,42 @@ pub const SOURCE_FIT_COLUMNS: [&str; 28] = [
 /// The Int64 columns of `source_fits` (all others are Float64).
 const INT_COLUMNS: [&str; 6] = ["roid", "ndf", "status", "n_starts_ok", "n_calls", "failed"];
 
-/// Writes `source_fits.parquet` and `source_fits.csv` into `dir` (atomically; units: peak and
-/// its errors in ADC, width in MeV, beta in 1/ADC, adc2mev in MeV/ADC). Returns the two paths.
+/// The unit of a `source_fits` column (stored as the `unit` field metadata); `None` for counts,
+/// flags and dimensionless numbers.
+pub fn source_fit_unit(column: &str) -> Option<&'static str> {
+    Some(match column {
+        "peak" | "peak_err" | "peak_err_low" | "peak_err_high" => "ADC",
+        "width" | "width_err" => "MeV",
+        "beta" | "beta_err" => "1/ADC",
+        "adc2mev" | "adc2mev_err" => "MeV/ADC",
+        _ => return None,
+    })
+}
+
+/// True when `f` is a fit that was attempted (or had no counts) and gives no usable constant.
+/// LYSO channels, which the detector fit leaves out by design, are not failures.
+pub fn is_failed(f: &ChannelFit) -> bool {
+    !f.is_ok() && f.status & status::LYSO_NOT_FITTED == 0
+}
+
+/// Writes `source_fits.parquet` and `source_fits.csv` into `dir` (atomically). Returns the two
+/// paths.
+///
+/// Units are in each Parquet field's `unit` metadata ([`source_fit_unit`]): peak and its errors in
+/// ADC, width in MeV, beta in 1/ADC, adc2mev in MeV/ADC. A value that does not exist (the fit
+/// parameters of a channel that was not fitted, an interval that did not close) is null in
+/// Parquet and an empty field in the CSV, never NaN. `failed` is 1 exactly for the channels
+/// [`is_failed`] counts (the CLI's "failed"), 0 for usable fits and for LYSO channels.
 ///
 /// # Errors
 /// I/O and Parquet errors from hep-core.
 pub fn write_source_fits(dir: &Path, fits: &[ChannelFit]) -> Result<[std::path::PathBuf; 2]> {
     let f64col = |g: fn(&ChannelFit) -> f64| -> ArrayRef {
-        Arc::new(Float64Array::from(fits.iter().map(g).collect::<Vec<_>>()))
+        Arc::new(Float64Array::from(
+            fits.iter()
+                .map(|f| Some(g(f)).filter(|v| v.is_finite()))
+                .collect::<Vec<_>>(),
+        ))
     };
     let i64col = |g: fn(&ChannelFit) -> i64| -> ArrayRef {
         Arc::new(Int64Array::from(fits.iter().map(g).collect::<Vec<_>>()))
@@ -178,18 +206,23 @@ pub fn write_source_fits(dir: &Path, fits: &[ChannelFit]) -> Result<[std::path::
         i64col(|f| i64::from(f.status)),
         i64col(|f| i64::from(f.n_starts_ok)),
         i64col(|f| f.n_calls as i64),
-        i64col(|f| i64::from(!f.is_ok())),
+        i64col(|f| i64::from(is_failed(f))),
     ];
     let fields: Vec<Field> = SOURCE_FIT_COLUMNS
         .iter()
         .zip(&columns)
-        .map(|(n, c)| Field::new(*n, c.data_type().clone(), false))
+        .map(|(n, c)| {
+            let nullable = c.data_type() == &DataType::Float64;
+            let f = Field::new(*n, c.data_type().clone(), nullable);
+            match source_fit_unit(n) {
+                Some(u) => f.with_metadata(std::collections::HashMap::from([(
+                    "unit".to_string(),
+                    u.to_string(),
+                )])),
+                None => f,
+            }
+        })
         .collect();
-    debug_assert!(
-        fields
-            .iter()
-            .all(|f| matches!(f.data_type(), DataType::Int64 | DataType::Float64))
-    );
     let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
         .map_err(|e| Error::Core(e.into()))?;
     let parquet = dir.join("source_fits.parquet");
@@ -199,28 +232,31 @@ pub fn write_source_fits(dir: &Path, fits: &[ChannelFit]) -> Result<[std::path::
     Ok([parquet, csv])
 }
 
-/// Writes an all-Int64/Float64 batch as CSV (header from the schema; floats in Rust's shortest
-/// round-trip form, NaN as `NaN`), atomically.
+/// Writes an all-Int64/Float64 batch as CSV with the csv crate (header from the schema; floats in
+/// Rust's shortest round-trip form, nulls as empty fields), atomically.
 fn write_batch_csv(path: &Path, batch: &RecordBatch) -> Result<()> {
-    use std::io::Write;
     hep_core::io::atomic_write(path, |w| {
-        let io = |e: std::io::Error| hep_core::Error::io(path, e);
-        writeln!(w, "{}", hep_core::io::column_names(batch).join(",")).map_err(io)?;
-        let mut line = String::new();
+        let err = |e: csv::Error| hep_core::Error::io(path, std::io::Error::other(e));
+        let mut out = csv::Writer::from_writer(w);
+        out.write_record(hep_core::io::column_names(batch))
+            .map_err(err)?;
+        let mut record = Vec::with_capacity(batch.num_columns());
         for row in 0..batch.num_rows() {
-            line.clear();
-            for (c, col) in batch.columns().iter().enumerate() {
-                if c > 0 {
-                    line.push(',');
-                }
-                if let Some(a) = col.as_any().downcast_ref::<Int64Array>() {
-                    line.push_str(&a.value(row).to_string());
+            record.clear();
+            for col in batch.columns() {
+                record.push(if col.is_null(row) {
+                    String::new()
+                } else if let Some(a) = col.as_any().downcast_ref::<Int64Array>() {
+                    a.value(row).to_string()
                 } else if let Some(a) = col.as_any().downcast_ref::<Float64Array>() {
-                    line.push_str(&a.value(row).to_string());
-                }
+                    a.value(row).to_string()
+                } else {
+                    String::new()
+                });
             }
-            writeln!(w, "{line}").map_err(io)?;
+            out.write_record(&record).map_err(err)?;
         }
+        out.flush().map_err(|e| hep_core::Error::io(path, e))?;
         Ok(())
     })?;
     Ok(())
@@ -289,7 +325,8 @@ pub fn summary_counts(fits: &[ChannelFit]) -> (usize, usize, usize, usize) {
         .filter(|f| f.status & status::NO_COUNTS != 0)
         .count();
     let ok = fits.iter().filter(|f| f.is_ok()).count();
-    (ok, fits.len() - ok - lyso, lyso, empty)
+    let failed = fits.iter().filter(|f| is_failed(f)).count();
+    (ok, failed, lyso, empty)
 }
 
 /// Reads `source_fits.parquet` (as written by [`write_source_fits`]) back into fits.
@@ -297,6 +334,7 @@ pub fn summary_counts(fits: &[ChannelFit]) -> (usize, usize, usize, usize) {
 /// # Errors
 /// I/O and Parquet errors, and [`Error::InvalidArgument`] for a missing or mistyped column.
 pub fn read_source_fits(path: &Path) -> Result<Vec<ChannelFit>> {
+    use arrow_array::Array as _;
     use hep_core::io::{column_f64, column_i64, read_parquet};
     let (_, batches) = read_parquet(path)?;
     let mut fits = Vec::new();
@@ -316,7 +354,14 @@ pub fn read_source_fits(path: &Path) -> Result<Vec<ChannelFit>> {
             .map(|n| f(n))
             .collect::<Result<_>>()?;
         for r in 0..b.num_rows() {
-            let v = |k: usize| cols[k].value(r);
+            // Null (no value) reads back as NaN, the in-memory marker of `ChannelFit`.
+            let v = |k: usize| {
+                if cols[k].is_null(r) {
+                    f64::NAN
+                } else {
+                    cols[k].value(r)
+                }
+            };
             let int = |a: &Int64Array, what: &str| -> Result<u32> {
                 u32::try_from(a.value(r)).map_err(|_| {
                     Error::input(
