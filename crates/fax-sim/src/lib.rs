@@ -47,6 +47,7 @@ pub mod error;
 pub mod fake;
 pub mod instructions;
 pub mod maps;
+pub mod matching;
 pub mod output;
 pub mod pipeline;
 pub mod plots;
