@@ -213,6 +213,21 @@ enum Command {
         #[command(flatten)]
         cfg: ConfigArgs,
     },
+    /// Standard check plots (PNG + CSV each): cs1_cs2, s2_width_drift_time, and with --matched
+    /// position_observed_true and efficiency.
+    Plot {
+        /// process output directory (Corrections.parquet, Basics.parquet).
+        #[arg(long)]
+        processed: PathBuf,
+        /// match output directory (matched_peaks.parquet).
+        #[arg(long)]
+        matched: Option<PathBuf>,
+        /// Output directory.
+        #[arg(long, short)]
+        output: PathBuf,
+        #[command(flatten)]
+        cfg: ConfigArgs,
+    },
     /// Draw the summed top/bottom waveform of one event with its truth peaks (PNG or SVG + CSV).
     PlotEvent {
         /// simulate output directory.
@@ -613,6 +628,26 @@ fn run() -> Result<()> {
                 s.s2_dy_cm.rms
             );
             for f in &s.outputs {
+                println!("wrote {}", f.display());
+            }
+        }
+        Command::Plot {
+            processed,
+            matched,
+            output,
+            cfg,
+        } => {
+            let config: fax_sim::check_plots::CheckPlotConfig =
+                load_config(cfg.config.as_deref(), &MatchOverrides::default())?;
+            if cfg.print_config {
+                return print_config(&config);
+            }
+            let files =
+                fax_sim::check_plots::run_plots(&config, &processed, matched.as_deref(), &output)?;
+            if matched.is_none() {
+                println!("no --matched: position_observed_true and efficiency not drawn");
+            }
+            for f in files {
                 println!("wrote {}", f.display());
             }
         }

@@ -23,6 +23,8 @@
 //! | [`output`] | output tables (Parquet, pax truth CSV), the simulate job, shards and merge |
 //! | [`plots`] | summed waveform and channel-time map of one event |
 //! | [`process`] | `process`: pax hit finding, clustering, peak properties, classification, interactions; hax minitrees |
+//! | [`matching`] | `match`: peak-level truth matching, efficiencies and biases; the production's SortTruth + MergeTruth (`--compat`) |
+//! | [`check_plots`] | `plot`: cS1-cS2, S2 width against drift time, observed against true position, efficiency |
 //! | [`pipeline`] | the demo job |
 //!
 //! # Example
@@ -40,6 +42,7 @@
 //! assert!(ev.peaks.iter().any(|p| p.peak_type == fax_sim::truth::PeakType::S2));
 //! ```
 
+pub mod check_plots;
 pub mod config;
 pub mod data;
 pub mod detector;

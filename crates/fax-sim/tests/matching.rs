@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use arrow_array::Array;
 use fax_sim::config::SimConfig;
 use fax_sim::fake::{FakeConfig, create_fake};
 use fax_sim::matching::{self, MatchConfig, SORTED_COLUMNS, Table, TruthRow, Values};
@@ -327,4 +328,122 @@ fn malformed_input_gives_a_located_error() {
     };
     let e = matching::run_match(&bad, &sim, &proc, &out, &NoProgress).unwrap_err();
     assert!(e.to_string().contains("split_min_area_fraction"), "{e}");
+}
+
+/// `fax-sim plot`: four images, each with a CSV whose rows and values are those of the input
+/// tables.
+#[test]
+fn check_plots_write_images_and_csvs_of_the_inputs() {
+    use fax_sim::check_plots::{CheckPlotConfig, IMAGES, run_plots};
+    let d = tempfile::tempdir().unwrap();
+    let (sim, proc) = chain(d.path(), 30);
+    let m = d.path().join("match");
+    matching::run_match(&MatchConfig::default(), &sim, &proc, &m, &NoProgress).unwrap();
+    let out = d.path().join("plots");
+    let cfg = CheckPlotConfig::default();
+    // Without the match output: the two minitree plots only.
+    let few = run_plots(&cfg, &proc, None, &d.path().join("few")).unwrap();
+    assert_eq!(few.len(), 4);
+    let files = run_plots(&cfg, &proc, Some(&m), &out).unwrap();
+    assert_eq!(files.len(), 8);
+    for img in IMAGES {
+        let bytes = std::fs::read(out.join(img)).unwrap();
+        assert_eq!(&bytes[1..4], b"PNG", "{img}");
+    }
+    let read = |name: &str| -> (Vec<String>, Vec<Vec<String>>) {
+        let mut r = csv::Reader::from_path(out.join(name)).unwrap();
+        let h = r.headers().unwrap().iter().map(String::from).collect();
+        let rows = r
+            .records()
+            .map(|x| x.unwrap().iter().map(String::from).collect())
+            .collect();
+        (h, rows)
+    };
+    let f = |s: &str| s.parse::<f64>().unwrap();
+    // cS1-cS2: the Corrections rows with both values, equal to them.
+    let corr = hep_core::io::read_parquet_table(proc.join("Corrections.parquet")).unwrap();
+    let (cs1, cs2) = (
+        hep_core::io::column_f64(&corr, "cs1").unwrap(),
+        hep_core::io::column_f64(&corr, "cs2").unwrap(),
+    );
+    let want: Vec<(f64, f64)> = (0..corr.num_rows())
+        .filter(|&i| !cs1.is_null(i) && !cs2.is_null(i))
+        .map(|i| (cs1.value(i), cs2.value(i)))
+        .collect();
+    let (h, rows) = read("cs1_cs2.csv");
+    assert_eq!(h, ["event_number", "cs1_pe", "cs2_pe"]);
+    assert!(want.len() > 15, "{}", want.len());
+    assert_eq!(
+        rows.iter()
+            .map(|r| (f(&r[1]), f(&r[2])))
+            .collect::<Vec<_>>(),
+        want
+    );
+    // S2 width - drift time: Basics' values, drift time in us, the model at each point.
+    let basics = hep_core::io::read_parquet_table(proc.join("Basics.parquet")).unwrap();
+    let dt = hep_core::io::column_f64(&basics, "drift_time").unwrap();
+    let w = hep_core::io::column_f64(&basics, "s2_range_50p_area").unwrap();
+    let want: Vec<(f64, f64)> = (0..basics.num_rows())
+        .filter(|&i| !dt.is_null(i) && !w.is_null(i))
+        .map(|i| (dt.value(i), w.value(i)))
+        .collect();
+    let (h, rows) = read("s2_width_drift_time.csv");
+    assert_eq!(h.len(), 4);
+    assert_eq!(rows.len(), want.len());
+    for (r, (t, w)) in rows.iter().zip(&want) {
+        assert!((f(&r[1]) - t / 1000.0).abs() < 1e-9 * t);
+        assert_eq!(f(&r[2]), *w);
+        let model = fax_sim::check_plots::diffusion_width_ns(&cfg, *t);
+        assert_eq!(f(&r[3]), model);
+    }
+    // 1.349 sqrt(2 D t) / v at 500 us (plus the gate time): 1.73 us.
+    let at = fax_sim::check_plots::diffusion_width_ns(&cfg, 501_700.0);
+    assert!((at - 1731.0).abs() < 2.0, "{at}");
+    // Positions: the reconstructed S2 rows of matched_peaks with a position.
+    let mp = hep_core::io::read_parquet_table(m.join("matched_peaks.parquet")).unwrap();
+    let ty = hep_core::io::column_str(&mp, "truth_peak_type").unwrap();
+    let oc = hep_core::io::column_str(&mp, "outcome").unwrap();
+    let x = hep_core::io::column_f64(&mp, "x").unwrap();
+    let tx = hep_core::io::column_f64(&mp, "truth_x").unwrap();
+    let want: Vec<(f64, f64)> = (0..mp.num_rows())
+        .filter(|&i| ty.value(i) == "s2" && oc.value(i) != "lost" && oc.value(i) != "misclassified")
+        .filter(|&i| !x.is_null(i))
+        .map(|i| (tx.value(i), x.value(i)))
+        .collect();
+    let (h, rows) = read("position_observed_true.csv");
+    assert_eq!(
+        h,
+        ["event_number", "truth_x_cm", "truth_y_cm", "x_cm", "y_cm"]
+    );
+    assert_eq!(
+        rows.iter()
+            .map(|r| (f(&r[1]), f(&r[3])))
+            .collect::<Vec<_>>(),
+        want
+    );
+    // Efficiency: the bins hold every S1 and S2 truth peak once.
+    let (h, rows) = read("efficiency.csv");
+    assert_eq!(h.len(), 7);
+    for kind in ["s1", "s2"] {
+        let n: u64 = rows
+            .iter()
+            .filter(|r| r[0] == kind)
+            .map(|r| r[3].parse::<u64>().unwrap())
+            .sum();
+        let k: u64 = rows
+            .iter()
+            .filter(|r| r[0] == kind)
+            .map(|r| r[4].parse::<u64>().unwrap())
+            .sum();
+        let truth_n = (0..mp.num_rows()).filter(|&i| ty.value(i) == kind).count() as u64;
+        let rec = (0..mp.num_rows())
+            .filter(|&i| ty.value(i) == kind && ["found", "split", "merged"].contains(&oc.value(i)))
+            .count() as u64;
+        assert_eq!((n, k), (truth_n, rec), "{kind}");
+    }
+    for r in &rows {
+        let (e, err, n) = (f(&r[5]), f(&r[6]), f(&r[3]));
+        assert!((err - (e * (1.0 - e) / n).sqrt()).abs() < 1e-12);
+        assert!(f(&r[1]) < f(&r[2]));
+    }
 }
