@@ -199,6 +199,40 @@ enum Command {
         #[command(flatten)]
         cfg: ConfigArgs,
     },
+    /// Match the simulation truth to the reconstruction: peak by peak (default) or as the fax
+    /// production's SortTruth + MergeTruth (--compat).
+    Match {
+        /// simulate output directory (truth_peaks.parquet).
+        #[arg(long)]
+        simulated: PathBuf,
+        /// process output directory (peaks.parquet, Fundamentals.parquet, Basics.parquet).
+        #[arg(long)]
+        processed: PathBuf,
+        /// Output directory (matched_peaks, merged; with --compat truth_sorted and merged; each
+        /// .parquet and .csv, manifests).
+        #[arg(long, short)]
+        output: PathBuf,
+        /// Reproduce SortTruth + MergeTruth (event-number join, duplicated rows).
+        #[arg(long)]
+        compat: bool,
+        #[command(flatten)]
+        cfg: ConfigArgs,
+    },
+    /// Standard check plots (PNG + CSV each): cs1_cs2, s2_width_drift_time, and with --matched
+    /// position_observed_true and efficiency.
+    Plot {
+        /// process output directory (Corrections.parquet, Basics.parquet).
+        #[arg(long)]
+        processed: PathBuf,
+        /// match output directory (matched_peaks.parquet).
+        #[arg(long)]
+        matched: Option<PathBuf>,
+        /// Output directory.
+        #[arg(long, short)]
+        output: PathBuf,
+        #[command(flatten)]
+        cfg: ConfigArgs,
+    },
     /// Draw the summed top/bottom waveform of one event with its truth peaks (PNG or SVG + CSV).
     PlotEvent {
         /// simulate output directory.
@@ -407,6 +441,12 @@ struct FakeOverrides {
 struct ProcessOverrides {
     #[serde(skip_serializing_if = "Option::is_none")]
     pax_version: Option<fax_sim::process::PaxVersion>,
+}
+
+#[derive(Serialize, Default)]
+struct MatchOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    compat: Option<bool>,
 }
 
 #[derive(Serialize, Default)]
@@ -682,6 +722,88 @@ fn run() -> Result<()> {
                 rows.len(),
                 output.display()
             );
+        }
+        Command::Match {
+            simulated,
+            processed,
+            output,
+            compat,
+            cfg,
+        } => {
+            let o = MatchOverrides {
+                compat: compat.then_some(true),
+            };
+            let config: fax_sim::matching::MatchConfig = load_config(cfg.config.as_deref(), &o)?;
+            if cfg.print_config {
+                return print_config(&config);
+            }
+            let s = fax_sim::matching::run_match(
+                &config,
+                &simulated,
+                &processed,
+                &output,
+                &Bar::new(),
+            )?;
+            println!(
+                "{} truth events, {} minitree events, {} merged rows{}",
+                s.n_truth_events,
+                s.n_minitree_events,
+                s.n_merged_rows,
+                if s.compat { " (compat)" } else { "" }
+            );
+            for t in &s.types {
+                println!(
+                    "{}: efficiency {:.4} +- {:.4} ({}/{}), area / truth photons {:.4} +- {:.4} pe (expected about {:.3}); {}",
+                    t.peak_type,
+                    t.efficiency.efficiency,
+                    t.efficiency.error,
+                    t.efficiency.k,
+                    t.efficiency.n,
+                    t.area_per_photon.mean,
+                    t.area_per_photon.mean_error,
+                    s.expected_area_per_photon,
+                    t.outcomes
+                        .iter()
+                        .map(|(k, v)| format!("{k} {v}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+            println!(
+                "s2 above {} pe: efficiency {:.4} +- {:.4} ({}/{}); s2 x - truth x {:.2} cm (rms {:.2}), y - truth y {:.2} cm (rms {:.2})",
+                s.large_s2_pe,
+                s.large_s2_efficiency.efficiency,
+                s.large_s2_efficiency.error,
+                s.large_s2_efficiency.k,
+                s.large_s2_efficiency.n,
+                s.s2_dx_cm.mean,
+                s.s2_dx_cm.rms,
+                s.s2_dy_cm.mean,
+                s.s2_dy_cm.rms
+            );
+            for f in &s.outputs {
+                println!("wrote {}", f.display());
+            }
+        }
+        Command::Plot {
+            processed,
+            matched,
+            output,
+            cfg,
+        } => {
+            let config: fax_sim::check_plots::CheckPlotConfig =
+                load_config(cfg.config.as_deref(), &MatchOverrides::default())?;
+            if cfg.print_config {
+                return print_config(&config);
+            }
+            let files =
+                fax_sim::check_plots::run_plots(&config, &processed, matched.as_deref(), &output)?;
+            if matched.is_none() {
+                println!("no --matched: position_observed_true and efficiency not drawn");
+            }
+            for f in files {
+                println!("wrote {}", f.display());
+            }
         }
         Command::PlotEvent {
             input,

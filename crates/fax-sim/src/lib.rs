@@ -23,6 +23,8 @@
 //! | [`output`] | output tables (Parquet, pax truth CSV), the simulate job, shards and merge |
 //! | [`plots`] | summed waveform and channel-time map of one event |
 //! | [`process`] | `process`: pax hit finding, clustering, peak properties, classification, interactions; hax minitrees |
+//! | [`matching`] | `match`: peak-level truth matching, efficiencies and biases; the production's SortTruth + MergeTruth (`--compat`) |
+//! | [`check_plots`] | `plot`: cS1-cS2, S2 width against drift time, observed against true position, efficiency |
 //! | [`production`] | productions: production ids through every stage, resumable, sharded |
 //! | [`pipeline`] | the demo job |
 //!
@@ -41,6 +43,7 @@
 //! assert!(ev.peaks.iter().any(|p| p.peak_type == fax_sim::truth::PeakType::S2));
 //! ```
 
+pub mod check_plots;
 pub mod config;
 pub mod data;
 pub mod detector;
@@ -48,6 +51,7 @@ pub mod error;
 pub mod fake;
 pub mod instructions;
 pub mod maps;
+pub mod matching;
 pub mod output;
 pub mod pipeline;
 pub mod plots;
