@@ -138,7 +138,7 @@ enum Command {
         #[command(flatten)]
         cfg: ConfigArgs,
     },
-    /// Fax productions: production ids through create-fake, simulate and process, resumable.
+    /// Fax productions: production ids through create-fake, simulate, process and match, resumable.
     Production {
         #[command(subcommand)]
         command: ProductionCommand,
@@ -269,7 +269,7 @@ enum Command {
 #[derive(clap::Args, Debug, Clone)]
 struct ProductionArgs {
     /// Production configuration (TOML: name, number_job, seed, [fake], [simulate], [process],
-    /// [[sweep]]); default: 20 ids of 100 events named Fax_Test.
+    /// [match], [[sweep]]); default: 20 ids of 100 events named Fax_Test.
     #[arg(long, value_name = "FILE.toml")]
     config: Option<PathBuf>,
     /// Production directory (production.toml, {name}/csv, raw, processed, ...).

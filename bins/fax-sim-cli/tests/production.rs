@@ -43,9 +43,9 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// The completion records of the last stage (process) present in `root/processed`.
+/// The completion records of the last stage (match) present in `root/merged`.
 fn complete_ids(root: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(root.join("processed"))
+    let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(root.join("merged"))
         .map(|rd| {
             rd.filter_map(|e| e.ok())
                 .filter_map(|e| {
@@ -241,6 +241,10 @@ fn failed_id_is_recorded_retried_and_only_then_merged() {
         std::fs::read_to_string(out.join("Fail_Test/productionlog/Fail_Test_000002.log")).unwrap();
     assert_eq!(log.matches("simulate:").count(), 1, "{log}");
     assert_eq!(log.matches("process:").count(), 2, "{log}");
+    assert_eq!(log.matches("match:").count(), 2, "{log}");
+    let matched = out.join("Fail_Test/matched_peaks.parquet");
+    let t = hep_core::io::read_parquet_table(&matched).unwrap();
+    assert!(t.schema().field_with_name("truth_n_photons").is_ok());
 
     // Another configuration in the same directory is refused.
     let other = write_config(d.path(), "name = \"Fail_Test\"\nnumber_job = 4\n");

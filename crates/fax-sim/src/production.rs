@@ -5,7 +5,7 @@
 //! `Submit`, `fax_production_process.py` and `RunAllProcess`): a production configuration names
 //! one or more *configurations* (a base plus a sweep of overrides, each with a unique name), each
 //! configuration has `number_job` production ids `{name}_{index:06}` (`Fax_Test_000017`), and
-//! every id runs the stages create-fake, simulate and process in order.
+//! every id runs the stages create-fake, simulate, process and match in order.
 //!
 //! # Production configuration (TOML)
 //!
@@ -17,6 +17,7 @@
 //! number_event_per_job = 100
 //! [simulate]                 # detector settings (SimConfig, with `preset`)
 //! [process]                  # processing settings (ProcessConfig)
+//! [match]                    # truth matching (MatchConfig), e.g. compat = true
 //!
 //! [[sweep]]                  # optional: one configuration per entry, base + these keys
 //! name = "test_with_100_photons"
@@ -37,6 +38,7 @@
 //! | `{name}/csv/{id}.csv` | create-fake instructions (pax CSV) |
 //! | `{name}/raw/{id}/` | simulate output (pulses, truth) |
 //! | `{name}/processed/{id}/` | process output (peaks, interactions, minitrees) |
+//! | `{name}/merged/{id}/` | match output (`matched_peaks`, `merged`; `truth_sorted` with `compat`) |
 //! | `{name}/{stage}/{id}.done.json` | completion record of a stage: its outputs with sizes and SHA-256 |
 //! | `{name}/productionlog/{id}.log` | what each stage did, with timings |
 //! | `{name}/errors/{id}.json` | the error of a failed id (`production_id`, `stage`, `error_type`, `error_message`) |
@@ -69,6 +71,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::{self, SimConfig};
 use crate::error::{Error, Result};
 use crate::fake::{FakeConfig, create_fake};
+use crate::matching::MatchConfig;
 use crate::output::TOOL;
 use crate::process::ProcessConfig;
 use crate::process::minitrees::MINITREES;
@@ -97,6 +100,9 @@ pub struct Configuration {
     pub simulate: SimConfig,
     /// Processing settings.
     pub process: ProcessConfig,
+    /// Truth-matching settings (TOML table `[match]`).
+    #[serde(rename = "match")]
+    pub matching: MatchConfig,
 }
 
 /// The file form before the sweep is applied: any key of [`Configuration`], plus `[[sweep]]`.
@@ -113,6 +119,8 @@ struct Base {
     simulate: toml::Table,
     #[serde(default)]
     process: toml::Table,
+    #[serde(default, rename = "match")]
+    matching: toml::Table,
 }
 
 /// A production: its configurations in order.
@@ -155,6 +163,10 @@ fn resolve(table: toml::Table, origin: &str) -> Result<Configuration> {
         .try_into()
         .map_err(|e| Error::Config(format!("{origin}: [process]: {e}")))?;
     process.validate()?;
+    let matching: MatchConfig = toml::Value::Table(base.matching)
+        .try_into()
+        .map_err(|e| Error::Config(format!("{origin}: [match]: {e}")))?;
+    matching.validate()?;
     let number_job = base.number_job.unwrap_or(DEFAULT_NUMBER_JOB);
     if number_job == 0 || number_job > 1_000_000 {
         return Err(Error::Config(format!(
@@ -169,6 +181,7 @@ fn resolve(table: toml::Table, origin: &str) -> Result<Configuration> {
         fake,
         simulate,
         process,
+        matching,
     })
 }
 
@@ -300,11 +313,18 @@ pub enum Stage {
     Simulate,
     /// Processing and minitrees (`processed/{id}/`).
     Process,
+    /// Truth matching (`merged/{id}/`).
+    Match,
 }
 
 impl Stage {
     /// All stages in order.
-    pub const ALL: [Stage; 3] = [Stage::CreateFake, Stage::Simulate, Stage::Process];
+    pub const ALL: [Stage; 4] = [
+        Stage::CreateFake,
+        Stage::Simulate,
+        Stage::Process,
+        Stage::Match,
+    ];
 
     /// The stage's name (as in records and logs).
     pub fn name(self) -> &'static str {
@@ -312,6 +332,7 @@ impl Stage {
             Stage::CreateFake => "create-fake",
             Stage::Simulate => "simulate",
             Stage::Process => "process",
+            Stage::Match => "match",
         }
     }
 
@@ -321,6 +342,7 @@ impl Stage {
             Stage::CreateFake => "csv",
             Stage::Simulate => "raw",
             Stage::Process => "processed",
+            Stage::Match => "merged",
         }
     }
 }
@@ -369,7 +391,7 @@ impl IdPaths {
             .join(format!("{}.csv", self.id))
     }
 
-    /// The output directory of a directory stage (`raw/{id}`, `processed/{id}`).
+    /// The output directory of a directory stage (`raw/{id}`, `processed/{id}`, `merged/{id}`).
     pub fn output_dir(&self, stage: Stage) -> PathBuf {
         self.stage_dir(stage).join(&self.id)
     }
@@ -596,6 +618,27 @@ impl IdJob<'_> {
                         s.n_events, s.n_peaks, s.n_with_interaction
                     ),
                 ))
+            }
+            Stage::Match => {
+                let s = crate::matching::run_match(
+                    &self.cfg.matching,
+                    &p.output_dir(Stage::Simulate),
+                    &p.output_dir(Stage::Process),
+                    &p.output_dir(stage),
+                    &NoProgress,
+                )?;
+                let eff = |t: &str| {
+                    s.of_type(t)
+                        .map(|t| format!("{:.3}", t.efficiency.efficiency))
+                        .unwrap_or_else(|| "-".into())
+                };
+                let what = format!(
+                    "{} merged rows, efficiency s1 {} s2 {}",
+                    s.n_merged_rows,
+                    eff("s1"),
+                    eff("s2")
+                );
+                Ok((s.outputs, what))
             }
         }
     }
@@ -850,8 +893,9 @@ pub fn status(production: &Production, out: &Path) -> Result<Status> {
     Ok(s)
 }
 
-/// The per-id tables the merge concatenates: (stage, file name inside the id's directory).
-pub fn merged_tables() -> Vec<(Stage, String)> {
+/// The per-id tables the merge concatenates for configuration `cfg`: (stage, file name inside
+/// the id's directory).
+pub fn merged_tables(cfg: &Configuration) -> Vec<(Stage, String)> {
     let mut v = vec![
         (Stage::Simulate, crate::output::TRUTH_PEAKS.to_string()),
         (Stage::Process, crate::process::job::PEAKS.to_string()),
@@ -862,6 +906,14 @@ pub fn merged_tables() -> Vec<(Stage, String)> {
     ];
     for t in MINITREES {
         v.push((Stage::Process, format!("{}.parquet", t.name())));
+    }
+    let matched = if cfg.matching.compat {
+        [crate::matching::TRUTH_SORTED, crate::matching::MERGED]
+    } else {
+        [crate::matching::MATCHED_PEAKS, crate::matching::MERGED]
+    };
+    for m in matched {
+        v.push((Stage::Match, format!("{m}.parquet")));
     }
     v
 }
@@ -897,18 +949,19 @@ pub fn merge_production(
         )));
     }
     let all = jobs(production, out)?;
-    let tables = merged_tables();
-    progress.start(
-        "merged tables",
-        (tables.len() * production.configurations.len()) as u64,
-    );
+    let n_tables: usize = production
+        .configurations
+        .iter()
+        .map(|c| merged_tables(c).len())
+        .sum();
+    progress.start("merged tables", n_tables as u64);
     let mut written = Vec::new();
     for (c, cfg) in production.configurations.iter().enumerate() {
         let ids: Vec<&IdJob> = all
             .iter()
             .filter(|j| std::ptr::eq(j.cfg, &production.configurations[c]))
             .collect();
-        for (stage, file) in &tables {
+        for (stage, file) in &merged_tables(cfg) {
             let path = out.join(&cfg.name).join(file);
             let mut writer: Option<ParquetWriter> = None;
             let mut m = Manifest::start(TOOL, env!("CARGO_PKG_VERSION")).with_configuration(cfg)?;
