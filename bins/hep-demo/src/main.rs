@@ -8,8 +8,10 @@
 //! * etroc-analysis: simulate a 20 000-event ETROC1 test-beam run, run the whole chain (ingest,
 //!   cuts, codes to ns, time-walk correction, resolution), and print each board's time
 //!   resolution next to the truth.
-//! * fax-sim: fake instructions of the XENON1T production default (50-100 photons, 10-100
-//!   electrons per event), simulated to zero-length-encoded PMT pulses.
+//! * fax-sim: a small fax production of the XENON1T production default (50-100 photons, 10-100
+//!   electrons per event): fake instructions simulated to zero-length-encoded PMT pulses,
+//!   processed into peaks and minitrees, matched to the truth; the S1 and S2 reconstruction
+//!   efficiency and area per photon, and the check plots.
 //! * pixel-monitor: a simulated year of CMS pixel running (200 days of fills, the leakage
 //!   currents of every barrel power channel, temperatures, luminosity, a FLUKA map) through the
 //!   whole chain: per-fill currents and temperatures, luminosity, the radiation profiles of all
@@ -49,9 +51,12 @@ struct Cli {
     /// etroc-analysis: events of the simulated beam run.
     #[arg(long, default_value_t = 20_000)]
     beam_events: usize,
-    /// fax-sim: events to create and simulate.
+    /// fax-sim: events to create, simulate, process and match (in 4 production ids).
     #[arg(long, default_value_t = 2000)]
     fax_events: u64,
+    /// fax-sim: keep the production (tables, logs) and the check plots in this directory.
+    #[arg(long, value_name = "DIR")]
+    fax_dir: Option<std::path::PathBuf>,
     /// pixel-monitor: days of running to simulate.
     #[arg(long, default_value_t = 200.0)]
     pixel_days: f64,
@@ -180,14 +185,30 @@ fn fax_sim_job(cli: &Cli) -> Result<()> {
     let cfg = DemoConfig {
         n_events: cli.fax_events,
         seed: cli.seed,
+        ..DemoConfig::default()
     };
     println!(
-        "fax-sim: {} fake events of the production default, simulated to ZLE pulses, seed {}",
-        cfg.n_events, cfg.seed
+        "fax-sim: a production of {} fake events of the production default in {} ids, seed {}",
+        cfg.n_events, cfg.n_ids, cfg.seed
     );
+    let temp;
+    let dir = match &cli.fax_dir {
+        Some(d) => d.clone(),
+        None => {
+            temp = tempfile::tempdir()?;
+            temp.path().to_path_buf()
+        }
+    };
     let t = Instant::now();
-    let r = run_demo(&cfg, &hep_cli_support::Bar::new())?;
+    let r = run_demo(&cfg, &dir, &hep_cli_support::Bar::new())?;
     println!("  {r}");
+    if cli.fax_dir.is_some() {
+        println!(
+            "  tables in {}, check plots in {}",
+            dir.join("Fax_Demo").display(),
+            dir.join("plots").display()
+        );
+    }
     println!("  time: {:.1} s", t.elapsed().as_secs_f64());
     Ok(())
 }

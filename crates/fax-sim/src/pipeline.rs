@@ -1,25 +1,28 @@
-//! The demo job: fake instructions from the production default configuration (50-100 photons,
-//! 10-100 electrons per event in the 2018 fiducial box), simulated to ZLE pulses in memory.
+//! The demo job: a small fax production with the production default configuration (fake events
+//! of 50-100 photons and 10-100 electrons in the 2018 fiducial box), every id through
+//! create-fake, simulate, process and match, the tables merged, the reconstruction efficiency and
+//! area per photon summarised, and the standard check plots drawn.
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use hep_core::progress::Progress;
 use serde::{Deserialize, Serialize};
 
-use crate::config::SimConfig;
-use crate::error::Result;
-use crate::fake::{FakeConfig, create_fake};
-use crate::output::{EventList, simulate_events};
-use crate::simulate::Setup;
+use crate::error::{Error, Result};
+use crate::matching::{Efficiency, Moments};
+use crate::production::{Production, run_production};
 
 /// Configuration of the demo.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DemoConfig {
-    /// Events to create and simulate.
+    /// Events in total (split over `n_ids` production ids).
     pub n_events: u64,
-    /// Seed of both steps.
+    /// Production ids.
+    pub n_ids: u64,
+    /// Master seed of the production.
     pub seed: u64,
 }
 
@@ -27,80 +30,141 @@ impl Default for DemoConfig {
     fn default() -> Self {
         Self {
             n_events: 2000,
+            n_ids: 4,
             seed: 1,
         }
     }
 }
 
+/// The reconstruction of one truth peak type.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TypeResult {
+    /// Reconstructed (found, split or merged) over truth peaks.
+    pub efficiency: Efficiency,
+    /// Reconstructed area over truth photons (pe per photon); the expectation is 1 + p_dpe plus
+    /// the afterpulses that fall inside the peak.
+    pub area_per_photon: Moments,
+}
+
 /// What the demo produced.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DemoSummary {
+    /// Production ids run.
+    pub n_ids: u64,
     /// Events simulated.
     pub n_events: u64,
-    /// Photons detected in total.
-    pub n_photons: u64,
-    /// Electrons extracted in total.
-    pub n_electrons: u64,
-    /// ZLE pulses made.
-    pub n_pulses: u64,
-    /// Wall time per event of the simulation (us), set-up excluded; not reproducible.
+    /// S1 truth peaks and their reconstruction.
+    pub s1: TypeResult,
+    /// S2 truth peaks and their reconstruction.
+    pub s2: TypeResult,
+    /// Files written: the merged tables, then the check plots and their CSVs.
+    pub outputs: Vec<PathBuf>,
+    /// Wall time per event of the whole chain (us); not reproducible.
     pub time_per_event_us: f64,
 }
 
 impl fmt::Display for DemoSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let n = self.n_events.max(1) as f64;
-        write!(
+        let line = |t: &TypeResult| {
+            format!(
+                "efficiency {:.4} +- {:.4} ({} of {}), area per photon {:.3} +- {:.3} pe",
+                t.efficiency.efficiency,
+                t.efficiency.error,
+                t.efficiency.k,
+                t.efficiency.n,
+                t.area_per_photon.mean,
+                t.area_per_photon.mean_error
+            )
+        };
+        writeln!(
             f,
-            "{} events simulated, {} photons detected ({:.1} per event), {} electrons extracted ({:.1} per event), {} ZLE pulses, {:.1} us per event",
-            self.n_events,
-            self.n_photons,
-            self.n_photons as f64 / n,
-            self.n_electrons,
-            self.n_electrons as f64 / n,
-            self.n_pulses,
-            self.time_per_event_us
-        )
+            "{} events in {} production ids through create-fake, simulate, process and match, {:.0} us per event",
+            self.n_events, self.n_ids, self.time_per_event_us
+        )?;
+        writeln!(f, "  S1: {}", line(&self.s1))?;
+        write!(f, "  S2: {}", line(&self.s2))
     }
 }
 
-/// Creates the fake instructions, simulates them (all cores) and summarises.
+/// The production configuration of the demo.
+fn production(cfg: &DemoConfig) -> Result<Production> {
+    if cfg.n_ids == 0 || cfg.n_events < cfg.n_ids {
+        return Err(Error::Config(format!(
+            "demo: expected at least one event per id and one id, found {} events in {} ids",
+            cfg.n_events, cfg.n_ids
+        )));
+    }
+    let text = format!(
+        "name = \"Fax_Demo\"\nnumber_job = {}\nseed = {}\n[fake]\nnumber_event_per_job = {}\n",
+        cfg.n_ids,
+        cfg.seed,
+        cfg.n_events / cfg.n_ids
+    );
+    Production::from_toml(&text, "the demo production")
+}
+
+/// Reads the merged `matched_peaks.parquet` and summarises truth type `t`.
+fn type_result(path: &Path, t: &str) -> Result<TypeResult> {
+    use arrow_array::Array;
+    let table = hep_core::io::read_parquet_table(path)?;
+    let ty = hep_core::io::column_str(&table, "truth_peak_type")?;
+    let outcome = hep_core::io::column_str(&table, "outcome")?;
+    let n_ph = hep_core::io::column_i64(&table, "truth_n_photons")?;
+    let area = hep_core::io::column_f64(&table, "area")?;
+    let (mut n, mut k, mut ratio) = (0u64, 0u64, Vec::new());
+    for i in 0..table.num_rows() {
+        if ty.value(i) != t {
+            continue;
+        }
+        n += 1;
+        if matches!(outcome.value(i), "found" | "split" | "merged") {
+            k += 1;
+            if !area.is_null(i) && n_ph.value(i) > 0 {
+                ratio.push(area.value(i) / n_ph.value(i) as f64);
+            }
+        }
+    }
+    Ok(TypeResult {
+        efficiency: Efficiency::new(k, n),
+        area_per_photon: Moments::of(&ratio),
+    })
+}
+
+/// Runs the demo production in `dir` (all cores), merges it, summarises the matching and draws
+/// the check plots into `dir/plots/`.
 ///
 /// # Errors
-/// Configuration and data errors (none for the defaults).
-pub fn run_demo(cfg: &DemoConfig, progress: &dyn Progress) -> Result<DemoSummary> {
-    let fake = FakeConfig {
-        seed: cfg.seed,
-        number_event_per_job: cfg.n_events,
-        ..FakeConfig::default()
-    };
-    let rows = create_fake(&fake)?;
-    let sim = SimConfig {
-        seed: cfg.seed,
-        ..SimConfig::default()
-    };
-    let setup = Setup::new(&sim)?;
-    let list = EventList::new(rows, 1);
-    let mut s = DemoSummary {
-        n_events: list.len() as u64,
-        n_photons: 0,
-        n_electrons: 0,
-        n_pulses: 0,
-        time_per_event_us: 0.0,
-    };
-    progress.start("events", list.len() as u64);
+/// Configuration and data errors (none for the defaults), I/O errors in `dir`.
+pub fn run_demo(cfg: &DemoConfig, dir: &Path, progress: &dyn Progress) -> Result<DemoSummary> {
+    let prod = production(cfg)?;
     let t0 = Instant::now();
-    simulate_events(&setup, &list, 0..list.len(), progress, |block| {
-        for e in &block {
-            s.n_photons += e.n_photons;
-            s.n_electrons += e.n_electrons;
-            s.n_pulses += e.pulses.len() as u64;
-        }
-        Ok(())
-    })?;
-    progress.finish();
-    s.time_per_event_us = t0.elapsed().as_secs_f64() * 1e6 / s.n_events.max(1) as f64;
-    Ok(s)
+    let run = run_production(&prod, dir, None, progress)?;
+    if let Some(e) = run.failed.first() {
+        return Err(Error::InvalidArgument(format!(
+            "{} failed in {}: {}",
+            e.production_id,
+            e.stage.name(),
+            e.error_message
+        )));
+    }
+    let root = dir.join(&prod.configurations[0].name);
+    let matched = root.join(format!("{}.parquet", crate::matching::MATCHED_PEAKS));
+    let mut outputs = run.merged;
+    outputs.extend(crate::check_plots::run_plots(
+        &crate::check_plots::CheckPlotConfig::default(),
+        &root,
+        Some(&root),
+        &dir.join("plots"),
+    )?);
+    let n_events = cfg.n_ids * (cfg.n_events / cfg.n_ids);
+    Ok(DemoSummary {
+        n_ids: cfg.n_ids,
+        n_events,
+        s1: type_result(&matched, "s1")?,
+        s2: type_result(&matched, "s2")?,
+        outputs,
+        time_per_event_us: t0.elapsed().as_secs_f64() * 1e6 / n_events as f64,
+    })
 }
 
 #[cfg(test)]
@@ -109,17 +173,27 @@ mod tests {
 
     #[test]
     fn demo_runs_and_reports() {
+        let d = tempfile::tempdir().unwrap();
         let s = run_demo(
             &DemoConfig {
-                n_events: 20,
+                n_events: 40,
+                n_ids: 2,
                 seed: 3,
             },
+            d.path(),
             &hep_core::progress::NoProgress,
         )
         .unwrap();
-        assert_eq!(s.n_events, 20);
-        // 50-100 photons at ~10 % detection and 10-100 electrons at ~60 % survival x ~18 photons.
-        assert!(s.n_photons > 20 * 200 && s.n_electrons > 20 * 10, "{s}");
-        assert!(s.to_string().contains("20 events simulated"));
+        assert_eq!(s.n_events, 40);
+        // Every event has one S1 and one S2 truth peak (correlated rows).
+        assert_eq!((s.s1.efficiency.n, s.s2.efficiency.n), (40, 40));
+        // S2s of 10-100 electrons are large: all are found.
+        assert_eq!(s.s2.efficiency.k, 40, "{s}");
+        assert!(
+            s.to_string().contains("40 events in 2 production ids"),
+            "{s}"
+        );
+        assert!(d.path().join("plots/efficiency.png").is_file());
+        assert!(d.path().join("Fax_Demo/Basics.parquet").is_file());
     }
 }
