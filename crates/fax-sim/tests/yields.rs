@@ -145,8 +145,8 @@ fn quanta_moments_match_nestpy() {
         let (mut ph, mut el) = (Vec::with_capacity(n_test), Vec::with_capacity(n_test));
         for _ in 0..n_test {
             let q = nest.draw_quanta(&y, rho, &mut rng).unwrap();
-            ph.push(f64::from(q.photons));
-            el.push(f64::from(q.electrons));
+            ph.push(q.photons as f64);
+            el.push(q.electrons as f64);
         }
         let ours = moments(&ph, &el);
         for (k, name) in names.iter().enumerate() {

@@ -403,9 +403,10 @@ impl NestModel {
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] if energy, field or density is not finite and positive, if the
-    /// model's molar mass, NR mass number or 83mKr time separation is invalid, for 83mKr at an
-    /// energy other than 9.4, 32.1 or 41.5 keV (+-0.1 keV), and if the model gives a non-finite
-    /// value (outside NEST's domain).
+    /// model's molar mass, NR mass number or 83mKr time separation is invalid, for 83mKr outside
+    /// its lines (NEST's windows (9.35, 9.45) and [32.0, 32.2) keV, and 41.5 +- 0.1 keV for the
+    /// sum, which NEST assumes for any other energy), and if the model gives a non-finite value
+    /// (outside NEST's domain).
     pub fn mean_yields(
         &self,
         interaction: Interaction,
@@ -437,9 +438,9 @@ impl NestModel {
                         "kr83m_delta_t_ns must be finite and >= 0, got {dt}"
                     )));
                 }
-                let line = if (e - 9.4).abs() <= 0.1 {
+                let line = if e > 9.35 && e < 9.45 {
                     KrLine::Kev9
-                } else if (e - 32.1).abs() <= 0.1 {
+                } else if (32.0..32.2).contains(&e) {
                     KrLine::Kev32
                 } else if (e - 41.5).abs() <= 0.1 {
                     KrLine::Kev41

@@ -209,13 +209,13 @@ impl FluctuationParams {
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct Quanta {
     /// Photons produced (excitons plus recombined ions).
-    pub photons: u32,
+    pub photons: u64,
     /// Electrons escaping recombination.
-    pub electrons: u32,
+    pub electrons: u64,
     /// Ions produced.
-    pub ions: u32,
+    pub ions: u64,
     /// Excitons produced.
-    pub excitons: u32,
+    pub excitons: u64,
     /// Mean recombination probability used for the draw (0 when there was no recombination).
     pub recombination_probability: f64,
     /// Variance of the escaping-electron number used for the draw (0 when none).
@@ -376,10 +376,10 @@ impl NestModel {
         recomb = recomb.clamp(0.0, 1.0);
         if ni == 0 || nearly_equal(recomb, 0.0) || recomb.is_nan() {
             return Ok(Quanta {
-                photons: nex as u32,
-                electrons: ni as u32,
-                ions: ni as u32,
-                excitons: nex as u32,
+                photons: nex as u64,
+                electrons: ni as u64,
+                ions: ni as u64,
+                excitons: nex as u64,
                 recombination_probability: 0.0,
                 variance: 0.0,
             });
@@ -427,10 +427,10 @@ impl NestModel {
         let nph = (nq - ne).clamp(nex, nq);
         debug_assert_eq!(nph + ne, nex + ni);
         Ok(Quanta {
-            photons: nph as u32,
-            electrons: ne as u32,
-            ions: ni as u32,
-            excitons: nex as u32,
+            photons: nph as u64,
+            electrons: ne as u64,
+            ions: ni as u64,
+            excitons: nex as u64,
             recombination_probability: recomb,
             variance,
         })
