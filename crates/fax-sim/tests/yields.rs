@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use fax_sim::yields::{
-    Interaction, NestModel, XENON_MOLAR_MASS_G_PER_MOL, liquid_xenon_density_g_per_cm3,
-    work_function,
+    Interaction, NestModel, NrYieldParams, XENON_MOLAR_MASS_G_PER_MOL,
+    liquid_xenon_density_g_per_cm3, work_function,
 };
 
 /// Rows of a committed CSV as (header, records).
@@ -73,6 +73,44 @@ fn mean_yields_match_nestpy() {
     eprintln!("largest relative difference from nestpy: {worst:.3e}");
     assert_eq!(seen.len(), Interaction::ALL.len(), "{seen:?}");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// NR with other recoiling mass numbers and a non-default parameter vector (the same vector as
+/// `NR_CUSTOM_PARAMETERS` of the script).
+#[test]
+fn configured_nr_yields_match_nestpy() {
+    let (h, rows) = table("nest_yields_nr_variants.csv");
+    assert!(rows.len() >= 40);
+    let custom = NrYieldParams::from_nest_vector([
+        12.0, 1.05, 0.05, -0.06, 10.0, 0.4, 2.5, 0.35, 1.8, 0.55, 1.1, 0.9,
+    ]);
+    for row in &rows {
+        let nest = NestModel {
+            nr: match row[col(&h, "nr_parameters")].as_str() {
+                "default" => NrYieldParams::default(),
+                "custom" => custom,
+                other => panic!("unknown parameter set {other}"),
+            },
+            nr_mass_number: row[col(&h, "mass_number")].parse().unwrap(),
+            ..NestModel::default()
+        };
+        let e = num(row, col(&h, "energy_kev"));
+        let f = num(row, col(&h, "field_v_per_cm"));
+        let rho = num(row, col(&h, "density_g_per_cm3"));
+        let y = nest.mean_yields(Interaction::Nr, e, f, rho).unwrap();
+        for (name, ours) in [
+            ("photon_yield", y.photon_yield),
+            ("electron_yield", y.electron_yield),
+            ("exciton_ratio", y.exciton_ratio),
+            ("lindhard", y.lindhard),
+        ] {
+            let theirs = num(row, col(&h, name));
+            assert!(
+                rel_close(ours, theirs, 1e-6),
+                "{row:?} {name}: ours {ours}, nestpy {theirs}"
+            );
+        }
+    }
 }
 
 #[test]

@@ -21,6 +21,8 @@ Outputs (next to this script):
   photon_yield and electron_yield are mean numbers of quanta of the deposit. NR uses A = 131
   (NEST truncates A to an integer; nestpy's default 131.293 gives the same 131). Kr83m passes
   A = Z = 1000, i.e. a fixed 1000 ns between the two decays.
+* nest_yields_nr_variants.csv: NESTcalc::GetYields(NR) with other recoiling mass numbers and with
+  a non-default NR parameter vector (`nr_parameters`, NEST's order).
 * nest_density.csv: NESTcalc::GetDensity(T, P) for liquid, and NESTcalc::WorkFunction at that
   density.
 * nest_quanta_moments.csv: moments of NESTcalc::GetQuanta over N_REF draws per case (seeded):
@@ -46,6 +48,8 @@ DENSITIES_G_PER_CM3 = [2.862, 2.95]
 KR83M_LINES_KEV = [9.4, 32.1, 41.5]
 KR83M_DELTA_T_NS = 1000.0
 NR_MASS_NUMBER = 131.0
+
+NR_CUSTOM_PARAMETERS = [12.0, 1.05, 0.05, -0.06, 10.0, 0.4, 2.5, 0.35, 1.8, 0.55, 1.1, 0.9]
 
 N_REF = 1_000_000
 N_TEST = 20_000
@@ -96,6 +100,23 @@ def write_yields(nc):
             y = yields(nc, interaction, energy, field, density)
             w.writerow([interaction, energy, field, density, repr(y.PhotonYield),
                         repr(y.ElectronYield), repr(y.ExcitonRatio), repr(y.Lindhard)])
+
+
+def write_nr_variants(nc):
+    with open(os.path.join(HERE, "nest_yields_nr_variants.csv"), "w", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(["nr_parameters", "mass_number", "energy_kev", "field_v_per_cm",
+                    "density_g_per_cm3", "photon_yield", "electron_yield", "exciton_ratio",
+                    "lindhard"])
+        for params, a in [("default", 129.0), ("default", 136.0), ("custom", 131.0)]:
+            kw = {"nr_parameters": NR_CUSTOM_PARAMETERS} if params == "custom" else {}
+            for energy in ENERGIES_KEV:
+                for field in [50.0, 500.0]:
+                    density = 2.862
+                    y = nc.GetYields(interaction=nestpy.interactions.NR, energy=energy,
+                                     density=density, drift_field=field, A=a, Z=54.0, **kw)
+                    w.writerow([params, int(a), energy, field, density, repr(y.PhotonYield),
+                                repr(y.ElectronYield), repr(y.ExcitonRatio), repr(y.Lindhard)])
 
 
 def write_density():
@@ -149,6 +170,7 @@ def main():
         raise SystemExit(f"nestpy {NESTPY_VERSION} expected, found {have}")
     nc = nestpy.NESTcalc(nestpy.detectors.VDetector())
     write_yields(nc)
+    write_nr_variants(nc)
     write_density()
     write_moments(nc)
 
