@@ -78,6 +78,30 @@ impl SimArgs {
 
 #[derive(Subcommand)]
 enum Command {
+    /// NEST v2 mean quanta of one energy deposit in liquid xenon (photon_yield and
+    /// electron_yield are mean numbers of quanta of the deposit).
+    Yields {
+        /// beta, gamma_ray (gamma), er_weighted, nr or kr83m (9.4, 32.1 or 41.5 keV).
+        #[arg(long, value_name = "KIND")]
+        interaction: String,
+        /// Deposited energy (keV, > 0).
+        #[arg(long, value_name = "KEV", allow_negative_numbers = true)]
+        energy_kev: f64,
+        /// Drift field (V/cm, > 0).
+        #[arg(long, value_name = "V_PER_CM", allow_negative_numbers = true)]
+        field_v_per_cm: f64,
+        /// Liquid-xenon density (g/cm^3).
+        #[arg(
+            long,
+            value_name = "G_PER_CM3",
+            default_value_t = 2.862,
+            allow_negative_numbers = true
+        )]
+        density: f64,
+        /// Output format: json (one object) or csv (header and one row).
+        #[arg(long, value_name = "json|csv", default_value = "json")]
+        format: String,
+    },
     /// Simulate an instruction file (pax CSV, or .parquet) into ZLE pulses and truth tables.
     Simulate {
         /// Instruction file: pax CSV (instruction,recoil_type,x,y,depth,s1_photons,s2_electrons,t;
@@ -487,6 +511,66 @@ fn write_instructions(path: &Path, rows: &[fax_sim::instructions::Instruction]) 
     Ok(())
 }
 
+/// One line of `fax-sim yields`.
+#[derive(Serialize)]
+struct YieldsRow {
+    interaction: &'static str,
+    energy_kev: f64,
+    field_v_per_cm: f64,
+    density_g_per_cm3: f64,
+    photon_yield: f64,
+    electron_yield: f64,
+    exciton_ratio: f64,
+    lindhard: f64,
+    nest_version: &'static str,
+}
+
+fn print_yields(
+    interaction: &str,
+    energy_kev: f64,
+    field_v_per_cm: f64,
+    density_g_per_cm3: f64,
+    format: &str,
+) -> Result<()> {
+    let kind: fax_sim::yields::Interaction = interaction.parse()?;
+    let nest = fax_sim::yields::NestModel::default();
+    let y = nest.mean_yields(kind, energy_kev, field_v_per_cm, density_g_per_cm3)?;
+    let row = YieldsRow {
+        interaction: kind.name(),
+        energy_kev,
+        field_v_per_cm,
+        density_g_per_cm3,
+        photon_yield: y.photon_yield,
+        electron_yield: y.electron_yield,
+        exciton_ratio: y.exciton_ratio,
+        lindhard: y.lindhard,
+        nest_version: fax_sim::yields::NEST_VERSION,
+    };
+    match format {
+        "json" => println!("{}", serde_json::to_string_pretty(&row)?),
+        "csv" => {
+            println!(
+                "interaction,energy_kev,field_v_per_cm,density_g_per_cm3,photon_yield,\
+                 electron_yield,exciton_ratio,lindhard,nest_version"
+            );
+            println!(
+                "{},{},{},{},{},{},{},{},{}",
+                row.interaction,
+                row.energy_kev,
+                row.field_v_per_cm,
+                row.density_g_per_cm3,
+                row.photon_yield,
+                row.electron_yield,
+                row.exciton_ratio,
+                row.lindhard,
+                row.nest_version
+            );
+        }
+        other => bail!("--format must be json or csv, not `{other}`"),
+    }
+    Ok(())
+}
+
 fn main() -> std::process::ExitCode {
     match run() {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -501,6 +585,13 @@ fn run() -> Result<()> {
     let cli = Cli::parse();
     init_logging(cli.verbose);
     match cli.command {
+        Command::Yields {
+            interaction,
+            energy_kev,
+            field_v_per_cm,
+            density,
+            format,
+        } => print_yields(&interaction, energy_kev, field_v_per_cm, density, &format)?,
         Command::Simulate {
             input,
             output,

@@ -12,6 +12,7 @@
 //! | [`error`] | the crate's error type |
 //! | [`config`] | [`config::SimConfig`]: every constant with units, presets, TOML layering, compat switches |
 //! | [`data`] | the embedded pax data files and data-source resolution |
+//! | [`yields`] | NEST v2 mean yields and quanta draws of liquid xenon from energies (keV) |
 //! | [`instructions`] | the pax instruction CSV and its Parquet form, event grouping |
 //! | [`fake`] | `create-fake` (CreateFake) and `from-minitree` (CreateFakeFromPickle) |
 //! | [`maps`] | pax's IDW interpolating maps, their grid form, the gas-gap warping map |
@@ -62,5 +63,6 @@ pub mod s1;
 pub mod s2;
 pub mod simulate;
 pub mod truth;
+pub mod yields;
 
 pub use error::{Error, Result};
