@@ -1,7 +1,8 @@
 //! fax-sim process: pax's processing chain (hits, clustering, peak properties, classification,
 //! interactions and corrections) on the production default events (create-fake defaults,
 //! x1t_sr1 preset, every effect on), in memory on one thread; simulate + process in memory on
-//! two threads (the figure of the 2 000 events/s target); and the `process` job from Parquet.
+//! two threads (the figure of the 2 000 events/s target); the `process` job from Parquet; and a
+//! whole production (create-fake, simulate, process, match, merge) through files.
 
 use std::hint::black_box;
 
@@ -90,6 +91,33 @@ fn bench(c: &mut Criterion) {
             })
             .unwrap()
         })
+    });
+    // The whole production chain through files: 4 ids of 250 events each through create-fake,
+    // simulate, process and match, then the merge, on 2 threads, into a fresh directory.
+    let production = fax_sim::production::Production::from_toml(
+        "name = \"Bench\"\nnumber_job = 4\nseed = 1\n[fake]\nnumber_event_per_job = 250\n",
+        "bench",
+    )
+    .unwrap();
+    let mut round = 0u64;
+    g.bench_function("production_1000_events_4_ids_2_threads", |b| {
+        b.iter_batched(
+            || {
+                round += 1;
+                let d = dir.join(format!("production-{round}"));
+                let _ = std::fs::remove_dir_all(&d);
+                d
+            },
+            |d| {
+                let s = with_threads(Some(2), || {
+                    fax_sim::production::run_production(&production, &d, None, &NoProgress).unwrap()
+                })
+                .unwrap();
+                assert_eq!(s.n_completed, 4);
+                let _ = std::fs::remove_dir_all(&d);
+            },
+            criterion::BatchSize::PerIteration,
+        )
     });
     g.finish();
     let _ = std::fs::remove_dir_all(&dir);
