@@ -456,7 +456,7 @@ fn gen_primary(a: &GenPrimaryArgs) -> Result<()> {
         PrimaryType::CePlus => PrimaryKind::CePlus,
         PrimaryType::Dio => {
             let emin = a.emin.unwrap_or(95.0);
-            let spectrum = tables.dio_spectrum(emin)?;
+            let spectrum = mu2e_ensemble::dio::dio_spectrum(&tables, emin)?;
             PrimaryKind::Dio {
                 spectrum,
                 emin_mev: emin,

@@ -20,7 +20,7 @@
 //! 85–100 MeV (checked in the tests); the tables remain the reference of the originals.
 
 use crate::error::{Error, Result};
-use crate::tables::Spectrum;
+use crate::tables::{DIO_HEECK_FILE, Spectrum, Tables};
 
 /// Muon energy in bound 1s aluminium, 105.194 MeV (Offline `globalConstants_01.txt`).
 pub const AL_MUON_ENERGY_MEV: f64 = 105.194;
@@ -153,6 +153,27 @@ fn gauss_legendre_12() -> ([f64; 12], [f64; 12]) {
         w[i] = 2.0 / ((1.0 - z * z) * dp * dp);
     }
     (x, w)
+}
+
+/// The DIO electron spectrum to sample above `emin_mev` (MeV): the G1+ table
+/// ([`DIO_HEECK_FILE`]) if `tables` holds it, else the analytic Pol58 endpoint spectrum of
+/// aluminium ([`Pol58`]) tabulated in 0.01 MeV steps from `emin_mev`.
+///
+/// # Errors
+/// [`Error::InvalidArgument`] without the table if `emin_mev` is below [`MIN_VALID_EMIN_MEV`]
+/// (the analytic form is not valid there) or not below the endpoint.
+pub fn dio_spectrum(tables: &Tables, emin_mev: f64) -> Result<Spectrum> {
+    if let Some(s) = &tables.dio_heeck {
+        return Ok(s.clone());
+    }
+    let min = MIN_VALID_EMIN_MEV;
+    if emin_mev < min {
+        return Err(Error::InvalidArgument(format!(
+            "the analytic DIO spectrum is valid for emin >= {min} MeV, found {emin_mev}; \
+             give --tables with {DIO_HEECK_FILE}"
+        )));
+    }
+    Pol58::aluminium().to_spectrum(emin_mev, 0.01)
 }
 
 #[cfg(test)]

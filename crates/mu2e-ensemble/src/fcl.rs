@@ -445,7 +445,7 @@ impl SiState {
         run: u32,
         seed: u64,
         max_per_subrun: u64,
-        naming: &crate::sampler::OutputNaming,
+        naming: &OutputNaming,
     ) -> Option<(SubrunFcl, u64)> {
         if self.produced >= self.n_total {
             return None;
@@ -476,6 +476,41 @@ impl SiState {
             },
             n_this,
         ))
+    }
+}
+
+/// Output naming: `<tier>.<owner>.<description>.<configuration>.<run:06>_<subrun:08>.parquet`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutputNaming {
+    /// Data tier (`dts` from G1 on; `mcs` in G0).
+    pub tier: String,
+    /// Owner (`mu2e`).
+    pub owner: String,
+    /// Description (`ensemble-MC`).
+    pub description: String,
+    /// Configuration (`MDC2020`, `MDC2018i`, ...).
+    pub configuration: String,
+}
+
+impl Default for OutputNaming {
+    /// The G1 name `dts.mu2e.ensemble-MC.MDC2020.*`.
+    fn default() -> Self {
+        Self {
+            tier: "dts".into(),
+            owner: "mu2e".into(),
+            description: "ensemble-MC".into(),
+            configuration: "MDC2020".into(),
+        }
+    }
+}
+
+impl OutputNaming {
+    /// The file name of one sub-run.
+    pub fn file_name(&self, run: u32, subrun: u32) -> String {
+        format!(
+            "{}.{}.{}.{}.{run:06}_{subrun:08}.parquet",
+            self.tier, self.owner, self.description, self.configuration
+        )
     }
 }
 

@@ -212,7 +212,7 @@ pub fn run_demo(opts: &DemoOptions) -> Result<DemoReport> {
         let (kind, nominal_eff) = match e.process {
             Process::CeMinus => (PrimaryKind::CeMinus, 0.8_f64),
             Process::Dio => {
-                let spectrum = tables.dio_spectrum(opts.dio_emin_mev)?;
+                let spectrum = crate::dio::dio_spectrum(&tables, opts.dio_emin_mev)?;
                 (
                     PrimaryKind::Dio {
                         spectrum,

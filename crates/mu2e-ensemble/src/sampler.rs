@@ -56,6 +56,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+pub use crate::fcl::OutputNaming;
 use crate::samples::{EventColumns, EventId, SampleFileInfo};
 
 /// Default maximum number of events per sub-run (G0/G1 `run_si.py`; G2 used 10 000 000).
@@ -696,41 +697,6 @@ pub fn allocate(
         out.push(ranges);
     }
     Ok(out)
-}
-
-/// Output naming: `<tier>.<owner>.<description>.<configuration>.<run:06>_<subrun:08>.parquet`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct OutputNaming {
-    /// Data tier (`dts` from G1 on; `mcs` in G0).
-    pub tier: String,
-    /// Owner (`mu2e`).
-    pub owner: String,
-    /// Description (`ensemble-MC`).
-    pub description: String,
-    /// Configuration (`MDC2020`, `MDC2018i`, ...).
-    pub configuration: String,
-}
-
-impl Default for OutputNaming {
-    /// The G1 name `dts.mu2e.ensemble-MC.MDC2020.*`.
-    fn default() -> Self {
-        Self {
-            tier: "dts".into(),
-            owner: "mu2e".into(),
-            description: "ensemble-MC".into(),
-            configuration: "MDC2020".into(),
-        }
-    }
-}
-
-impl OutputNaming {
-    /// The file name of one sub-run.
-    pub fn file_name(&self, run: u32, subrun: u32) -> String {
-        format!(
-            "{}.{}.{}.{}.{run:06}_{subrun:08}.parquet",
-            self.tier, self.owner, self.description, self.configuration
-        )
-    }
 }
 
 /// Configuration of one ensemble.

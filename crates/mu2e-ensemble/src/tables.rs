@@ -611,7 +611,7 @@ pub const IPA_FILE: &str = "ipa_spec_eff.tbl";
 
 /// The external tables of the normalisations. Every table is optional: a generation fails with
 /// a clear error only when it needs a table that is missing (the DIO spectrum falls back to the
-/// analytic endpoint spectrum of [`crate::dio`]).
+/// analytic endpoint spectrum of the `dio` module: `dio::dio_spectrum`).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Tables {
     /// G0 DIO spectrum (`czarnecki_szafron_Al_2016.tbl`).
@@ -628,28 +628,6 @@ impl Tables {
     /// No tables at all (DIO then uses the analytic spectrum; G3 RPC/IPA cannot be computed).
     pub fn none() -> Self {
         Self::default()
-    }
-
-    /// The DIO electron spectrum to sample above `emin_mev` (MeV): the G1+ table
-    /// ([`DIO_HEECK_FILE`]) if loaded, else the analytic Pol58 endpoint spectrum of aluminium
-    /// ([`crate::dio::Pol58`]) tabulated in 0.01 MeV steps from `emin_mev`.
-    ///
-    /// # Errors
-    /// [`Error::InvalidArgument`] without the table if `emin_mev` is below
-    /// [`crate::dio::MIN_VALID_EMIN_MEV`] (the analytic form is not valid there) or not below the
-    /// endpoint.
-    pub fn dio_spectrum(&self, emin_mev: f64) -> Result<Spectrum> {
-        if let Some(s) = &self.dio_heeck {
-            return Ok(s.clone());
-        }
-        let min = crate::dio::MIN_VALID_EMIN_MEV;
-        if emin_mev < min {
-            return Err(Error::InvalidArgument(format!(
-                "the analytic DIO spectrum is valid for emin >= {min} MeV, found {emin_mev}; \
-                 give --tables with {DIO_HEECK_FILE}"
-            )));
-        }
-        crate::dio::Pol58::aluminium().to_spectrum(emin_mev, 0.01)
     }
 
     /// Loads every standard table present in `dir` ([`DIO_CZARNECKI_FILE`], [`DIO_HEECK_FILE`],
