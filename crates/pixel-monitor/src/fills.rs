@@ -717,6 +717,45 @@ pub fn fills_batch(fills: &[Fill]) -> Result<RecordBatch> {
     Ok(RecordBatch::try_new(schema, cols)?)
 }
 
+/// The bad-fill list: the file, or the crate's table.
+///
+/// # Errors
+/// As [`read_bad_fills`].
+pub fn bad_fills(path: Option<&Path>) -> Result<std::collections::BTreeSet<u32>> {
+    match path {
+        Some(p) => read_bad_fills(p),
+        None => Ok(crate::geometry::Geometry::phase1()
+            .bad_fills
+            .iter()
+            .copied()
+            .collect()),
+    }
+}
+
+/// Reads the fills of a fills file (`fills.csv` or an OMS export) in `[first, last]`.
+///
+/// # Errors
+/// As [`read_fills`].
+pub fn load_fills(
+    path: &Path,
+    first: Option<u32>,
+    last: Option<u32>,
+    time: &crate::time::TimeSettings,
+) -> Result<Vec<Fill>> {
+    let sel = FillSelection {
+        first_fill: first,
+        last_fill: last,
+        ..FillSelection::default()
+    };
+    Ok(read_fills(
+        path,
+        &time.reader()?,
+        &sel,
+        &std::collections::BTreeSet::new(),
+    )?
+    .0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -795,6 +795,14 @@ pub fn write_usrbin_ascii(
     Ok(())
 }
 
+/// Loads the field of a job (Parquet or ASCII).
+///
+/// # Errors
+/// As [`read_field`].
+pub fn load_field(path: &Path, compat: &crate::config::Compat) -> Result<FlukaField> {
+    read_field(path, compat.fluka_th2f)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

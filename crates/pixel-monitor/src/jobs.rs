@@ -18,7 +18,6 @@
 //! [`crate::profile_job`], [`crate::hamburg_job`], [`crate::plots`], [`crate::simulate`] and
 //! [`crate::pipeline`].
 
-use std::collections::BTreeSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -31,41 +30,15 @@ use crate::currents::{self, CurrentsReport, CurrentsSettings, SubSystem};
 use crate::dcs::{DcsKind, DcsStore};
 use crate::error::{Error, Result};
 use crate::fills::{self, Fill, FillFilterReport, FillSelection, FillsCsvOptions};
-use crate::fluence::{self, FlukaField, RogFluence};
+use crate::fluence::{self, RogFluence};
 use crate::geometry::Geometry;
 use crate::lumi::{self, FillLumi};
 use crate::output::Outputs;
 use crate::temperatures::{self, PlcSource, TemperatureEngine, TemperatureReport};
 use crate::time::{TimeSettings, US_PER_S};
 
-/// The bad-fill list: the file, or the crate's table.
-///
-/// # Errors
-/// As [`fills::read_bad_fills`].
-pub fn bad_fills(path: Option<&Path>) -> Result<BTreeSet<u32>> {
-    match path {
-        Some(p) => fills::read_bad_fills(p),
-        None => Ok(Geometry::phase1().bad_fills.iter().copied().collect()),
-    }
-}
-
-/// Reads the fills of a fills file (`fills.csv` or an OMS export) in `[first, last]`.
-///
-/// # Errors
-/// As [`fills::read_fills`].
-pub fn load_fills(
-    path: &Path,
-    first: Option<u32>,
-    last: Option<u32>,
-    time: &TimeSettings,
-) -> Result<Vec<Fill>> {
-    let sel = FillSelection {
-        first_fill: first,
-        last_fill: last,
-        ..FillSelection::default()
-    };
-    Ok(fills::read_fills(path, &time.reader()?, &sel, &BTreeSet::new())?.0)
-}
+pub use crate::fills::{bad_fills, load_fills};
+pub use crate::fluence::load_field;
 
 fn suffixed(base: &str, suffix: &str, ext: &str) -> String {
     if suffix.is_empty() {
@@ -1291,14 +1264,6 @@ impl fmt::Display for FluenceReport {
         }
         write_outputs(f, &self.outputs)
     }
-}
-
-/// Loads the field of a job (Parquet or ASCII).
-///
-/// # Errors
-/// As [`fluence::read_field`].
-pub fn load_field(path: &Path, compat: &Compat) -> Result<FlukaField> {
-    fluence::read_field(path, compat.fluka_th2f)
 }
 
 /// Runs `fluence`.

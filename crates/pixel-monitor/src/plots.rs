@@ -352,7 +352,7 @@ fn fills_to_plot(
     bad: &BTreeSet<u32>,
     time: &TimeSettings,
 ) -> Result<(Vec<Fill>, usize)> {
-    let all = crate::jobs::load_fills(job_fills, first, last, time)?;
+    let all = crate::fills::load_fills(job_fills, first, last, time)?;
     let n = all.len();
     let kept: Vec<Fill> = all
         .into_iter()
@@ -382,7 +382,7 @@ pub fn run_plot_currents(job: &PlotCurrentsJob) -> Result<PlotReport> {
         .as_deref()
         .ok_or_else(|| Error::Config("missing input: the luminosity CSV (lumi)".into()))?;
     let tref = job.t_ref_c.map(|t| t_ref_k(t, &job.compat)).transpose()?;
-    let bad = crate::jobs::bad_fills(job.bad_fills.as_deref())?;
+    let bad = crate::fills::bad_fills(job.bad_fills.as_deref())?;
     let (fills, mut skipped) =
         fills_to_plot(fills_path, job.first_fill, job.last_fill, &bad, &job.time)?;
     let lumi: BTreeMap<u32, FillLumi> = crate::lumi::read_lumi_csv(lumi_path)?
@@ -397,7 +397,7 @@ pub fn run_plot_currents(job: &PlotCurrentsJob) -> Result<PlotReport> {
             .field
             .as_deref()
             .ok_or_else(|| Error::Config("x = fluence needs the FLUKA field (field)".into()))?;
-        let field = crate::jobs::load_field(fp, &job.compat)?;
+        let field = crate::fluence::load_field(fp, &job.compat)?;
         let rf = RogFluence::new(&field, job.compat.rog_fluence_sum);
         (1..=4)
             .map(|l| {
@@ -861,7 +861,7 @@ pub fn run_plot_temperatures(job: &PlotTemperaturesJob) -> Result<PlotReport> {
         .fills
         .as_deref()
         .ok_or_else(|| Error::Config("missing input: the fills file (fills)".into()))?;
-    let fills = crate::jobs::load_fills(fills_path, job.first_fill, job.last_fill, &job.time)?;
+    let fills = crate::fills::load_fills(fills_path, job.first_fill, job.last_fill, &job.time)?;
     let lumi: BTreeMap<u32, f64> = match (&job.lumi, job.x) {
         (Some(p), _) => crate::lumi::read_lumi_csv(p)?
             .into_iter()
