@@ -70,9 +70,15 @@ pub fn temp_prefix(name: &str) -> String {
     format!(".{name}.{}.", std::process::id())
 }
 
-/// The process id in a temporary file name of the form `.{name}.{pid}.{token}.tmp`, if it is one.
+/// The process id in a temporary file name of the form `.{name}.{pid}.{token}.tmp`, or
+/// `.{name}.{pid}.{token}.tmp.png` / `.tmp.svg` (plots, whose encoder needs the extension), if it
+/// is one.
 fn temp_owner(file_name: &str) -> Option<u32> {
-    let inner = file_name.strip_prefix('.')?.strip_suffix(".tmp")?;
+    let base = file_name
+        .strip_suffix(".png")
+        .or_else(|| file_name.strip_suffix(".svg"))
+        .unwrap_or(file_name);
+    let inner = base.strip_prefix('.')?.strip_suffix(".tmp")?;
     let mut parts = inner.rsplit('.');
     let _token = parts.next()?;
     let pid = parts.next()?;

@@ -1570,13 +1570,13 @@ fn render(path: &Path, opts: &PlotOptions, fig: &impl Figure) -> Result<()> {
                 let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
                 draw_root(&root, opts, fig).map_err(plot_error)?;
             }
-            let mut tmp = temp_file(dir, format)?;
+            let mut tmp = temp_file(path, dir, format)?;
             tmp.write_all(svg.as_bytes())
                 .map_err(|e| Error::io(tmp.path(), e))?;
             tmp
         }
         Format::Png => {
-            let tmp = temp_file(dir, format)?;
+            let tmp = temp_file(path, dir, format)?;
             {
                 // The image encoder picks PNG from the temporary file's ".png" suffix.
                 let root = BitMapBackend::new(tmp.path(), size).into_drawing_area();
@@ -1592,12 +1592,21 @@ fn render(path: &Path, opts: &PlotOptions, fig: &impl Figure) -> Result<()> {
     Ok(())
 }
 
-/// A temporary file in `dir` with the format's suffix (readable by everyone on Unix, like a file
-/// created with the usual umask).
-fn temp_file(dir: &Path, format: Format) -> Result<tempfile::NamedTempFile> {
-    let suffix = format!(".{}", format.extension());
+/// The temporary file of the plot `path` in `dir`: `.{name}.{pid}.{token}.tmp.{ext}` (the
+/// format's extension last, for the image encoder), named like every other temporary of
+/// [`crate::io`] so that a rerun removes the ones a killed process left
+/// ([`crate::io::remove_stale_temporaries`], called here). Readable by everyone on Unix, like a
+/// file created with the usual umask.
+fn temp_file(path: &Path, dir: &Path, format: Format) -> Result<tempfile::NamedTempFile> {
+    crate::io::remove_stale_temporaries(dir);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "plot".into());
+    let prefix = crate::io::temp_prefix(&name);
+    let suffix = format!(".tmp.{}", format.extension());
     let mut builder = tempfile::Builder::new();
-    builder.prefix(".plot-").suffix(&suffix);
+    builder.prefix(&prefix).suffix(&suffix);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

@@ -632,3 +632,28 @@ fn plot_facets_side_by_side() {
     assert!(plot::map2d_facets(&bad, &[], &opts).is_err());
     assert!(!bad.exists());
 }
+
+/// A plot's temporary file is named like every other atomic write's (`.{name}.{pid}.{token}.tmp`
+/// plus the image extension), so the next plot written into the directory removes the one a
+/// killed process left, and leaves nothing of its own.
+#[test]
+fn plot_temporaries_of_a_killed_writer_are_removed_by_the_next_plot() {
+    let dir = tempfile::tempdir().unwrap();
+    // pid 4294967295 is above every Linux pid_max: never running.
+    let stale_png = dir.path().join(".hist.png.4294967295.Ab12Cd.tmp.png");
+    let stale_svg = dir.path().join(".hist.svg.4294967295.Ef34Gh.tmp.svg");
+    let other = dir.path().join(".notes.png");
+    for p in [&stale_png, &stale_svg, &other] {
+        fs::write(p, b"partial").unwrap();
+    }
+    let p = dir.path().join("hist.png");
+    plot::histogram(&p, &gauss_hist(), None, &options()).unwrap();
+    assert_png(&p, options().width, options().height);
+    if cfg!(target_os = "linux") {
+        assert!(!stale_png.exists() && !stale_svg.exists());
+    }
+    assert!(other.exists(), "a hidden file that is not a temporary stays");
+    let mut left = files_in(dir.path());
+    left.sort();
+    assert_eq!(left, vec![other, p]);
+}
