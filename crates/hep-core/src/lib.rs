@@ -8,8 +8,10 @@
 //! |---|---|
 //! | [`units`] | CLHEP/Geant4-style unit constants and newtypes for quantities the originals confused |
 //! | [`rng`] | reproducible random streams: `stream(seed, key)` gives an independent PCG generator |
-//! | [`io`] | Parquet and CSV reading and writing, atomic output, SHA-256 of input files |
+//! | [`files`] | atomic output, temporaries, SHA-256 checksums, copies and links (re-exported by [`io`]) |
+//! | [`io`] | Parquet and CSV reading and writing (verified against manifests), column access |
 //! | [`manifest`] | the JSON provenance sidecar written next to every output |
+//! | [`integrity`] | inputs checked against the manifest that lists them before they are read |
 //! | [`hist`] | 1-D fixed-bin histograms with ROOT bin numbering |
 //! | [`fit`] | bounded minimisation, Hessian covariance, profile-likelihood intervals, cost functions |
 //! | [`plot`] | SVG and PNG plots with a shipped font, drawn the same way by every tool |
@@ -22,8 +24,10 @@
 //! random computation gives the same numbers whatever the thread count.
 
 pub mod error;
+pub mod files;
 pub mod fit;
 pub mod hist;
+pub mod integrity;
 pub mod io;
 pub mod manifest;
 pub mod plot;

@@ -43,7 +43,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::io::{FileDigest, atomic_write_bytes};
+use crate::files::{FileDigest, atomic_write_bytes};
 use crate::manifest::now_utc;
 
 /// Name of the directory under a job's output directory that holds the shard directories.

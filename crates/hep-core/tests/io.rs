@@ -725,7 +725,8 @@ fn sha256_of_missing_file_is_io_error() {
 /// clear error naming the file, whatever the page it lands in.
 #[test]
 fn corrupted_parquet_is_detected_by_its_manifest() {
-    use hep_core::manifest::{Manifest, SidecarCheck, verify_sidecar};
+    use hep_core::integrity::{SidecarCheck, verify_sidecar};
+    use hep_core::manifest::Manifest;
     use rand::RngExt;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("spectra.parquet");

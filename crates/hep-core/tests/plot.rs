@@ -652,7 +652,10 @@ fn plot_temporaries_of_a_killed_writer_are_removed_by_the_next_plot() {
     if cfg!(target_os = "linux") {
         assert!(!stale_png.exists() && !stale_svg.exists());
     }
-    assert!(other.exists(), "a hidden file that is not a temporary stays");
+    assert!(
+        other.exists(),
+        "a hidden file that is not a temporary stays"
+    );
     let mut left = files_in(dir.path());
     left.sort();
     assert_eq!(left, vec![other, p]);
