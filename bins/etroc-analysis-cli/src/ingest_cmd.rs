@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use crate::common::{MergeArgs, PlotFormat};
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
-use etroc_analysis::cuts::{self, CutOptions, CutReport};
+use etroc_analysis::cuts::{CutOptions, CutReport};
 use etroc_analysis::ingest::{EventPattern, IngestOptions, RunMetadata};
 use etroc_analysis::ingest_plots;
 use etroc_analysis::ingest_run::{self, InputFormat, ProcessOptions};
@@ -502,7 +502,7 @@ fn cut(a: CutArgs) -> Result<()> {
         plots: a.plots.then(|| a.plot_format.ext().to_string()),
         ..CutOptions::default()
     };
-    let rep = cuts::run_event_cuts(&run, &opts)?;
+    let rep = etroc_analysis::cut_tasks::run_event_cuts(&run, &opts)?;
     print_cutflow("apply_event_cuts", &rep);
     if a.plots {
         ingest_plots::plot_after_cuts(&run, a.plot_format.ext())?;
@@ -521,7 +521,7 @@ fn cut_times(a: CutTimesArgs) -> Result<()> {
         max_tot_ns: positive(a.max_tot),
         ..CutOptions::default()
     };
-    let rep = cuts::run_time_cuts(&run, &opts)?;
+    let rep = etroc_analysis::cut_tasks::run_time_cuts(&run, &opts)?;
     print_cutflow("apply_time_cuts", &rep);
     Ok(())
 }

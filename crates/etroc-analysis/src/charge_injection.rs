@@ -31,9 +31,9 @@ use arrow_schema::{DataType, Field, Schema};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::ingest_run::COMBINED_TABLE;
 use crate::odr::{LineFit, ols_line};
 use crate::rundir::{RunDir, names};
+use crate::store::COMBINED_TABLE;
 use crate::store::{self, DATA_SQLITE, TableOutput};
 
 /// Table of the DAC points (`dac_charge_data`).

@@ -7,8 +7,8 @@
 //!   variable_1, board_id_1, variable_2, board_id_2, value_1, value_2, value_3`, optional
 //!   `output`; rows whose `cut_type` starts with `#` are comments); [`apply_time_cuts`]
 //!   evaluates it on the ns table of `calculate_times_in_ns`.
-//! * [`run_event_cuts`] and [`run_time_cuts`] are the whole tasks `apply_event_cuts` and
-//!   `apply_time_cuts` on a run directory, with all their outputs.
+//! * The whole tasks `apply_event_cuts` and `apply_time_cuts` on a run directory, with all their
+//!   outputs and plots, are `cut_tasks::run_event_cuts` and `cut_tasks::run_time_cuts`.
 //!
 //! Semantics (as in the original scripts): the hits are pivoted to one row per event and one column
 //! per (variable, board) ([`EventTable`]); every event starts accepted and each cut row is ANDed
@@ -1155,16 +1155,17 @@ pub struct CutReport {
 }
 
 /// The header of `cutflow.csv` (the fields of [`CutflowRow`]).
-const CUTFLOW_HEADER: &str = "index,cut,output,passed_alone,accepted_cumulative,events\n";
+pub(crate) const CUTFLOW_HEADER: &str =
+    "index,cut,output,passed_alone,accepted_cumulative,events\n";
 
 #[derive(Serialize)]
-struct CutflowRow<'a> {
-    index: usize,
-    cut: &'a str,
-    output: &'a str,
-    passed_alone: usize,
-    accepted_cumulative: usize,
-    events: usize,
+pub(crate) struct CutflowRow<'a> {
+    pub(crate) index: usize,
+    pub(crate) cut: &'a str,
+    pub(crate) output: &'a str,
+    pub(crate) passed_alone: usize,
+    pub(crate) accepted_cumulative: usize,
+    pub(crate) events: usize,
 }
 
 /// The [`store::FilterSource`] of a filter computed from the table file `source` of `run`.
@@ -1220,171 +1221,6 @@ pub fn read_run_filter(run: &RunDir, path: &Path) -> Result<EventFilter> {
         }
     }
     Ok(filter)
-}
-
-fn write_cut_outputs(
-    task: &mut crate::rundir::Task,
-    run: &RunDir,
-    cut_file: &Path,
-    result: &CutResult,
-    filter_file: &str,
-    source: Option<&store::FilterSource>,
-) -> Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    let backup = task.path(CUTS_BACKUP_FILE);
-    let bytes = std::fs::read(cut_file).map_err(|e| hep_core::Error::io(cut_file, e))?;
-    hep_core::io::atomic_write_bytes(&backup, &bytes)?;
-    out.push(backup);
-    let events = result.filter.len();
-    let rows: Vec<CutflowRow<'_>> = result
-        .steps
-        .iter()
-        .map(|s| CutflowRow {
-            index: s.index,
-            cut: &s.description,
-            output: s.output.as_deref().unwrap_or(""),
-            passed_alone: s.passed_alone,
-            accepted_cumulative: s.filter.n_accepted(),
-            events,
-        })
-        .collect();
-    let cutflow = task.path(CUTFLOW_FILE);
-    if rows.is_empty() {
-        // No cut rows: the table still has its header, so that CSV readers see an empty table
-        // rather than an empty file.
-        hep_core::io::atomic_write_bytes(&cutflow, CUTFLOW_HEADER.as_bytes())?;
-    } else {
-        hep_core::io::write_csv(&cutflow, &rows)?;
-    }
-    out.push(cutflow);
-    for s in &result.steps {
-        if let Some(name) = &s.output {
-            let dir = task.path(CUTFLOW_DIR).join(format!("{}-{name}", s.index));
-            std::fs::create_dir_all(&dir).map_err(|e| hep_core::Error::io(&dir, e))?;
-            let f = dir.join(filter_file);
-            store::write_filter_from(&f, &s.filter, source)?;
-            out.push(f);
-        }
-    }
-    let f = task.path(filter_file);
-    store::write_filter_from(&f, &result.filter, source)?;
-    out.push(f);
-    let root = run.path().join(filter_file);
-    store::write_filter_from(&root, &result.filter, source)?;
-    out.push(root);
-    Ok(out)
-}
-
-/// The task `apply_event_cuts` (`cut_etroc1_single_run.py`): needs a completed ingest; reads the
-/// hit table `<run>/data/etroc1_data.parquet` and the cut file, writes `event_filter.fd` to the
-/// task directory and the run root, `cuts.backup.csv`, `cutflow.csv` and, for each row with an
-/// `output`, `CutflowPlots/<index>-<output>/event_filter.fd` (the cumulative filter).
-///
-/// # Errors
-///
-/// [`Error::TaskNotCompleted`] without a completed ingest; [`Error::MissingFile`] without a cut
-/// file; the errors of [`read_event_cuts`] and [`apply_event_cuts`]. A failure is recorded in the
-/// task report.
-pub fn run_event_cuts(run: &RunDir, options: &CutOptions) -> Result<CutReport> {
-    let cut_file = options
-        .cut_file
-        .clone()
-        .unwrap_or_else(|| run.path().join(EVENT_CUTS_FILE));
-    run.run_task(
-        names::APPLY_EVENT_CUTS,
-        &[names::ANY_INGEST],
-        options.drop_old,
-        |task| {
-            task.set_configuration(options)?;
-            let cuts = read_event_cuts(&cut_file)?;
-            task.add_input(&cut_file)?;
-            let table = store::read_table(&run.data_dir(), store::HITS_TABLE)?;
-            let source = match store::table_source(&run.data_dir(), store::HITS_TABLE) {
-                Some(src) => {
-                    task.add_input(&src)?;
-                    Some(filter_source(run, &src)?)
-                }
-                None => None,
-            };
-            let result = apply_event_cuts(&table, &cuts, options.keep_nan, &cut_file)?;
-            let mut outputs = write_cut_outputs(
-                task,
-                run,
-                &cut_file,
-                &result,
-                EVENT_FILTER_FILE,
-                source.as_ref(),
-            )?;
-            if let Some(ext) = &options.plots {
-                outputs.extend(crate::ingest_plots::plot_event_cutflow(
-                    run, task, &table, &result, ext,
-                )?);
-            }
-            task.add_outputs(outputs.iter().cloned());
-            Ok(CutReport {
-                events: result.filter.len(),
-                accepted: result.filter.n_accepted(),
-                result,
-                outputs,
-            })
-        },
-    )
-}
-
-/// The task `apply_time_cuts` (`cut_times_in_ns.py`): needs `calculate_times_in_ns`; reads its hit
-/// table `<run>/calculate_times_in_ns/etroc1_data.parquet` and the time cut file, writes
-/// `time_filter.fd` (task directory and run root), `cuts.backup.csv`, `cutflow.csv` and, for each
-/// row with an `output`, `CutflowPlots/<index>-<output>/time_filter.fd` (cumulative), which are the
-/// steps of the resolution analysis ([`time_cut_steps`]).
-///
-/// # Errors
-///
-/// As [`run_event_cuts`], with [`read_time_cuts`] and [`apply_time_cuts`].
-pub fn run_time_cuts(run: &RunDir, options: &CutOptions) -> Result<CutReport> {
-    let cut_file = options
-        .cut_file
-        .clone()
-        .unwrap_or_else(|| run.path().join(TIME_CUTS_FILE));
-    run.run_task(
-        names::APPLY_TIME_CUTS,
-        &[names::CALCULATE_TIMES_IN_NS],
-        options.drop_old,
-        |task| {
-            task.set_configuration(options)?;
-            let cuts = read_time_cuts(&cut_file)?;
-            task.add_input(&cut_file)?;
-            let dir = run.task_dir(names::CALCULATE_TIMES_IN_NS);
-            let table = store::read_table(&dir, store::HITS_TABLE)?;
-            let source = match store::table_source(&dir, store::HITS_TABLE) {
-                Some(src) => {
-                    task.add_input(&src)?;
-                    Some(filter_source(run, &src)?)
-                }
-                None => None,
-            };
-            let result = apply_time_cuts(&table, &cuts, options.keep_nan, &cut_file)?;
-            let mut outputs = write_cut_outputs(
-                task,
-                run,
-                &cut_file,
-                &result,
-                TIME_FILTER_FILE,
-                source.as_ref(),
-            )?;
-            if let Some(ext) = &options.plots {
-                outputs.extend(crate::ingest_plots::plot_time_cutflow(
-                    run, task, &table, &result, ext, options,
-                )?);
-            }
-            task.add_outputs(outputs.iter().cloned());
-            Ok(CutReport {
-                events: result.filter.len(),
-                accepted: result.filter.n_accepted(),
-                result,
-                outputs,
-            })
-        },
-    )
 }
 
 #[cfg(test)]

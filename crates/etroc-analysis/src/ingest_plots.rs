@@ -321,7 +321,7 @@ pub fn plot_combined(run: &RunDir, ext: &str) -> Result<Vec<PathBuf>> {
     run.run_task(names::PLOT_COMBINED, &[names::MERGE_RUNS], true, |task| {
         let t = store::read_table(
             &run.task_dir(names::MERGE_RUNS),
-            crate::ingest_run::COMBINED_TABLE,
+            crate::store::COMBINED_TABLE,
         )?;
         let b = store::column_to_i64(&t, "data_board_id")?;
         let q = store::column_to_i64(&t, "board_injected_charge")?;

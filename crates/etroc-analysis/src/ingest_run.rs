@@ -191,14 +191,7 @@ pub fn process_into(
 // Charge-injection directory (`process_etroc1_charge_injection_data_dir.py`)
 // ---------------------------------------------------------------------------------------------
 
-/// Sub-directory of the individual runs of a charge-injection scan.
-pub const INDIVIDUAL_RUNS_DIR: &str = "Individual_Runs";
-/// The default event cut the directory processor writes into every individual run (as the
-/// original): each hit is its own event, so this keeps hits with CAL < 200.
-pub const DEFAULT_CHARGE_INJECTION_CUTS: &str =
-    "board_id,variable,cut_type,cut_value\n#,calibration_code,<,200";
-/// Table of the merged scan.
-pub const COMBINED_TABLE: &str = "combined_etroc1_data";
+pub use crate::store::{COMBINED_TABLE, DEFAULT_CHARGE_INJECTION_CUTS, INDIVIDUAL_RUNS_DIR};
 
 /// Options of the charge-injection directory processing (those of
 /// `process_etroc1_charge_injection_data_dir.py`).
@@ -478,7 +471,7 @@ fn process_individual(file: &Path, run_path: &Path, options: &DirOptions) -> Res
     let report = process_into(&run, file, names::PROCESS_DAT, &popts)?;
     let cuts_file = run.path().join(cuts::EVENT_CUTS_FILE);
     hep_core::io::atomic_write_bytes(&cuts_file, DEFAULT_CHARGE_INJECTION_CUTS.as_bytes())?;
-    cuts::run_event_cuts(&run, &CutOptions::default())?;
+    crate::cut_tasks::run_event_cuts(&run, &CutOptions::default())?;
     Ok(report.summary.hits_in_events)
 }
 
@@ -496,7 +489,7 @@ pub fn reprocess_charge_injection_dir(run: &RunDir, options: &DirOptions) -> Res
         .par_iter()
         .map(|(name, path)| {
             let outcome = RunDir::open(path)
-                .and_then(|r| cuts::run_event_cuts(&r, &CutOptions::default()))
+                .and_then(|r| crate::cut_tasks::run_event_cuts(&r, &CutOptions::default()))
                 .map(|rep| rep.accepted as u64)
                 .map_err(|e| e.to_string());
             IndividualRun {

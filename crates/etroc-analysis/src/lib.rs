@@ -9,7 +9,9 @@
 pub mod error;
 
 // --- input, event building, storage, run directory, cuts ---
+pub mod cut_tasks;
 pub mod cuts;
+pub mod datetime;
 pub mod events;
 pub mod ingest;
 pub mod ingest_plots;

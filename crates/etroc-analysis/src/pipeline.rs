@@ -161,7 +161,7 @@ pub fn run_beam_tasks(run: &RunDir, opts: &BeamChainOptions) -> Result<BeamChain
         keep_nan: opts.keep_nan,
         ..CutOptions::default()
     };
-    let ev = cuts::run_event_cuts(run, &cut_opts)?;
+    let ev = crate::cut_tasks::run_event_cuts(run, &cut_opts)?;
     let calibration = calculate_times_in_ns(
         run,
         &TimesOptions {
@@ -170,7 +170,7 @@ pub fn run_beam_tasks(run: &RunDir, opts: &BeamChainOptions) -> Result<BeamChain
             drop_old: true,
         },
     )?;
-    let tc = cuts::run_time_cuts(run, &cut_opts)?;
+    let tc = crate::cut_tasks::run_time_cuts(run, &cut_opts)?;
     let twc = calculate_time_walk_correction(
         run,
         &TwcTaskOptions {

@@ -300,7 +300,7 @@ pub fn read_sqlite_table(path: &Path, table: &str) -> Result<RecordBatch> {
                 (Col::T(b), ValueRef::Null) => b.append_null(),
                 (Col::T(b), ValueRef::Text(t)) => {
                     let secs = (t.len() >= 19)
-                        .then(|| crate::ingest::parse_datetime(&t[..10], &t[11..19]))
+                        .then(|| crate::datetime::parse_datetime(&t[..10], &t[11..19]))
                         .flatten()
                         .ok_or_else(|| bad(name, String::from_utf8_lossy(t).into_owned()))?;
                     b.append_value(secs * 1000);
@@ -687,7 +687,7 @@ fn bind_cell(
                 .value(row)
                 .div_euclid(1000);
             if s != last_ts.0 {
-                *last_ts = (s, crate::ingest::format_datetime(s));
+                *last_ts = (s, crate::datetime::format_datetime(s));
             }
             stmt.raw_bind_parameter(idx, last_ts.1.as_str())
         }
@@ -989,3 +989,12 @@ pub fn read_filter_with_source(path: &Path) -> Result<(EventFilter, Option<Filte
         .map_err(|e| Error::InvalidArgument(format!("{}: {e}", path.display())))?;
     Ok((filter, source))
 }
+
+/// Sub-directory of the individual runs of a charge-injection scan.
+pub const INDIVIDUAL_RUNS_DIR: &str = "Individual_Runs";
+/// The default event cut the directory processor writes into every individual run (as the
+/// original): each hit is its own event, so this keeps hits with CAL < 200.
+pub const DEFAULT_CHARGE_INJECTION_CUTS: &str =
+    "board_id,variable,cut_type,cut_value\n#,calibration_code,<,200";
+/// Table of the merged scan.
+pub const COMBINED_TABLE: &str = "combined_etroc1_data";

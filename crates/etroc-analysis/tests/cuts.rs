@@ -514,7 +514,7 @@ fn event_cut_task_writes_the_original_outputs() {
     let tmp = tempfile::tempdir().unwrap();
     let run = ingested_run(tmp.path());
     // Missing cuts.csv: a clear error, recorded in the task report.
-    let e = cuts::run_event_cuts(&run, &CutOptions::default())
+    let e = etroc_analysis::cut_tasks::run_event_cuts(&run, &CutOptions::default())
         .unwrap_err()
         .to_string();
     assert!(e.contains("cuts.csv: missing event cut file"), "{e}");
@@ -524,7 +524,7 @@ fn event_cut_task_writes_the_original_outputs() {
         "board_id,variable,cut_type,cut_value,output\n*,calibration_code,<,200,clean\n",
     )
     .unwrap();
-    let rep = cuts::run_event_cuts(&run, &CutOptions::default()).unwrap();
+    let rep = etroc_analysis::cut_tasks::run_event_cuts(&run, &CutOptions::default()).unwrap();
     assert_eq!((rep.events, rep.accepted), (5, 2));
     assert!(run.task_completed(names::APPLY_EVENT_CUTS));
     let task = run.task_dir(names::APPLY_EVENT_CUTS);
@@ -561,7 +561,7 @@ fn time_cut_task_needs_the_ns_task_and_writes_steps() {
         format!("{TH}circle,outside,{XY},4,4,1.5\n").replace("value_3\n", "value_3,output\n"),
     )
     .unwrap();
-    let e = cuts::run_time_cuts(&run, &CutOptions::default()).unwrap_err();
+    let e = etroc_analysis::cut_tasks::run_time_cuts(&run, &CutOptions::default()).unwrap_err();
     assert!(
         e.to_string().contains("needs task 'calculate_times_in_ns'"),
         "{e}"
@@ -592,7 +592,7 @@ fn time_cut_task_needs_the_ns_task_and_writes_steps() {
         format!("{H}0,calibration_code,<,1000\n"),
     )
     .unwrap();
-    cuts::run_event_cuts(&run, &CutOptions::default()).unwrap();
+    etroc_analysis::cut_tasks::run_event_cuts(&run, &CutOptions::default()).unwrap();
     run.run_task(
         names::CALCULATE_TIMES_IN_NS,
         &[names::APPLY_EVENT_CUTS],
@@ -622,7 +622,7 @@ fn time_cut_task_needs_the_ns_task_and_writes_steps() {
         ),
     )
     .unwrap();
-    let rep = cuts::run_time_cuts(&run, &CutOptions::default()).unwrap();
+    let rep = etroc_analysis::cut_tasks::run_time_cuts(&run, &CutOptions::default()).unwrap();
     assert_eq!(rep.accepted, 2);
     let steps = cuts::time_cut_steps(&run).unwrap();
     let got: Vec<(usize, &str)> = steps.iter().map(|s| (s.index, s.name.as_str())).collect();
@@ -662,7 +662,7 @@ fn path_traversal_in_cut_output_names_is_refused() {
             ),
         )
         .unwrap();
-        let e = cuts::run_event_cuts(&run, &CutOptions::default())
+        let e = etroc_analysis::cut_tasks::run_event_cuts(&run, &CutOptions::default())
             .unwrap_err()
             .to_string();
         assert!(
@@ -712,7 +712,7 @@ fn filter_of_another_run_is_refused() {
         "board_id,variable,cut_type,cut_value\n*,calibration_code,<,200\n",
     )
     .unwrap();
-    cuts::run_event_cuts(&a, &CutOptions::default()).unwrap();
+    etroc_analysis::cut_tasks::run_event_cuts(&a, &CutOptions::default()).unwrap();
     // Its own filter reads back, with its source.
     let (ev, _) = cuts::read_run_filters(&a, false).unwrap();
     assert_eq!(ev.accepted(), &[T, F, F, F, T]);

@@ -566,7 +566,7 @@ fn legacy_run_directory_is_read_from_sqlite() {
         "board_id,variable,cut_type,cut_value\n*,calibration_code,<,200\n",
     )
     .unwrap();
-    let rep = etroc_analysis::cuts::run_event_cuts(&r, &Default::default()).unwrap();
+    let rep = etroc_analysis::cut_tasks::run_event_cuts(&r, &Default::default()).unwrap();
     assert_eq!(rep.result.filter.accepted(), &[true, false]);
     // And the next task too: codes to ns reads the hits from the SQLite database and records
     // that database as its input.
