@@ -197,6 +197,20 @@ enum Command {
         /// Reproduce the original: `all` or fv-unclipped, s2-time-offset.
         #[arg(long, value_name = "LIST")]
         compat: Option<String>,
+        /// Energy front end: draw each event's energy from `flat:MIN_KEV,MAX_KEV` or a listed
+        /// spectrum FILE.csv (`energy_kev,weight`) and its S1 photons and S2 electrons from NEST
+        /// v2 (needs --interaction and --field-v-per-cm, or an [energy] table in --config).
+        #[arg(long, value_name = "flat:MIN,MAX|FILE.csv")]
+        energy_spectrum: Option<String>,
+        /// NEST model of the energy front end: beta, gamma, er (NEST's weighted ER), nr.
+        #[arg(long, value_name = "KIND")]
+        interaction: Option<String>,
+        /// Drift field of the energy front end (V/cm, uniform).
+        #[arg(long, value_name = "V_PER_CM")]
+        field_v_per_cm: Option<f64>,
+        /// Liquid-xenon density of the energy front end (g/cm^3; default 2.862).
+        #[arg(long, value_name = "G_PER_CM3")]
+        density: Option<f64>,
         #[command(flatten)]
         cfg: ConfigArgs,
     },
@@ -459,6 +473,33 @@ struct FakeOverrides {
     fv: Option<FiducialVolume>,
     #[serde(skip_serializing_if = "Option::is_none")]
     compat: Option<FakeCompat>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    energy: Option<toml::Table>,
+}
+
+/// The `[energy]` keys given on the command line (`None` when none is).
+fn energy_overrides(
+    spectrum: Option<&str>,
+    interaction: Option<&str>,
+    field_v_per_cm: Option<f64>,
+    density: Option<f64>,
+) -> Result<Option<toml::Table>> {
+    let mut t = toml::Table::new();
+    if let Some(s) = spectrum {
+        let s: fax_sim::deposits::EnergySpectrum = s.parse()?;
+        t.insert("spectrum".into(), toml::Value::try_from(s)?);
+    }
+    if let Some(i) = interaction {
+        let i: fax_sim::yields::Interaction = i.parse()?;
+        t.insert("interaction".into(), toml::Value::try_from(i)?);
+    }
+    if let Some(f) = field_v_per_cm {
+        t.insert("field_v_per_cm".into(), toml::Value::Float(f));
+    }
+    if let Some(d) = density {
+        t.insert("density_g_per_cm3".into(), toml::Value::Float(d));
+    }
+    Ok((!t.is_empty()).then_some(t))
 }
 
 #[derive(Serialize, Default)]
@@ -720,11 +761,21 @@ fn run() -> Result<()> {
             recoil_type,
             fv,
             compat,
+            energy_spectrum,
+            interaction,
+            field_v_per_cm,
+            density,
             cfg,
         } => {
             let mut o = FakeOverrides {
                 seed,
                 number_event_per_job: events,
+                energy: energy_overrides(
+                    energy_spectrum.as_deref(),
+                    interaction.as_deref(),
+                    field_v_per_cm,
+                    density,
+                )?,
                 ..Default::default()
             };
             if let Some(c) = correlated {
@@ -771,6 +822,13 @@ fn run() -> Result<()> {
             let mut m = hep_core::manifest::Manifest::start("fax-sim", env!("CARGO_PKG_VERSION"))
                 .with_configuration(&config)?;
             m.add_seed("master", config.seed);
+            if let Some(fax_sim::deposits::EnergyConfig {
+                spectrum: fax_sim::deposits::EnergySpectrum::Listed { path },
+                ..
+            }) = &config.energy
+            {
+                m.add_input(path)?;
+            }
             m.add_output(&output)?;
             m.finish();
             m.write_sidecar(&output)?;

@@ -15,6 +15,7 @@
 //! | [`yields`] | NEST v2 mean yields and quanta draws of liquid xenon from energies (keV) |
 //! | [`instructions`] | the pax instruction CSV and its Parquet form, event grouping |
 //! | [`fake`] | `create-fake` (CreateFake) and `from-minitree` (CreateFakeFromPickle) |
+//! | [`deposits`] | energy front ends: `create-fake --energy-spectrum` (spectra, NEST quanta) and `from-deposits` (epix-like clustering of energy deposits) |
 //! | [`maps`] | pax's IDW interpolating maps, their grid form, the gas-gap warping map |
 //! | [`detector`] | channel table, SPE spectra, PMT afterpulse tables |
 //! | [`s1`], [`s2`] | S1 timing; drift, diffusion and electroluminescence |
@@ -47,6 +48,7 @@
 pub mod check_plots;
 pub mod config;
 pub mod data;
+pub mod deposits;
 pub mod detector;
 pub mod error;
 pub mod fake;
