@@ -18,7 +18,7 @@ use rand::{Rng, RngExt};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::instructions::RecoilType;
+use crate::instructions::{Instruction, RecoilType};
 use crate::yields::{Interaction, NestModel};
 
 /// Default liquid-xenon density (g/cm^3), XENON1T's.
@@ -361,4 +361,464 @@ impl EnergyFrontEnd {
     pub fn field_v_per_cm(&self) -> f64 {
         self.cfg.field_v_per_cm
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// from-deposits
+// ---------------------------------------------------------------------------------------------
+
+/// One energy deposit of a `from-deposits` table.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Deposit {
+    /// Event number (the instruction group of its rows).
+    pub event: i64,
+    /// x (cm).
+    pub x_cm: f64,
+    /// y (cm).
+    pub y_cm: f64,
+    /// z (cm; pax's convention: negative below the gate, depth = -z).
+    pub z_cm: f64,
+    /// Time (ns) since the start of the event.
+    pub t_ns: f64,
+    /// Deposited energy (keV, >= 0).
+    pub energy_kev: f64,
+    /// NEST yield model of the deposit.
+    pub interaction: Interaction,
+}
+
+/// The columns of a deposit table, in the order read.
+pub const DEPOSIT_COLUMNS: [&str; 7] = ["event", "x", "y", "z", "t", "edep_keV", "interaction"];
+
+fn parse_interaction(s: &str) -> Option<Interaction> {
+    match s.trim().parse::<Interaction>() {
+        Ok(i) if i != Interaction::Kr83m => Some(i),
+        _ => None,
+    }
+}
+
+const INTERACTION_EXPECTED: &str = "an interaction beta, gamma, er or nr";
+
+fn check_deposit(d: &Deposit, label: &Path, line: u64) -> Result<()> {
+    let vals = [d.x_cm, d.y_cm, d.z_cm, d.t_ns, d.energy_kev];
+    if vals.iter().any(|v| !v.is_finite()) {
+        return Err(Error::parse(
+            label,
+            line,
+            "finite x, y, z, t and edep_keV",
+            format!("{vals:?}"),
+        ));
+    }
+    if d.energy_kev < 0.0 {
+        return Err(Error::parse(
+            label,
+            line,
+            "edep_keV >= 0",
+            format!("`{}`", d.energy_kev),
+        ));
+    }
+    Ok(())
+}
+
+/// Reads a deposit table: Parquet when the name ends in `.parquet`, else CSV with a header. The
+/// columns `event, x, y, z, t, edep_keV, interaction` are found by name (any case, any order,
+/// other columns ignored): event an integer, x, y, z in cm (z negative below the gate), t in ns,
+/// edep_keV in keV, interaction one of `beta`, `gamma` (`gamma_ray`), `er` (`er_weighted`), `nr`.
+///
+/// # Errors
+/// I/O and Parquet errors naming the file; `file:line: expected ..., found ...` for a missing
+/// column (line 1), a malformed number or interaction, a non-finite value or a negative energy.
+/// In a Parquet table, row `i` (from 0) is reported as line `i + 2`, as if it had a header.
+pub fn read_deposits(path: &Path) -> Result<Vec<Deposit>> {
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("parquet"))
+    {
+        return read_deposits_parquet(path);
+    }
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    parse_deposits_csv(&bytes, path)
+}
+
+/// Parses a CSV deposit table; `label` names it in errors. See [`read_deposits`].
+///
+/// # Errors
+/// As [`read_deposits`].
+pub fn parse_deposits_csv(bytes: &[u8], label: &Path) -> Result<Vec<Deposit>> {
+    let mut rdr = csv::ReaderBuilder::new().from_reader(bytes);
+    let h = rdr
+        .headers()
+        .map_err(|e| Error::parse(label, 1, "a CSV header", e.to_string()))?
+        .clone();
+    let names: Vec<&str> = h.iter().map(str::trim).collect();
+    let mut idx = [0usize; 7];
+    for (k, c) in DEPOSIT_COLUMNS.iter().enumerate() {
+        idx[k] = names
+            .iter()
+            .position(|n| n.eq_ignore_ascii_case(c))
+            .ok_or_else(|| {
+                Error::parse(
+                    label,
+                    1,
+                    format!("a column `{c}` (event,x,y,z,t,edep_keV,interaction)"),
+                    h.iter().collect::<Vec<_>>().join(","),
+                )
+            })?;
+    }
+    let mut out = Vec::new();
+    for rec in rdr.records() {
+        let rec = rec.map_err(|e| {
+            Error::parse(
+                label,
+                e.position().map_or(0, |p| p.line()),
+                format!("{} fields", h.len()),
+                e.to_string(),
+            )
+        })?;
+        let line = rec.position().map_or(0, |p| p.line());
+        let field = |k: usize| rec.get(idx[k]).unwrap_or("").trim();
+        let num = |k: usize, unit: &str| -> Result<f64> {
+            let f = field(k);
+            f.parse::<f64>().map_err(|_| {
+                Error::parse(
+                    label,
+                    line,
+                    format!("a number in `{}` ({unit})", DEPOSIT_COLUMNS[k]),
+                    format!("`{f}`"),
+                )
+            })
+        };
+        let ev = field(0);
+        let event = ev
+            .parse::<i64>()
+            .map_err(|_| Error::parse(label, line, "an integer in `event`", format!("`{ev}`")))?;
+        let it = field(6);
+        let interaction = parse_interaction(it)
+            .ok_or_else(|| Error::parse(label, line, INTERACTION_EXPECTED, format!("`{it}`")))?;
+        let d = Deposit {
+            event,
+            x_cm: num(1, "cm")?,
+            y_cm: num(2, "cm")?,
+            z_cm: num(3, "cm")?,
+            t_ns: num(4, "ns")?,
+            energy_kev: num(5, "keV")?,
+            interaction,
+        };
+        check_deposit(&d, label, line)?;
+        out.push(d);
+    }
+    Ok(out)
+}
+
+fn read_deposits_parquet(path: &Path) -> Result<Vec<Deposit>> {
+    use arrow_array::{Array, Float32Array, Float64Array, Int32Array, Int64Array};
+    use arrow_array::{LargeStringArray, StringArray};
+    let b = hep_core::io::read_parquet_table(path)?;
+    let col = |name: &str| {
+        let found = b
+            .schema()
+            .fields()
+            .iter()
+            .position(|f| f.name().eq_ignore_ascii_case(name));
+        found.map(|i| b.column(i).clone()).ok_or_else(|| {
+            Error::parse(
+                path,
+                1,
+                format!("a column `{name}` (event,x,y,z,t,edep_keV,interaction)"),
+                b.schema()
+                    .fields()
+                    .iter()
+                    .map(|f| f.name().as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            )
+        })
+    };
+    let n = b.num_rows();
+    let mut nums: Vec<Vec<f64>> = Vec::new();
+    for name in &DEPOSIT_COLUMNS[..6] {
+        let a = col(name)?;
+        let any = a.as_any();
+        let get = |i: usize| -> f64 {
+            if a.is_null(i) {
+                f64::NAN
+            } else if let Some(a) = any.downcast_ref::<Float64Array>() {
+                a.value(i)
+            } else if let Some(a) = any.downcast_ref::<Float32Array>() {
+                f64::from(a.value(i))
+            } else if let Some(a) = any.downcast_ref::<Int64Array>() {
+                a.value(i) as f64
+            } else if let Some(a) = any.downcast_ref::<Int32Array>() {
+                f64::from(a.value(i))
+            } else {
+                f64::NAN
+            }
+        };
+        let numeric = any.is::<Float64Array>()
+            || any.is::<Float32Array>()
+            || any.is::<Int64Array>()
+            || any.is::<Int32Array>();
+        if !numeric {
+            return Err(Error::parse(
+                path,
+                1,
+                format!("a numeric column `{name}`"),
+                format!("type {}", a.data_type()),
+            ));
+        }
+        nums.push((0..n).map(get).collect());
+    }
+    let it = col("interaction")?;
+    let strs: Vec<Option<String>> = if let Some(s) = it.as_any().downcast_ref::<StringArray>() {
+        s.iter().map(|v| v.map(str::to_string)).collect()
+    } else if let Some(s) = it.as_any().downcast_ref::<LargeStringArray>() {
+        s.iter().map(|v| v.map(str::to_string)).collect()
+    } else {
+        return Err(Error::parse(
+            path,
+            1,
+            "a string column `interaction`",
+            format!("type {}", it.data_type()),
+        ));
+    };
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let line = i as u64 + 2;
+        let ev = nums[0][i];
+        if !(ev.is_finite() && ev.fract() == 0.0) {
+            return Err(Error::parse(
+                path,
+                line,
+                "an integer in `event`",
+                format!("`{ev}`"),
+            ));
+        }
+        let s = strs[i].as_deref().unwrap_or("");
+        let interaction = parse_interaction(s)
+            .ok_or_else(|| Error::parse(path, line, INTERACTION_EXPECTED, format!("`{s}`")))?;
+        let d = Deposit {
+            event: ev as i64,
+            x_cm: nums[1][i],
+            y_cm: nums[2][i],
+            z_cm: nums[3][i],
+            t_ns: nums[4][i],
+            energy_kev: nums[5][i],
+            interaction,
+        };
+        check_deposit(&d, path, line)?;
+        out.push(d);
+    }
+    Ok(out)
+}
+
+/// Configuration of `fax-sim from-deposits`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FromDepositsConfig {
+    /// Master seed; the clusters of event `e` draw their quanta from
+    /// `hep_core::rng::stream(seed, e as u64)`, in time order.
+    pub seed: u64,
+    /// Deposits at most this far apart (cm) join a cluster (single linkage, as epix's DBSCAN
+    /// with `min_samples = 1`); epix's `micro_separation` default 0.005.
+    pub micro_separation_cm: f64,
+    /// Deposits of an event sorted in time start a new time group after a gap larger than this
+    /// (ns), epix's `micro_separation_time` default 10.
+    pub micro_separation_time_ns: f64,
+    /// Drift field, uniform (V/cm); 120 (XENON1T SR0).
+    pub field_v_per_cm: f64,
+    /// Liquid-xenon density (g/cm^3), 2.862.
+    pub density_g_per_cm3: f64,
+    /// NEST model parameters (NEST v2.4.5 defaults).
+    pub nest: NestModel,
+}
+
+impl Default for FromDepositsConfig {
+    fn default() -> Self {
+        Self {
+            seed: 0,
+            micro_separation_cm: 0.005,
+            micro_separation_time_ns: 10.0,
+            field_v_per_cm: 120.0,
+            density_g_per_cm3: DEFAULT_DENSITY_G_PER_CM3,
+            nest: NestModel::default(),
+        }
+    }
+}
+
+/// One cluster of deposits.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Cluster {
+    /// Event number.
+    pub event: i64,
+    /// Energy-weighted x (cm).
+    pub x_cm: f64,
+    /// Energy-weighted y (cm).
+    pub y_cm: f64,
+    /// Energy-weighted z (cm, negative below the gate).
+    pub z_cm: f64,
+    /// Energy-weighted time (ns).
+    pub t_ns: f64,
+    /// Summed energy (keV).
+    pub energy_kev: f64,
+    /// The interaction of the cluster's largest deposit (the first of equal ones).
+    pub interaction: Interaction,
+    /// Deposits merged.
+    pub n_deposits: usize,
+}
+
+fn find(parent: &mut [usize], mut i: usize) -> usize {
+    while parent[i] != i {
+        parent[i] = parent[parent[i]];
+        i = parent[i];
+    }
+    i
+}
+
+/// Clusters deposits per event as epix (`XENONnT/epix`, `epix/clustering.py`): per event the
+/// deposits are sorted by time and split where consecutive times differ by more than
+/// `micro_separation_time_ns` (`simple_1d_clustering`); within each time group, deposits at most
+/// `micro_separation_cm` apart are joined transitively (`_find_cluster`: DBSCAN, `min_samples =
+/// 1`); a cluster has the energy-weighted position and time and the summed energy (`cluster`).
+/// Clusters with zero summed energy are dropped (they have no quanta and no weighted position).
+///
+/// Returned ordered by event number, then by time group, then by the cluster's first deposit in
+/// time.
+///
+/// # Errors
+/// [`Error::Config`] for a negative or non-finite separation.
+pub fn cluster_deposits(deposits: &[Deposit], cfg: &FromDepositsConfig) -> Result<Vec<Cluster>> {
+    let (ds, dt) = (cfg.micro_separation_cm, cfg.micro_separation_time_ns);
+    if !(ds.is_finite() && ds >= 0.0 && dt.is_finite() && dt >= 0.0) {
+        return Err(Error::Config(format!(
+            "micro_separation_cm and micro_separation_time_ns: expected finite values >= 0, found {ds} cm, {dt} ns"
+        )));
+    }
+    let mut by_event: std::collections::BTreeMap<i64, Vec<usize>> = Default::default();
+    for (i, d) in deposits.iter().enumerate() {
+        by_event.entry(d.event).or_default().push(i);
+    }
+    let mut out = Vec::new();
+    for (event, mut idx) in by_event {
+        idx.sort_by(|&a, &b| deposits[a].t_ns.total_cmp(&deposits[b].t_ns));
+        let mut start = 0;
+        while start < idx.len() {
+            let mut end = start + 1;
+            while end < idx.len() && deposits[idx[end]].t_ns - deposits[idx[end - 1]].t_ns <= dt {
+                end += 1;
+            }
+            let group = &idx[start..end];
+            // Single-linkage in space: a sweep along x, pairs within ds joined.
+            let m = group.len();
+            let mut parent: Vec<usize> = (0..m).collect();
+            let mut by_x: Vec<usize> = (0..m).collect();
+            by_x.sort_by(|&a, &b| deposits[group[a]].x_cm.total_cmp(&deposits[group[b]].x_cm));
+            for (p, &a) in by_x.iter().enumerate() {
+                let da = &deposits[group[a]];
+                for &b in &by_x[p + 1..] {
+                    let db = &deposits[group[b]];
+                    if db.x_cm - da.x_cm > ds {
+                        break;
+                    }
+                    let d2 = (db.x_cm - da.x_cm).powi(2)
+                        + (db.y_cm - da.y_cm).powi(2)
+                        + (db.z_cm - da.z_cm).powi(2);
+                    if d2 <= ds * ds {
+                        let (ra, rb) = (find(&mut parent, a), find(&mut parent, b));
+                        if ra != rb {
+                            parent[ra.max(rb)] = ra.min(rb);
+                        }
+                    }
+                }
+            }
+            // Clusters in order of their first deposit in time.
+            let mut slot: Vec<Option<usize>> = vec![None; m];
+            let mut members: Vec<Vec<usize>> = Vec::new();
+            for (k, &g) in group.iter().enumerate() {
+                let r = find(&mut parent, k);
+                match slot[r] {
+                    Some(p) => members[p].push(g),
+                    None => {
+                        slot[r] = Some(members.len());
+                        members.push(vec![g]);
+                    }
+                }
+            }
+            for mem in members {
+                let e: f64 = mem.iter().map(|&i| deposits[i].energy_kev).sum();
+                if e <= 0.0 {
+                    continue;
+                }
+                let w = |f: fn(&Deposit) -> f64| {
+                    mem.iter()
+                        .map(|&i| f(&deposits[i]) * deposits[i].energy_kev)
+                        .sum::<f64>()
+                        / e
+                };
+                let main = mem.iter().copied().fold(mem[0], |best, i| {
+                    if deposits[i].energy_kev > deposits[best].energy_kev {
+                        i
+                    } else {
+                        best
+                    }
+                });
+                out.push(Cluster {
+                    event,
+                    x_cm: w(|d| d.x_cm),
+                    y_cm: w(|d| d.y_cm),
+                    z_cm: w(|d| d.z_cm),
+                    t_ns: w(|d| d.t_ns),
+                    energy_kev: e,
+                    interaction: deposits[main].interaction,
+                    n_deposits: mem.len(),
+                });
+            }
+            start = end;
+        }
+    }
+    Ok(out)
+}
+
+/// `from-deposits`: clusters ([`cluster_deposits`]) and one instruction row per cluster with
+/// `instruction = event`, `depth = -z` (the instruction's depth is positive below the gate), x, y
+/// and t of the cluster, S1 photons and S2 electrons one draw of [`NestModel::quanta`] of the
+/// cluster's energy and interaction at the configured field, recoil type NR for `nr` and ER
+/// otherwise, and `e_dep_kev`, `local_field_v_per_cm`, `n_excitons` filled in.
+///
+/// # Errors
+/// Those of [`cluster_deposits`]; [`Error::Config`] for a non-positive field or density; NEST's.
+pub fn from_deposits(deposits: &[Deposit], cfg: &FromDepositsConfig) -> Result<Vec<Instruction>> {
+    check_medium(cfg.field_v_per_cm, cfg.density_g_per_cm3)?;
+    let clusters = cluster_deposits(deposits, cfg)?;
+    let mut out = Vec::with_capacity(clusters.len());
+    let mut k = 0;
+    while k < clusters.len() {
+        let event = clusters[k].event;
+        let mut rng = hep_core::rng::stream(cfg.seed, event as u64);
+        while k < clusters.len() && clusters[k].event == event {
+            let c = &clusters[k];
+            let (p, el, ex) = deposit_quanta(
+                &cfg.nest,
+                c.interaction,
+                c.energy_kev,
+                cfg.field_v_per_cm,
+                cfg.density_g_per_cm3,
+                &mut rng,
+            )?;
+            let mut r = Instruction::new(
+                event,
+                recoil_type_of(c.interaction),
+                Some(c.x_cm),
+                Some(c.y_cm),
+                Some(-c.z_cm),
+                p,
+                el,
+                c.t_ns,
+            );
+            r.e_dep_kev = Some(c.energy_kev);
+            r.local_field_v_per_cm = Some(cfg.field_v_per_cm);
+            r.n_excitons = ex;
+            out.push(r);
+            k += 1;
+        }
+    }
+    Ok(out)
 }

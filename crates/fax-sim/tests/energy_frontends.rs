@@ -171,3 +171,145 @@ fn malformed_spectrum_csv_gives_located_errors() {
         }
     );
 }
+
+mod deposits {
+    use std::path::Path;
+
+    use fax_sim::deposits::{
+        FromDepositsConfig, cluster_deposits, from_deposits, parse_deposits_csv, read_deposits,
+    };
+    use fax_sim::instructions::RecoilType;
+    use fax_sim::yields::Interaction;
+
+    const HEADER: &str = "event,x,y,z,t,edep_keV,interaction\n";
+
+    fn rows(body: &str) -> Vec<fax_sim::deposits::Deposit> {
+        parse_deposits_csv(format!("{HEADER}{body}").as_bytes(), Path::new("deps.csv")).unwrap()
+    }
+
+    #[test]
+    fn close_deposits_merge_with_weighted_position() {
+        // 0.001 cm apart in x, 2 ns apart: one cluster of 3 + 1 keV.
+        let d = rows("4,1.000,2,-30,100,3,beta\n4,1.001,2,-30,102,1,gamma\n");
+        let cfg = FromDepositsConfig::default();
+        let c = cluster_deposits(&d, &cfg).unwrap();
+        assert_eq!(c.len(), 1);
+        let c = c[0];
+        assert_eq!((c.event, c.n_deposits), (4, 2));
+        assert!((c.energy_kev - 4.0).abs() < 1e-12);
+        assert!(
+            (c.x_cm - (3.0 * 1.000 + 1.001) / 4.0).abs() < 1e-12,
+            "{}",
+            c.x_cm
+        );
+        assert!((c.t_ns - 100.5).abs() < 1e-12);
+        assert_eq!((c.y_cm, c.z_cm), (2.0, -30.0));
+        assert_eq!(c.interaction, Interaction::Beta);
+        let inst = from_deposits(&d, &cfg).unwrap();
+        assert_eq!(inst.len(), 1);
+        let r = &inst[0];
+        assert_eq!((r.instruction, r.recoil_type), (4, RecoilType::Er));
+        assert_eq!(r.depth_cm, Some(30.0));
+        assert_eq!(r.e_dep_kev, Some(4.0));
+        assert_eq!(r.t_ns, 100.5);
+        assert!(r.s1_photons > 0 && r.s2_electrons > 0);
+        // Reproducible: the same rows again.
+        assert_eq!(from_deposits(&d, &cfg).unwrap(), inst);
+    }
+
+    #[test]
+    fn far_or_late_deposits_stay_apart() {
+        let cfg = FromDepositsConfig::default();
+        // 1 cm apart at the same time.
+        let d = rows("0,0,0,-10,0,5,nr\n0,1,0,-10,0,5,nr\n");
+        let c = cluster_deposits(&d, &cfg).unwrap();
+        assert_eq!(c.len(), 2);
+        let inst = from_deposits(&d, &cfg).unwrap();
+        assert_eq!(inst.len(), 2);
+        assert!(
+            inst.iter()
+                .all(|r| r.recoil_type == RecoilType::Nr && r.instruction == 0)
+        );
+        // Same place, 1 us apart: two rows, in time order.
+        let d = rows("1,0,0,-10,1000,5,beta\n1,0,0,-10,0,7,beta\n");
+        let inst = from_deposits(&d, &cfg).unwrap();
+        assert_eq!(inst.len(), 2);
+        assert_eq!((inst[0].t_ns, inst[1].t_ns), (0.0, 1000.0));
+        assert_eq!(
+            (inst[0].e_dep_kev, inst[1].e_dep_kev),
+            (Some(7.0), Some(5.0))
+        );
+        // A chain: a-b and b-c within 0.004 cm, a-c 0.008 cm apart: one cluster (single linkage).
+        let d =
+            rows("2,0,0,-5,0,1,er\n2,0.004,0,-5,0,1,er\n2,0.008,0,-5,0,1,er\n3,0,0,-5,0,1,er\n");
+        let c = cluster_deposits(&d, &cfg).unwrap();
+        assert_eq!(c.len(), 2);
+        assert_eq!((c[0].event, c[0].n_deposits, c[1].event), (2, 3, 3));
+        assert_eq!(c[0].interaction, Interaction::ErWeighted);
+    }
+
+    #[test]
+    fn malformed_deposit_rows_give_located_errors() {
+        let cases = [
+            (
+                "0,abc,0,-1,0,1,beta\n",
+                "deps.csv:2: expected a number in `x` (cm), found `abc`",
+            ),
+            (
+                "0,0,0,-1,0,1,beta\n0,0,0,-1,0,1,muon\n",
+                "deps.csv:3: expected an interaction beta, gamma, er or nr, found `muon`",
+            ),
+            ("0,0,0,-1,0,-1,beta\n", "deps.csv:2: expected edep_keV >= 0"),
+            (
+                "x,0,0,-1,0,1,beta\n",
+                "deps.csv:2: expected an integer in `event`",
+            ),
+            ("0,0,0,-1,0,1\n", "deps.csv:2: expected 7 fields"),
+        ];
+        for (body, want) in cases {
+            let e = parse_deposits_csv(format!("{HEADER}{body}").as_bytes(), Path::new("deps.csv"))
+                .unwrap_err();
+            assert!(e.to_string().contains(want), "{e} (wanted {want})");
+        }
+        let e =
+            parse_deposits_csv(b"event,x,y,z,t,interaction\n", Path::new("deps.csv")).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("deps.csv:1: expected a column `edep_keV`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn parquet_deposits_read_like_csv() {
+        use std::sync::Arc;
+
+        use arrow_array::{Float64Array, Int64Array, RecordBatch, StringArray};
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("deps.parquet");
+        let f = |v: &[f64]| Arc::new(Float64Array::from(v.to_vec())) as arrow_array::ArrayRef;
+        let b = RecordBatch::try_from_iter([
+            (
+                "event",
+                Arc::new(Int64Array::from(vec![0, 0])) as arrow_array::ArrayRef,
+            ),
+            ("x", f(&[0.0, 0.001])),
+            ("y", f(&[0.0, 0.0])),
+            ("z", f(&[-3.0, -3.0])),
+            ("t", f(&[0.0, 0.0])),
+            ("edep_keV", f(&[1.0, 1.0])),
+            (
+                "interaction",
+                Arc::new(StringArray::from(vec!["nr", "bad"])),
+            ),
+        ])
+        .unwrap();
+        hep_core::io::write_parquet(&p, &[b]).unwrap();
+        let e = read_deposits(&p).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains(&format!("{}:3: expected an interaction", p.display())),
+            "{e}"
+        );
+    }
+}
