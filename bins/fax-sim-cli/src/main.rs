@@ -298,6 +298,15 @@ enum Command {
         #[command(flatten)]
         cfg: ConfigArgs,
     },
+    /// NEST v2 light and charge yields per keV against energy (beta and NR at 100, 500 and
+    /// 1000 V/cm; PNG + CSV each).
+    PlotYields {
+        /// Output directory.
+        #[arg(long, short)]
+        output: PathBuf,
+        #[command(flatten)]
+        cfg: ConfigArgs,
+    },
     /// Draw the summed top/bottom waveform of one event with its truth peaks (PNG or SVG + CSV).
     PlotEvent {
         /// simulate output directory.
@@ -1031,6 +1040,16 @@ fn run() -> Result<()> {
                 println!("no --matched: position_observed_true and efficiency not drawn");
             }
             for f in files {
+                println!("wrote {}", f.display());
+            }
+        }
+        Command::PlotYields { output, cfg } => {
+            let config: fax_sim::yield_plots::YieldPlotConfig =
+                load_config(cfg.config.as_deref(), &MatchOverrides::default())?;
+            if cfg.print_config {
+                return print_config(&config);
+            }
+            for f in fax_sim::yield_plots::plot_yields(&config, &output)? {
                 println!("wrote {}", f.display());
             }
         }

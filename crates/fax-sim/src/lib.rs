@@ -27,6 +27,7 @@
 //! | [`process`] | `process`: pax hit finding, clustering, peak properties, classification, interactions; hax minitrees |
 //! | [`matching`] | `match`: peak-level truth matching, efficiencies and biases; the production's SortTruth + MergeTruth (`--compat`) |
 //! | [`check_plots`] | `plot`: cS1-cS2, S2 width against drift time, observed against true position, efficiency |
+//! | [`yield_plots`] | `plot-yields`: NEST v2 light and charge yields per keV against energy, beta and NR, several fields |
 //! | [`production`] | productions: production ids through every stage, resumable, sharded |
 //! | [`pipeline`] | the demo job |
 //!
@@ -65,6 +66,7 @@ pub mod s1;
 pub mod s2;
 pub mod simulate;
 pub mod truth;
+pub mod yield_plots;
 pub mod yields;
 
 pub use error::{Error, Result};

@@ -313,3 +313,36 @@ mod deposits {
         );
     }
 }
+
+#[test]
+fn yield_plots_write_images_and_csvs() {
+    use fax_sim::yield_plots::{YIELD_IMAGES, YieldPlotConfig, plot_yields};
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = YieldPlotConfig {
+        width: 400,
+        height: 300,
+        ..YieldPlotConfig::default()
+    };
+    let files = plot_yields(&cfg, dir.path()).unwrap();
+    assert_eq!(files.len(), 8);
+    for img in YIELD_IMAGES {
+        let p = dir.path().join(img);
+        assert!(std::fs::metadata(&p).unwrap().len() > 1000, "{img}");
+        let mut rdr = csv::Reader::from_path(p.with_extension("csv")).unwrap();
+        let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
+        // 3 fields x 81 energies.
+        assert_eq!(rows.len(), 3 * 81, "{img}");
+    }
+    // The 10 keV beta point at 100 V/cm is NEST's mean photons over 10 keV.
+    let mut rdr = csv::Reader::from_path(dir.path().join("light_yield_beta.csv")).unwrap();
+    let row = rdr
+        .records()
+        .map(Result::unwrap)
+        .find(|r| &r[1] == "100.0" && (r[2].parse::<f64>().unwrap() - 10.0).abs() < 1e-9)
+        .unwrap();
+    let y = NestModel::default()
+        .mean_yields(Interaction::Beta, 10.0, 100.0, 2.862)
+        .unwrap();
+    let got: f64 = row[3].parse().unwrap();
+    assert!((got - y.photon_yield / 10.0).abs() < 1e-6 * got, "{got}");
+}
