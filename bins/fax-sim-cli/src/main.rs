@@ -307,6 +307,18 @@ enum Command {
         #[command(flatten)]
         cfg: ConfigArgs,
     },
+    /// The S1-S2 band: an ER (flat 0-20 keV) and an NR (flat 0-60 keV) fake production through
+    /// simulate and process, log10(cS2/cS1) against cS1 (band.png + band.csv).
+    PlotBand {
+        /// Output directory (er/, nr/ productions, band.png, band.csv).
+        #[arg(long, short)]
+        output: PathBuf,
+        /// Events per sample (default 2000).
+        #[arg(long)]
+        events: Option<u64>,
+        #[command(flatten)]
+        cfg: ConfigArgs,
+    },
     /// Draw the summed top/bottom waveform of one event with its truth peaks (PNG or SVG + CSV).
     PlotEvent {
         /// simulate output directory.
@@ -1050,6 +1062,27 @@ fn run() -> Result<()> {
                 return print_config(&config);
             }
             for f in fax_sim::yield_plots::plot_yields(&config, &output)? {
+                println!("wrote {}", f.display());
+            }
+        }
+        Command::PlotBand {
+            output,
+            events,
+            cfg,
+        } => {
+            let mut o = toml::Table::new();
+            if let Some(n) = events {
+                o.insert(
+                    "n_events".into(),
+                    toml::Value::Integer(i64::try_from(n).context("--events must be below 2^63")?),
+                );
+            }
+            let config: fax_sim::yield_plots::BandPlotConfig =
+                load_config(cfg.config.as_deref(), &o)?;
+            if cfg.print_config {
+                return print_config(&config);
+            }
+            for f in fax_sim::yield_plots::plot_band(&config, &output, &Bar::new())? {
                 println!("wrote {}", f.display());
             }
         }

@@ -27,7 +27,7 @@
 //! | [`process`] | `process`: pax hit finding, clustering, peak properties, classification, interactions; hax minitrees |
 //! | [`matching`] | `match`: peak-level truth matching, efficiencies and biases; the production's SortTruth + MergeTruth (`--compat`) |
 //! | [`check_plots`] | `plot`: cS1-cS2, S2 width against drift time, observed against true position, efficiency |
-//! | [`yield_plots`] | `plot-yields`: NEST v2 light and charge yields per keV against energy, beta and NR, several fields |
+//! | [`yield_plots`] | `plot-yields`: NEST v2 light and charge yields per keV against energy, beta and NR, several fields; `plot-band`: the S1-S2 band of ER and NR fake productions |
 //! | [`production`] | productions: production ids through every stage, resumable, sharded |
 //! | [`pipeline`] | the demo job |
 //!

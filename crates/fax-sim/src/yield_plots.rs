@@ -10,6 +10,9 @@
 //! | `light_yield_nr.png` | NR photons per keV | the same |
 //! | `charge_yield_nr.png` | NR electrons per keV | the same |
 //!
+//! `fax-sim plot-band` ([`plot_band`]): the S1-S2 band, log10(cS2/cS1) against cS1, of an ER and
+//! an NR fake production (energy front end, simulate, process, match).
+//!
 //! The energy axis is log10(E / keV) (the plotting layer has no logarithmic x axis), from
 //! `energy_min_kev` to `energy_max_kev` with `points_per_decade` energies per decade. Each CSV
 //! is written atomically beside its PNG with the `csv` crate.
@@ -251,4 +254,221 @@ mod tests {
             .is_err()
         );
     }
+}
+
+/// Options of `fax-sim plot-band`: the S1-S2 band of an ER and an NR fake sample.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BandPlotConfig {
+    /// Events per sample.
+    pub n_events: u64,
+    /// Production ids per sample (the events are split among them).
+    pub n_ids: u64,
+    /// Master seed of both productions.
+    pub seed: u64,
+    /// Drift field of the NEST quanta (V/cm).
+    pub field_v_per_cm: f64,
+    /// ER sample: NEST model and spectrum.
+    pub er_interaction: Interaction,
+    /// ER spectrum (flat 0-20 keV).
+    pub er_spectrum: crate::deposits::EnergySpectrum,
+    /// NR spectrum (flat 0-60 keV).
+    pub nr_spectrum: crate::deposits::EnergySpectrum,
+    /// Width of the cS1 bins of the median lines (pe).
+    pub median_bin_pe: f64,
+    /// Image width (pixels).
+    pub width: u32,
+    /// Image height (pixels).
+    pub height: u32,
+}
+
+impl Default for BandPlotConfig {
+    fn default() -> Self {
+        use crate::deposits::EnergySpectrum;
+        Self {
+            n_events: 2000,
+            n_ids: 2,
+            seed: 1,
+            field_v_per_cm: 120.0,
+            er_interaction: Interaction::Beta,
+            er_spectrum: EnergySpectrum::Flat {
+                energy_min_kev: 0.0,
+                energy_max_kev: 20.0,
+            },
+            nr_spectrum: EnergySpectrum::Flat {
+                energy_min_kev: 0.0,
+                energy_max_kev: 60.0,
+            },
+            median_bin_pe: 5.0,
+            width: 1000,
+            height: 700,
+        }
+    }
+}
+
+/// One event of the band: sample (`er` or `nr`), event number, cS1 and cS2 (pe).
+type BandPoint = (&'static str, i64, f64, f64);
+
+/// Median of log10(cS2/cS1) per cS1 bin of `width` pe (bins with at least 10 events), at the bin
+/// centres.
+fn medians(pts: &[(f64, f64)], width: f64) -> Vec<(f64, f64)> {
+    let mut bins: std::collections::BTreeMap<i64, Vec<f64>> = Default::default();
+    for &(x, y) in pts {
+        bins.entry((x / width).floor() as i64).or_default().push(y);
+    }
+    bins.into_iter()
+        .filter(|(_, v)| v.len() >= 10)
+        .map(|(k, mut v)| {
+            v.sort_by(f64::total_cmp);
+            let n = v.len();
+            let m = if n % 2 == 1 {
+                v[n / 2]
+            } else {
+                0.5 * (v[n / 2 - 1] + v[n / 2])
+            };
+            ((k as f64 + 0.5) * width, m)
+        })
+        .collect()
+}
+
+/// `fax-sim plot-band`: runs an ER and an NR fake production (create-fake with the energy front
+/// end, simulate, process, match) under `dir/er` and `dir/nr`, then draws `band.png`: log10(cS2 /
+/// cS1) against cS1 of the main interaction (`Corrections` minitree) of both samples, with the
+/// median per `median_bin_pe` bin as lines; `band.csv` holds `sample, event_number, cs1_pe,
+/// cs2_pe, log10_cs2_over_cs1` (events with positive cS1 and cS2 only).
+///
+/// # Errors
+/// Configuration errors; a failed production id; table, plot and I/O errors.
+pub fn plot_band(
+    cfg: &BandPlotConfig,
+    dir: &Path,
+    progress: &dyn hep_core::progress::Progress,
+) -> Result<Vec<PathBuf>> {
+    use crate::production::{Production, run_production};
+    if cfg.n_ids == 0 || cfg.n_events < cfg.n_ids || !(cfg.median_bin_pe > 0.0) {
+        return Err(Error::Config(format!(
+            "plot-band: expected n_events >= n_ids >= 1 and median_bin_pe > 0, found {} events, {} ids, {} pe",
+            cfg.n_events, cfg.n_ids, cfg.median_bin_pe
+        )));
+    }
+    let mut pts: Vec<BandPoint> = Vec::new();
+    for (sample, interaction, spectrum) in [
+        ("er", cfg.er_interaction, &cfg.er_spectrum),
+        ("nr", Interaction::Nr, &cfg.nr_spectrum),
+    ] {
+        let fake = crate::fake::FakeConfig {
+            number_event_per_job: cfg.n_events / cfg.n_ids,
+            energy: Some(crate::deposits::EnergyConfig {
+                interaction,
+                spectrum: spectrum.clone(),
+                field_v_per_cm: cfg.field_v_per_cm,
+                density_g_per_cm3: crate::deposits::DEFAULT_DENSITY_G_PER_CM3,
+                nest: NestModel::default(),
+            }),
+            ..crate::fake::FakeConfig::default()
+        };
+        let mut t = toml::Table::new();
+        t.insert("name".into(), format!("Fax_Band_{sample}").into());
+        t.insert("number_job".into(), toml::Value::Integer(cfg.n_ids as i64));
+        t.insert("seed".into(), toml::Value::Integer(cfg.seed as i64));
+        t.insert(
+            "fake".into(),
+            toml::Value::try_from(&fake).map_err(|e| Error::Config(e.to_string()))?,
+        );
+        let prod = Production::from_toml(
+            &toml::to_string(&t).map_err(|e| Error::Config(e.to_string()))?,
+            "the band production",
+        )?;
+        let out = dir.join(sample);
+        let run = run_production(&prod, &out, None, progress)?;
+        if let Some(e) = run.failed.first() {
+            return Err(Error::InvalidArgument(format!(
+                "{sample} sample: {} failed in {}: {}",
+                e.production_id,
+                e.stage.name(),
+                e.error_message
+            )));
+        }
+        let path = out
+            .join(&prod.configurations[0].name)
+            .join("Corrections.parquet");
+        let table = hep_core::io::read_parquet_table(&path)?;
+        let ev = hep_core::io::column_i64(&table, "event_number")?;
+        let cs1 = hep_core::io::column_f64(&table, "cs1")?;
+        let cs2 = hep_core::io::column_f64(&table, "cs2")?;
+        use arrow_array::Array;
+        for i in 0..table.num_rows() {
+            if cs1.is_null(i) || cs2.is_null(i) {
+                continue;
+            }
+            let (a, b) = (cs1.value(i), cs2.value(i));
+            if a.is_finite() && b.is_finite() && a > 0.0 && b > 0.0 {
+                pts.push((sample, ev.value(i), a, b));
+            }
+        }
+    }
+    let img = dir.join("band.png");
+    let csv_path = img.with_extension("csv");
+    {
+        let f = hep_core::io::AtomicFile::create(&csv_path)?;
+        let mut w = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::Any(b'\n'))
+            .from_writer(f);
+        let io = |e: csv::Error| Error::io(&csv_path, std::io::Error::other(e));
+        w.write_record([
+            "sample",
+            "event_number",
+            "cs1_pe",
+            "cs2_pe",
+            "log10_cs2_over_cs1",
+        ])
+        .map_err(io)?;
+        for p in &pts {
+            w.write_record([
+                p.0.to_string(),
+                p.1.to_string(),
+                py_float(p.2),
+                py_float(p.3),
+                py_float((p.3 / p.2).log10()),
+            ])
+            .map_err(io)?;
+        }
+        let f = w
+            .into_inner()
+            .map_err(|e| Error::io(&csv_path, std::io::Error::other(e.to_string())))?;
+        f.commit()?;
+    }
+    let series = |s: &str| -> Vec<(f64, f64)> {
+        pts.iter()
+            .filter(|p| p.0 == s)
+            .map(|p| (p.2, (p.3 / p.2).log10()))
+            .collect()
+    };
+    let (er, nr) = (series("er"), series("nr"));
+    let markers = vec![
+        Series::new(
+            format!("ER ({}), {} events", cfg.er_interaction, er.len()),
+            er.clone(),
+        ),
+        Series::new(format!("NR, {} events", nr.len()), nr.clone()),
+    ];
+    // Lines share colour i with marker set i: two empty lines first, so that the medians get
+    // colours of their own and stay visible over the markers.
+    let lines = vec![
+        Series::new("", Vec::new()),
+        Series::new("", Vec::new()),
+        Series::new("ER median", medians(&er, cfg.median_bin_pe)),
+        Series::new("NR median", medians(&nr, cfg.median_bin_pe)),
+    ];
+    let opts = PlotOptions::new(
+        format!(
+            "S1-S2 band: ER ({}) {} keV, NR {} keV, {} V/cm",
+            cfg.er_interaction, cfg.er_spectrum, cfg.nr_spectrum, cfg.field_v_per_cm
+        ),
+        "cS1 (pe)",
+        "log10(cS2 / cS1)",
+    )
+    .with_size(cfg.width, cfg.height);
+    hep_core::plot::scatter_series(&img, &markers, &lines, &opts)?;
+    Ok(vec![img, csv_path])
 }

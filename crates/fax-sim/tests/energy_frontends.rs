@@ -346,3 +346,43 @@ fn yield_plots_write_images_and_csvs() {
     let got: f64 = row[3].parse().unwrap();
     assert!((got - y.photon_yield / 10.0).abs() < 1e-6 * got, "{got}");
 }
+
+/// A tiny band: both samples through the production, the CSV and image written, ER above NR on
+/// average in log10(cS2/cS1).
+#[test]
+fn band_plot_runs_a_small_production() {
+    use fax_sim::yield_plots::{BandPlotConfig, plot_band};
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = BandPlotConfig {
+        n_events: 60,
+        n_ids: 1,
+        er_spectrum: EnergySpectrum::Flat {
+            energy_min_kev: 5.0,
+            energy_max_kev: 15.0,
+        },
+        nr_spectrum: EnergySpectrum::Flat {
+            energy_min_kev: 20.0,
+            energy_max_kev: 40.0,
+        },
+        width: 400,
+        height: 300,
+        ..BandPlotConfig::default()
+    };
+    let files = plot_band(&cfg, dir.path(), &hep_core::progress::NoProgress).unwrap();
+    assert_eq!(files.len(), 2);
+    let mut rdr = csv::Reader::from_path(&files[1]).unwrap();
+    let (mut er, mut nr) = (Vec::new(), Vec::new());
+    for r in rdr.records() {
+        let r = r.unwrap();
+        let v: f64 = r[4].parse().unwrap();
+        if &r[0] == "er" {
+            er.push(v)
+        } else {
+            nr.push(v)
+        }
+    }
+    assert!(er.len() > 30 && nr.len() > 30, "{} {}", er.len(), nr.len());
+    let (me, _) = mean_sd(&er);
+    let (mn, _) = mean_sd(&nr);
+    assert!(me > mn + 0.1, "ER {me}, NR {mn}");
+}
