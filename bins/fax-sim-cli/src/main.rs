@@ -197,6 +197,47 @@ enum Command {
         /// Reproduce the original: `all` or fv-unclipped, s2-time-offset.
         #[arg(long, value_name = "LIST")]
         compat: Option<String>,
+        /// Energy front end: draw each event's energy from `flat:MIN_KEV,MAX_KEV` or a listed
+        /// spectrum FILE.csv (`energy_kev,weight`) and its S1 photons and S2 electrons from NEST
+        /// v2 (needs --interaction and --field-v-per-cm, or an [energy] table in --config).
+        #[arg(long, value_name = "flat:MIN,MAX|FILE.csv")]
+        energy_spectrum: Option<String>,
+        /// NEST model of the energy front end: beta, gamma, er (NEST's weighted ER), nr.
+        #[arg(long, value_name = "KIND")]
+        interaction: Option<String>,
+        /// Drift field of the energy front end (V/cm, uniform).
+        #[arg(long, value_name = "V_PER_CM")]
+        field_v_per_cm: Option<f64>,
+        /// Liquid-xenon density of the energy front end (g/cm^3; default 2.862).
+        #[arg(long, value_name = "G_PER_CM3")]
+        density: Option<f64>,
+        #[command(flatten)]
+        cfg: ConfigArgs,
+    },
+    /// Instructions from energy deposits (CSV or Parquet: event, x, y, z, t, edep_keV,
+    /// interaction; cm, ns, keV), clustered per event as epix and given NEST v2 quanta.
+    FromDeposits {
+        /// Deposit table (.csv or .parquet); z negative below the gate (depth = -z).
+        #[arg(long, short)]
+        input: PathBuf,
+        /// Output instruction file (.csv or .parquet).
+        #[arg(long, short)]
+        output: PathBuf,
+        /// Seed (default 0); event e draws from stream (seed, e).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Drift field (V/cm, uniform; default 120).
+        #[arg(long, value_name = "V_PER_CM")]
+        field_v_per_cm: Option<f64>,
+        /// Liquid-xenon density (g/cm^3; default 2.862).
+        #[arg(long, value_name = "G_PER_CM3")]
+        density: Option<f64>,
+        /// Deposits closer than this merge (cm; default 0.005, epix's).
+        #[arg(long, value_name = "CM")]
+        micro_separation_cm: Option<f64>,
+        /// Time gap that separates deposits (ns; default 10, epix's).
+        #[arg(long, value_name = "NS")]
+        micro_separation_time_ns: Option<f64>,
         #[command(flatten)]
         cfg: ConfigArgs,
     },
@@ -254,6 +295,27 @@ enum Command {
         /// Output directory.
         #[arg(long, short)]
         output: PathBuf,
+        #[command(flatten)]
+        cfg: ConfigArgs,
+    },
+    /// NEST v2 light and charge yields per keV against energy (beta and NR at 100, 500 and
+    /// 1000 V/cm; PNG + CSV each).
+    PlotYields {
+        /// Output directory.
+        #[arg(long, short)]
+        output: PathBuf,
+        #[command(flatten)]
+        cfg: ConfigArgs,
+    },
+    /// The S1-S2 band: an ER (flat 0-20 keV) and an NR (flat 0-60 keV) fake production through
+    /// simulate and process, log10(cS2/cS1) against cS1 (band.png + band.csv).
+    PlotBand {
+        /// Output directory (er/, nr/ productions, band.png, band.csv).
+        #[arg(long, short)]
+        output: PathBuf,
+        /// Events per sample (default 2000).
+        #[arg(long)]
+        events: Option<u64>,
         #[command(flatten)]
         cfg: ConfigArgs,
     },
@@ -459,6 +521,47 @@ struct FakeOverrides {
     fv: Option<FiducialVolume>,
     #[serde(skip_serializing_if = "Option::is_none")]
     compat: Option<FakeCompat>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    energy: Option<toml::Table>,
+}
+
+/// The `[energy]` keys given on the command line (`None` when none is).
+fn energy_overrides(
+    spectrum: Option<&str>,
+    interaction: Option<&str>,
+    field_v_per_cm: Option<f64>,
+    density: Option<f64>,
+) -> Result<Option<toml::Table>> {
+    let mut t = toml::Table::new();
+    if let Some(s) = spectrum {
+        let s: fax_sim::deposits::EnergySpectrum = s.parse()?;
+        t.insert("spectrum".into(), toml::Value::try_from(s)?);
+    }
+    if let Some(i) = interaction {
+        let i: fax_sim::yields::Interaction = i.parse()?;
+        t.insert("interaction".into(), toml::Value::try_from(i)?);
+    }
+    if let Some(f) = field_v_per_cm {
+        t.insert("field_v_per_cm".into(), toml::Value::Float(f));
+    }
+    if let Some(d) = density {
+        t.insert("density_g_per_cm3".into(), toml::Value::Float(d));
+    }
+    Ok((!t.is_empty()).then_some(t))
+}
+
+#[derive(Serialize, Default)]
+struct DepositOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seed: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field_v_per_cm: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    density_g_per_cm3: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    micro_separation_cm: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    micro_separation_time_ns: Option<f64>,
 }
 
 #[derive(Serialize, Default)]
@@ -720,11 +823,21 @@ fn run() -> Result<()> {
             recoil_type,
             fv,
             compat,
+            energy_spectrum,
+            interaction,
+            field_v_per_cm,
+            density,
             cfg,
         } => {
             let mut o = FakeOverrides {
                 seed,
                 number_event_per_job: events,
+                energy: energy_overrides(
+                    energy_spectrum.as_deref(),
+                    interaction.as_deref(),
+                    field_v_per_cm,
+                    density,
+                )?,
                 ..Default::default()
             };
             if let Some(c) = correlated {
@@ -771,12 +884,58 @@ fn run() -> Result<()> {
             let mut m = hep_core::manifest::Manifest::start("fax-sim", env!("CARGO_PKG_VERSION"))
                 .with_configuration(&config)?;
             m.add_seed("master", config.seed);
+            if let Some(fax_sim::deposits::EnergyConfig {
+                spectrum: fax_sim::deposits::EnergySpectrum::Listed { path },
+                ..
+            }) = &config.energy
+            {
+                m.add_input(path)?;
+            }
             m.add_output(&output)?;
             m.finish();
             m.write_sidecar(&output)?;
             println!(
                 "wrote {} instruction rows to {}",
                 rows.len(),
+                output.display()
+            );
+        }
+        Command::FromDeposits {
+            input,
+            output,
+            seed,
+            field_v_per_cm,
+            density,
+            micro_separation_cm,
+            micro_separation_time_ns,
+            cfg,
+        } => {
+            let o = DepositOverrides {
+                seed,
+                field_v_per_cm,
+                density_g_per_cm3: density,
+                micro_separation_cm,
+                micro_separation_time_ns,
+            };
+            let config: fax_sim::deposits::FromDepositsConfig =
+                load_config(cfg.config.as_deref(), &o)?;
+            if cfg.print_config {
+                return print_config(&config);
+            }
+            let deposits = fax_sim::deposits::read_deposits(&input)?;
+            let rows = fax_sim::deposits::from_deposits(&deposits, &config)?;
+            write_instructions(&output, &rows)?;
+            let mut m = hep_core::manifest::Manifest::start("fax-sim", env!("CARGO_PKG_VERSION"))
+                .with_configuration(&config)?;
+            m.add_seed("master", config.seed);
+            m.add_input(&input)?;
+            m.add_output(&output)?;
+            m.finish();
+            m.write_sidecar(&output)?;
+            println!(
+                "wrote {} instruction rows ({} deposits) to {}",
+                rows.len(),
+                deposits.len(),
                 output.display()
             );
         }
@@ -893,6 +1052,37 @@ fn run() -> Result<()> {
                 println!("no --matched: position_observed_true and efficiency not drawn");
             }
             for f in files {
+                println!("wrote {}", f.display());
+            }
+        }
+        Command::PlotYields { output, cfg } => {
+            let config: fax_sim::yield_plots::YieldPlotConfig =
+                load_config(cfg.config.as_deref(), &MatchOverrides::default())?;
+            if cfg.print_config {
+                return print_config(&config);
+            }
+            for f in fax_sim::yield_plots::plot_yields(&config, &output)? {
+                println!("wrote {}", f.display());
+            }
+        }
+        Command::PlotBand {
+            output,
+            events,
+            cfg,
+        } => {
+            let mut o = toml::Table::new();
+            if let Some(n) = events {
+                o.insert(
+                    "n_events".into(),
+                    toml::Value::Integer(i64::try_from(n).context("--events must be below 2^63")?),
+                );
+            }
+            let config: fax_sim::yield_plots::BandPlotConfig =
+                load_config(cfg.config.as_deref(), &o)?;
+            if cfg.print_config {
+                return print_config(&config);
+            }
+            for f in fax_sim::yield_plots::plot_band(&config, &output, &Bar::new())? {
                 println!("wrote {}", f.display());
             }
         }

@@ -33,6 +33,7 @@ use std::path::Path;
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
+use crate::deposits::{EnergyConfig, EnergyFrontEnd};
 use crate::error::{Error, Result};
 use crate::instructions::{Instruction, RecoilType};
 
@@ -185,6 +186,11 @@ pub struct FakeConfig {
     pub tpc_radius_cm: f64,
     /// Compatibility switches.
     pub compat: FakeCompat,
+    /// Energy front end (`--energy-spectrum`): when set, each event's S1 photons and S2 electrons
+    /// are NEST quanta of an energy drawn from this spectrum instead of the uniform integer
+    /// ranges, and the recoil type follows the interaction (NR for `nr`, else ER).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub energy: Option<EnergyConfig>,
 }
 
 impl Default for FakeConfig {
@@ -204,6 +210,7 @@ impl Default for FakeConfig {
             tpc_length_cm: 96.9,
             tpc_radius_cm: 47.9,
             compat: FakeCompat::default(),
+            energy: None,
         }
     }
 }
@@ -219,23 +226,33 @@ fn check_range(lo: u64, hi: u64, what: &str) -> Result<()> {
 
 /// Generates the instructions of `create-fake`.
 ///
+/// With [`FakeConfig::energy`], each event draws (after its position) an energy from the spectrum
+/// and its NEST quanta ([`crate::deposits`]); the rows also carry `e_dep_kev`,
+/// `local_field_v_per_cm` and `n_excitons`.
+///
 /// # Errors
-/// [`Error::Config`] for empty quanta ranges or a volume with no room inside the TPC.
+/// [`Error::Config`] for empty quanta ranges or a volume with no room inside the TPC; those of
+/// [`EnergyFrontEnd::new`] and NEST's for an energy front end.
 pub fn create_fake(cfg: &FakeConfig) -> Result<Vec<Instruction>> {
-    if matches!(
-        cfg.correlated,
-        Correlated::True | Correlated::False | Correlated::S1
-    ) {
+    let front = cfg.energy.as_ref().map(EnergyFrontEnd::new).transpose()?;
+    if front.is_none()
+        && matches!(
+            cfg.correlated,
+            Correlated::True | Correlated::False | Correlated::S1
+        )
+    {
         check_range(
             cfg.photon_number_low,
             cfg.photon_number_high,
             "photon_number",
         )?;
     }
-    if matches!(
-        cfg.correlated,
-        Correlated::True | Correlated::False | Correlated::S2
-    ) {
+    if front.is_none()
+        && matches!(
+            cfg.correlated,
+            Correlated::True | Correlated::False | Correlated::S2
+        )
+    {
         check_range(
             cfg.electron_number_low,
             cfg.electron_number_high,
@@ -298,12 +315,23 @@ pub fn create_fake(cfg: &FakeConfig) -> Result<Vec<Instruction>> {
                 found
             }
         };
-        let s1 = rng.random_range(
-            cfg.photon_number_low..cfg.photon_number_high.max(cfg.photon_number_low + 1),
-        );
-        let s2 = rng.random_range(
-            cfg.electron_number_low..cfg.electron_number_high.max(cfg.electron_number_low + 1),
-        );
+        let (s1, s2, energy) = match &front {
+            Some(f) => {
+                let (e, p, el, ex) = f.draw(&mut rng)?;
+                (p, el, Some((e, f.field_v_per_cm(), ex)))
+            }
+            None => (
+                rng.random_range(
+                    cfg.photon_number_low..cfg.photon_number_high.max(cfg.photon_number_low + 1),
+                ),
+                rng.random_range(
+                    cfg.electron_number_low
+                        ..cfg.electron_number_high.max(cfg.electron_number_low + 1),
+                ),
+                None,
+            ),
+        };
+        let recoil_type = front.as_ref().map_or(cfg.recoil_type, |f| f.recoil_type());
         let t = cfg.event_time_ns;
         let t_s2 = if cfg.compat.s2_time_offset {
             t + depth / cfg.compat_drift_velocity_cm_per_us
@@ -311,16 +339,22 @@ pub fn create_fake(cfg: &FakeConfig) -> Result<Vec<Instruction>> {
             t
         };
         let row = |s1: u64, s2: u64, t: f64| {
-            Instruction::new(
+            let mut r = Instruction::new(
                 ev as i64,
-                cfg.recoil_type,
+                recoil_type,
                 Some(x),
                 Some(y),
                 Some(depth),
                 s1,
                 s2,
                 t,
-            )
+            );
+            if let Some((e, f, ex)) = energy {
+                r.e_dep_kev = Some(e);
+                r.local_field_v_per_cm = Some(f);
+                r.n_excitons = ex;
+            }
+            r
         };
         match cfg.correlated {
             Correlated::True => out.push(row(s1, s2, t)),

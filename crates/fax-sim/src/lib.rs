@@ -15,6 +15,7 @@
 //! | [`yields`] | NEST v2 mean yields and quanta draws of liquid xenon from energies (keV) |
 //! | [`instructions`] | the pax instruction CSV and its Parquet form, event grouping |
 //! | [`fake`] | `create-fake` (CreateFake) and `from-minitree` (CreateFakeFromPickle) |
+//! | [`deposits`] | energy front ends: `create-fake --energy-spectrum` (spectra, NEST quanta) and `from-deposits` (epix-like clustering of energy deposits) |
 //! | [`maps`] | pax's IDW interpolating maps, their grid form, the gas-gap warping map |
 //! | [`detector`] | channel table, SPE spectra, PMT afterpulse tables |
 //! | [`s1`], [`s2`] | S1 timing; drift, diffusion and electroluminescence |
@@ -26,6 +27,7 @@
 //! | [`process`] | `process`: pax hit finding, clustering, peak properties, classification, interactions; hax minitrees |
 //! | [`matching`] | `match`: peak-level truth matching, efficiencies and biases; the production's SortTruth + MergeTruth (`--compat`) |
 //! | [`check_plots`] | `plot`: cS1-cS2, S2 width against drift time, observed against true position, efficiency |
+//! | [`yield_plots`] | `plot-yields`: NEST v2 light and charge yields per keV against energy, beta and NR, several fields; `plot-band`: the S1-S2 band of ER and NR fake productions |
 //! | [`production`] | productions: production ids through every stage, resumable, sharded |
 //! | [`pipeline`] | the demo job |
 //!
@@ -47,6 +49,7 @@
 pub mod check_plots;
 pub mod config;
 pub mod data;
+pub mod deposits;
 pub mod detector;
 pub mod error;
 pub mod fake;
@@ -63,6 +66,7 @@ pub mod s1;
 pub mod s2;
 pub mod simulate;
 pub mod truth;
+pub mod yield_plots;
 pub mod yields;
 
 pub use error::{Error, Result};
