@@ -11,7 +11,8 @@
 //! * fax-sim: a small fax production of the XENON1T production default (50-100 photons, 10-100
 //!   electrons per event): fake instructions simulated to zero-length-encoded PMT pulses,
 //!   processed into peaks and minitrees, matched to the truth; the S1 and S2 reconstruction
-//!   efficiency and area per photon, and the check plots.
+//!   efficiency and area per photon, and the check plots; then the S1-S2 band of flat 0-20 keV
+//!   electron and nuclear recoils with NEST v2 quanta.
 //! * pixel-monitor: a simulated year of CMS pixel running (200 days of fills, the leakage
 //!   currents of every barrel power channel, temperatures, luminosity, a FLUKA map) through the
 //!   whole chain: per-fill currents and temperatures, luminosity, the radiation profiles of all
@@ -188,8 +189,9 @@ fn fax_sim_job(cli: &Cli) -> Result<()> {
         ..DemoConfig::default()
     };
     println!(
-        "fax-sim: a production of {} fake events of the production default in {} ids, seed {}",
-        cfg.n_events, cfg.n_ids, cfg.seed
+        "fax-sim: a production of {} fake events of the production default in {} ids, and the \
+         S1-S2 band of {} flat 0-20 keV ER and NR events each (NEST v2 quanta), seed {}",
+        cfg.n_events, cfg.n_ids, cfg.band_events, cfg.seed
     );
     let temp;
     let dir = match &cli.fax_dir {
@@ -204,9 +206,10 @@ fn fax_sim_job(cli: &Cli) -> Result<()> {
     println!("  {r}");
     if cli.fax_dir.is_some() {
         println!(
-            "  tables in {}, check plots in {}",
+            "  tables in {}, check plots in {}, band plot {}",
             dir.join("Fax_Demo").display(),
-            dir.join("plots").display()
+            dir.join("plots").display(),
+            dir.join("band/band.png").display()
         );
     }
     println!("  time: {:.1} s", t.elapsed().as_secs_f64());
