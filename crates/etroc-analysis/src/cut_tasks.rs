@@ -71,7 +71,7 @@ fn write_cut_outputs(
 ///
 /// # Errors
 ///
-/// [`Error::TaskNotCompleted`] without a completed ingest; [`Error::MissingFile`] without a cut
+/// [`crate::Error::TaskNotCompleted`] without a completed ingest; [`crate::Error::MissingFile`] without a cut
 /// file; the errors of [`read_event_cuts`] and [`apply_event_cuts`]. A failure is recorded in the
 /// task report.
 pub fn run_event_cuts(run: &RunDir, options: &CutOptions) -> Result<CutReport> {
