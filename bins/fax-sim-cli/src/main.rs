@@ -208,6 +208,10 @@ enum Command {
         /// Drift field of the energy front end (V/cm, uniform).
         #[arg(long, value_name = "V_PER_CM")]
         field_v_per_cm: Option<f64>,
+        /// Drift-field map of the energy front end (pax map JSON, V/cm; 1-D z, 2-D r,z or 3-D
+        /// x,y,z in cm, z negative below the gate), evaluated at each event's position.
+        #[arg(long, value_name = "MAP.json")]
+        field_map: Option<String>,
         /// Liquid-xenon density of the energy front end (g/cm^3; default 2.862).
         #[arg(long, value_name = "G_PER_CM3")]
         density: Option<f64>,
@@ -530,9 +534,13 @@ fn energy_overrides(
     spectrum: Option<&str>,
     interaction: Option<&str>,
     field_v_per_cm: Option<f64>,
+    field_map: Option<&str>,
     density: Option<f64>,
 ) -> Result<Option<toml::Table>> {
     let mut t = toml::Table::new();
+    if let Some(m) = field_map {
+        t.insert("field_map".into(), toml::Value::String(m.to_string()));
+    }
     if let Some(s) = spectrum {
         let s: fax_sim::deposits::EnergySpectrum = s.parse()?;
         t.insert("spectrum".into(), toml::Value::try_from(s)?);
@@ -826,6 +834,7 @@ fn run() -> Result<()> {
             energy_spectrum,
             interaction,
             field_v_per_cm,
+            field_map,
             density,
             cfg,
         } => {
@@ -836,6 +845,7 @@ fn run() -> Result<()> {
                     energy_spectrum.as_deref(),
                     interaction.as_deref(),
                     field_v_per_cm,
+                    field_map.as_deref(),
                     density,
                 )?,
                 ..Default::default()
@@ -890,6 +900,11 @@ fn run() -> Result<()> {
             }) = &config.energy
             {
                 m.add_input(path)?;
+            }
+            if let Some(map) = config.energy.as_ref().and_then(|e| e.field_map.as_ref())
+                && !map.starts_with("builtin:")
+            {
+                m.add_input(map)?;
             }
             m.add_output(&output)?;
             m.finish();

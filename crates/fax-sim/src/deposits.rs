@@ -255,8 +255,16 @@ pub struct EnergyConfig {
     pub interaction: Interaction,
     /// The spectrum the energy of each event is drawn from.
     pub spectrum: EnergySpectrum,
-    /// Drift field, uniform (V/cm).
+    /// Drift field (V/cm): everywhere, or where `field_map` gives none.
     pub field_v_per_cm: f64,
+    /// Optional map of the drift field (V/cm) in pax's interpolating-map format (JSON, or gzipped
+    /// JSON ending in `.gz`; a path or `builtin:<file>`), evaluated at each event's position by
+    /// inverse-distance weighting of the nearest points, as pax evaluates its maps. The first value
+    /// list of the map (in name order) is used; its coordinates are, by dimension: 0-D a
+    /// constant, 1-D `(z)`, 2-D `(r, z)`, 3-D `(x, y, z)`, in cm with z = -depth (negative below
+    /// the gate). When set, `field_v_per_cm` is not used.
+    #[serde(default)]
+    pub field_map: Option<String>,
     /// Liquid-xenon density (g/cm^3), 2.862 by default.
     #[serde(default = "default_density")]
     pub density_g_per_cm3: f64,
@@ -320,19 +328,56 @@ fn deposit_quanta<R: Rng + ?Sized>(
 pub struct EnergyFrontEnd {
     cfg: EnergyConfig,
     sampler: SpectrumSampler,
+    field_map: Option<std::sync::Arc<crate::maps::InterpMap>>,
 }
 
 impl EnergyFrontEnd {
     /// Checks the configuration and prepares the spectrum.
     ///
     /// # Errors
-    /// As [`SpectrumSampler::new`]; [`Error::Config`] for a non-positive field or density.
+    /// As [`SpectrumSampler::new`]; [`Error::Config`] for a non-positive field or density; the
+    /// map errors of [`crate::maps::InterpMap::from_source`] for a field map that cannot be read.
     pub fn new(cfg: &EnergyConfig) -> Result<Self> {
         check_medium(cfg.field_v_per_cm, cfg.density_g_per_cm3)?;
+        let field_map = match &cfg.field_map {
+            None => None,
+            Some(source) => Some(
+                crate::maps::InterpMap::from_source(source)?
+                    .ok_or_else(|| Error::Config(format!("field_map: `{source}` names no map")))?,
+            ),
+        };
         Ok(Self {
             cfg: cfg.clone(),
             sampler: SpectrumSampler::new(&cfg.spectrum)?,
+            field_map: field_map.map(std::sync::Arc::new),
         })
+    }
+
+    /// The drift field (V/cm) at `(x, y)` (cm) and `depth` (cm below the gate): the field map's
+    /// value there, or the uniform `field_v_per_cm`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] if the map gives a field that is not finite and positive there.
+    pub fn field_at(&self, x: f64, y: f64, depth: f64) -> Result<f64> {
+        let Some(map) = &self.field_map else {
+            return Ok(self.cfg.field_v_per_cm);
+        };
+        let z = -depth;
+        let f = match map.dims() {
+            0 => map.value(0, &[]),
+            1 => map.value(0, &[z]),
+            2 => map.value(0, &[x.hypot(y), z]),
+            _ => map.value(0, &[x, y, z]),
+        };
+        if f.is_finite() && f > 0.0 {
+            Ok(f)
+        } else {
+            Err(Error::Config(format!(
+                "field map {}: expected a positive field at x = {x} cm, y = {y} cm, z = {z} cm, \
+                 found {f} V/cm",
+                map.label().display()
+            )))
+        }
     }
 
     /// The recoil type of the rows.
@@ -340,17 +385,22 @@ impl EnergyFrontEnd {
         recoil_type_of(self.cfg.interaction)
     }
 
-    /// Draws an energy (keV) and its quanta: `(energy_kev, photons, electrons, excitons)`.
+    /// Draws an energy (keV) and its quanta at the drift field `field_v_per_cm` (V/cm, see
+    /// [`EnergyFrontEnd::field_at`]): `(energy_kev, photons, electrons, excitons)`.
     ///
     /// # Errors
     /// NEST's errors (e.g. 83mKr outside its lines).
-    pub fn draw<R: Rng + ?Sized>(&self, rng: &mut R) -> Result<(f64, u64, u64, Option<i64>)> {
+    pub fn draw<R: Rng + ?Sized>(
+        &self,
+        rng: &mut R,
+        field_v_per_cm: f64,
+    ) -> Result<(f64, u64, u64, Option<i64>)> {
         let e = self.sampler.sample(rng);
         let (p, el, ex) = deposit_quanta(
             &self.cfg.nest,
             self.cfg.interaction,
             e,
-            self.cfg.field_v_per_cm,
+            field_v_per_cm,
             self.cfg.density_g_per_cm3,
             rng,
         )?;

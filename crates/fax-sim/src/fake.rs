@@ -317,8 +317,9 @@ pub fn create_fake(cfg: &FakeConfig) -> Result<Vec<Instruction>> {
         };
         let (s1, s2, energy) = match &front {
             Some(f) => {
-                let (e, p, el, ex) = f.draw(&mut rng)?;
-                (p, el, Some((e, f.field_v_per_cm(), ex)))
+                let field = f.field_at(x, y, depth)?;
+                let (e, p, el, ex) = f.draw(&mut rng, field)?;
+                (p, el, Some((e, field, ex)))
             }
             None => (
                 rng.random_range(

@@ -362,6 +362,7 @@ pub fn plot_band(
                 interaction,
                 spectrum: spectrum.clone(),
                 field_v_per_cm: cfg.field_v_per_cm,
+                field_map: None,
                 density_g_per_cm3: crate::deposits::DEFAULT_DENSITY_G_PER_CM3,
                 nest: NestModel::default(),
             }),
