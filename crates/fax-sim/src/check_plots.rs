@@ -338,36 +338,19 @@ pub fn run_plots(
     // Pearson correlation of reconstructed and true coordinate, shown in the panel titles: near 1
     // with a position-dependent S2 light pattern, near 0 when the simulation spread the top-array
     // light uniformly (no S2 pattern map), so the reader sees which case the plot shows.
-    let corr = |a: &dyn Fn(&(i64, f64, f64, f64, f64)) -> (f64, f64)| -> f64 {
-        let n = pts.len() as f64;
-        if pts.len() < 2 {
-            return f64::NAN;
-        }
-        let (mx, my) = pts.iter().fold((0.0, 0.0), |(sx, sy), p| {
-            let (u, v) = a(p);
-            (sx + u / n, sy + v / n)
-        });
-        let (sxy, sxx, syy) = pts.iter().fold((0.0, 0.0, 0.0), |(c, vx, vy), p| {
-            let (u, v) = a(p);
-            (
-                c + (u - mx) * (v - my),
-                vx + (u - mx).powi(2),
-                vy + (v - my).powi(2),
-            )
-        });
-        sxy / (sxx * syy).sqrt()
-    };
-    let (cx, cy) = (corr(&|p| (p.1, p.3)), corr(&|p| (p.2, p.4)));
+    let xs: Vec<(f64, f64)> = pts.iter().map(|p| (p.1, p.3)).collect();
+    let ys: Vec<(f64, f64)> = pts.iter().map(|p| (p.2, p.4)).collect();
+    let (cx, cy) = (correlation(&xs), correlation(&ys));
     hep_core::plot::scatter_facets(
         &img,
         &[
             Series::new(
                 format!("x: reconstructed against truth, correlation {cx:.2}"),
-                pts.iter().map(|p| (p.1, p.3)).collect(),
+                xs,
             ),
             Series::new(
                 format!("y: reconstructed against truth, correlation {cy:.2}"),
-                pts.iter().map(|p| (p.2, p.4)).collect(),
+                ys,
             ),
         ],
         &opts(
@@ -453,4 +436,23 @@ pub fn run_plots(
         .with_y_range(-0.02, 1.25),
     )?;
     Ok(files)
+}
+
+/// The Pearson correlation of the pairs `(u, v)` (NaN below two pairs or without spread).
+fn correlation(pairs: &[(f64, f64)]) -> f64 {
+    if pairs.len() < 2 {
+        return f64::NAN;
+    }
+    let n = pairs.len() as f64;
+    let (mu, mv) = pairs
+        .iter()
+        .fold((0.0, 0.0), |(a, b), &(u, v)| (a + u / n, b + v / n));
+    let (suv, suu, svv) = pairs.iter().fold((0.0, 0.0, 0.0), |(c, a, b), &(u, v)| {
+        (
+            c + (u - mu) * (v - mv),
+            a + (u - mu).powi(2),
+            b + (v - mv).powi(2),
+        )
+    });
+    suv / (suu * svv).sqrt()
 }
