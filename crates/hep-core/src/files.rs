@@ -297,8 +297,8 @@ const HASH_BUFFER: usize = 64 * 1024;
 /// the path a new inode, so two equal stamps of a path mean unchanged content, with one limit:
 /// the times have the file system's timestamp granularity (on Linux a clock tick of a few
 /// milliseconds before kernel 6.13, nanoseconds after; seconds on FAT), so a rewrite in place that
-/// keeps the size and falls within the same tick as the stamp goes unnoticed. Used by the digest
-/// cache of [`sha256_file`] and by callers that keep decoded copies of files they wrote.
+/// keeps the size and falls within the same tick as the stamp goes unnoticed. Used by callers that
+/// keep decoded copies of files they wrote.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct FileStamp {
     path: PathBuf,
@@ -349,45 +349,16 @@ impl FileStamp {
     }
 }
 
-/// Digests already computed in this process, by file version. A pipeline that records a file as
-/// the output of one step and as the input of the next reads it once. A file rewritten in place
-/// gets new file times (and a renamed-over file a new inode), so it is hashed again.
-static DIGESTS: std::sync::LazyLock<
-    std::sync::Mutex<std::collections::HashMap<FileStamp, String>>,
-> = std::sync::LazyLock::new(Default::default);
-
-fn remember_digest(stamp: FileStamp, hex: &str) {
-    if let Ok(mut cache) = DIGESTS.lock() {
-        cache.insert(stamp, hex.to_string());
-    }
-}
-
-/// Size and SHA-256 of `path` through the process-wide digest cache. The stamp is taken from the
-/// open handle that is hashed, before and after reading; the digest is cached only if they agree.
+/// Size and SHA-256 of `path`, read in chunks of [`HASH_BUFFER`] bytes. No digest is kept between
+/// calls (no process-wide cache): a caller that records the same file twice reads it twice.
 fn hash_file(path: &Path) -> Result<(u64, String)> {
     let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let before = FileStamp::of_open(path, &file);
-    if let Some(stamp) = &before
-        && let Some(hex) = DIGESTS
-            .lock()
-            .ok()
-            .and_then(|cache| cache.get(stamp).cloned())
-    {
-        return Ok((stamp.bytes, hex));
-    }
     let mut hasher = Sha256::new();
     let bytes = for_each_chunk(&mut file, path, HASH_BUFFER, |chunk| {
         hasher.update(chunk);
         Ok(())
     })?;
-    let hex = hex_digest(hasher);
-    if let Some(stamp) = before
-        && stamp.bytes == bytes
-        && FileStamp::of_open(path, &file).as_ref() == Some(&stamp)
-    {
-        remember_digest(stamp, &hex);
-    }
-    Ok((bytes, hex))
+    Ok((bytes, hex_digest(hasher)))
 }
 
 /// Reads `input` (the file `path`) to its end in chunks of `buffer` bytes, handing each chunk to
@@ -467,8 +438,7 @@ pub fn link_tree(src: impl AsRef<Path>, dst: impl AsRef<Path>) -> Result<()> {
 
 /// Copies the file `src` to `dst` atomically (see [`atomic_write`]) and returns the digest of
 /// the copy, computed from the bytes as they are written: one read of `src` gives both the copy
-/// and its SHA-256. The digest is remembered for `dst` and, if it did not change meanwhile, for
-/// `src` (see [`sha256_file`]), so recording either in a manifest reads nothing more.
+/// and its SHA-256.
 ///
 /// # Errors
 ///
@@ -477,7 +447,6 @@ pub fn link_tree(src: impl AsRef<Path>, dst: impl AsRef<Path>) -> Result<()> {
 pub fn copy_file(src: impl AsRef<Path>, dst: impl AsRef<Path>) -> Result<FileDigest> {
     let (src, dst) = (src.as_ref(), dst.as_ref());
     let mut input = File::open(src).map_err(|e| Error::io(src, e))?;
-    let before = FileStamp::of_open(src, &input);
     let (file, temp) = create_temp(dst)?;
     let mut writer = BufWriter::with_capacity(64 * 1024, file);
     let mut hasher = Sha256::new();
@@ -488,17 +457,8 @@ pub fn copy_file(src: impl AsRef<Path>, dst: impl AsRef<Path>) -> Result<FileDig
     let file = writer
         .into_inner()
         .map_err(|e| Error::io(dst, e.into_error()))?;
-    let copy = commit_temp(dst, file, temp)?;
+    commit_temp(dst, file, temp)?;
     let sha256 = hex_digest(hasher);
-    if let Some(copy) = copy {
-        remember_digest(copy, &sha256);
-    }
-    if let Some(original) = before
-        && original.bytes == bytes
-        && FileStamp::of_open(src, &input).as_ref() == Some(&original)
-    {
-        remember_digest(original, &sha256);
-    }
     Ok(FileDigest {
         path: dst.to_path_buf(),
         bytes,
@@ -522,9 +482,8 @@ fn hex_digest(hasher: Sha256) -> String {
 
 /// The SHA-256 of the file `path` as 64 lowercase hex digits, read in 64 KiB chunks.
 ///
-/// Digests are cached for the life of the process by [`FileStamp`] (absolute path, size,
-/// modification and change times, device and inode), so a file recorded as an output and then as
-/// an input is read once; a file changed since is hashed again.
+/// Every call reads the file: nothing is cached between calls, so a file changed since an
+/// earlier call gets its new digest.
 ///
 /// # Errors
 ///

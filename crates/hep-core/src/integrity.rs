@@ -3,7 +3,7 @@
 //! corrupted after it was written is refused with a clear error. Every Parquet reader of
 //! [`crate::io`] calls [`check_input`].
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::files::FileDigest;
@@ -25,7 +25,7 @@ pub enum SidecarCheck {
 /// same file name, the file's size and SHA-256 must equal one of the
 /// recorded ones. This catches files changed or corrupted after they were written (a flipped
 /// byte inside a Parquet page is otherwise often decoded without complaint). The SHA-256 is
-/// cached per file version, so a file this process wrote or checked is not hashed again.
+/// computed from the file's bytes at each call.
 ///
 /// # Errors
 ///
@@ -75,36 +75,26 @@ pub fn verify_sidecar(path: &Path) -> Result<SidecarCheck> {
     })
 }
 
-/// [`verify_sidecar`] for readers: an error if the content does not match; a warning (once per
-/// path and process, through `tracing`) if there is no sidecar or it does not list the file, as
-/// the file's integrity cannot be checked then.
+/// [`verify_sidecar`] for readers: an error if the content does not match; a warning (through
+/// `tracing`, at each read) if there is no sidecar or it does not list the file, as the file's
+/// integrity cannot be checked then.
 ///
 /// # Errors
 ///
 /// As [`verify_sidecar`].
 pub fn check_input(path: &Path) -> Result<()> {
-    use std::collections::HashSet;
-    use std::sync::{Mutex, OnceLock};
-    static WARNED: OnceLock<Mutex<HashSet<PathBuf>>> = OnceLock::new();
     match verify_sidecar(path)? {
         SidecarCheck::Verified => Ok(()),
         other => {
-            let first = WARNED
-                .get_or_init(|| Mutex::new(HashSet::new()))
-                .lock()
-                .map(|mut set| set.insert(path.to_path_buf()))
-                .unwrap_or(true);
-            if first {
-                let why = if other == SidecarCheck::NoSidecar {
-                    "it has no provenance manifest"
-                } else {
-                    "its manifest does not list it"
-                };
-                tracing::warn!(
-                    "{}: integrity not checked: {why} (a corrupted file may go unnoticed)",
-                    path.display()
-                );
-            }
+            let why = if other == SidecarCheck::NoSidecar {
+                "it has no provenance manifest"
+            } else {
+                "its manifest does not list it"
+            };
+            tracing::warn!(
+                "{}: integrity not checked: {why} (a corrupted file may go unnoticed)",
+                path.display()
+            );
             Ok(())
         }
     }
