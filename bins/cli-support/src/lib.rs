@@ -88,10 +88,10 @@ impl Default for Bar {
 
 impl Progress for Bar {
     fn start(&self, what: &str, total: u64) {
-        self.bar.reset();
-        self.bar.set_length(total);
-        self.bar.set_position(0);
+        // The message and length first, so that the first frame drawn is complete.
         self.bar.set_message(what.to_string());
+        self.bar.set_length(total);
+        self.bar.reset();
         self.bar.enable_steady_tick(Duration::from_millis(200));
     }
 

@@ -611,6 +611,10 @@ fn range_pair(s: &str, what: &str) -> Result<(u64, u64)> {
 }
 
 fn write_instructions(path: &Path, rows: &[fax_sim::instructions::Instruction]) -> Result<()> {
+    // `-o some/dir/fake.csv` creates the directory, as every other output option does.
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
     if path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("parquet"))

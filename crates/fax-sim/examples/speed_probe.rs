@@ -1,7 +1,8 @@
 //! Measures the simulation rate of the production default configuration on one thread with
 //! effects switched off one at a time (a quick profile; the criterion bench gives the figures).
 //!
-//! Run with `cargo run --release -p fax-sim --example speed_probe`.
+//! Run with `cargo run --release -p fax-sim --example speed_probe -- [events]` (default 2000
+//! events per variant).
 
 use std::time::Instant;
 
@@ -10,9 +11,10 @@ use fax_sim::fake::{FakeConfig, create_fake};
 use fax_sim::simulate::{Scratch, Setup};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let events: u64 = std::env::args().nth(1).map_or(Ok(2000), |a| a.parse())?;
     let rows = create_fake(&FakeConfig {
         seed: 1,
-        number_event_per_job: 2000,
+        number_event_per_job: events,
         ..FakeConfig::default()
     })?;
     let base = SimConfig {
