@@ -395,21 +395,21 @@ pub fn link_or_copy(src: impl AsRef<Path>, dst: impl AsRef<Path>) -> Result<()> 
     let (src, dst) = (src.as_ref(), dst.as_ref());
     let (parent, name) = target_parts(dst)?;
     remove_stale_temporaries(parent);
-    let temp = parent.join(format!(
-        "{}link{}.tmp",
-        temp_prefix(&name),
-        LINK_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    ));
-    match std::fs::hard_link(src, &temp) {
-        Ok(()) => std::fs::rename(&temp, dst).map_err(|e| {
-            let _ = std::fs::remove_file(&temp);
-            Error::io(dst, e)
-        }),
+    // The link is made under a fresh random name (`.{name}.{pid}.{token}.tmp`, the shape every
+    // atomic write uses, so a stale one is cleaned up the same way); tempfile retries on a clash.
+    let made = tempfile::Builder::new()
+        .prefix(&temp_prefix(&name))
+        .suffix(".tmp")
+        .make_in(parent, |temp| std::fs::hard_link(src, temp));
+    match made {
+        // Dropping the temporary (on a failed rename) removes it.
+        Ok(temp) => temp
+            .persist(dst)
+            .map(drop)
+            .map_err(|e| Error::io(dst, e.error)),
         Err(_) => copy_file(src, dst).map(drop),
     }
 }
-
-static LINK_COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// Recreates the directory tree `src` under `dst` (created as needed), each file hard-linked or
 /// copied with [`link_or_copy`], in name order.

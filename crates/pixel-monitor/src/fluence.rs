@@ -439,8 +439,7 @@ impl RogFluence {
 }
 
 /// The per-collision fluence of a module (n_eq cm⁻² per collision): (0.1/length) × sample sum.
-pub fn module_per_collision(field: &FlukaField, m: &Module, bpix: bool) -> f64 {
-    let geo = Geometry::phase1();
+pub fn module_per_collision(geo: &Geometry, field: &FlukaField, m: &Module, bpix: bool) -> f64 {
     if bpix {
         0.1 / geo.bpix_size.z_cm * field.bpix_module_sum(m, &geo.bpix_size)
     } else {
@@ -449,11 +448,10 @@ pub fn module_per_collision(field: &FlukaField, m: &Module, bpix: bool) -> f64 {
 }
 
 /// The mean per-collision fluence of the modules of a readout group.
-pub fn rog_per_collision_mean(field: &FlukaField, g: &ReadoutGroup) -> f64 {
-    let geo = Geometry::phase1();
+pub fn rog_per_collision_mean(geo: &Geometry, field: &FlukaField, g: &ReadoutGroup) -> f64 {
     g.modules
         .iter()
-        .map(|&i| module_per_collision(field, &geo.bpix_modules[i], true))
+        .map(|&i| module_per_collision(geo, field, &geo.bpix_modules[i], true))
         .sum::<f64>()
         / g.modules.len() as f64
 }

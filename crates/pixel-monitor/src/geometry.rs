@@ -38,7 +38,6 @@
 //! `get_sectors_regex_from_cooling_loop_sensor_name`), see [`CoolingLoop::serves`].
 
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
 
 use serde::Serialize;
 
@@ -403,8 +402,8 @@ pub enum AliasStatus {
     Unknown,
 }
 
-/// The embedded tables, parsed once.
-#[derive(Debug)]
+/// The embedded tables, parsed ([`Geometry::phase1`]).
+#[derive(Debug, Clone)]
 pub struct Geometry {
     /// The 1184 BPix modules, in the original's table order.
     pub bpix_modules: Vec<Module>,
@@ -454,13 +453,16 @@ fn modules(text: &'static str, name: &str) -> Vec<Module> {
 }
 
 impl Geometry {
-    /// The Phase-1 geometry (parsed on first use).
+    /// The Phase-1 geometry, parsed from the crate's embedded tables.
+    ///
+    /// Each call parses the tables anew (about 3000 short CSV rows, of the order of a
+    /// millisecond): build it once and keep it in the object that uses it (the simulator, the
+    /// temperature engine and the profile inputs do), not in a loop.
     ///
     /// # Panics
     /// Never: the embedded tables are checked by the crate's tests.
-    pub fn phase1() -> &'static Geometry {
-        static G: OnceLock<Geometry> = OnceLock::new();
-        G.get_or_init(Geometry::build)
+    pub fn phase1() -> Geometry {
+        Geometry::build()
     }
 
     fn build() -> Geometry {

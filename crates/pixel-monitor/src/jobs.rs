@@ -703,11 +703,11 @@ pub fn run_rog_temperatures_with(
     for t in &temps {
         out.text(
             &job.output_dir.join("BPix").join(format!("{}.txt", t.fill)),
-            &temperatures::fill_temperatures_text(t),
+            &temperatures::fill_temperatures_text(engine.geometry(), t),
         )?;
     }
     if !temps.is_empty() {
-        let b = temperatures::fill_temperatures_batch(&temps)?;
+        let b = temperatures::fill_temperatures_batch(engine.geometry(), &temps)?;
         out.parquet(
             &job.output_dir
                 .join(format!("rog_temperatures_{}.parquet", range_label(fills))),
@@ -1297,7 +1297,7 @@ pub fn run_fluence(job: &FluenceJob) -> Result<FluenceReport> {
         let mut m = String::from("module,r_cm,phi_rad,z_cm,fluence_per_collision,fluence\n");
         for (bpix, list) in [(true, &geo.bpix_modules), (false, &geo.fpix_modules)] {
             for md in list {
-                let fpc = fluence::module_per_collision(&field, md, bpix);
+                let fpc = fluence::module_per_collision(&geo, &field, md, bpix);
                 m.push_str(&format!(
                     "{},{},{},{},{},{}\n",
                     md.name,

@@ -351,6 +351,8 @@ pub struct ProfileInputs<'a> {
     pub lookback: &'a Lookback,
     /// Compatibility switches.
     pub compat: &'a Compat,
+    /// The detector geometry (readout groups and their channels).
+    pub geometry: &'a Geometry,
 }
 
 /// The timeline with the luminosity of each row, computed once for all readout groups.
@@ -426,7 +428,7 @@ pub fn rog_profile(
     tl: &Timeline,
     rog: usize,
 ) -> (Vec<ProfileRow>, RogProfileReport) {
-    let g = &Geometry::phase1().readout_groups[rog];
+    let g = &inp.geometry.readout_groups[rog];
     let current = inp.caen.series_by_name(&g.leakage_channel());
     let data_start = current.times.first().copied();
     let max_back = (inp.lookback.current_max_h * US_PER_H as f64) as i64;

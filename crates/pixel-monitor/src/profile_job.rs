@@ -352,6 +352,7 @@ pub fn run_profile_with(
         settings: &job.settings,
         lookback: &job.lookback,
         compat: &job.compat,
+        geometry: &geo,
     };
     let tl = Timeline::new(&inputs)?;
     let label = job.label_for(&data.fills);

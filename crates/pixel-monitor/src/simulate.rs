@@ -332,6 +332,8 @@ pub struct Simulation {
     truth: Vec<Vec<f64>>,
     /// Cross-section table.
     sigma: CrossSections,
+    /// The detector geometry the period is simulated for.
+    geometry: Geometry,
 }
 
 fn warm_profile(t: Micros, start: Micros, stops: &[TechnicalStop], coolant: f64) -> f64 {
@@ -519,6 +521,7 @@ impl Simulation {
             rog_sensors,
             truth: Vec::new(),
             sigma: CrossSections::default(),
+            geometry: geo,
         };
         for f in &sim.fills {
             sim.sigma
@@ -526,6 +529,11 @@ impl Simulation {
         }
         sim.truth = sim.integrate_truth();
         Ok(sim)
+    }
+
+    /// The detector geometry of the simulation (the Phase-1 pixel detector).
+    pub fn geometry(&self) -> &Geometry {
+        &self.geometry
     }
 
     /// The fill with stable beams at `t`, if any.
@@ -612,7 +620,7 @@ impl Simulation {
 
     /// The true sensor temperature (K): pipe + self-heating + fluence heating with HV on.
     pub fn sensor_temperature_k(&self, rog: usize, t: Micros) -> f64 {
-        let layer = Geometry::phase1().readout_groups[rog].layer;
+        let layer = self.geometry.readout_groups[rog].layer;
         let mut x = self.pipe_temperature_k(rog, t);
         if self.hv_on(t) {
             x += self.config.model.self_heating_k(layer)
@@ -624,7 +632,7 @@ impl Simulation {
     fn integrate_truth(&self) -> Vec<Vec<f64>> {
         let step = self.config.truth_step_s * US_PER_S;
         let n = ((self.end - self.start) / step + 2) as usize;
-        (0..Geometry::phase1().readout_groups.len())
+        (0..self.geometry.readout_groups.len())
             .into_par_iter()
             .map(|rog| {
                 let mut it = Integrator::new(self.config.hamburg, 0.02).with_uniform_fluence(true);
@@ -664,7 +672,7 @@ impl Simulation {
         if !self.hv_on(t) {
             return 0.0;
         }
-        let g = &Geometry::phase1().readout_groups[rog];
+        let g = &self.geometry.readout_groups[rog];
         let i20 = self.current_per_volume_20c(rog, t) * g.volume_cm3() * 1e6;
         scale_to_temperature(
             i20,
@@ -838,7 +846,7 @@ impl Simulation {
 
     /// The exported channels of one kind: (alias, generator state).
     fn channels(&self, kind: DcsKind) -> Vec<Channel> {
-        let geo = Geometry::phase1();
+        let geo = &self.geometry;
         let mut out = Vec::new();
         match kind {
             DcsKind::Caen => {
@@ -1080,7 +1088,7 @@ impl Simulation {
     /// # Errors
     /// Arrow errors (none).
     pub fn truth_batch(&self) -> Result<(RecordBatch, usize)> {
-        let geo = Geometry::phase1();
+        let geo = &self.geometry;
         let step = self.config.truth_output_step_s * US_PER_S;
         let times: Vec<Micros> = (0..)
             .map(|k| self.start + k * step)
@@ -1135,7 +1143,7 @@ impl Simulation {
     }
 
     fn truth_json(&self) -> Result<String> {
-        let geo = Geometry::phase1();
+        let geo = &self.geometry;
         let rogs: Vec<serde_json::Value> = geo
             .readout_groups
             .iter()

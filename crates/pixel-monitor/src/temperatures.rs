@@ -120,6 +120,7 @@ pub struct TemperatureEngine<'a> {
     model: TemperatureModel,
     lookback: Lookback,
     compat: Compat,
+    geometry: Geometry,
     /// What building the sensor table skipped.
     pub report: SensorTableReport,
 }
@@ -252,8 +253,14 @@ impl<'a> TemperatureEngine<'a> {
             model,
             lookback,
             compat,
+            geometry: geo,
             report,
         }
+    }
+
+    /// The detector geometry the engine maps sensors onto (the Phase-1 pixel detector).
+    pub fn geometry(&self) -> &Geometry {
+        &self.geometry
     }
 
     /// The temperature model.
@@ -399,7 +406,7 @@ impl<'a> TemperatureEngine<'a> {
         t2: Micros,
         fluence_rate: Option<f64>,
     ) -> RogTemperature {
-        let layer = Geometry::phase1().readout_groups[rog].layer;
+        let layer = self.geometry.readout_groups[rog].layer;
         let (hv_on, hv_known, hv_lookback_h) = self.hv_state(rog, t1, t2);
         let (pipe_k, n_sensors, incomplete, lookback_h) = self.pipe_temperature(rog, t1, t2);
         let mut t = pipe_k;
@@ -479,7 +486,7 @@ pub fn fill_temperatures(
     measurement_delay_s: i64,
 ) -> (Vec<FillTemperatures>, TemperatureReport) {
     use rayon::prelude::*;
-    let n = Geometry::phase1().readout_groups.len();
+    let n = engine.geometry().readout_groups.len();
     let out: Vec<FillTemperatures> = fills
         .par_iter()
         .map(|f| {
@@ -504,8 +511,7 @@ pub fn fill_temperatures(
 
 /// The text of `readout_group/BPix/<fill>.txt`: `<readout group> <T:%.4f>` in file order
 /// (`nan` for a group without sensors).
-pub fn fill_temperatures_text(t: &FillTemperatures) -> String {
-    let geo = Geometry::phase1();
+pub fn fill_temperatures_text(geo: &Geometry, t: &FillTemperatures) -> String {
     let mut s = String::new();
     for (g, v) in geo.readout_groups.iter().zip(&t.values) {
         s.push_str(&format!(
@@ -523,8 +529,7 @@ pub fn fill_temperatures_text(t: &FillTemperatures) -> String {
 ///
 /// # Errors
 /// Arrow errors (none for consistent input).
-pub fn fill_temperatures_batch(all: &[FillTemperatures]) -> Result<RecordBatch> {
-    let geo = Geometry::phase1();
+pub fn fill_temperatures_batch(geo: &Geometry, all: &[FillTemperatures]) -> Result<RecordBatch> {
     let rows: Vec<(u32, &str, &RogTemperature)> = all
         .iter()
         .flat_map(|f| {

@@ -100,6 +100,7 @@ fn window_rate_and_fluence_sum() {
             settings: &settings,
             lookback: &lookback,
             compat: &compat,
+            geometry: &geo,
         };
         let tl = Timeline::new(&inputs).unwrap();
         rog_profile(&inputs, &tl, l1).0
