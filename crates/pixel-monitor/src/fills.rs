@@ -633,27 +633,27 @@ pub struct FillsCsvOptions {
 
 /// The `fills.csv` text (see the module documentation).
 pub fn fills_csv_text(fills: &[Fill], opts: &FillsCsvOptions) -> String {
-    let mut s = String::from("fill_number,start_stable_beam,end_stable_beam");
+    let mut header = vec!["fill_number", "start_stable_beam", "end_stable_beam"];
     if opts.bunches_column {
-        s.push_str(",bunches_colliding");
+        header.push("bunches_colliding");
     }
-    s.push('\n');
+    let mut s = crate::csv_text::CsvText::new(header);
     for f in fills {
-        s.push_str(&format!(
-            "{},{},{}",
-            f.fill,
+        let mut row = vec![
+            f.fill.to_string(),
             crate::time::fills_csv_str(f.start_stable_beam),
-            crate::time::fills_csv_str(f.end_stable_beam)
-        ));
+            crate::time::fills_csv_str(f.end_stable_beam),
+        ];
         if opts.bunches_column {
-            s.push(',');
-            if let Some(b) = f.bunches_colliding {
-                s.push_str(&b.to_string());
-            }
+            row.push(
+                f.bunches_colliding
+                    .map(|b| b.to_string())
+                    .unwrap_or_default(),
+            );
         }
-        s.push('\n');
+        s.row(row);
     }
-    s
+    s.finish()
 }
 
 /// Writes `fills.csv` atomically.

@@ -1294,34 +1294,45 @@ pub fn run_fluence(job: &FluenceJob) -> Result<FluenceReport> {
         .collect();
     let mut out = Outputs::start(job, &[fp])?;
     if let Some(dir) = &job.output_dir {
-        let mut m = String::from("module,r_cm,phi_rad,z_cm,fluence_per_collision,fluence\n");
+        let mut m = crate::csv_text::CsvText::new([
+            "module",
+            "r_cm",
+            "phi_rad",
+            "z_cm",
+            "fluence_per_collision",
+            "fluence",
+        ]);
         for (bpix, list) in [(true, &geo.bpix_modules), (false, &geo.fpix_modules)] {
             for md in list {
                 let fpc = fluence::module_per_collision(&geo, &field, md, bpix);
-                m.push_str(&format!(
-                    "{},{},{},{},{},{}\n",
-                    md.name,
-                    md.r_cm,
-                    md.phi_rad,
-                    md.z_cm,
+                m.row([
+                    md.name.clone(),
+                    md.r_cm.to_string(),
+                    md.phi_rad.to_string(),
+                    md.z_cm.to_string(),
                     crate::pyfmt::repr(fpc),
-                    crate::pyfmt::repr(fpc * job.lumi_fb * job.sigma_mb * 1e12)
-                ));
+                    crate::pyfmt::repr(fpc * job.lumi_fb * job.sigma_mb * 1e12),
+                ]);
             }
         }
-        out.text(&dir.join("module_fluence.csv"), &m)?;
-        let mut r = String::from("readout_group,layer,n_modules,fluence_per_collision,fluence\n");
+        out.text(&dir.join("module_fluence.csv"), &m.finish())?;
+        let mut r = crate::csv_text::CsvText::new([
+            "readout_group",
+            "layer",
+            "n_modules",
+            "fluence_per_collision",
+            "fluence",
+        ]);
         for (i, g) in geo.readout_groups.iter().enumerate() {
-            r.push_str(&format!(
-                "{},{},{},{},{}\n",
-                g.name,
-                g.layer,
-                g.modules.len(),
+            r.row([
+                g.name.clone(),
+                g.layer.to_string(),
+                g.modules.len().to_string(),
                 crate::pyfmt::repr(rf.per_collision(i)),
-                crate::pyfmt::repr(rf.fluence(i, job.lumi_fb, job.sigma_mb))
-            ));
+                crate::pyfmt::repr(rf.fluence(i, job.lumi_fb, job.sigma_mb)),
+            ]);
         }
-        out.text(&dir.join("rog_fluence.csv"), &r)?;
+        out.text(&dir.join("rog_fluence.csv"), &r.finish())?;
     }
     Ok(FluenceReport {
         points,

@@ -66,6 +66,7 @@
 pub mod annealing;
 pub mod config;
 pub mod constants;
+mod csv_text;
 pub mod currents;
 pub mod dcs;
 pub mod error;

@@ -395,9 +395,13 @@ pub fn read_oms_lumi(path: &Path) -> Result<Vec<FillLumi>> {
 
 /// The lumi CSV of the original (see the module documentation).
 pub fn lumi_csv_text(rows: &[FillLumi]) -> String {
-    let mut s = String::from(
-        "fill,delivered (/fb),recorded (/fb),integrated delivered (/fb),integrated recorded (/fb)\n",
-    );
+    let mut s = crate::csv_text::CsvText::new([
+        "fill",
+        "delivered (/fb)",
+        "recorded (/fb)",
+        "integrated delivered (/fb)",
+        "integrated recorded (/fb)",
+    ]);
     for r in rows {
         let f = |x: f64| {
             if x.is_nan() {
@@ -406,16 +410,15 @@ pub fn lumi_csv_text(rows: &[FillLumi]) -> String {
                 pyfmt::repr(x)
             }
         };
-        s.push_str(&format!(
-            "{},{},{},{},{}\n",
-            r.fill,
+        s.row([
+            r.fill.to_string(),
             f(r.delivered_fb),
             f(r.recorded_fb),
             f(r.integrated_delivered_fb),
-            f(r.integrated_recorded_fb)
-        ));
+            f(r.integrated_recorded_fb),
+        ]);
     }
-    s
+    s.finish()
 }
 
 /// Writes the lumi CSV atomically.

@@ -769,28 +769,35 @@ pub fn run_plot_azimuth(job: &PlotAzimuthJob) -> Result<PlotReport> {
             job.normalisation,
             tref,
         );
-        let mut s = match temps2 {
-            None => format!("readout_group,{ylab},sensor_temperature [K]\n"),
-            Some(_) => format!(
-                "readout_group,{ylab},sensor_temperature_fill_{{first_fill}} [K],sensor_temperature_fill_{{last_fill}} [K]\n"
-            ),
-        };
+        let mut s = crate::csv_text::CsvText::new(match temps2 {
+            None => vec![
+                "readout_group".to_string(),
+                ylab.to_string(),
+                "sensor_temperature [K]".to_string(),
+            ],
+            // The original's header has the literal braces (an f-string left unformatted).
+            Some(_) => vec![
+                "readout_group".to_string(),
+                ylab.to_string(),
+                "sensor_temperature_fill_{first_fill} [K]".to_string(),
+                "sensor_temperature_fill_{last_fill} [K]".to_string(),
+            ],
+        });
         let mut ordered: Vec<&(String, f64, f64)> =
             rows.iter().filter(|r| r.0.as_bytes()[6] == b'm').collect();
         ordered.extend(rows.iter().filter(|r| r.0.as_bytes()[6] == b'p'));
         for r in ordered {
-            s.push_str(&format!(
-                "{},{},{}",
-                r.0,
+            let mut row = vec![
+                r.0.clone(),
                 crate::pyfmt::repr(r.1),
-                crate::pyfmt::repr(r.2)
-            ));
+                crate::pyfmt::repr(r.2),
+            ];
             if let Some(t2) = &temps2 {
-                s.push_str(&format!(",{}", crate::pyfmt::repr(t2[&r.0])));
+                row.push(crate::pyfmt::repr(t2[&r.0]));
             }
-            s.push('\n');
+            s.row(row);
         }
-        out.text(&job.csv_dir.join(format!("{name}_data.csv")), &s)?;
+        out.text(&job.csv_dir.join(format!("{name}_data.csv")), &s.finish())?;
     }
     Ok(PlotReport {
         what: "plot-currents-vs-azimuth".into(),
@@ -995,7 +1002,7 @@ pub fn field_plots(field: &FlukaField, dir: &Path, format: PlotFormat) -> Result
         z.lo + z_hi as f64 * z.width(),
         nz,
     )?;
-    let mut csv = String::from("r_cm,z_cm,log10_fluence_per_collision\n");
+    let mut csv = crate::csv_text::CsvText::new(["r_cm", "z_cm", "log10_fluence_per_collision"]);
     for iz in 0..nz {
         for ir in 0..nr {
             let a = field.bin_content(r_lo + 2 * ir + 1, z_lo + iz + 1);
@@ -1003,12 +1010,11 @@ pub fn field_plots(field: &FlukaField, dir: &Path, format: PlotFormat) -> Result
             let v = 0.5 * (a + b);
             let l = if v > 0.0 { v.log10() } else { f64::NAN };
             map.set(ir, iz, l);
-            csv.push_str(&format!(
-                "{},{},{}\n",
+            csv.row([
                 crate::pyfmt::repr(r0 + (2 * ir + 1) as f64 * r.width()),
                 crate::pyfmt::repr(map.y_low + (iz as f64 + 0.5) * z.width()),
-                crate::pyfmt::repr(l)
-            ));
+                crate::pyfmt::repr(l),
+            ]);
         }
     }
     let img = dir.join(format!("fluence_map.{}", format.ext()));
@@ -1017,7 +1023,7 @@ pub fn field_plots(field: &FlukaField, dir: &Path, format: PlotFormat) -> Result
         .with_z_label("log10(fluence per pp collision / (n_eq cm^-2))");
     plot::map2d(&img, &map, &opts)?;
     let csvp = dir.join("fluence_map.csv");
-    hep_core::io::atomic_write_bytes(&csvp, csv.as_bytes())?;
+    hep_core::io::atomic_write_bytes(&csvp, csv.finish().as_bytes())?;
     written.push(img);
     written.push(csvp);
     let rp: Vec<Series> = [0.0, 20.0, 50.0]
