@@ -7,6 +7,8 @@
 //! 2019-2026); `docs/mu2e-ensemble.md` lists them with their commits and holds the formulas,
 //! constants, table formats, compat switches and known deviations.
 
+pub mod commands;
+pub mod embedded;
 pub mod error;
 
 // --- normalisations ---

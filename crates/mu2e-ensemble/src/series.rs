@@ -180,7 +180,14 @@ pub fn write_series(
         }
         std::fs::create_dir_all(&d).map_err(|err| hep_core::Error::io(&d, err))?;
         let template = checked_fcl_template(&e.config)?;
-        match write_reserved(samples, &e.config, &e.plan, &d, template.as_deref()) {
+        match write_reserved(
+            samples,
+            &e.config,
+            &e.plan,
+            &d,
+            template.as_deref(),
+            &hep_core::progress::NoProgress,
+        ) {
             Ok(r) => out.push(r),
             Err(err) => {
                 let n = e
