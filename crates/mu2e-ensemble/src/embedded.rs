@@ -74,7 +74,7 @@ fn text(name: &str) -> Result<String> {
 /// `embedded:<name>`.
 ///
 /// # Errors
-/// As [`file`] and [`Spectrum::parse`].
+/// As [`file()`] and [`Spectrum::parse`].
 pub fn spectrum(name: &str) -> Result<Spectrum> {
     Spectrum::parse(&text(name)?, &Path::new("embedded:").join(name))
 }
