@@ -15,7 +15,6 @@ use mu2e_ensemble::constants::{BeamMode, ConstantSet};
 use mu2e_ensemble::normalizations::Quirks;
 use mu2e_ensemble::scale_out::{
     GEN_PRIMARY_JOB, SERIES_JOB, merge_gen_primary, merge_series, run_gen_primary_shard,
-    run_series_shard,
 };
 
 use crate::args::{BeamArg, ConstantsArg, Format, Over};
@@ -362,15 +361,12 @@ fn submit_cmd(a: &SubmitCmd) -> Result<()> {
             let out = cfg.out_dir.clone().context("run-si needs OUT_DIR")?;
             // The allocation of the whole series is planned once, here, before any shard runs.
             if !out.join(mu2e_ensemble::series::SERIES_PLAN_FILE).exists() {
-                let (dir, opts) = cfg.setup()?;
-                let (inputs, ecfg) =
-                    mu2e_ensemble::run_si::ensemble_setup(&dir, &opts, &cfg.build_options())?;
-                let plan = mu2e_ensemble::series::plan_series(&inputs, &ecfg, count, &out)?;
-                println!(
-                    "planned and reserved {} ensembles in {}",
-                    plan.entries.len(),
-                    out.display()
-                );
+                let reserve = RunSiConfig {
+                    reserve: true,
+                    ..cfg.clone()
+                };
+                let outcome = commands::run_si(&reserve, &hep_core::progress::NoProgress)?;
+                print!("{}", outcome.render(cfg.format, &out)?);
             }
             (SERIES_JOB, out)
         }
@@ -573,36 +569,11 @@ fn run_si(a: &RunSiArgs) -> Result<()> {
 
 /// `run-si --ensembles K --shard I/N`: the block I of a planned series.
 fn run_series_shard_cmd(cfg: &RunSiConfig, shard: hep_core::shard::Shard) -> Result<()> {
-    use mu2e_ensemble::run_si::ensemble_setup;
-    use mu2e_ensemble::series::SeriesPlan;
-    let count = cfg.ensembles.unwrap_or(1);
-    if cfg.reserve {
-        bail!("--reserve plans the whole series once; run the shards without it");
-    }
-    let out = cfg
-        .out_dir
-        .as_deref()
-        .context("run-si needs OUT_DIR (or --plan-only)")?;
-    let (dir, opts) = cfg.setup()?;
-    let (inputs, _) = ensemble_setup(&dir, &opts, &cfg.build_options())?;
-    let plan = SeriesPlan::read(out).with_context(|| {
-        format!(
-            "shards write a planned series: run `run-si ... --ensembles {count} --reserve` \
-             (or `submit`) first"
-        )
-    })?;
-    if plan.entries.len() != count {
-        bail!(
-            "the series in {} has {} ensembles, not {count}",
-            out.display(),
-            plan.entries.len()
-        );
-    }
-    run_series_shard(&inputs, out, shard)?;
+    let range = commands::run_si_shard(cfg, shard)?;
+    let out = cfg.out_dir.clone().unwrap_or_default();
     println!(
-        "shard {shard}: ensembles {:?} in {}",
-        shard.range(count),
-        shard.dir(out).display()
+        "shard {shard}: ensembles {range:?} in {}",
+        shard.dir(&out).display()
     );
     Ok(())
 }

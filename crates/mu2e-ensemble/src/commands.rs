@@ -1055,6 +1055,46 @@ pub fn run_si(cfg: &RunSiConfig, progress: &dyn Progress) -> Result<RunSiOutcome
     Ok(RunSiOutcome::Ensemble(Box::new(rep)))
 }
 
+/// `run-si --ensembles K --shard I/N`: writes the block `shard` of the series planned (and
+/// reserved) before in `out_dir` (by `reserve`), into `out_dir/shards/I-of-N/`; returns the
+/// indices of the ensembles written.
+///
+/// # Errors
+/// A missing `cfg_dir`/`out_dir`, `reserve` set, no planned series in `out_dir` or one of
+/// another size; as [`crate::scale_out::run_series_shard`].
+pub fn run_si_shard(
+    cfg: &RunSiConfig,
+    shard: hep_core::shard::Shard,
+) -> Result<std::ops::Range<usize>> {
+    let count = cfg.ensembles.unwrap_or(1);
+    if cfg.reserve {
+        return Err(Error::InvalidArgument(
+            "--reserve plans the whole series once; run the shards without it".into(),
+        ));
+    }
+    let out = cfg
+        .out_dir
+        .as_deref()
+        .ok_or_else(|| missing("OUT_DIR", "out_dir"))?;
+    let (dir, opts) = cfg.setup()?;
+    let (inputs, _) = crate::run_si::ensemble_setup(&dir, &opts, &cfg.build_options())?;
+    let plan = crate::series::SeriesPlan::read(out).map_err(|e| {
+        Error::InvalidArgument(format!(
+            "shards write a planned series: run `run-si ... --ensembles {count} --reserve` \
+             (or `submit`) first ({e})"
+        ))
+    })?;
+    if plan.entries.len() != count {
+        return Err(Error::InvalidArgument(format!(
+            "the series in {} has {} ensembles, not {count}",
+            out.display(),
+            plan.entries.len()
+        )));
+    }
+    crate::scale_out::run_series_shard(&inputs, out, shard)?;
+    Ok(shard.range(count))
+}
+
 // ------------------------------------------------------------------------------ gen-ensemble
 
 /// Configuration of `gen-ensemble` (`genEnsemble.py`, Mu2e/Production `JobConfig/ensemble`):

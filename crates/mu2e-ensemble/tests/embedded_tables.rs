@@ -46,7 +46,10 @@ fn embedded_files_have_the_original_digests() {
         assert_eq!(hex(&Sha256::digest(&bytes)), want, "{name}");
     }
     let e = embedded::file("nope.tbl").unwrap_err().to_string();
-    assert!(e.contains("nope.tbl") && e.contains("rpcspectrum.tbl"), "{e}");
+    assert!(
+        e.contains("nope.tbl") && e.contains("rpcspectrum.tbl"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -85,7 +88,9 @@ fn embedded_tables_parse_with_the_documented_shapes() {
     assert!(t.files().is_empty());
     // the scaled DIO tables parse too
     assert_eq!(
-        embedded::spectrum(embedded::DIO_HEECK_6C_FILE).unwrap().len(),
+        embedded::spectrum(embedded::DIO_HEECK_6C_FILE)
+            .unwrap()
+            .len(),
         embedded::spectrum(embedded::DIO_HEECK_1H_FILE)
             .unwrap()
             .len()
