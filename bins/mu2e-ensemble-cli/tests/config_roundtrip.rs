@@ -449,3 +449,38 @@ fn gen_ensemble_round_trip() {
     assert!(config.contains("seed = 4"), "{config}");
     assert!(d.join("jobs.json").is_file() && d.join("settings").is_file());
 }
+
+#[test]
+fn verbose_logs_the_stages_with_counts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = cmd()
+        .args([
+            "-v",
+            "gen-primary",
+            "--primary",
+            "CeEndpoint",
+            "--type",
+            "ce-minus",
+            "--njobs",
+            "2",
+            "--events",
+            "50",
+            "--output",
+        ])
+        .arg(tmp.path().join("s"))
+        .env_remove("RUST_LOG")
+        .assert()
+        .success()
+        .get_output()
+        .stderr
+        .clone();
+    let e = String::from_utf8(out).unwrap();
+    assert!(
+        e.contains("gen-primary: generating") && e.contains("jobs=2"),
+        "{e}"
+    );
+    assert!(
+        e.contains("gen-primary: done") && e.contains("stored=100"),
+        "{e}"
+    );
+}

@@ -385,7 +385,11 @@ pub fn normalizations(cfg: &NormalizationsConfig) -> Result<NormalizationsReport
     let start = Instant::now();
     let (inputs, mut files) = cfg.inputs()?;
     let constants = inputs.constants;
-    tracing::info!(constants = %constants, "normalizations: start");
+    tracing::info!(
+        constants = %constants,
+        tables = %cfg.tables.as_deref().map_or("embedded".into(), |d| d.display().to_string()),
+        "normalizations: start"
+    );
     let mut tables = load_tables(cfg.tables.as_deref())?;
     if let Some(p) = &cfg.dio_table {
         let s = Spectrum::read(p)?;
@@ -1042,7 +1046,8 @@ pub fn run_si(cfg: &RunSiConfig, progress: &dyn Progress) -> Result<RunSiOutcome
                 events: plan.entries.iter().map(|e| e.plan.draws.n_total).sum(),
             });
         }
-        let reports = crate::series::build_series(&inputs, &ecfg, count, out)?;
+        let reports =
+            crate::series::build_series_with_progress(&inputs, &ecfg, count, out, progress)?;
         tracing::info!(
             ensembles = reports.len(),
             seconds = start.elapsed().as_secs_f64(),
@@ -1162,6 +1167,8 @@ pub fn gen_ensemble(cfg: &GenEnsembleConfig) -> Result<GenEnsembleReport> {
     let gen_lt = cfg
         .livetime_gen
         .ok_or_else(|| missing("LIVETIME_GEN", "livetime_gen"))?;
+    let start = Instant::now();
+    tracing::info!(seed = cfg.seed, "gen-ensemble: start");
     let tables = load_tables(cfg.tables.as_deref())?;
     let params = draw_parameters(max_rmc, cfg.run, cfg.seed)?;
     let jobs = job_counts(max_rmc, gen_lt, &tables)?;
@@ -1208,7 +1215,12 @@ pub fn gen_ensemble(cfg: &GenEnsembleConfig) -> Result<GenEnsembleReport> {
             }
         }
     }
-    tracing::info!(jobs = jobs.len(), "gen-ensemble: wrote {}", dir.display());
+    tracing::info!(
+        jobs = jobs.len(),
+        seconds = start.elapsed().as_secs_f64(),
+        "gen-ensemble: wrote {}",
+        dir.display()
+    );
     Ok(GenEnsembleReport {
         dir,
         parameters: params,
