@@ -3,6 +3,7 @@
 //! The subcommands live in two modules so that their owners can work independently; clap
 //! flattens both sets into one command line.
 
+mod args;
 mod norm_cmd;
 mod sample_cmd;
 

@@ -1,22 +1,23 @@
 //! Subcommands of `mu2e-ensemble` for samples and ensembles (`gen_Primary.sh`, `run_si.py`,
 //! `genEnsemble.py`): `gen-primary`, `run-si`, `gen-ensemble`, `si-summary`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use hep_cli_support::{Bar, ConfigArgs, load_config, print_config};
 use hep_core::manifest::Manifest;
+use mu2e_ensemble::commands::{
+    self, GenEnsembleConfig, GenPrimaryConfig, OutputFormat, PrimaryType, RunSiConfig,
+    SiSummaryConfig,
+};
 use mu2e_ensemble::constants::{BeamMode, ConstantSet};
-use mu2e_ensemble::fcl::parse_sampling_summary;
-use mu2e_ensemble::normalizations::{Quirks, StopRates};
-use mu2e_ensemble::planning::{check_generated, draw_parameters, job_counts, write_run_si_dir};
-use mu2e_ensemble::run_si::{BuildOptions, RunSiDir, RunSiOptions, build, plan, sample_inputs};
-use mu2e_ensemble::samples::{GenPrimaryOptions, PrimaryKind, generate_primary};
+use mu2e_ensemble::normalizations::Quirks;
 use mu2e_ensemble::scale_out::{
     GEN_PRIMARY_JOB, SERIES_JOB, merge_gen_primary, merge_series, run_gen_primary_shard,
-    run_series_shard,
 };
-use mu2e_ensemble::tables::{EnergyCut, SimEfficiencies, Spectrum, Tables};
+
+use crate::args::{BeamArg, ConstantsArg, Format, Over};
 
 /// The subcommands of this module.
 #[derive(Subcommand)]
@@ -92,18 +93,9 @@ pub struct LedgerArgs {
     pub release: Option<String>,
 }
 
-/// Output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    /// Aligned text.
-    Table,
-    /// JSON.
-    Json,
-}
-
 /// Process of `gen-primary --type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum PrimaryType {
+pub enum PrimaryTypeArg {
     /// Conversion electron at the Al endpoint (104.97 MeV/c).
     CeMinus,
     /// Conversion positron (92.32 MeV/c).
@@ -120,67 +112,83 @@ pub enum PrimaryType {
     Cosmic,
 }
 
+impl From<PrimaryTypeArg> for PrimaryType {
+    fn from(t: PrimaryTypeArg) -> Self {
+        match t {
+            PrimaryTypeArg::CeMinus => PrimaryType::CeMinus,
+            PrimaryTypeArg::CePlus => PrimaryType::CePlus,
+            PrimaryTypeArg::Dio => PrimaryType::Dio,
+            PrimaryTypeArg::Rmc => PrimaryType::Rmc,
+            PrimaryTypeArg::Rpc => PrimaryType::Rpc,
+            PrimaryTypeArg::IpaMichel => PrimaryType::IpaMichel,
+            PrimaryTypeArg::Cosmic => PrimaryType::Cosmic,
+        }
+    }
+}
+
 /// Arguments of `gen-primary`.
 #[derive(Args, Debug, Clone)]
 pub struct GenPrimaryArgs {
-    /// Sample name (file description and the ensemble's dataset name), e.g. DIOTail.
+    /// Sample name (file description and the ensemble's dataset name), e.g. DIOTail. Required.
     #[arg(long)]
-    primary: String,
-    /// What to generate.
+    primary: Option<String>,
+    /// What to generate. Required.
     #[arg(long = "type", value_enum)]
-    kind: PrimaryType,
-    /// Number of jobs (files).
+    kind: Option<PrimaryTypeArg>,
+    /// Number of jobs (files). Required.
     #[arg(long)]
-    njobs: u32,
-    /// Generated events per job.
+    njobs: Option<u32>,
+    /// Generated events per job. Required.
     #[arg(long)]
-    events: u64,
-    /// Fraction of generated events stored (0, 1].
-    #[arg(long, default_value_t = 1.0)]
-    filter_efficiency: f64,
+    events: Option<u64>,
+    /// Fraction of generated events stored (0, 1] [default: 1].
+    #[arg(long)]
+    filter_efficiency: Option<f64>,
     /// Lower energy cut (MeV): DIO (default 95), RMC (85), RPC (50), IPA Michel (0).
     #[arg(long)]
     emin: Option<f64>,
-    /// RMC closure endpoint kmax (MeV).
-    #[arg(long, default_value_t = 90.1)]
-    kmax: f64,
-    /// Table directory: heeck_finer_binning_2016_szafron.tbl (DIO; else the analytic Pol58
-    /// endpoint spectrum, valid for emin >= 85 MeV), rpcspectrum.tbl (RPC, required).
+    /// RMC closure endpoint kmax (MeV) [default: 90.1].
+    #[arg(long)]
+    kmax: Option<f64>,
+    /// Table directory with heeck_finer_binning_2016_szafron.tbl (DIO) and rpcspectrum.tbl
+    /// (RPC); default: the Mu2e tables embedded in the program.
     #[arg(long)]
     tables: Option<PathBuf>,
-    /// Rate of generated cosmic muons (Hz) that defines CosmicLivetime.
-    #[arg(long, default_value_t = 100.0)]
-    rate: f64,
-    /// Cosmic muon energy range (MeV).
-    #[arg(long, num_args = 2, default_values_t = [1000.0, 1e6])]
-    cosmic_energy: Vec<f64>,
-    /// Run number.
-    #[arg(long, default_value_t = 1202)]
-    run: u32,
-    /// Sub-run of the first job.
-    #[arg(long, default_value_t = 0)]
-    first_subrun: u32,
-    /// File owner field.
-    #[arg(long, default_value = "mu2e")]
-    owner: String,
-    /// Campaign/version (file configuration field).
-    #[arg(long, default_value = "MDC2020")]
-    campaign: String,
-    /// Master seed (job j uses stream (seed, j)).
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
-    /// Output directory.
+    /// Rate of generated cosmic muons (Hz) that defines CosmicLivetime [default: 100].
     #[arg(long)]
-    output: PathBuf,
+    rate: Option<f64>,
+    /// Cosmic muon energy range (MeV) [default: 1000 1e6].
+    #[arg(long, num_args = 2)]
+    cosmic_energy: Option<Vec<f64>>,
+    /// Run number [default: 1202].
+    #[arg(long)]
+    run: Option<u32>,
+    /// Sub-run of the first job [default: 0].
+    #[arg(long)]
+    first_subrun: Option<u32>,
+    /// File owner field [default: mu2e].
+    #[arg(long)]
+    owner: Option<String>,
+    /// Campaign/version (file configuration field) [default: MDC2020].
+    #[arg(long)]
+    campaign: Option<String>,
+    /// Master seed (job j uses stream (seed, j)) [default: 1].
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Output directory. Required.
+    #[arg(long)]
+    output: Option<PathBuf>,
     #[command(flatten)]
     shard: hep_cli_support::ShardArgs,
+    #[command(flatten)]
+    config: ConfigArgs,
 }
 
 /// Arguments of `run-si`.
 #[derive(Args, Debug, Clone)]
 pub struct RunSiArgs {
-    /// The run_si input directory.
-    cfg_dir: PathBuf,
+    /// The run_si input directory (required here or as cfg_dir in the config).
+    cfg_dir: Option<PathBuf>,
     /// Output directory of the ensemble (not needed with --plan-only).
     out_dir: Option<PathBuf>,
     /// Print the per-sample expected counts (normalisations) and stop.
@@ -188,15 +196,15 @@ pub struct RunSiArgs {
     plan_only: bool,
     /// With --plan-only: also compare the generated events (or cosmic livetime) of the listed
     /// files with the normalisations (Stage2 check).
-    #[arg(long, requires = "plan_only")]
-    check_generated: bool,
-    /// Output format of --plan-only and of the summary.
-    #[arg(long, value_enum, default_value = "table")]
-    format: Format,
-    /// Constant set (default: mdc2018 for the G0 layout, mdc2020 for G1).
     #[arg(long)]
-    constants: Option<String>,
-    /// Directory with the spectrum tables.
+    check_generated: bool,
+    /// Output format of --plan-only and of the summary [default: table].
+    #[arg(long, value_enum)]
+    format: Option<Format>,
+    /// Constant set (default: mdc2018 for the G0 layout, mdc2020 for G1).
+    #[arg(long, value_enum, ignore_case = true)]
+    constants: Option<ConstantsArg>,
+    /// Directory with the spectrum tables; default: the Mu2e tables embedded in the program.
     #[arg(long)]
     tables: Option<PathBuf>,
     /// SimEfficiencies2 CSV giving the stop rates (mdc2020 and later).
@@ -208,16 +216,16 @@ pub struct RunSiArgs {
     /// Muons stopped in the IPA per POT (S_IPA); overrides --simeff.
     #[arg(long)]
     ipa_stops_per_pot: Option<f64>,
-    /// Beam mode 1BB or 2BB (mdc2024, mds).
-    #[arg(long, default_value = "1BB")]
-    beam: String,
+    /// Beam mode 1BB or 2BB (mdc2024, mds) [default: 1BB].
+    #[arg(long, value_enum, ignore_case = true)]
+    beam: Option<BeamArg>,
     /// Reproduce the originals: all, or a comma-separated list of dio-livetime-squared,
     /// ipa-next-threshold, rmc-1bb, ce-poisson, run-1201 (G1's hard-coded run number).
     #[arg(long, num_args = 0..=1, default_missing_value = "all", value_delimiter = ',')]
     compat: Option<Vec<String>>,
-    /// Maximum events per sub-run (output file).
-    #[arg(long, default_value_t = 1_000_000)]
-    max_events_per_subrun: u64,
+    /// Maximum events per sub-run (output file) [default: 1000000].
+    #[arg(long)]
+    max_events_per_subrun: Option<u64>,
     /// Ledger of consumed events (default: mu2e-ensemble-ledger.json next to the first sample
     /// file); every ensemble built from the same files must use the same ledger.
     #[arg(long)]
@@ -230,11 +238,8 @@ pub struct RunSiArgs {
     emit_fcl: bool,
     /// FCL template with ${comments} ${run} ${subRun} ${samplingSeed} ${datasets} ${outnameMC}
     /// ${outnameData} (default: a built-in DTS-level template).
-    #[arg(long, requires = "emit_fcl")]
-    fcl_template: Option<PathBuf>,
-    /// Print the resolved configuration (every default filled in) as JSON and exit.
     #[arg(long)]
-    print_config: bool,
+    fcl_template: Option<PathBuf>,
     /// Build a series of K ensembles (seeds seed, seed+1, ...) into OUT_DIR/ensemble_<k>/,
     /// allocated one after the other so that none shares an event.
     #[arg(long, value_name = "K")]
@@ -245,39 +250,46 @@ pub struct RunSiArgs {
     pub reserve: bool,
     #[command(flatten)]
     pub shard: hep_cli_support::ShardArgs,
+    #[command(flatten)]
+    config: ConfigArgs,
 }
 
 /// Arguments of `gen-ensemble`.
 #[derive(Args, Debug, Clone)]
 pub struct GenEnsembleArgs {
-    /// Directory to create.
-    dir: PathBuf,
+    /// Directory to create (required here or as dir in the config).
+    dir: Option<PathBuf>,
     /// Maximum livetime of the RMC generation (yr).
-    max_livetime_rmc: f64,
+    max_livetime_rmc: Option<f64>,
     /// Livetime of the DIO/CE/RPC generation (yr).
-    livetime_gen: f64,
-    /// Run number.
-    #[arg(long, default_value_t = 1002)]
-    run: u32,
-    /// Seed of the draws.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
-    /// Directory with czarnecki_szafron_Al_2016.tbl (else the analytic DIO spectrum).
+    livetime_gen: Option<f64>,
+    /// Run number [default: 1002].
+    #[arg(long)]
+    run: Option<u32>,
+    /// Seed of the draws [default: 1].
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Directory with czarnecki_szafron_Al_2016.tbl; default: the Mu2e tables embedded in the
+    /// program.
     #[arg(long)]
     tables: Option<PathBuf>,
-    /// Output format of the printed plan.
-    #[arg(long, value_enum, default_value = "table")]
-    format: Format,
+    /// Output format of the printed plan [default: table].
+    #[arg(long, value_enum)]
+    format: Option<Format>,
+    #[command(flatten)]
+    config: ConfigArgs,
 }
 
 /// Arguments of `si-summary`.
 #[derive(Args, Debug, Clone)]
 pub struct SiSummaryArgs {
-    /// The mu2e log.
-    log: PathBuf,
-    /// Dataset names to read (comma-separated).
-    #[arg(long, value_delimiter = ',', required = true)]
-    samples: Vec<String>,
+    /// The mu2e log (required here or as log in the config).
+    log: Option<PathBuf>,
+    /// Dataset names to read (comma-separated; required here or in the config).
+    #[arg(long, value_delimiter = ',')]
+    samples: Option<Vec<String>>,
+    #[command(flatten)]
+    config: ConfigArgs,
 }
 
 /// Runs one subcommand.
@@ -329,13 +341,15 @@ fn submit_cmd(a: &SubmitCmd) -> Result<()> {
             if job.shard.shard.is_some() {
                 bail!("give the job without --shard: each array task adds its own");
             }
-            (GEN_PRIMARY_JOB, job.output.clone())
+            let cfg = gen_primary_config(&job)?;
+            (GEN_PRIMARY_JOB, cfg.output_dir()?.to_path_buf())
         }
         crate::Command::B(Command::RunSi(job)) => {
-            if job.shard.shard.is_some() || job.reserve {
+            let cfg = run_si_config(&job)?;
+            if job.shard.shard.is_some() || cfg.reserve {
                 bail!("give the job without --shard and --reserve: submit adds them");
             }
-            let Some(count) = job.ensembles else {
+            let Some(count) = cfg.ensembles else {
                 bail!("submit shards a series of ensembles: give run-si --ensembles K");
             };
             if count != a.slurm.shards && !a.slurm.only_missing {
@@ -344,25 +358,15 @@ fn submit_cmd(a: &SubmitCmd) -> Result<()> {
                     a.slurm.shards
                 );
             }
-            let out = job.out_dir.clone().context("run-si needs OUT_DIR")?;
+            let out = cfg.out_dir.clone().context("run-si needs OUT_DIR")?;
             // The allocation of the whole series is planned once, here, before any shard runs.
             if !out.join(mu2e_ensemble::series::SERIES_PLAN_FILE).exists() {
-                let opts = run_si_options(&job)?;
-                let dir = RunSiDir::read(&job.cfg_dir, opts.constants)?;
-                let b = BuildOptions {
-                    max_events_per_subrun: job.max_events_per_subrun,
-                    ledger: job.ledger.clone(),
-                    seed: job.seed,
-                    emit_fcl: job.emit_fcl,
-                    fcl_template: job.fcl_template.clone(),
+                let reserve = RunSiConfig {
+                    reserve: true,
+                    ..cfg.clone()
                 };
-                let (inputs, cfg) = mu2e_ensemble::run_si::ensemble_setup(&dir, &opts, &b)?;
-                let plan = mu2e_ensemble::series::plan_series(&inputs, &cfg, count, &out)?;
-                println!(
-                    "planned and reserved {} ensembles in {}",
-                    plan.entries.len(),
-                    out.display()
-                );
+                let outcome = commands::run_si(&reserve, &hep_core::progress::NoProgress)?;
+                print!("{}", outcome.render(cfg.format, &out)?);
             }
             (SERIES_JOB, out)
         }
@@ -444,378 +448,163 @@ fn finish(mut m: Manifest, outputs: &[PathBuf]) -> Result<()> {
     Ok(())
 }
 
+/// The effective configuration of `gen-primary` (file, then command line).
+fn gen_primary_config(a: &GenPrimaryArgs) -> Result<GenPrimaryConfig> {
+    let mut o = Over::default();
+    o.set("primary", a.primary.clone())?;
+    o.set("type", a.kind.map(PrimaryType::from))?;
+    o.set("njobs", a.njobs)?;
+    o.set("events", a.events)?;
+    o.set("filter_efficiency", a.filter_efficiency)?;
+    o.set("emin", a.emin)?;
+    o.set("kmax", a.kmax)?;
+    o.set("tables", a.tables.clone())?;
+    o.set("rate", a.rate)?;
+    o.set("cosmic_energy", a.cosmic_energy.clone())?;
+    o.set("run", a.run)?;
+    o.set("first_subrun", a.first_subrun)?;
+    o.set("owner", a.owner.clone())?;
+    o.set("campaign", a.campaign.clone())?;
+    o.set("seed", a.seed)?;
+    o.set("output", a.output.clone())?;
+    load_config(a.config.config.as_deref(), &o.0)
+}
+
 fn gen_primary(a: &GenPrimaryArgs) -> Result<()> {
-    let tables = a
-        .tables
-        .as_ref()
-        .map(Tables::load)
-        .transpose()?
-        .unwrap_or_default();
-    let kind = match a.kind {
-        PrimaryType::CeMinus => PrimaryKind::CeMinus,
-        PrimaryType::CePlus => PrimaryKind::CePlus,
-        PrimaryType::Dio => {
-            let emin = a.emin.unwrap_or(95.0);
-            let spectrum = mu2e_ensemble::dio::dio_spectrum(&tables, emin)?;
-            PrimaryKind::Dio {
-                spectrum,
-                emin_mev: emin,
-            }
-        }
-        PrimaryType::Rmc => PrimaryKind::Rmc {
-            kmax_mev: a.kmax,
-            emin_mev: a.emin.unwrap_or(85.0),
-        },
-        PrimaryType::Rpc => {
-            let spectrum: Spectrum = tables.rpc.clone().with_context(|| {
-                format!(
-                    "--type rpc needs --tables DIR with {}",
-                    mu2e_ensemble::tables::RPC_FILE
-                )
-            })?;
-            PrimaryKind::Rpc {
-                spectrum,
-                cut: EnergyCut::AtLeast(a.emin.unwrap_or(50.0)),
-            }
-        }
-        PrimaryType::IpaMichel => PrimaryKind::IpaMichel {
-            emin_mev: a.emin.unwrap_or(0.0),
-        },
-        PrimaryType::Cosmic => PrimaryKind::Cosmic {
-            rate_hz: a.rate,
-            emin_mev: a.cosmic_energy[0],
-            emax_mev: a.cosmic_energy[1],
-        },
-    };
-    let opts = GenPrimaryOptions {
-        name: a.primary.clone(),
-        kind,
-        njobs: a.njobs,
-        events_per_job: a.events,
-        filter_efficiency: a.filter_efficiency,
-        run: a.run,
-        first_subrun: a.first_subrun,
-        owner: a.owner.clone(),
-        configuration: a.campaign.clone(),
-        seed: a.seed,
-    };
+    let cfg = gen_primary_config(a)?;
+    if a.config.print_config {
+        return print_config(&cfg);
+    }
+    let out = cfg.output_dir()?;
     if let Some(shard) = a.shard.shard {
-        let files = run_gen_primary_shard(&a.output, &opts, &tables.files(), shard)?;
+        let (opts, tables) = cfg.options()?;
+        let files = run_gen_primary_shard(out, &opts, &tables.files(), shard)?;
         println!(
             "{}: shard {shard}: {} file(s) in {}",
-            a.primary,
+            cfg.primary,
             files.len(),
-            shard.dir(&a.output).display()
-        );
-        return Ok(());
-    }
-    std::fs::create_dir_all(&a.output)
-        .with_context(|| format!("creating {}", a.output.display()))?;
-    let files = generate_primary(&a.output, &opts)?;
-    let mut m = manifest("gen-primary", &serde_json::to_value(&opts)?)?;
-    m.add_seed("seed", a.seed);
-    for p in tables.files() {
-        m.add_input(p)?;
-    }
-    let paths: Vec<PathBuf> = files.iter().map(|f| f.path.clone()).collect();
-    finish(m, &paths)?;
-    let stored: u64 = files.iter().map(|f| f.events).sum();
-    println!(
-        "{}: {} file(s) in {}, {} generated, {} stored",
-        a.primary,
-        files.len(),
-        a.output.display(),
-        a.events * u64::from(a.njobs),
-        stored
-    );
-    Ok(())
-}
-
-fn run_si_options(a: &RunSiArgs) -> Result<RunSiOptions> {
-    let constants = a
-        .constants
-        .as_deref()
-        .map(str::parse::<ConstantSet>)
-        .transpose()?;
-    let tables = a
-        .tables
-        .as_ref()
-        .map(Tables::load)
-        .transpose()?
-        .unwrap_or_default();
-    let mut stop_rates = a
-        .simeff
-        .as_ref()
-        .map(|p| SimEfficiencies::read(p).and_then(|t| StopRates::from_simeff(&t)))
-        .transpose()?;
-    match (a.stopped_mu_per_pot, a.ipa_stops_per_pot, &mut stop_rates) {
-        (None, None, _) => {}
-        (mu, ipa, Some(r)) => {
-            r.muon_stops_per_pot = mu.unwrap_or(r.muon_stops_per_pot);
-            r.ipa_stops_per_pot = ipa.unwrap_or(r.ipa_stops_per_pot);
-        }
-        (Some(mu), Some(ipa), None) => {
-            stop_rates = Some(StopRates {
-                muon_stops_per_pot: mu,
-                ipa_stops_per_pot: ipa,
-                pion: None,
-            });
-        }
-        _ => bail!("give both --stopped-mu-per-pot and --ipa-stops-per-pot, or --simeff"),
-    }
-    let mut quirks = Quirks::default();
-    let mut compat_run_1201 = false;
-    for q in a.compat.iter().flatten() {
-        match q.trim() {
-            "run-1201" => compat_run_1201 = true,
-            "all" => {
-                quirks = Quirks::original();
-                compat_run_1201 = true;
-            }
-            other => quirks.enable(other)?,
-        }
-    }
-    Ok(RunSiOptions {
-        constants,
-        tables,
-        stop_rates,
-        quirks,
-        compat_run_1201,
-        beam: a.beam.parse::<BeamMode>()?,
-    })
-}
-
-fn run_si(a: &RunSiArgs) -> Result<()> {
-    let opts = run_si_options(a)?;
-    let dir = RunSiDir::read(&a.cfg_dir, opts.constants)?;
-    if a.print_config {
-        let constants = opts.constants.unwrap_or(dir.layout.default_constants());
-        let ledger = match &a.ledger {
-            Some(l) => l.clone(),
-            None => mu2e_ensemble::run_si::ledger_beside(
-                dir.samples
-                    .iter()
-                    .flat_map(|s| s.files.first())
-                    .next()
-                    .map(PathBuf::as_path),
-            ),
-        };
-        let cfg = serde_json::json!({
-            "directory": dir,
-            "constants": constants,
-            "tables": opts.tables.files(),
-            "stop_rates": opts.stop_rates,
-            "quirks": opts.quirks,
-            "compat_run_1201": opts.compat_run_1201,
-            "beam": opts.beam,
-            "max_events_per_subrun": a.max_events_per_subrun,
-            "ledger": ledger,
-            "seed": a.seed.unwrap_or(dir.settings.seed),
-            "emit_fcl": a.emit_fcl,
-            "fcl_template": a.fcl_template,
-        });
-        println!("{}", serde_json::to_string_pretty(&cfg)?);
-        return Ok(());
-    }
-    if a.plan_only {
-        let p = plan(&dir, &opts)?;
-        let checks = if a.check_generated {
-            let inputs = sample_inputs(&p)?;
-            Some(check_generated(
-                &inputs
-                    .into_iter()
-                    .map(|s| (s.name, s.norm, s.files))
-                    .collect::<Vec<_>>(),
-            ))
-        } else {
-            None
-        };
-        match a.format {
-            Format::Json => {
-                let mut v = p.to_json();
-                if let Some(c) = &checks {
-                    v["generated_check"] = serde_json::to_value(c)?;
-                }
-                println!("{}", serde_json::to_string_pretty(&v)?);
-            }
-            Format::Table => {
-                print!("{p}");
-                for c in checks.iter().flatten() {
-                    println!(
-                        "check {:<16} needed {:>14.6e} generated {:>14.6e} {}",
-                        c.sample,
-                        c.needed,
-                        c.generated,
-                        if c.ok { "ok" } else { "NOT ENOUGH" }
-                    );
-                }
-            }
-        }
-        if checks.iter().flatten().any(|c| !c.ok) {
-            bail!("some samples have fewer generated events (or cosmic livetime) than needed");
-        }
-        return Ok(());
-    }
-    let Some(out) = &a.out_dir else {
-        bail!("run-si needs OUT_DIR (or --plan-only)");
-    };
-    let b = BuildOptions {
-        max_events_per_subrun: a.max_events_per_subrun,
-        ledger: a.ledger.clone(),
-        seed: a.seed,
-        emit_fcl: a.emit_fcl,
-        fcl_template: a.fcl_template.clone(),
-    };
-    if a.ensembles.is_some() || a.reserve || a.shard.shard.is_some() {
-        return run_series(a, &dir, &opts, &b, out);
-    }
-    let rep = build(&dir, &opts, &b, out)?;
-    match a.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&rep.outcomes)?),
-        Format::Table => {
-            println!(
-                "ensemble: {} events (expected {:.3}) in {} sub-run file(s) in {}, seed {}",
-                rep.draws.n_total,
-                rep.expected_total,
-                rep.subruns.len(),
-                out.display(),
-                rep.config.seed
-            );
-            println!(
-                "{:<16} {:>14} {:>10} {:>7}",
-                "sample", "expected", "realised", "pull"
-            );
-            for o in &rep.outcomes {
-                println!(
-                    "{:<16} {:>14.3} {:>10} {:>7.2}",
-                    o.name, o.expected, o.realised, o.pull
-                );
-            }
-        }
-    }
-    Ok(())
-}
-
-/// `run-si --ensembles K`: a series of ensembles, in one process, or planned (`--reserve`) and
-/// written as shards (`--shard I/N`).
-fn run_series(
-    a: &RunSiArgs,
-    dir: &RunSiDir,
-    opts: &RunSiOptions,
-    b: &BuildOptions,
-    out: &Path,
-) -> Result<()> {
-    use mu2e_ensemble::run_si::ensemble_setup;
-    use mu2e_ensemble::series::{SeriesPlan, build_series, plan_series};
-    let count = a.ensembles.unwrap_or(1);
-    let (inputs, cfg) = ensemble_setup(dir, opts, b)?;
-    if let Some(shard) = a.shard.shard {
-        if a.reserve {
-            bail!("--reserve plans the whole series once; run the shards without it");
-        }
-        let plan = SeriesPlan::read(out).with_context(|| {
-            format!(
-                "shards write a planned series: run `run-si ... --ensembles {count} --reserve` \
-                 (or `submit`) first"
-            )
-        })?;
-        if plan.entries.len() != count {
-            bail!(
-                "the series in {} has {} ensembles, not {count}",
-                out.display(),
-                plan.entries.len()
-            );
-        }
-        run_series_shard(&inputs, out, shard)?;
-        println!(
-            "shard {shard}: ensembles {:?} in {}",
-            shard.range(count),
             shard.dir(out).display()
         );
         return Ok(());
     }
-    if a.reserve {
-        let plan = plan_series(&inputs, &cfg, count, out)?;
-        println!(
-            "planned and reserved {} ensembles ({} events) in {}",
-            plan.entries.len(),
-            plan.entries
-                .iter()
-                .map(|e| e.plan.draws.n_total)
-                .sum::<u64>(),
-            out.display()
-        );
-        return Ok(());
+    let bar = Bar::new();
+    let rep = commands::gen_primary(&cfg, &bar)?;
+    drop(bar);
+    println!(
+        "{}: {} file(s) in {}, {} generated, {} stored",
+        cfg.primary,
+        rep.files.len(),
+        out.display(),
+        rep.generated,
+        rep.stored
+    );
+    Ok(())
+}
+
+/// The effective configuration of `run-si` (file, then command line).
+fn run_si_config(a: &RunSiArgs) -> Result<RunSiConfig> {
+    let mut o = Over::default();
+    o.set("cfg_dir", a.cfg_dir.clone())?;
+    o.set("out_dir", a.out_dir.clone())?;
+    o.flag("plan_only", a.plan_only)?;
+    o.flag("check_generated", a.check_generated)?;
+    o.set("format", a.format.map(OutputFormat::from))?;
+    o.set("constants", a.constants.map(ConstantSet::from))?;
+    o.set("tables", a.tables.clone())?;
+    o.set("stop_rates.simeff", a.simeff.clone())?;
+    o.set("stop_rates.stopped_mu_per_pot", a.stopped_mu_per_pot)?;
+    o.set("stop_rates.ipa_stops_per_pot", a.ipa_stops_per_pot)?;
+    o.set("beam", a.beam.map(BeamMode::from))?;
+    if let Some(list) = &a.compat {
+        let mut q = Quirks::default();
+        let mut run_1201 = false;
+        for name in list {
+            match name.trim() {
+                "run-1201" => run_1201 = true,
+                "all" => {
+                    q = Quirks::original();
+                    run_1201 = true;
+                }
+                other => q.enable(other)?,
+            }
+        }
+        o.quirks(&q)?;
+        o.flag("compat_run_1201", run_1201)?;
     }
-    let reports = build_series(&inputs, &cfg, count, out)?;
-    for (k, r) in reports.iter().enumerate() {
-        println!(
-            "ensemble {k}: {} events (expected {:.3}), seed {}",
-            r.draws.n_total, r.expected_total, r.config.seed
-        );
+    o.set("max_events_per_subrun", a.max_events_per_subrun)?;
+    o.set("ledger", a.ledger.clone())?;
+    o.set("seed", a.seed)?;
+    o.flag("emit_fcl", a.emit_fcl)?;
+    o.set("fcl_template", a.fcl_template.clone())?;
+    o.set("ensembles", a.ensembles)?;
+    o.flag("reserve", a.reserve)?;
+    let cfg: RunSiConfig = load_config(a.config.config.as_deref(), &o.0)?;
+    if cfg.check_generated && !cfg.plan_only {
+        bail!("--check-generated needs --plan-only");
     }
+    if cfg.fcl_template.is_some() && !cfg.emit_fcl {
+        bail!("--fcl-template needs --emit-fcl");
+    }
+    Ok(cfg)
+}
+
+fn run_si(a: &RunSiArgs) -> Result<()> {
+    let cfg = run_si_config(a)?;
+    if a.config.print_config {
+        return print_config(&cfg);
+    }
+    if let Some(shard) = a.shard.shard {
+        return run_series_shard_cmd(&cfg, shard);
+    }
+    let bar = Bar::new();
+    let outcome = commands::run_si(&cfg, &bar)?;
+    drop(bar);
+    let out = cfg.out_dir.clone().unwrap_or_default();
+    print!("{}", outcome.render(cfg.format, &out)?);
+    if outcome.check_failed() {
+        bail!("some samples have fewer generated events (or cosmic livetime) than needed");
+    }
+    Ok(())
+}
+
+/// `run-si --ensembles K --shard I/N`: the block I of a planned series.
+fn run_series_shard_cmd(cfg: &RunSiConfig, shard: hep_core::shard::Shard) -> Result<()> {
+    let range = commands::run_si_shard(cfg, shard)?;
+    let out = cfg.out_dir.clone().unwrap_or_default();
+    println!(
+        "shard {shard}: ensembles {range:?} in {}",
+        shard.dir(&out).display()
+    );
     Ok(())
 }
 
 fn gen_ensemble(a: &GenEnsembleArgs) -> Result<()> {
-    let tables = a
-        .tables
-        .as_ref()
-        .map(Tables::load)
-        .transpose()?
-        .unwrap_or_default();
-    let params = draw_parameters(a.max_livetime_rmc, a.run, a.seed)?;
-    let jobs = job_counts(a.max_livetime_rmc, a.livetime_gen, &tables)?;
-    write_run_si_dir(&a.dir, &params)?;
-    let out = a.dir.join("jobs.json");
-    let doc = serde_json::json!({ "parameters": params, "jobs": jobs });
-    hep_core::io::atomic_write_bytes(
-        &out,
-        format!("{}\n", serde_json::to_string_pretty(&doc)?).as_bytes(),
-    )?;
-    let mut m = manifest("gen-ensemble", &doc)?;
-    m.add_seed("seed", a.seed);
-    for p in tables.files() {
-        m.add_input(p)?;
+    let mut o = Over::default();
+    o.set("dir", a.dir.clone())?;
+    o.set("max_livetime_rmc", a.max_livetime_rmc)?;
+    o.set("livetime_gen", a.livetime_gen)?;
+    o.set("run", a.run)?;
+    o.set("seed", a.seed)?;
+    o.set("tables", a.tables.clone())?;
+    o.set("format", a.format.map(OutputFormat::from))?;
+    let cfg: GenEnsembleConfig = load_config(a.config.config.as_deref(), &o.0)?;
+    if a.config.print_config {
+        return print_config(&cfg);
     }
-    // One manifest, beside jobs.json, lists every file written (the run_si directory itself
-    // stays as genEnsemble wrote it).
-    for n in ["kmax", "livetime", "rue", "rup", "settings", "jobs.json"] {
-        m.add_output(a.dir.join(n))?;
-    }
-    m.finish();
-    m.write_sidecar(&out)?;
-    match a.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&doc)?),
-        Format::Table => {
-            println!(
-                "{}: livetime {:.6} yr, rue {:.3e}, rup {:.3e}, kmax {:.3} MeV, seed {}",
-                a.dir.display(),
-                params.livetime_yr,
-                params.rue,
-                params.rup,
-                params.kmax,
-                params.sampling_seed
-            );
-            println!(
-                "{:<14} {:>14} {:>10} {:>9} {:>7}",
-                "sample", "norm/yr", "ev/job", "merge", "njobs"
-            );
-            for j in &jobs {
-                println!(
-                    "{:<14} {:>14.6e} {:>10} {:>9} {:>7}",
-                    j.sample, j.norm_per_year, j.events_per_job, j.merge_factor, j.njobs
-                );
-            }
-        }
-    }
+    let rep = commands::gen_ensemble(&cfg)?;
+    print!("{}", rep.text);
     Ok(())
 }
 
 fn si_summary(a: &SiSummaryArgs) -> Result<()> {
-    let text = hep_core::io::read_text(&a.log)?;
-    let known: Vec<&str> = a.samples.iter().map(String::as_str).collect();
-    let s = parse_sampling_summary(Path::new(&a.log), &text, &known)?;
+    let mut o = Over::default();
+    o.set("log", a.log.clone())?;
+    o.set("samples", a.samples.clone())?;
+    let cfg: SiSummaryConfig = load_config(a.config.config.as_deref(), &o.0)?;
+    if a.config.print_config {
+        return print_config(&cfg);
+    }
+    let s = commands::si_summary(&cfg)?;
     println!("{}", serde_json::to_string_pretty(&s)?);
     Ok(())
 }

@@ -280,9 +280,11 @@ fn table_format_and_print_config() {
         .get_output()
         .stdout
         .clone();
-    let c = json(&cfg);
-    assert_eq!(c["dio_emin"].as_f64(), Some(95.0));
-    assert_eq!(c["kmax"].as_f64(), Some(90.1));
+    let c: toml::Table = String::from_utf8(cfg).unwrap().parse().expect("TOML");
+    assert_eq!(c["constants"].as_str(), Some("mds"));
+    assert_eq!(c["livetime"].as_float(), Some(10.0));
+    assert_eq!(c["beam"].as_str(), Some("1BB"));
+    assert_eq!(c["compat"]["ce_poisson"].as_bool(), Some(false));
 }
 
 #[test]
@@ -330,14 +332,22 @@ fn errors_are_clear_and_located() {
         e.contains("error:") && e.contains("non-negative") && e.contains("-5"),
         "{e}"
     );
-    let e = stderr_of(cmd().args([
-        "normalizations",
-        "--constants",
-        "mdc2019",
-        "--livetime",
-        "5",
-    ]));
-    assert!(e.contains("unknown constant set 'mdc2019'"), "{e}");
+    let usage = cmd()
+        .args([
+            "normalizations",
+            "--constants",
+            "mdc2019",
+            "--livetime",
+            "5",
+        ])
+        .assert()
+        .failure()
+        .code(2)
+        .get_output()
+        .stderr
+        .clone();
+    let e = String::from_utf8(usage).unwrap();
+    assert!(e.contains("invalid value 'mdc2019'"), "{e}");
     let e = stderr_of(cmd().args(["normalizations", "--constants", "mds", "--livetime", "5"]));
     assert!(e.contains("--simeff"), "{e}");
 

@@ -142,16 +142,15 @@ fn plan_build_and_fcl() {
         .get_output()
         .stdout
         .clone();
-    let c: serde_json::Value = serde_json::from_slice(&out).unwrap();
-    assert_eq!(c["constants"], "mdc2020");
-    assert_eq!(c["seed"], 17);
-    assert_eq!(c["max_events_per_subrun"], 1_000_000);
-    assert!(
-        c["ledger"]
-            .as_str()
-            .unwrap()
-            .ends_with("samples/mu2e-ensemble-ledger.json")
+    let c: toml::Table = String::from_utf8(out).unwrap().parse().unwrap();
+    assert_eq!(c["cfg_dir"].as_str(), cfg.to_str());
+    assert_eq!(c["max_events_per_subrun"].as_integer(), Some(1_000_000));
+    assert_eq!(
+        c["stop_rates"]["stopped_mu_per_pot"].as_float(),
+        Some(7.6711407768e-4)
     );
+    // the seed defaults to the directory's settings: not set in the configuration
+    assert!(c.get("seed").is_none() && c.get("ledger").is_none());
     let ens = tmp.path().join("ens");
     cmd()
         .arg("run-si")
@@ -244,7 +243,8 @@ fn bad_inputs_give_located_errors() {
         .arg(&cfg)
         .assert()
         .failure();
-    assert_err(&a, "unknown constant set 'mdc2019'");
+    assert_eq!(a.get_output().status.code(), Some(2));
+    assert_err(&a, "invalid value 'mdc2019' for '--constants");
     let a = cmd()
         .args(["run-si", "--plan-only"])
         .arg(tmp.path().join("nope"))

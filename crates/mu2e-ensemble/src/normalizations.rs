@@ -244,6 +244,7 @@ impl StopRates {
 /// The original behaviours that can be switched back on (see
 /// `docs/mu2e-ensemble.md`, "Compat switches"); all off by default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct Quirks {
     /// G1 (`mdc2020`) DIO multiplied by the livetime twice (quirk 1).
     pub dio_livetime_squared: bool,

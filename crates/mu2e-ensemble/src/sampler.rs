@@ -50,6 +50,7 @@ use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use hep_core::io::{FileDigest, ParquetReader, ParquetWriter, atomic_write_bytes};
 use hep_core::manifest::Manifest;
+use hep_core::progress::{NoProgress, Progress};
 use rand::seq::SliceRandom;
 use rand_distr::{Binomial, Distribution, Poisson};
 use rayon::prelude::*;
@@ -932,8 +933,37 @@ pub fn build_ensemble(
     cfg: &EnsembleConfig,
     out_dir: &Path,
 ) -> Result<EnsembleReport> {
+    build_ensemble_with_progress(samples, cfg, out_dir, &NoProgress)
+}
+
+/// [`build_ensemble`] reporting each written sub-run file to `progress` (stage `"sub-runs"`),
+/// with `tracing` info events (plan, write) carrying counts and timings.
+///
+/// # Errors
+/// As [`build_ensemble`].
+pub fn build_ensemble_with_progress(
+    samples: &[SampleInput],
+    cfg: &EnsembleConfig,
+    out_dir: &Path,
+    progress: &dyn Progress,
+) -> Result<EnsembleReport> {
+    let start = std::time::Instant::now();
     let plan = plan_ensemble(samples, cfg)?;
-    write_ensemble(samples, cfg, &plan, out_dir)
+    tracing::info!(
+        samples = samples.len(),
+        events = plan.draws.n_total,
+        seconds = start.elapsed().as_secs_f64(),
+        "run-si: ensemble planned"
+    );
+    let report = write_ensemble_with_progress(samples, cfg, &plan, out_dir, progress)?;
+    tracing::info!(
+        events = report.draws.n_total,
+        subruns = report.subruns.len(),
+        seconds = start.elapsed().as_secs_f64(),
+        "run-si: ensemble written to {}",
+        out_dir.display()
+    );
+    Ok(report)
 }
 
 /// The Arrow schema of ensemble files.
@@ -1074,6 +1104,20 @@ pub fn write_ensemble(
     plan: &EnsemblePlan,
     out_dir: &Path,
 ) -> Result<EnsembleReport> {
+    write_ensemble_with_progress(samples, cfg, plan, out_dir, &NoProgress)
+}
+
+/// [`write_ensemble`] reporting each written sub-run file to `progress` (stage `"sub-runs"`).
+///
+/// # Errors
+/// As [`write_ensemble`].
+pub fn write_ensemble_with_progress(
+    samples: &[SampleInput],
+    cfg: &EnsembleConfig,
+    plan: &EnsemblePlan,
+    out_dir: &Path,
+    progress: &dyn Progress,
+) -> Result<EnsembleReport> {
     if cfg.max_events_per_subrun == 0 {
         return Err(Error::InvalidArgument(
             "max events per sub-run must be >= 1".into(),
@@ -1093,7 +1137,14 @@ pub fn write_ensemble(
     // cannot reserve the same rows.
     let id = reserve(samples, cfg, plan, out_dir)?;
     let n_subruns = plan.draws.n_total.div_ceil(cfg.max_events_per_subrun);
-    match write_reserved(samples, cfg, plan, out_dir, fcl_template.as_deref()) {
+    match write_reserved(
+        samples,
+        cfg,
+        plan,
+        out_dir,
+        fcl_template.as_deref(),
+        progress,
+    ) {
         Ok((report, ranges)) => {
             // Mark the reservation complete (re-reading the ledger: other ensembles may have
             // been reserved or released meanwhile).
@@ -1245,6 +1296,7 @@ pub(crate) fn write_reserved(
     plan: &EnsemblePlan,
     out_dir: &Path,
     fcl_template: Option<&str>,
+    progress: &dyn Progress,
 ) -> Result<(EnsembleReport, Vec<FileRange>)> {
     // Input digests once, in parallel.
     let input_paths: Vec<&PathBuf> = {
@@ -1314,6 +1366,7 @@ pub(crate) fn write_reserved(
             .map(|c| read_chunk(cursors, c))
             .collect()
     };
+    progress.start("sub-runs", chunks.len() as u64);
     let mut pending = read_group(&mut cursors, 0)?;
     let mut k = 0usize;
     while !pending.is_empty() {
@@ -1335,6 +1388,7 @@ pub(crate) fn write_reserved(
             || read_group(&mut cursors, next_first),
         );
         written?;
+        progress.advance(bufs.len() as u64);
         pending = next?;
         for (buf, (subrun, path)) in bufs.iter().zip(paths) {
             let starts = buf
@@ -1362,6 +1416,7 @@ pub(crate) fn write_reserved(
         k = next_first;
     }
 
+    progress.finish();
     let ranges: Vec<FileRange> = cursors.into_iter().flat_map(|c| c.ranges).collect();
     let outcomes = plan
         .expectations
@@ -1399,7 +1454,7 @@ pub(crate) fn write_reserved(
     }
 
     // Provenance: one manifest, written next to every output.
-    let mut m = Manifest::start("mu2e-ensemble ensemble", env!("CARGO_PKG_VERSION"))
+    let mut m = Manifest::start("mu2e-ensemble run-si", env!("CARGO_PKG_VERSION"))
         .with_configuration(&report)?;
     m.inputs = digests;
     m.add_seed("seed", cfg.seed);

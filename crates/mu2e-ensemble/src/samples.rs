@@ -30,6 +30,7 @@ use std::sync::Arc;
 use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use hep_core::io::{ParquetReader, ParquetWriter, column_f64, column_i64};
+use hep_core::progress::{NoProgress, Progress};
 use rand::RngExt;
 use rand_distr::Distribution;
 use rayon::prelude::*;
@@ -487,6 +488,19 @@ pub fn generate_primary(dir: &Path, opts: &GenPrimaryOptions) -> Result<Vec<Samp
     generate_primary_jobs(dir, opts, 0..opts.njobs)
 }
 
+/// [`generate_primary`] reporting each finished job (file) to `progress` (stage `"jobs"`, total
+/// `njobs`). The files do not depend on the progress receiver.
+///
+/// # Errors
+/// As [`generate_primary`].
+pub fn generate_primary_with_progress(
+    dir: &Path,
+    opts: &GenPrimaryOptions,
+    progress: &dyn Progress,
+) -> Result<Vec<SampleFileInfo>> {
+    generate_primary_jobs_with_progress(dir, opts, 0..opts.njobs, progress)
+}
+
 /// [`generate_primary`] for the jobs `jobs` only (a sub-range of `0..njobs`): the files of these
 /// jobs, identical to those of a run of all jobs, since job `j` draws only from stream
 /// `(seed, j)`.
@@ -498,6 +512,20 @@ pub fn generate_primary_jobs(
     dir: &Path,
     opts: &GenPrimaryOptions,
     jobs: std::ops::Range<u32>,
+) -> Result<Vec<SampleFileInfo>> {
+    generate_primary_jobs_with_progress(dir, opts, jobs, &NoProgress)
+}
+
+/// [`generate_primary_jobs`] reporting each finished job (file) to `progress` (stage `"jobs"`,
+/// total the number of jobs in `jobs`), with `tracing` info events at the start and end.
+///
+/// # Errors
+/// As [`generate_primary_jobs`].
+pub fn generate_primary_jobs_with_progress(
+    dir: &Path,
+    opts: &GenPrimaryOptions,
+    jobs: std::ops::Range<u32>,
+    progress: &dyn Progress,
 ) -> Result<Vec<SampleFileInfo>> {
     if jobs.end > opts.njobs {
         return Err(Error::InvalidArgument(format!(
@@ -522,7 +550,17 @@ pub fn generate_primary_jobs(
         ));
     }
     let generator = Generator::new(&opts.kind)?;
-    jobs.into_par_iter()
+    let start = std::time::Instant::now();
+    let n_jobs = jobs.len() as u64;
+    tracing::info!(
+        sample = %opts.name,
+        jobs = n_jobs,
+        events_per_job = opts.events_per_job,
+        "gen-primary: generating"
+    );
+    progress.start("jobs", n_jobs);
+    let files: Vec<SampleFileInfo> = jobs
+        .into_par_iter()
         .map(|j| {
             let subrun = opts.first_subrun + j;
             let mut rng = hep_core::rng::stream(opts.seed, u64::from(j));
@@ -570,6 +608,7 @@ pub fn generate_primary_jobs(
                 subrun,
             ));
             write_sample_file(&path, &ev, normalization, &opts.name)?;
+            progress.advance(1);
             Ok(SampleFileInfo {
                 path,
                 events: ev.len() as u64,
@@ -577,7 +616,16 @@ pub fn generate_primary_jobs(
                 process: Some(opts.name.clone()),
             })
         })
-        .collect()
+        .collect::<Result<_>>()?;
+    progress.finish();
+    tracing::info!(
+        sample = %opts.name,
+        files = files.len(),
+        stored = files.iter().map(|f| f.events).sum::<u64>(),
+        seconds = start.elapsed().as_secs_f64(),
+        "gen-primary: done"
+    );
+    Ok(files)
 }
 
 struct Particle {

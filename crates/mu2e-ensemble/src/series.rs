@@ -11,6 +11,7 @@
 
 use std::path::{Path, PathBuf};
 
+use hep_core::progress::{NoProgress, Progress};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -161,6 +162,20 @@ pub fn write_series(
     dir: &Path,
     range: std::ops::Range<usize>,
 ) -> Result<Vec<(EnsembleReport, Vec<FileRange>)>> {
+    write_series_with_progress(samples, plan, dir, range, &NoProgress)
+}
+
+/// [`write_series`] reporting each written ensemble to `progress` (stage `"ensembles"`).
+///
+/// # Errors
+/// As [`write_series`].
+pub fn write_series_with_progress(
+    samples: &[SampleInput],
+    plan: &SeriesPlan,
+    dir: &Path,
+    range: std::ops::Range<usize>,
+    progress: &dyn Progress,
+) -> Result<Vec<(EnsembleReport, Vec<FileRange>)>> {
     if range.end > plan.entries.len() {
         return Err(Error::InvalidArgument(format!(
             "ensembles {}..{} are not in a series of {}",
@@ -170,6 +185,7 @@ pub fn write_series(
         )));
     }
     let mut out = Vec::with_capacity(range.len());
+    progress.start("ensembles", range.len() as u64);
     for e in &plan.entries[range] {
         let d = dir.join(&e.name);
         if d.join(REPORT_FILE).exists() {
@@ -180,8 +196,19 @@ pub fn write_series(
         }
         std::fs::create_dir_all(&d).map_err(|err| hep_core::Error::io(&d, err))?;
         let template = checked_fcl_template(&e.config)?;
-        match write_reserved(samples, &e.config, &e.plan, &d, template.as_deref()) {
-            Ok(r) => out.push(r),
+        match write_reserved(
+            samples,
+            &e.config,
+            &e.plan,
+            &d,
+            template.as_deref(),
+            &NoProgress,
+        ) {
+            Ok(r) => {
+                out.push(r);
+                progress.advance(1);
+                tracing::info!("run-si: ensemble {} written", e.name);
+            }
             Err(err) => {
                 let n = e
                     .plan
@@ -232,8 +259,22 @@ pub fn build_series(
     count: usize,
     out: &Path,
 ) -> Result<Vec<EnsembleReport>> {
+    build_series_with_progress(samples, cfg, count, out, &NoProgress)
+}
+
+/// [`build_series`] reporting each written ensemble to `progress` (stage `"ensembles"`).
+///
+/// # Errors
+/// As [`build_series`].
+pub fn build_series_with_progress(
+    samples: &[SampleInput],
+    cfg: &EnsembleConfig,
+    count: usize,
+    out: &Path,
+    progress: &dyn Progress,
+) -> Result<Vec<EnsembleReport>> {
     let plan = plan_series(samples, cfg, count, out)?;
-    let written = write_series(samples, &plan, out, 0..count)?;
+    let written = write_series_with_progress(samples, &plan, out, 0..count, progress)?;
     let done: Vec<(String, Vec<FileRange>)> = plan
         .entries
         .iter()
