@@ -568,6 +568,15 @@ fn short_type_name(full: &str) -> String {
     out
 }
 
+/// `field` with a `unit` field metadata entry, the workspace's convention for every physical
+/// column of a Parquet table: the unit as written in the docs (`"MeV"`, `"ns"`, `"ADC"`; `"1"`
+/// for a dimensionless quantity), which pyarrow, polars and duckdb show in the schema.
+pub fn with_unit(field: arrow_schema::Field, unit: &str) -> arrow_schema::Field {
+    let mut meta = field.metadata().clone();
+    meta.insert("unit".to_string(), unit.to_string());
+    field.with_metadata(meta)
+}
+
 /// The extension of `path` in lower case (`"csv"` for `data/Spectra.CSV`), or `None` if it has
 /// none or it is not UTF-8. Tools choose formats from it.
 pub fn file_extension(path: &Path) -> Option<String> {

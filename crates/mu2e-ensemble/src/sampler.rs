@@ -969,7 +969,14 @@ pub fn build_ensemble_with_progress(
 /// The Arrow schema of ensemble files.
 pub fn ensemble_schema() -> SchemaRef {
     let i = |n: &str| Field::new(n, DataType::Int64, false);
-    let f = |n: &str| Field::new(n, DataType::Float64, false);
+    let f = |n: &str| {
+        let unit = match n {
+            "time_ns" => "ns",
+            "energy_mev" => "MeV",
+            _ => "MeV/c",
+        };
+        hep_core::io::with_unit(Field::new(n, DataType::Float64, false), unit)
+    };
     Arc::new(Schema::new(vec![
         i("run"),
         i("subrun"),

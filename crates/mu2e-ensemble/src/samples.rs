@@ -211,9 +211,15 @@ fn primary_fields() -> Vec<Field> {
         .map(|n| Field::new(*n, DataType::Int64, false))
         .collect();
     v.extend(
-        ["energy_mev", "px_mev", "py_mev", "pz_mev", "time_ns"]
-            .iter()
-            .map(|n| Field::new(*n, DataType::Float64, false)),
+        [
+            ("energy_mev", "MeV"),
+            ("px_mev", "MeV/c"),
+            ("py_mev", "MeV/c"),
+            ("pz_mev", "MeV/c"),
+            ("time_ns", "ns"),
+        ]
+        .iter()
+        .map(|(n, u)| hep_core::io::with_unit(Field::new(*n, DataType::Float64, false), u)),
     );
     v
 }
