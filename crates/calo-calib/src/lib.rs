@@ -17,6 +17,7 @@
 //! | [`model`] | the SourceFitter model: three Crystal Balls in energy and a background |
 //! | [`fit`] | the fit of one spectrum: multi-start, errors, profile interval, status |
 //! | [`detector`] | parallel fits of a detector, the archive outputs (MakeAnalysisTree) |
+//! | [`jobs`] | the subcommands as library calls: typed job configurations and `run_*` functions |
 //! | [`tables`] | the Mu2e DB text tables (Offline `DbTables`) |
 //! | [`combine`] | the reconstruction table from source and cosmic constants (the combiner) |
 //! | [`plots`] | SourcePlotter's summary plots and the per-channel canvases |
@@ -38,6 +39,7 @@ pub mod combine;
 pub mod detector;
 pub mod error;
 pub mod fit;
+pub mod jobs;
 pub mod model;
 mod objective;
 pub mod pipeline;
