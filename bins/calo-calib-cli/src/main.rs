@@ -308,14 +308,20 @@ fn run() -> Result<()> {
     }
 }
 
+/// A path given on the command line replaces the configuration's. Paths bypass the TOML
+/// overrides so that any path the operating system accepts (not only UTF-8) works.
+fn set_path(slot: &mut Option<PathBuf>, given: &Option<PathBuf>) {
+    if let Some(p) = given {
+        *slot = Some(p.clone());
+    }
+}
+
 /// The effective configuration of `fit`: defaults, the file, the command line; then the presets
 /// of `--nominal-gain` and `--compat` (also applied when `--method` is given with compat on, as
 /// the compat chi-square window depends on the method), then `--starts` again (`--compat` fixes
 /// a single start, as the original).
 fn fit_job(a: &FitArgs) -> Result<FitJob> {
     let mut o = Over::default();
-    o.set("input", a.input.as_ref())?;
-    o.set("output", a.output.as_ref())?;
     o.flag("per_crystal", a.per_crystal)?;
     o.set("nominal_gain", a.nominal_gain)?;
     o.flag("compat", a.compat)?;
@@ -326,6 +332,8 @@ fn fit_job(a: &FitArgs) -> Result<FitJob> {
     o.set("fit.starts_adc", a.starts.as_ref())?;
     o.set("fit.peak_interval", a.no_peak_interval.then_some(false))?;
     let mut job: FitJob = load_config(a.config.config.as_deref(), &o)?;
+    set_path(&mut job.input, &a.input);
+    set_path(&mut job.output, &a.output);
     if a.nominal_gain.is_some() || a.compat || (a.method.is_some() && job.compat) {
         job.apply_presets();
         if let (false, Some(starts)) = (job.compat, &a.starts) {
@@ -414,7 +422,6 @@ fn submit(a: SubmitCmd) -> Result<()> {
 
 fn simulate(a: SimulateArgs) -> Result<()> {
     let mut o = Over::default();
-    o.set("output", a.output.as_ref())?;
     o.flag("per_crystal", a.per_crystal)?;
     o.set("format", a.format.map(SpectraFormat::from))?;
     o.flag("cosmics", a.cosmics)?;
@@ -428,7 +435,8 @@ fn simulate(a: SimulateArgs) -> Result<()> {
     o.set("sim.gain_adc_per_mev", a.gain)?;
     o.set("sim.gain_spread", a.gain_spread)?;
     o.set("sim.width_mev", a.width_mev)?;
-    let job: SimulateJob = load_config(a.config.config.as_deref(), &o)?;
+    let mut job: SimulateJob = load_config(a.config.config.as_deref(), &o)?;
+    set_path(&mut job.output, &a.output);
     if a.config.print_config {
         return print_config(&job);
     }
@@ -450,13 +458,13 @@ fn simulate(a: SimulateArgs) -> Result<()> {
 
 fn combine_cmd(a: CombineArgs) -> Result<()> {
     let mut o = Over::default();
-    o.set("source", a.source.as_ref())?;
-    o.set("cosmic", a.cosmic.as_ref())?;
     o.set("cosmic_layout", a.cosmic_layout.map(CosmicLayout::from))?;
-    o.set("nominal", a.nominal.as_ref())?;
-    o.set("output", a.output.as_ref())?;
     o.flag("combine.compat", a.compat)?;
-    let job: CombineJob = load_config(a.config.config.as_deref(), &o)?;
+    let mut job: CombineJob = load_config(a.config.config.as_deref(), &o)?;
+    set_path(&mut job.source, &a.source);
+    set_path(&mut job.cosmic, &a.cosmic);
+    set_path(&mut job.nominal, &a.nominal);
+    set_path(&mut job.output, &a.output);
     if a.config.print_config {
         return print_config(&job);
     }
@@ -492,16 +500,16 @@ fn plot(a: PlotArgs) -> Result<()> {
         })
         .transpose()?;
     let mut o = Over::default();
-    o.set("fits", a.fits.as_ref())?;
-    o.set("input", a.input.as_ref())?;
-    o.set("output", a.output.as_ref())?;
     o.flag("per_crystal", a.per_crystal)?;
-    o.set("crystal_positions", a.crystal_positions.as_ref())?;
     o.set("channels", a.channels.as_ref())?;
     o.flag("failed", a.failed)?;
     o.set("nominal_gain", a.nominal_gain)?;
     o.set("formats", formats)?;
-    let job: PlotJob = load_config(a.config.config.as_deref(), &o)?;
+    let mut job: PlotJob = load_config(a.config.config.as_deref(), &o)?;
+    set_path(&mut job.fits, &a.fits);
+    set_path(&mut job.input, &a.input);
+    set_path(&mut job.output, &a.output);
+    set_path(&mut job.crystal_positions, &a.crystal_positions);
     if a.config.print_config {
         return print_config(&job);
     }

@@ -10,9 +10,9 @@
 //! | plot | [`PlotJob`] | [`run_plot`] | the summary plots, per-disk maps and channel canvases |
 //!
 //! Every output gets a `.manifest.json` provenance sidecar ([`hep_core::manifest`]) that records
-//! the job's configuration. The configurations read from TOML or JSON: missing fields take their
-//! defaults (`#[serde(default)]`) and unknown fields are an error; `calo-calib <subcommand>
-//! --print-config` prints them as TOML.
+//! the job's configuration (paths with non-UTF-8 parts replaced by U+FFFD). The configurations
+//! read from TOML or JSON: missing fields take their defaults (`#[serde(default)]`) and unknown
+//! fields are an error; `calo-calib <subcommand> --print-config` prints them as TOML.
 //!
 //! ```no_run
 //! use calo_calib::jobs::{FitJob, run_fit};
@@ -109,6 +109,12 @@ fn required<'a>(value: &'a Option<PathBuf>, key: &str, what: &str) -> Result<&'a
 
 fn create_dir(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::Core(hep_core::Error::io(dir, e)))
+}
+
+/// `p` with any non-UTF-8 part replaced (U+FFFD), for the configuration recorded in a manifest
+/// (JSON holds only UTF-8 strings).
+fn lossy(p: &Option<PathBuf>) -> Option<PathBuf> {
+    p.as_ref().map(|p| PathBuf::from(p.to_string_lossy().into_owned()))
 }
 
 /// A manifest for `calo-calib <sub>` recording `config`.
@@ -219,7 +225,11 @@ pub fn run_simulate(job: &SimulateJob, progress: &dyn Progress) -> Result<Simula
         write_cosmic_table(&path, &cosmic_table_rows(&cos))?;
         outputs.push(path);
     }
-    let mut m = manifest("simulate", job)?;
+    let recorded = SimulateJob {
+        output: lossy(&job.output),
+        ..job.clone()
+    };
+    let mut m = manifest("simulate", &recorded)?;
     m.add_seed("seed", job.sim.seed);
     finish(m, &outputs)?;
     let summary = SimulateSummary {
@@ -396,7 +406,12 @@ pub fn run_fit(job: &FitJob, shard: Option<Shard>, progress: &dyn Progress) -> R
     }
     create_dir(out)?;
     let inputs = vec![FileDigest::of(input)?];
-    let outputs = write_fit_outputs(out, inputs, job, mode, &fits)?;
+    let recorded = FitJob {
+        input: lossy(&job.input),
+        output: lossy(&job.output),
+        ..job.clone()
+    };
+    let outputs = write_fit_outputs(out, inputs, &recorded, mode, &fits)?;
     Ok(FitSummary::of(&fits, outputs, seconds))
 }
 
@@ -522,7 +537,14 @@ pub fn run_combine(job: &CombineJob) -> Result<CombineSummary> {
     let reco = out.join("CalEnergyCalib.txt");
     let combined = out.join("CalCombinedEnergyCalib.txt");
     write_reco_tables(&reco, &combined, &rows)?;
-    let mut m = manifest("combine", job)?;
+    let recorded = CombineJob {
+        source: lossy(&job.source),
+        cosmic: lossy(&job.cosmic),
+        nominal: lossy(&job.nominal),
+        output: lossy(&job.output),
+        ..job.clone()
+    };
+    let mut m = manifest("combine", &recorded)?;
     for p in [&job.source, &job.cosmic, &job.nominal].into_iter().flatten() {
         m.add_input(p)?;
     }
@@ -618,7 +640,14 @@ pub fn run_plot(job: &PlotJob) -> Result<Vec<PathBuf>> {
         cfg.model_range(),
         &formats,
     )?);
-    let mut m = manifest("plot", job)?;
+    let recorded = PlotJob {
+        fits: lossy(&job.fits),
+        input: lossy(&job.input),
+        output: lossy(&job.output),
+        crystal_positions: lossy(&job.crystal_positions),
+        ..job.clone()
+    };
+    let mut m = manifest("plot", &recorded)?;
     m.add_input(fits_path)?;
     if let (true, Some(input)) = (need_spectra, job.input.as_deref()) {
         let set = read_spectra(input, mode)?;
