@@ -166,9 +166,15 @@ fn fit_from_printed_config_is_identical() {
     .map(String::from)
     .to_vec();
     let (text, files) = round_trip(tmp.path(), "fit", &args);
-    assert!(text.contains("starts_adc = [\n    95.0,\n    101.0,\n]"), "{text}");
+    assert!(
+        text.contains("starts_adc = [\n    95.0,\n    101.0,\n]"),
+        "{text}"
+    );
     assert!(text.contains("peak_interval = false\n"), "{text}");
-    assert!(text.contains("[fit.alpha]\nstart = 1.5\nlower = 0.1\nupper = 5.0\n"), "{text}");
+    assert!(
+        text.contains("[fit.alpha]\nstart = 1.5\nlower = 0.1\nupper = 5.0\n"),
+        "{text}"
+    );
     let csv = String::from_utf8(files[Path::new("source_fits.csv")].clone()).unwrap();
     assert_eq!(csv.lines().count(), 5);
     assert!(files.contains_key(Path::new("CalSourceEnergyCalib.txt")));
@@ -271,13 +277,25 @@ fn command_line_overrides_the_file_and_unknown_keys_are_errors() {
     )
     .unwrap();
     let out = cmd()
-        .args(["fit", "--first", "7", "--method", "nll", "-o", "y", "--print-config"])
+        .args([
+            "fit",
+            "--first",
+            "7",
+            "--method",
+            "nll",
+            "-o",
+            "y",
+            "--print-config",
+        ])
         .arg("--config")
         .arg(&config)
         .assert()
         .success();
     let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
-    assert!(text.contains("input = \"a.csv\"\noutput = \"y\"\n"), "{text}");
+    assert!(
+        text.contains("input = \"a.csv\"\noutput = \"y\"\n"),
+        "{text}"
+    );
     assert!(text.contains("[selection]\nfirst = 7\n"), "{text}");
     assert!(text.contains("method = \"nll\"\n"), "{text}");
     assert!(text.contains("min_events = 50.0\n"), "{text}");

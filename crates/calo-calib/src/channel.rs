@@ -419,21 +419,10 @@ mod tests {
         check(&lines, 1348, "crystal 1347");
     }
 
-    /// Reads Offline's real `crystalPos.txt`, the original's data file beside the workspace
-    /// (present under CI): fails with a clear message under CI (`CI=true`) if it is missing, else
-    /// skips.
+    /// Reads Offline's real `crystalPos.txt`, the copy shipped in the crate's `data/` directory.
     #[test]
     fn reads_the_real_crystal_positions() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/data/calo-calib/crystalPos.txt");
-        if !path.exists() {
-            let msg = format!("shared data file {} is missing", path.display());
-            if std::env::var("CI").as_deref() == Ok("true") {
-                panic!("{msg}");
-            }
-            eprintln!("skipping: {msg}");
-            return;
-        }
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/crystalPos.txt");
         let pos = CrystalPositions::read(&path).unwrap();
         assert_eq!(pos.len(), 1348);
         // First and last lines of the file: `0 0 -188.65 377.3` and `1 673 -480.2 411.6`.

@@ -114,7 +114,8 @@ fn create_dir(dir: &Path) -> Result<()> {
 /// `p` with any non-UTF-8 part replaced (U+FFFD), for the configuration recorded in a manifest
 /// (JSON holds only UTF-8 strings).
 fn lossy(p: &Option<PathBuf>) -> Option<PathBuf> {
-    p.as_ref().map(|p| PathBuf::from(p.to_string_lossy().into_owned()))
+    p.as_ref()
+        .map(|p| PathBuf::from(p.to_string_lossy().into_owned()))
 }
 
 /// A manifest for `calo-calib <sub>` recording `config`.
@@ -384,13 +385,10 @@ pub fn run_fit(job: &FitJob, shard: Option<Shard>, progress: &dyn Progress) -> R
             mode,
         };
         let dir = write_fit_shard(out, input, &sjob, shard, n_units, &fits)?;
-        let outputs = [
-            scale_out::SHARD_FITS_FILE,
-            "source_fits.csv",
-        ]
-        .iter()
-        .map(|f| dir.join(f))
-        .collect();
+        let outputs = [scale_out::SHARD_FITS_FILE, "source_fits.csv"]
+            .iter()
+            .map(|f| dir.join(f))
+            .collect();
         let mut s = FitSummary::of(&fits, outputs, seconds);
         s.shard_dir = Some(dir);
         return Ok(s);
@@ -545,7 +543,10 @@ pub fn run_combine(job: &CombineJob) -> Result<CombineSummary> {
         ..job.clone()
     };
     let mut m = manifest("combine", &recorded)?;
-    for p in [&job.source, &job.cosmic, &job.nominal].into_iter().flatten() {
+    for p in [&job.source, &job.cosmic, &job.nominal]
+        .into_iter()
+        .flatten()
+    {
         m.add_input(p)?;
     }
     let outputs = vec![reco, combined];
@@ -708,10 +709,7 @@ mod tests {
         assert_eq!(job.fit.starts_adc, vec![196.16]);
         assert_eq!(job.fit.alpha_starts, vec![1.5]);
         assert_eq!(job.fit.fit_bins_adc, Some((80.0, 240.0)));
-        assert_eq!(
-            job.fit.bin_evaluation,
-            crate::model::BinEvaluation::Centre
-        );
+        assert_eq!(job.fit.bin_evaluation, crate::model::BinEvaluation::Centre);
     }
 
     #[test]

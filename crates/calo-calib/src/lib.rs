@@ -24,6 +24,26 @@
 //! | [`pipeline`] | the end-to-end chain on simulated input (hep-demo's main job) |
 //! | [`scale_out`] | the detector fit as shards of an array job and their merge |
 //!
+//! The crate ships Mu2e Offline's crystal positions (`data/crystalPos.txt`, Apache-2.0,
+//! [`channel::CrystalPositions::shipped`]); `plot` draws its per-disk maps on them unless another
+//! positions file is given.
+//!
+//! # Examples
+//!
+//! `examples/fit_channels.rs` uses the crate as another project would: it simulates eight SiPM
+//! spectra with a seed, fits them, writes the constants (`source_fits.parquet`, `.csv` and the
+//! `CalSourceEnergyCalib.txt` DB table) into the directory given as its first argument and
+//! prints the fitted peaks against the truth:
+//!
+//! ```text
+//! cargo run -p calo-calib --example fit_channels -- /tmp/calo-constants
+//! ```
+//!
+//! The command-line subcommands are library calls on typed configurations ([`jobs`]): e.g.
+//! [`jobs::run_fit`] on a [`jobs::FitJob`] writes what `calo-calib fit` writes.
+//!
+//! One channel, simulated and fitted:
+//!
 //! ```no_run
 //! use calo_calib::fit::{FitConfig, fit_spectrum};
 //! use calo_calib::simulate::{SimConfig, simulate_channel};

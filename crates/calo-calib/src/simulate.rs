@@ -49,10 +49,10 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::channel::IdMode;
-use hep_core::progress::{NoProgress, Progress};
 use crate::error::{Error, Result};
 use crate::model::{CB_N, CrystalBall, E_FULL_MEV, LINE_ENERGIES_MEV};
 use crate::spectra::{Spectrum, SpectrumSet, TableFormat};
+use hep_core::progress::{NoProgress, Progress};
 
 /// First key of the nested random stream of a per-crystal channel: `stream_nested(seed, &[1,
 /// id])`.
