@@ -323,6 +323,18 @@ fn command_line_overrides_the_file_and_unknown_keys_are_errors() {
     let err = String::from_utf8(out.get_output().stderr.clone()).unwrap();
     assert!(err.contains("fit.toml") && err.contains("methd"), "{err}");
 
+    // The defaults of the command line: simulate's seed is 1.
+    let out = cmd()
+        .args(["simulate", "--print-config"])
+        .assert()
+        .success();
+    let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert!(
+        text.contains("[sim]\nseed = 1\nevents_per_crystal = 63000.0\n"),
+        "{text}"
+    );
+    assert!(!text.contains("output"), "{text}");
+
     // Without an input anywhere, a clear error.
     let out = cmd().args(["fit", "-o", "y"]).assert().failure();
     let err = String::from_utf8(out.get_output().stderr.clone()).unwrap();

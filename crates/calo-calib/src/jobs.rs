@@ -159,7 +159,8 @@ pub struct SimulateJob {
     pub cosmic_rel_error: f64,
     /// Fraction of cosmic fits simulated with a bad chi-square (default 0).
     pub cosmic_bad_fraction: f64,
-    /// The simulation: seed, statistics, gains, line shape and histogram.
+    /// The simulation: seed, statistics, gains, line shape and histogram ([`SimConfig`]'s
+    /// defaults, but seed 1, the command line's default).
     pub sim: SimConfig,
 }
 
@@ -172,7 +173,10 @@ impl Default for SimulateJob {
             cosmics: false,
             cosmic_rel_error: 0.012,
             cosmic_bad_fraction: 0.0,
-            sim: SimConfig::default(),
+            sim: SimConfig {
+                seed: 1,
+                ..SimConfig::default()
+            },
         }
     }
 }
