@@ -2,29 +2,23 @@
 //!
 //! Subcommands follow the original tools: `simulate` (CaloCalibGun + digitisation +
 //! SourceCalibDigiAna, as spectra with truth), `fit` (MakeAnalysisTree + SourceFitter), `combine`
-//! (the reco-table maker). Every output gets a `.manifest.json` provenance sidecar.
+//! (the reco-table maker), `plot` (SourcePlotter). Every subcommand parses its options into a
+//! job configuration of `calo_calib::jobs` (defaults, then `--config FILE.toml`, then the
+//! options given) and makes one library call; `--print-config` prints that configuration as
+//! TOML. Every output gets a `.manifest.json` provenance sidecar.
 
 use anyhow::{Context, Result, bail};
-use calo_calib::channel::IdMode;
-use calo_calib::combine::{CombineConfig, combine, status_counts};
-use calo_calib::detector::{
-    Selection, fit_detector, source_table_rows, summary_counts, write_source_fits,
+use calo_calib::fit::Method;
+use calo_calib::jobs::{
+    CombineJob, FitJob, FitSummary, ImageFormat, PlotJob, SimulateJob, SpectraFormat, run_combine,
+    run_fit, run_merge, run_plot, run_simulate,
 };
-use calo_calib::fit::{FitConfig, Method};
-use calo_calib::model::BinEvaluation;
-use calo_calib::scale_out::{FIT_JOB, FitJob, merge_fit_shards, run_fit_shard};
-use calo_calib::simulate::{
-    SimConfig, all_ids, cosmic_table_rows, simulate_cosmic_table, simulate_detector, write_truth,
-};
-use calo_calib::spectra::{read_spectra, write_spectra};
-use calo_calib::tables::{
-    CosmicLayout, RowCheck, read_cosmic_table, read_nominal_table, read_source_table,
-    write_cosmic_table, write_reco_tables, write_source_table,
-};
+use calo_calib::scale_out::FIT_JOB;
+use calo_calib::tables::CosmicLayout;
 use clap::{Parser, Subcommand, ValueEnum};
-use hep_core::manifest::Manifest;
+use hep_cli_support::{Bar, ConfigArgs, init_logging, load_config, print_config};
+use serde::Serialize;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 #[derive(Parser)]
 #[command(
@@ -77,79 +71,90 @@ struct SubmitCmd {
 
 #[derive(clap::Args)]
 struct PlotArgs {
-    /// source_fits.parquet written by `fit`.
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// source_fits.parquet written by `fit` (required here or as `fits` in the configuration).
     #[arg(long)]
-    fits: PathBuf,
+    fits: Option<PathBuf>,
     /// The spectra the fits were made from (for per-channel plots).
     #[arg(short, long)]
     input: Option<PathBuf>,
     /// Ids are crystals (0..1347), not SiPMs.
     #[arg(long)]
     per_crystal: bool,
-    /// Crystal positions in the crystalPos.txt format (for the per-disk maps).
+    /// Crystal positions in the crystalPos.txt format for the per-disk maps (default: the
+    /// Mu2e Offline positions shipped with calo-calib).
     #[arg(long)]
     crystal_positions: Option<PathBuf>,
     /// Channels to draw with their fitted model, comma separated (needs --input).
     #[arg(long, value_delimiter = ',')]
-    channels: Vec<u32>,
+    channels: Option<Vec<u32>>,
     /// Also draw every failed fit (needs --input).
     #[arg(long)]
     failed: bool,
-    /// Nominal gain (ADC/MeV) the fits used (sets the fit window drawn).
-    #[arg(long, default_value_t = 16.0)]
-    nominal_gain: f64,
-    /// Output directory.
+    /// Nominal gain (ADC/MeV) the fits used (sets the fit window drawn; default 16).
+    #[arg(long)]
+    nominal_gain: Option<f64>,
+    /// Output directory (required here or as `output` in the configuration).
     #[arg(short, long)]
-    output: PathBuf,
-    /// Image formats, comma separated.
-    #[arg(long, value_delimiter = ',', default_values_t = [String::from("png"), String::from("svg")])]
-    formats: Vec<String>,
+    output: Option<PathBuf>,
+    /// Image formats, comma separated: png, svg (default png,svg).
+    #[arg(long, value_delimiter = ',')]
+    formats: Option<Vec<String>>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-enum SpectraFormat {
+enum SpectraFormatArg {
     Csv,
     Parquet,
 }
 
+impl From<SpectraFormatArg> for SpectraFormat {
+    fn from(f: SpectraFormatArg) -> Self {
+        match f {
+            SpectraFormatArg::Csv => SpectraFormat::Csv,
+            SpectraFormatArg::Parquet => SpectraFormat::Parquet,
+        }
+    }
+}
+
 #[derive(clap::Args)]
 struct SimulateArgs {
-    /// Output directory.
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// Output directory (required here or as `output` in the configuration).
     #[arg(short, long)]
-    output: PathBuf,
-    /// Master seed (each channel draws from its own stream).
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
-    /// Mean events per crystal (the design figure is 63 000).
-    #[arg(long, default_value_t = 63_000.0)]
-    events_per_crystal: f64,
-    /// Mean true gain (ADC/MeV).
-    #[arg(long, default_value_t = 16.0)]
-    gain: f64,
-    /// Relative Gaussian spread of the true gains.
-    #[arg(long, default_value_t = 0.0)]
-    gain_spread: f64,
-    /// Energy resolution sigma at 6.13 MeV (MeV).
-    #[arg(long, default_value_t = 0.45)]
-    width_mev: f64,
+    output: Option<PathBuf>,
+    /// Master seed (each channel draws from its own stream; default 1).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Mean events per crystal (default 63 000, the design figure).
+    #[arg(long)]
+    events_per_crystal: Option<f64>,
+    /// Mean true gain (ADC/MeV; default 16).
+    #[arg(long)]
+    gain: Option<f64>,
+    /// Relative Gaussian spread of the true gains (default 0).
+    #[arg(long)]
+    gain_spread: Option<f64>,
+    /// Energy resolution sigma at 6.13 MeV (MeV; default 0.45).
+    #[arg(long)]
+    width_mev: Option<f64>,
     /// Simulate per-crystal spectra (ids 0..1347) instead of per-SiPM (0..2695).
     #[arg(long)]
     per_crystal: bool,
     /// Also write simulated cosmic constants (CalCosmicEnergyCalib.txt).
     #[arg(long)]
     cosmics: bool,
-    /// Relative error of the simulated cosmic peaks.
-    #[arg(long, default_value_t = 0.012)]
-    cosmic_rel_error: f64,
-    /// Fraction of cosmic fits simulated with a bad chi-square.
-    #[arg(long, default_value_t = 0.0)]
-    cosmic_bad_fraction: f64,
-    /// Spectra file format.
-    #[arg(long, value_enum, default_value_t = SpectraFormat::Csv)]
-    format: SpectraFormat,
-    /// Print the configuration as JSON and exit.
+    /// Relative error of the simulated cosmic peaks (default 0.012).
     #[arg(long)]
-    print_config: bool,
+    cosmic_rel_error: Option<f64>,
+    /// Fraction of cosmic fits simulated with a bad chi-square (default 0).
+    #[arg(long)]
+    cosmic_bad_fraction: Option<f64>,
+    /// Spectra file format (default csv).
+    #[arg(long, value_enum)]
+    format: Option<SpectraFormatArg>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -158,17 +163,29 @@ enum MethodArg {
     Nll,
 }
 
+impl From<MethodArg> for Method {
+    fn from(m: MethodArg) -> Self {
+        match m {
+            MethodArg::Chi2 => Method::Chi2,
+            MethodArg::Nll => Method::Nll,
+        }
+    }
+}
+
 #[derive(clap::Args)]
 struct FitArgs {
-    /// Spectra table (CSV or Parquet): roid, bin_low, bin_high, counts.
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// Spectra table (CSV or Parquet): roid, bin_low, bin_high, counts (required here or as
+    /// `input` in the configuration).
     #[arg(short, long)]
-    input: PathBuf,
-    /// Output directory.
+    input: Option<PathBuf>,
+    /// Output directory (required here or as `output` in the configuration).
     #[arg(short, long)]
-    output: PathBuf,
-    /// Objective: Neyman chi-square or extended binned Poisson likelihood.
-    #[arg(long, value_enum, default_value_t = MethodArg::Nll)]
-    method: MethodArg,
+    output: Option<PathBuf>,
+    /// Objective: Neyman chi-square or extended binned Poisson likelihood (default nll).
+    #[arg(long, value_enum)]
+    method: Option<MethodArg>,
     /// Ids are crystals (0..1347), not SiPMs.
     #[arg(long)]
     per_crystal: bool,
@@ -184,9 +201,10 @@ struct FitArgs {
     /// Start positions of the peak for the multi-start (ADC), comma separated.
     #[arg(long, value_delimiter = ',')]
     starts: Option<Vec<f64>>,
-    /// Nominal gain (ADC/MeV) that scales SourceFitter's window from its 16 ADC/MeV default.
-    #[arg(long, default_value_t = 16.0)]
-    nominal_gain: f64,
+    /// Nominal gain (ADC/MeV) that scales SourceFitter's window from its 16 ADC/MeV default
+    /// (default 16); sets the window fields of the configuration's [fit] table.
+    #[arg(long)]
+    nominal_gain: Option<f64>,
     /// Skip the profile-likelihood interval of the peak.
     #[arg(long)]
     no_peak_interval: bool,
@@ -194,9 +212,6 @@ struct FitArgs {
     /// all 80 bins in 40-120 ADC (the old-ROOT range bug).
     #[arg(long)]
     compat: bool,
-    /// Print the configuration as JSON and exit.
-    #[arg(long)]
-    print_config: bool,
     #[command(flatten)]
     shard: hep_cli_support::ShardArgs,
 }
@@ -207,26 +222,67 @@ enum LayoutArg {
     Legacy9,
 }
 
+impl From<LayoutArg> for CosmicLayout {
+    fn from(l: LayoutArg) -> Self {
+        match l {
+            LayoutArg::Standard => CosmicLayout::Standard,
+            LayoutArg::Legacy9 => CosmicLayout::Legacy9,
+        }
+    }
+}
+
 #[derive(clap::Args)]
 struct CombineArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
     /// CalSourceEnergyCalib table (from `fit`).
     #[arg(long)]
     source: Option<PathBuf>,
     /// CalCosmicEnergyCalib table.
     #[arg(long)]
     cosmic: Option<PathBuf>,
-    /// Column layout of the cosmic table.
-    #[arg(long, value_enum, default_value_t = LayoutArg::Standard)]
-    cosmic_layout: LayoutArg,
+    /// Column layout of the cosmic table (default standard).
+    #[arg(long, value_enum)]
+    cosmic_layout: Option<LayoutArg>,
     /// Nominal CalEnergyCalib table (roid, adc2mev) used for fallbacks.
     #[arg(long)]
     nominal: Option<PathBuf>,
-    /// Output directory.
+    /// Output directory (required here or as `output` in the configuration).
     #[arg(short, long)]
-    output: PathBuf,
+    output: Option<PathBuf>,
     /// Reproduce the original combiner's arithmetic (ADC/MeV values, 1.0 fallback).
     #[arg(long)]
     compat: bool,
+}
+
+/// Command-line overrides as a TOML table with dotted keys (`fit.method`): only the options
+/// given.
+#[derive(Default, Serialize)]
+struct Over(toml::Table);
+
+impl Over {
+    fn set<T: Serialize>(&mut self, key: &str, value: Option<T>) -> Result<()> {
+        let Some(v) = value else { return Ok(()) };
+        let v = toml::Value::try_from(v).with_context(|| format!("option {key}"))?;
+        let mut parts: Vec<&str> = key.split('.').collect();
+        let last = parts.pop().unwrap_or(key);
+        let mut t = &mut self.0;
+        for p in parts {
+            let entry = t
+                .entry(p.to_string())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            let Some(inner) = entry.as_table_mut() else {
+                bail!("option {key}: {p} is not a table");
+            };
+            t = inner;
+        }
+        t.insert(last.to_string(), v);
+        Ok(())
+    }
+
+    fn flag(&mut self, key: &str, on: bool) -> Result<()> {
+        self.set(key, on.then_some(true))
+    }
 }
 
 fn main() -> std::process::ExitCode {
@@ -241,7 +297,7 @@ fn main() -> std::process::ExitCode {
 
 fn run() -> Result<()> {
     let cli = Cli::parse();
-    hep_cli_support::init_logging(cli.verbose);
+    init_logging(cli.verbose);
     match cli.command {
         Command::Simulate(a) => simulate(a),
         Command::Fit(a) => fit(a),
@@ -252,160 +308,77 @@ fn run() -> Result<()> {
     }
 }
 
-fn manifest(sub: &str, config: serde_json::Value) -> Result<Manifest> {
-    Ok(
-        Manifest::start(format!("calo-calib {sub}"), env!("CARGO_PKG_VERSION"))
-            .with_configuration(&config)?,
-    )
+/// A path given on the command line replaces the configuration's. Paths bypass the TOML
+/// overrides so that any path the operating system accepts (not only UTF-8) works.
+fn set_path(slot: &mut Option<PathBuf>, given: &Option<PathBuf>) {
+    if let Some(p) = given {
+        *slot = Some(p.clone());
+    }
 }
 
-fn finish(mut m: Manifest, outputs: &[PathBuf]) -> Result<()> {
-    for o in outputs {
-        m.add_output(o)?;
+/// The effective configuration of `fit`: defaults, the file, the command line; then the presets
+/// of `--nominal-gain` and `--compat` (also applied when `--method` is given with compat on, as
+/// the compat chi-square window depends on the method), then `--starts` again (`--compat` fixes
+/// a single start, as the original).
+fn fit_job(a: &FitArgs) -> Result<FitJob> {
+    let mut o = Over::default();
+    o.flag("per_crystal", a.per_crystal)?;
+    o.set("nominal_gain", a.nominal_gain)?;
+    o.flag("compat", a.compat)?;
+    o.set("selection.first", a.first)?;
+    o.set("selection.last", a.last)?;
+    o.set("selection.disk", a.disk)?;
+    o.set("fit.method", a.method.map(Method::from))?;
+    o.set("fit.starts_adc", a.starts.as_ref())?;
+    o.set("fit.peak_interval", a.no_peak_interval.then_some(false))?;
+    let mut job: FitJob = load_config(a.config.config.as_deref(), &o)?;
+    set_path(&mut job.input, &a.input);
+    set_path(&mut job.output, &a.output);
+    if a.nominal_gain.is_some() || a.compat || (a.method.is_some() && job.compat) {
+        job.apply_presets();
+        if let (false, Some(starts)) = (job.compat, &a.starts) {
+            job.fit.starts_adc.clone_from(starts);
+        }
     }
-    m.finish();
-    for o in outputs {
-        m.write_sidecar(o)?;
-    }
-    Ok(())
-}
-
-fn create_dir(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))
-}
-
-fn simulate(a: SimulateArgs) -> Result<()> {
-    let cfg = SimConfig {
-        seed: a.seed,
-        events_per_crystal: a.events_per_crystal,
-        gain_adc_per_mev: a.gain,
-        gain_spread: a.gain_spread,
-        width_mev: a.width_mev,
-        ..SimConfig::default()
-    };
-    if a.print_config {
-        println!("{}", serde_json::to_string_pretty(&cfg)?);
-        return Ok(());
-    }
-    let mode = IdMode::from_per_crystal(a.per_crystal);
-    let t0 = Instant::now();
-    // Everything is computed (and every option checked) before the first file is written.
-    let (set, truth) = simulate_detector(&cfg, &all_ids(mode), mode)?;
-    let cosmics = a
-        .cosmics
-        .then(|| simulate_cosmic_table(a.seed, &truth, a.cosmic_rel_error, a.cosmic_bad_fraction))
-        .transpose()?;
-    create_dir(&a.output)?;
-    let ext = match a.format {
-        SpectraFormat::Csv => "csv",
-        SpectraFormat::Parquet => "parquet",
-    };
-    let spectra = a.output.join(format!("spectra.{ext}"));
-    write_spectra(&spectra, &set)?;
-    let truth_path = a.output.join("truth.csv");
-    write_truth(&truth_path, &truth)?;
-    let mut outputs = vec![spectra, truth_path];
-    if let Some(cos) = cosmics {
-        let path = a.output.join("CalCosmicEnergyCalib.txt");
-        write_cosmic_table(&path, &cosmic_table_rows(&cos))?;
-        outputs.push(path);
-    }
-    let mut m = manifest("simulate", serde_json::to_value(&cfg)?)?;
-    m.add_seed("seed", a.seed);
-    finish(m, &outputs)?;
-    println!(
-        "simulated {} spectra ({} events) in {:.2} s into {}",
-        set.len(),
-        set.spectra.iter().map(|s| s.n_events()).sum::<f64>(),
-        t0.elapsed().as_secs_f64(),
-        a.output.display()
-    );
-    Ok(())
+    Ok(job)
 }
 
 fn fit(a: FitArgs) -> Result<()> {
-    let mut cfg = FitConfig::for_gain(a.nominal_gain);
-    cfg.method = match a.method {
-        MethodArg::Chi2 => Method::Chi2,
-        MethodArg::Nll => Method::Nll,
-    };
-    if let Some(s) = a.starts {
-        cfg.starts_adc = s;
+    let job = fit_job(&a)?;
+    if a.config.print_config {
+        return print_config(&job);
     }
-    cfg.peak_interval = !a.no_peak_interval;
-    if a.compat {
-        let k = a.nominal_gain / 16.0;
-        cfg.starts_adc = vec![98.08 * k];
-        cfg.alpha_starts = vec![cfg.alpha.0];
-        cfg.bin_evaluation = BinEvaluation::Centre;
-        if matches!(cfg.method, Method::Chi2) {
-            cfg.fit_bins_adc = Some((40.0 * k, 120.0 * k));
-        }
+    if job.input.is_none() {
+        bail!("no spectra table: give --input or set `input` in the configuration");
     }
-    if a.print_config {
-        println!("{}", serde_json::to_string_pretty(&cfg)?);
-        return Ok(());
+    if job.output.is_none() {
+        bail!("no output directory: give --output or set `output` in the configuration");
     }
-    let mode = IdMode::from_per_crystal(a.per_crystal);
-    let set = read_spectra(&a.input, mode)?;
-    let sel = Selection {
-        first: a.first,
-        last: a.last,
-        disk: a.disk,
-    };
-    if let Some(shard) = a.shard.shard {
-        let job = FitJob {
-            config: cfg,
-            selection: sel,
-            mode,
-        };
-        let t0 = Instant::now();
-        let dir = run_fit_shard(&set, &a.input, &job, shard, &a.output)?;
+    let bar = Bar::new();
+    let summary = run_fit(&job, a.shard.shard, &bar)?;
+    drop(bar);
+    if let (Some(shard), Some(dir)) = (a.shard.shard, &summary.shard_dir) {
         println!(
             "fitted shard {shard} in {:.2} s into {}",
-            t0.elapsed().as_secs_f64(),
+            summary.seconds,
             dir.display()
         );
         return Ok(());
     }
-    create_dir(&a.output)?;
-    let t0 = Instant::now();
-    let fits = fit_detector(&set, &cfg, &sel)?;
-    let elapsed = t0.elapsed().as_secs_f64();
-    if fits.is_empty() {
-        bail!("no channel of {} matches the selection", a.input.display());
-    }
-    let inputs = vec![hep_core::io::FileDigest::of(&a.input)?];
-    write_fit_outputs(&a.output, inputs, &cfg, mode, &fits, elapsed)
+    report_fit(&summary, job.output.as_deref().unwrap_or(Path::new(".")))
 }
 
-/// The outputs of a detector fit (the same for a single process and a merge of shards).
-fn write_fit_outputs(
-    out: &Path,
-    inputs: Vec<hep_core::io::FileDigest>,
-    cfg: &FitConfig,
-    mode: IdMode,
-    fits: &[calo_calib::fit::ChannelFit],
-    elapsed: f64,
-) -> Result<()> {
-    let mut outputs = write_source_fits(out, fits)?.to_vec();
-    if mode == IdMode::PerSipm {
-        let path = out.join("CalSourceEnergyCalib.txt");
-        write_source_table(&path, &source_table_rows(fits))?;
-        outputs.push(path);
-    }
-    let mut m = manifest("fit", serde_json::to_value(cfg)?)?;
-    m.inputs = inputs;
-    finish(m, &outputs)?;
-    let (ok, failed, lyso, empty) = summary_counts(fits);
+/// The report of a detector fit (single process or merge); an error if no fit is usable.
+fn report_fit(s: &FitSummary, out: &Path) -> Result<()> {
     println!(
-        "fitted {} channels in {elapsed:.2} s: {ok} usable, {failed} failed ({empty} without counts), {lyso} LYSO not fitted",
-        fits.len()
+        "fitted {} channels in {:.2} s: {} usable, {} failed ({} without counts), {} LYSO not fitted",
+        s.n_channels, s.seconds, s.ok, s.failed, s.empty, s.lyso
     );
     println!("outputs in {}", out.display());
-    if ok == 0 && failed > 0 {
+    if s.ok == 0 && s.failed > 0 {
         bail!(
-            "no channel gave a usable fit ({failed} failed); the outputs in {} record why",
+            "no channel gave a usable fit ({} failed); the outputs in {} record why",
+            s.failed,
             out.display()
         );
     }
@@ -413,22 +386,8 @@ fn write_fit_outputs(
 }
 
 fn merge(a: MergeArgs) -> Result<()> {
-    let t0 = Instant::now();
-    let merged = merge_fit_shards(&a.output)?;
-    println!(
-        "merging {} shards of {} channels",
-        merged.shards.len(),
-        merged.fits.len()
-    );
-    let inputs = merged.shards[0].manifest.inputs.clone();
-    write_fit_outputs(
-        &a.output,
-        inputs,
-        &merged.job.config,
-        merged.job.mode,
-        &merged.fits,
-        t0.elapsed().as_secs_f64(),
-    )
+    let summary = run_merge(&a.output)?;
+    report_fit(&summary, &a.output)
 }
 
 fn submit(a: SubmitCmd) -> Result<()> {
@@ -442,6 +401,13 @@ fn submit(a: SubmitCmd) -> Result<()> {
     if fit_args.shard.shard.is_some() {
         bail!("give the job without --shard: each array task adds its own");
     }
+    if fit_args.config.print_config {
+        bail!("give the job without --print-config");
+    }
+    let job = fit_job(&fit_args)?;
+    let (Some(_), Some(output)) = (&job.input, &job.output) else {
+        bail!("the job after -- needs an input and an output (options or configuration)");
+    };
     let program = hep_cli_support::current_program()?;
     let mut task = vec![program.clone()];
     task.extend(a.job.iter().cloned());
@@ -449,116 +415,111 @@ fn submit(a: SubmitCmd) -> Result<()> {
         program,
         "merge".into(),
         "-o".into(),
-        fit_args.output.to_string_lossy().into_owned(),
+        output.to_string_lossy().into_owned(),
     ];
-    hep_cli_support::submit(&a.slurm, FIT_JOB, &fit_args.output, task, merge)
+    hep_cli_support::submit(&a.slurm, FIT_JOB, output, task, merge)
+}
+
+fn simulate(a: SimulateArgs) -> Result<()> {
+    let mut o = Over::default();
+    o.flag("per_crystal", a.per_crystal)?;
+    o.set("format", a.format.map(SpectraFormat::from))?;
+    o.flag("cosmics", a.cosmics)?;
+    o.set("cosmic_rel_error", a.cosmic_rel_error)?;
+    o.set("cosmic_bad_fraction", a.cosmic_bad_fraction)?;
+    if let Some(seed) = a.seed {
+        let seed = i64::try_from(seed).context("--seed must be below 2^63")?;
+        o.set("sim.seed", Some(seed))?;
+    }
+    o.set("sim.events_per_crystal", a.events_per_crystal)?;
+    o.set("sim.gain_adc_per_mev", a.gain)?;
+    o.set("sim.gain_spread", a.gain_spread)?;
+    o.set("sim.width_mev", a.width_mev)?;
+    let mut job: SimulateJob = load_config(a.config.config.as_deref(), &o)?;
+    set_path(&mut job.output, &a.output);
+    if a.config.print_config {
+        return print_config(&job);
+    }
+    let Some(out) = job.output.clone() else {
+        bail!("no output directory: give --output or set `output` in the configuration");
+    };
+    let bar = Bar::new();
+    let s = run_simulate(&job, &bar)?;
+    drop(bar);
+    println!(
+        "simulated {} spectra ({} events) in {:.2} s into {}",
+        s.n_spectra,
+        s.n_events,
+        s.seconds,
+        out.display()
+    );
+    Ok(())
 }
 
 fn combine_cmd(a: CombineArgs) -> Result<()> {
-    if a.source.is_none() && a.cosmic.is_none() {
+    let mut o = Over::default();
+    o.set("cosmic_layout", a.cosmic_layout.map(CosmicLayout::from))?;
+    o.flag("combine.compat", a.compat)?;
+    let mut job: CombineJob = load_config(a.config.config.as_deref(), &o)?;
+    set_path(&mut job.source, &a.source);
+    set_path(&mut job.cosmic, &a.cosmic);
+    set_path(&mut job.nominal, &a.nominal);
+    set_path(&mut job.output, &a.output);
+    if a.config.print_config {
+        return print_config(&job);
+    }
+    if job.source.is_none() && job.cosmic.is_none() {
         bail!("give at least one of --source and --cosmic");
     }
-    let cfg = CombineConfig {
-        compat: a.compat,
-        ..CombineConfig::default()
+    let Some(out) = job.output.clone() else {
+        bail!("no output directory: give --output or set `output` in the configuration");
     };
-    let source = a
-        .source
-        .as_deref()
-        .map(|p| read_source_table(p, RowCheck::AllowGaps))
-        .transpose()?;
-    let layout = match a.cosmic_layout {
-        LayoutArg::Standard => CosmicLayout::Standard,
-        LayoutArg::Legacy9 => CosmicLayout::Legacy9,
-    };
-    let cosmic = a
-        .cosmic
-        .as_deref()
-        .map(|p| read_cosmic_table(p, layout, RowCheck::AllowGaps))
-        .transpose()?;
-    let nominal = a
-        .nominal
-        .as_deref()
-        .map(|p| read_nominal_table(p, RowCheck::AllowGaps))
-        .transpose()?;
-    let rows = combine(
-        source.as_deref(),
-        cosmic.as_deref(),
-        nominal.as_deref(),
-        &cfg,
-    )?;
-    create_dir(&a.output)?;
-    let reco = a.output.join("CalEnergyCalib.txt");
-    let combined = a.output.join("CalCombinedEnergyCalib.txt");
-    write_reco_tables(&reco, &combined, &rows)?;
-    let mut m = manifest("combine", serde_json::to_value(&cfg)?)?;
-    for p in [&a.source, &a.cosmic, &a.nominal].into_iter().flatten() {
-        m.add_input(p)?;
-    }
-    finish(m, &[reco, combined])?;
-    let counts = status_counts(&rows);
-    let text: Vec<String> = counts
+    let s = run_combine(&job)?;
+    let text: Vec<String> = s
+        .status_counts
         .iter()
-        .map(|(s, n)| format!("status {s}: {n}"))
+        .map(|(st, n)| format!("status {st}: {n}"))
         .collect();
-    println!("combined {} channels; {}", rows.len(), text.join(", "));
-    println!("outputs in {}", a.output.display());
+    println!("combined {} channels; {}", s.n_rows, text.join(", "));
+    println!("outputs in {}", out.display());
     Ok(())
 }
 
 fn plot(a: PlotArgs) -> Result<()> {
-    use calo_calib::channel::CrystalPositions;
-    use calo_calib::detector::read_source_fits;
-    use calo_calib::plots::{plot_channels, plot_pairs_and_composite, plot_summary};
-    use hep_core::plot::Format;
-    let formats: Vec<Format> = a
+    let formats = a
         .formats
-        .iter()
-        .map(|f| match f.to_ascii_lowercase().as_str() {
-            "png" => Ok(Format::Png),
-            "svg" => Ok(Format::Svg),
-            other => bail!("--formats: expected png or svg, found {other:?}"),
+        .as_ref()
+        .map(|fs| {
+            fs.iter()
+                .map(|f| match f.to_ascii_lowercase().as_str() {
+                    "png" => Ok(ImageFormat::Png),
+                    "svg" => Ok(ImageFormat::Svg),
+                    other => bail!("--formats: expected png or svg, found {other:?}"),
+                })
+                .collect::<Result<Vec<_>>>()
         })
-        .collect::<Result<_>>()?;
-    let fits = read_source_fits(&a.fits)?;
-    let positions = a
-        .crystal_positions
-        .as_deref()
-        .map(CrystalPositions::read)
         .transpose()?;
-    let mode = IdMode::from_per_crystal(a.per_crystal);
-    create_dir(&a.output)?;
-    let mut outputs = plot_summary(&a.output, &fits, positions.as_ref(), mode, &formats)?;
-    let cfg = FitConfig::for_gain(a.nominal_gain);
-    outputs.extend(plot_pairs_and_composite(
-        &a.output,
-        &fits,
-        mode,
-        cfg.model_range(),
-        &formats,
-    )?);
-    let mut m = manifest("plot", serde_json::json!({ "formats": a.formats }))?;
-    m.add_input(&a.fits)?;
-    if !a.channels.is_empty() || a.failed {
-        let Some(input) = a.input.as_deref() else {
-            bail!("--channels and --failed need the spectra (--input)");
-        };
-        let set = read_spectra(input, mode)?;
-        outputs.extend(plot_channels(
-            &a.output,
-            &set,
-            &fits,
-            &a.channels,
-            a.failed,
-            &cfg,
-            &formats,
-        )?);
-        m.add_input(input)?;
+    let mut o = Over::default();
+    o.flag("per_crystal", a.per_crystal)?;
+    o.set("channels", a.channels.as_ref())?;
+    o.flag("failed", a.failed)?;
+    o.set("nominal_gain", a.nominal_gain)?;
+    o.set("formats", formats)?;
+    let mut job: PlotJob = load_config(a.config.config.as_deref(), &o)?;
+    set_path(&mut job.fits, &a.fits);
+    set_path(&mut job.input, &a.input);
+    set_path(&mut job.output, &a.output);
+    set_path(&mut job.crystal_positions, &a.crystal_positions);
+    if a.config.print_config {
+        return print_config(&job);
     }
-    if let Some(p) = &a.crystal_positions {
-        m.add_input(p)?;
+    if job.fits.is_none() {
+        bail!("no fit results: give --fits or set `fits` in the configuration");
     }
-    finish(m, &outputs)?;
-    println!("wrote {} plots into {}", outputs.len(), a.output.display());
+    let Some(out) = job.output.clone() else {
+        bail!("no output directory: give --output or set `output` in the configuration");
+    };
+    let outputs = run_plot(&job)?;
+    println!("wrote {} plots into {}", outputs.len(), out.display());
     Ok(())
 }

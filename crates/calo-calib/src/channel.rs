@@ -157,6 +157,13 @@ impl IdMode {
     }
 }
 
+/// The text of Mu2e Offline's `CalorimeterGeom/data/crystalPos.txt` (github.com/Mu2e/Offline,
+/// last change `521583d37` of 2026-07-29, snapshot `0878d6b8`, Apache-2.0; md5
+/// `f3041c2e8e466bb72cd7454b7c7dfdc6`), shipped unmodified in the crate's `data/` directory: 1348
+/// lines `disk index x y`, the crystal centres (mm) in the disk front-face frame. Parse it with
+/// [`CrystalPositions::shipped`].
+pub const SHIPPED_CRYSTAL_POSITIONS: &str = include_str!("../data/crystalPos.txt");
+
 /// The position of one crystal's centre on its disk's front face.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct CrystalPosition {
@@ -293,6 +300,21 @@ impl CrystalPositions {
         Ok(Self { positions })
     }
 
+    /// The crystal positions shipped with the crate: Mu2e Offline's
+    /// `CalorimeterGeom/data/crystalPos.txt` (commit `521583d37`, Apache-2.0), embedded
+    /// unmodified ([`SHIPPED_CRYSTAL_POSITIONS`]).
+    ///
+    /// # Errors
+    ///
+    /// None in practice: the embedded table is checked by the crate's tests; a parse error would
+    /// be reported as by [`CrystalPositions::parse`].
+    pub fn shipped() -> Result<Self> {
+        Self::parse(
+            SHIPPED_CRYSTAL_POSITIONS,
+            Path::new("calo-calib/data/crystalPos.txt"),
+        )
+    }
+
     /// The position of crystal `crystal`, or `None` if `crystal >= 1348`.
     pub fn get(&self, crystal: u32) -> Option<&CrystalPosition> {
         self.positions.get(crystal as usize)
@@ -397,21 +419,10 @@ mod tests {
         check(&lines, 1348, "crystal 1347");
     }
 
-    /// Reads Offline's real `crystalPos.txt`, the original's data file beside the workspace
-    /// (present under CI): fails with a clear message under CI (`CI=true`) if it is missing, else
-    /// skips.
+    /// Reads Offline's real `crystalPos.txt`, the copy shipped in the crate's `data/` directory.
     #[test]
     fn reads_the_real_crystal_positions() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/data/calo-calib/crystalPos.txt");
-        if !path.exists() {
-            let msg = format!("shared data file {} is missing", path.display());
-            if std::env::var("CI").as_deref() == Ok("true") {
-                panic!("{msg}");
-            }
-            eprintln!("skipping: {msg}");
-            return;
-        }
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/crystalPos.txt");
         let pos = CrystalPositions::read(&path).unwrap();
         assert_eq!(pos.len(), 1348);
         // First and last lines of the file: `0 0 -188.65 377.3` and `1 673 -480.2 411.6`.

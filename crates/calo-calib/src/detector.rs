@@ -9,13 +9,16 @@ use crate::tables::SourceRow;
 use crate::{Error, Result};
 use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
+use hep_core::progress::{NoProgress, Progress};
 use hep_core::shard::Shard;
 use rayon::prelude::*;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Instant;
 
 /// Which channels to fit, like MakeAnalysisTree's `<start> <end-exclusive> ... <disk>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Selection {
     /// First id to fit (inclusive).
     pub first: Option<u32>,
@@ -83,24 +86,80 @@ pub fn fit_detector_shard(
     sel: &Selection,
     shard: Shard,
 ) -> Result<Vec<ChannelFit>> {
+    fit_detector_shard_with_progress(set, cfg, sel, shard, &NoProgress)
+}
+
+/// [`fit_detector_shard`] reporting each fitted channel to `progress` (stage `"channels"`, one
+/// unit per selected channel of the shard) and logging (`tracing`, info level) the start and end
+/// of the stage with the channel counts, the failed fits and the time taken. The reports never
+/// change the fits.
+///
+/// # Errors
+/// As [`fit_detector`].
+pub fn fit_detector_shard_with_progress(
+    set: &SpectrumSet,
+    cfg: &FitConfig,
+    sel: &Selection,
+    shard: Shard,
+    progress: &dyn Progress,
+) -> Result<Vec<ChannelFit>> {
     let mode = set.id_mode();
     // Select first, then split the work: filtering inside rayon's split would leave a contiguous
     // selection (e.g. --first 0 --last 100) on one thread.
     let selected = selected_spectra(set, sel)?;
     let range = shard.range(selected.len());
-    selected[range]
+    let units = &selected[range];
+    let t0 = Instant::now();
+    tracing::info!(
+        channels = units.len(),
+        selected = selected.len(),
+        method = ?cfg.method,
+        "fitting {} of {} selected channels",
+        units.len(),
+        selected.len()
+    );
+    progress.start("channels", units.len() as u64);
+    let fits: Vec<ChannelFit> = units
         .par_iter()
         .map(|s| {
-            if mode.is_lyso(s.id) {
-                return Ok(ChannelFit::not_fitted(
+            let fit = if mode.is_lyso(s.id) {
+                Ok(ChannelFit::not_fitted(
                     s.id,
                     s.counts.iter().sum(),
                     status::LYSO_NOT_FITTED,
-                ));
-            }
-            fit_spectrum(s.id, &s.edges, &s.counts, cfg)
+                ))
+            } else {
+                fit_spectrum(s.id, &s.edges, &s.counts, cfg)
+            };
+            progress.advance(1);
+            fit
         })
-        .collect()
+        .collect::<Result<_>>()?;
+    progress.finish();
+    let (ok, failed, lyso, empty) = summary_counts(&fits);
+    for f in fits.iter().filter(|f| is_failed(f)) {
+        tracing::info!(
+            id = f.roid,
+            status = f.status,
+            "fit of {} {} failed (status {})",
+            mode.id_name(),
+            f.roid,
+            f.status
+        );
+    }
+    tracing::info!(
+        channels = fits.len(),
+        ok,
+        failed,
+        lyso,
+        empty,
+        seconds = t0.elapsed().as_secs_f64(),
+        "fitted {} channels in {:.2} s: {ok} usable, {failed} failed ({empty} without counts), \
+         {lyso} LYSO not fitted",
+        fits.len(),
+        t0.elapsed().as_secs_f64()
+    );
+    Ok(fits)
 }
 
 /// Column names of `source_fits.csv` / `.parquet`, in order.

@@ -84,9 +84,38 @@ pub mod status {
         NOT_CONVERGED | COVARIANCE_INVALID | NO_COUNTS | LYSO_NOT_FITTED | PEAK_AT_LIMIT;
 }
 
+/// Start value and limits of a bounded shape parameter, in the parameter's own unit (written
+/// with named fields: `{ start = 1.5, lower = 0.1, upper = 5.0 }`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bounded {
+    /// Start value of the fit (clamped into the limits).
+    pub start: f64,
+    /// Lower limit.
+    pub lower: f64,
+    /// Upper limit.
+    pub upper: f64,
+}
+
+impl Bounded {
+    /// A parameter starting at `start`, limited to `[lower, upper]`.
+    pub const fn new(start: f64, lower: f64, upper: f64) -> Self {
+        Self {
+            start,
+            lower,
+            upper,
+        }
+    }
+}
+
 /// Settings of the source fit. Defaults are SourceFitter's for the simulation gain of
-/// 16 ADC/MeV; [`FitConfig::for_gain`] scales the ADC window to another nominal gain.
+/// 16 ADC/MeV; [`FitConfig::for_gain`] scales the ADC window to another nominal gain and
+/// [`FitConfig::compat`] reproduces the original's settings.
+///
+/// Missing fields take their default values when read from TOML or JSON; unknown fields are an
+/// error.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct FitConfig {
     /// Objective.
     pub method: Method,
@@ -111,11 +140,11 @@ pub struct FitConfig {
     /// target's fractions).
     pub start_fractions: [f64; 4],
     /// Start and limits of the common width (MeV).
-    pub width_mev: (f64, f64, f64),
+    pub width_mev: Bounded,
     /// Start and limits of the Crystal Ball alpha.
-    pub alpha: (f64, f64, f64),
+    pub alpha: Bounded,
     /// Start and limits of the background slope (1/ADC).
-    pub beta_per_adc: (f64, f64, f64),
+    pub beta_per_adc: Bounded,
     /// Lower limit of the full-energy yield as a fraction of `I` (0.05 for CsI, 0.10 for LYSO in
     /// SourceFitter).
     pub n_full_min_fraction: f64,
@@ -139,9 +168,9 @@ impl Default for FitConfig {
             starts_adc: vec![93.0, 99.0, 105.0],
             alpha_starts: vec![1.5, 0.5, 3.0],
             start_fractions: [0.35, 0.25, 0.15, 0.25],
-            width_mev: (0.5, 0.2, 1.5),
-            alpha: (1.5, 0.1, 5.0),
-            beta_per_adc: (-0.05, -1.0, -0.001),
+            width_mev: Bounded::new(0.5, 0.2, 1.5),
+            alpha: Bounded::new(1.5, 0.1, 5.0),
+            beta_per_adc: Bounded::new(-0.05, -1.0, -0.001),
             n_full_min_fraction: 0.05,
             bin_evaluation: BinEvaluation::Integrate,
             peak_interval: true,
@@ -171,13 +200,62 @@ impl FitConfig {
             fit_bins_adc: None,
             peak_limits_adc: (d.peak_limits_adc.0 * k, d.peak_limits_adc.1 * k),
             starts_adc: d.starts_adc.iter().map(|s| s * k).collect(),
-            beta_per_adc: (
-                d.beta_per_adc.0 / k,
-                d.beta_per_adc.1 / k,
-                d.beta_per_adc.2 / k,
+            beta_per_adc: Bounded::new(
+                d.beta_per_adc.start / k,
+                d.beta_per_adc.lower / k,
+                d.beta_per_adc.upper / k,
             ),
             ..d
         }
+    }
+
+    /// The settings that reproduce the original fit (Mu2e/CaloCalibration commit `0d42e9e`,
+    /// `SourceCalib/src/SourceFitter.cc`, class `SourceFitter`), scaled to `nominal_gain_adc_per_mev`
+    /// like [`FitConfig::for_gain`] with `k = nominal_gain_adc_per_mev / 16`:
+    ///
+    /// * a single start of the peak at `98.08 k` ADC (SourceFitter's `fpeak` start: 6.13 MeV at
+    ///   16 ADC/MeV) and a single alpha start, the default [`FitConfig::alpha`] start;
+    /// * the model density evaluated at bin centres ([`BinEvaluation::Centre`], RooFit's default for
+    ///   a binned dataset) instead of integrated over each bin;
+    /// * for [`Method::Chi2`], all 80 bins in `[40 k, 120 k]` ADC enter the objective
+    ///   ([`FitConfig::fit_bins_adc`]): ROOT before 6.36 ignored the range in `createChi2` (ROOT
+    ///   issue #21541), while the model stays normalised over the fit range.
+    pub fn compat(nominal_gain_adc_per_mev: f64, method: Method) -> Self {
+        let mut c = Self {
+            method,
+            ..Self::for_gain(nominal_gain_adc_per_mev)
+        };
+        let k = nominal_gain_adc_per_mev / 16.0;
+        c.starts_adc = vec![98.08 * k];
+        c.alpha_starts = vec![c.alpha.start];
+        c.bin_evaluation = BinEvaluation::Centre;
+        if method == Method::Chi2 {
+            c.fit_bins_adc = Some((40.0 * k, 120.0 * k));
+        }
+        c
+    }
+
+    /// Sets the fields that depend on the nominal gain and on the compat switch to those of
+    /// [`FitConfig::compat`] (with `compat`) or [`FitConfig::for_gain`] (without), for this
+    /// configuration's [`FitConfig::method`]: the fit range and bins, the peak limits and starts,
+    /// the alpha starts, the background slope and the bin evaluation. Every other field (yield
+    /// fractions, width and alpha limits, thresholds, the profile interval) is kept.
+    pub fn apply_gain(&mut self, nominal_gain_adc_per_mev: f64, compat: bool) {
+        let p = if compat {
+            Self::compat(nominal_gain_adc_per_mev, self.method)
+        } else {
+            Self {
+                method: self.method,
+                ..Self::for_gain(nominal_gain_adc_per_mev)
+            }
+        };
+        self.range_adc = p.range_adc;
+        self.fit_bins_adc = p.fit_bins_adc;
+        self.peak_limits_adc = p.peak_limits_adc;
+        self.starts_adc = p.starts_adc;
+        self.alpha_starts = p.alpha_starts;
+        self.beta_per_adc = p.beta_per_adc;
+        self.bin_evaluation = p.bin_evaluation;
     }
 
     fn validate(&self) -> Result<()> {
@@ -346,12 +424,12 @@ fn shape_parameters(cfg: &FitConfig, peak0: f64, alpha0: f64) -> Vec<Parameter> 
     let (plo, phi) = cfg.peak_limits_adc;
     vec![
         Parameter::new("peak", peak0.clamp(plo, phi), 0.5).with_limits(plo, phi),
-        Parameter::new("width", cfg.width_mev.0, 0.02)
-            .with_limits(cfg.width_mev.1, cfg.width_mev.2),
-        Parameter::new("alpha", alpha0.clamp(cfg.alpha.1, cfg.alpha.2), 0.1)
-            .with_limits(cfg.alpha.1, cfg.alpha.2),
-        Parameter::new("beta", cfg.beta_per_adc.0, 0.005)
-            .with_limits(cfg.beta_per_adc.1, cfg.beta_per_adc.2),
+        Parameter::new("width", cfg.width_mev.start, 0.02)
+            .with_limits(cfg.width_mev.lower, cfg.width_mev.upper),
+        Parameter::new("alpha", alpha0.clamp(cfg.alpha.lower, cfg.alpha.upper), 0.1)
+            .with_limits(cfg.alpha.lower, cfg.alpha.upper),
+        Parameter::new("beta", cfg.beta_per_adc.start, 0.005)
+            .with_limits(cfg.beta_per_adc.lower, cfg.beta_per_adc.upper),
     ]
 }
 
@@ -498,7 +576,7 @@ fn fit_with(
     let mut minima: Vec<(f64, [f64; N_SHAPE])> = Vec::new();
     let mut n_starts_ok = 0u32;
     let alpha_starts: &[f64] = if cfg.alpha_starts.is_empty() {
-        &[cfg.alpha.0]
+        &[cfg.alpha.start]
     } else {
         &cfg.alpha_starts
     };
@@ -763,15 +841,15 @@ fn shape_limits(cfg: &FitConfig) -> ([f64; N_SHAPE], [f64; N_SHAPE]) {
     (
         [
             cfg.peak_limits_adc.0,
-            cfg.width_mev.1,
-            cfg.alpha.1,
-            cfg.beta_per_adc.1,
+            cfg.width_mev.lower,
+            cfg.alpha.lower,
+            cfg.beta_per_adc.lower,
         ],
         [
             cfg.peak_limits_adc.1,
-            cfg.width_mev.2,
-            cfg.alpha.2,
-            cfg.beta_per_adc.2,
+            cfg.width_mev.upper,
+            cfg.alpha.upper,
+            cfg.beta_per_adc.upper,
         ],
     )
 }

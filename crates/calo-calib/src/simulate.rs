@@ -52,6 +52,7 @@ use crate::channel::IdMode;
 use crate::error::{Error, Result};
 use crate::model::{CB_N, CrystalBall, E_FULL_MEV, LINE_ENERGIES_MEV};
 use crate::spectra::{Spectrum, SpectrumSet, TableFormat};
+use hep_core::progress::{NoProgress, Progress};
 
 /// First key of the nested random stream of a per-crystal channel: `stream_nested(seed, &[1,
 /// id])`.
@@ -465,6 +466,22 @@ pub fn simulate_detector(
     ids: &[u32],
     mode: IdMode,
 ) -> Result<(SpectrumSet, Vec<ChannelTruth>)> {
+    simulate_detector_with_progress(cfg, ids, mode, &NoProgress)
+}
+
+/// [`simulate_detector`] reporting each simulated channel to `progress` (stage `"channels"`)
+/// and logging (`tracing`, info level) the start and end with the channel and event counts and
+/// the time taken. The reports never change the spectra.
+///
+/// # Errors
+///
+/// As [`simulate_detector`].
+pub fn simulate_detector_with_progress(
+    cfg: &SimConfig,
+    ids: &[u32],
+    mode: IdMode,
+    progress: &dyn Progress,
+) -> Result<(SpectrumSet, Vec<ChannelTruth>)> {
     cfg.validate()?;
     let sampler = CrystalBallSampler::new(cfg.alpha, cfg.n)?;
     let mut ids = ids.to_vec();
@@ -485,11 +502,34 @@ pub fn simulate_detector(
             mode.n_ids() - 1
         )));
     }
+    let t0 = std::time::Instant::now();
+    tracing::info!(
+        channels = ids.len(),
+        seed = cfg.seed,
+        "simulating {} {} spectra",
+        ids.len(),
+        mode.id_name()
+    );
+    progress.start("channels", ids.len() as u64);
     let results: Vec<(Spectrum, ChannelTruth)> = ids
         .par_iter()
-        .map(|&id| simulate_valid(cfg, &sampler, id, mode))
+        .map(|&id| {
+            let r = simulate_valid(cfg, &sampler, id, mode);
+            progress.advance(1);
+            r
+        })
         .collect();
-    let (spectra, truths) = results.into_iter().unzip();
+    progress.finish();
+    let (spectra, truths): (Vec<Spectrum>, Vec<ChannelTruth>) = results.into_iter().unzip();
+    let events: u64 = truths.iter().map(|t| t.n_events).sum();
+    tracing::info!(
+        channels = spectra.len(),
+        events,
+        seconds = t0.elapsed().as_secs_f64(),
+        "simulated {} spectra ({events} events) in {:.2} s",
+        spectra.len(),
+        t0.elapsed().as_secs_f64()
+    );
     Ok((
         SpectrumSet {
             per_crystal: mode.is_per_crystal(),

@@ -74,7 +74,8 @@ pub enum RowCheck {
 }
 
 /// Column layout of a `CalCosmicEnergyCalib` text file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum CosmicLayout {
     /// The DB schema, 10 columns: `roid, peak, errpeak, width, errwidth, sigma, errsigma, chisq,
     /// ndf, nhits`.
