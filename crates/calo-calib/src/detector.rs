@@ -197,14 +197,17 @@ pub const SOURCE_FIT_COLUMNS: [&str; 28] = [
 /// The Int64 columns of `source_fits` (all others are Float64).
 const INT_COLUMNS: [&str; 6] = ["roid", "ndf", "status", "n_starts_ok", "n_calls", "failed"];
 
-/// The unit of a `source_fits` column (stored as the `unit` field metadata); `None` for counts,
-/// flags and dimensionless numbers.
+/// The unit of a `source_fits` column (stored as the `unit` field metadata): `"1"` for the
+/// dimensionless floating-point columns (event yields, Crystal Ball alpha, chi-square,
+/// likelihood, p-value, correlation); `None` for the integer ids, counts and flags.
 pub fn source_fit_unit(column: &str) -> Option<&'static str> {
     Some(match column {
         "peak" | "peak_err" | "peak_err_low" | "peak_err_high" => "ADC",
         "width" | "width_err" => "MeV",
         "beta" | "beta_err" => "1/ADC",
         "adc2mev" | "adc2mev_err" => "MeV/ADC",
+        "n_events" | "alpha" | "alpha_err" | "n_full" | "n_full_err" | "n_first" | "n_second"
+        | "n_bkg" | "chi2" | "nll" | "p_value" | "corr_peak_n_full" => "1",
         _ => return None,
     })
 }
@@ -219,7 +222,7 @@ pub fn is_failed(f: &ChannelFit) -> bool {
 /// paths.
 ///
 /// Units are in each Parquet field's `unit` metadata ([`source_fit_unit`]): peak and its errors in
-/// ADC, width in MeV, beta in 1/ADC, adc2mev in MeV/ADC. A value that does not exist (the fit
+/// ADC, width in MeV, beta in 1/ADC, adc2mev in MeV/ADC, `"1"` for dimensionless numbers. A value that does not exist (the fit
 /// parameters of a channel that was not fitted, an interval that did not close) is null in
 /// Parquet and an empty field in the CSV, never NaN. `failed` is 1 exactly for the channels
 /// [`is_failed`] counts (the CLI's "failed"), 0 for usable fits and for LYSO channels.
@@ -274,10 +277,7 @@ pub fn write_source_fits(dir: &Path, fits: &[ChannelFit]) -> Result<[std::path::
             let nullable = c.data_type() == &DataType::Float64;
             let f = Field::new(*n, c.data_type().clone(), nullable);
             match source_fit_unit(n) {
-                Some(u) => f.with_metadata(std::collections::HashMap::from([(
-                    "unit".to_string(),
-                    u.to_string(),
-                )])),
+                Some(u) => hep_core::io::with_unit(f, u),
                 None => f,
             }
         })

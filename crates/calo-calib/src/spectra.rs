@@ -631,9 +631,9 @@ pub fn write_spectra_csv(path: impl AsRef<Path>, set: &SpectrumSet) -> Result<()
 pub fn spectra_schema() -> Arc<Schema> {
     Arc::new(Schema::new(vec![
         Field::new(COLUMNS[0], DataType::Int64, false),
-        Field::new(COLUMNS[1], DataType::Float64, false),
-        Field::new(COLUMNS[2], DataType::Float64, false),
-        Field::new(COLUMNS[3], DataType::Float64, false),
+        hep_core::io::with_unit(Field::new(COLUMNS[1], DataType::Float64, false), "ADC"),
+        hep_core::io::with_unit(Field::new(COLUMNS[2], DataType::Float64, false), "ADC"),
+        hep_core::io::with_unit(Field::new(COLUMNS[3], DataType::Float64, false), "1"),
     ]))
 }
 

@@ -1142,7 +1142,8 @@ pub fn write_ensemble_with_progress(
     std::fs::create_dir_all(out_dir).map_err(|e| hep_core::Error::io(out_dir, e))?;
     // Reserve in the ledger before anything is written, under its lock so that two processes
     // cannot reserve the same rows.
-    let id = reserve(samples, cfg, plan, out_dir)?;
+    let (id, plan) = reserve(samples, cfg, plan, out_dir)?;
+    let plan = &plan;
     let n_subruns = plan.draws.n_total.div_ceil(cfg.max_events_per_subrun);
     match write_reserved(
         samples,
@@ -1207,18 +1208,41 @@ pub(crate) fn checked_fcl_template(cfg: &EnsembleConfig) -> Result<Option<String
 }
 
 /// Reserves the plan's rows in the ledger (status `reserved`, with this process as holder) and
-/// returns the reservation id.
+/// returns the reservation id and the plan whose rows were reserved.
+///
+/// The plan was allocated from the ledger as it was when the plan was made. If another process
+/// has reserved rows since (several ensembles built from the same samples at once), the same
+/// draws (the per-sample counts, fixed by the seed) are allocated again, under the ledger's
+/// lock, from the rows still unused; if too few are left that is the usual "not enough unused
+/// events" error. Allocation and reservation under one lock is what keeps two ensembles from
+/// sharing an event.
 fn reserve(
     samples: &[SampleInput],
     cfg: &EnsembleConfig,
     plan: &EnsemblePlan,
     out_dir: &Path,
-) -> Result<String> {
+) -> Result<(String, EnsemblePlan)> {
     let _lock = LedgerLock::acquire(&cfg.ledger)?;
     let mut ledger = Ledger::load(&cfg.ledger)?;
-    let id = reserve_in(&mut ledger, samples, cfg, plan, out_dir)?;
+    let current = allocate(
+        samples,
+        &plan.expectations,
+        &plan.draws.counts,
+        &ledger,
+        cfg.livetime_s,
+    )?;
+    let plan = if current == plan.ranges {
+        plan.clone()
+    } else {
+        tracing::info!("the ledger changed since the plan was made: rows allocated again");
+        EnsemblePlan {
+            ranges: current,
+            ..plan.clone()
+        }
+    };
+    let id = reserve_in(&mut ledger, samples, cfg, &plan, out_dir)?;
     ledger.save(&cfg.ledger)?;
-    Ok(id)
+    Ok((id, plan))
 }
 
 /// Marks the plan's rows used in `ledger` (in memory) and adds its reservation entry; returns
