@@ -3,7 +3,8 @@
 Usage: python check.py OUT
 
 For each Parquet file: pyarrow, pandas, polars and duckdb open it and agree on the row count;
-timestamps are Arrow timestamps in ms or us with a UTC time zone (never bare integers);
+timestamps are Arrow timestamps in ms or us, in UTC (or local wall-clock time where the source
+gave no zone), never bare integers;
 floating-point columns hold nulls, not NaN, for missing values; every floating-point column
 carries a `unit` field metadata. For each CSV file: a header line, and pandas, polars and pyarrow
 agree on rows and columns. For each SQLite file: sqlite3 and pandas read every table. For each
@@ -56,8 +57,11 @@ def check_parquet(path: Path) -> None:
         if pa.types.is_timestamp(field.type):
             if field.type.unit not in ("ms", "us"):
                 problem(path, f"{field.name}: timestamp in {field.type.unit}, expected ms or us")
-            if field.type.tz not in ("UTC", "+00:00", "Etc/UTC"):
-                problem(path, f"{field.name}: timestamp without a UTC time zone ({field.type.tz})")
+            # An instant is stored in UTC with the zone stated; a wall-clock time whose zone the
+            # source never gave (the ETROC beam txt's `YYYY-MM-DD HH:MM:SS`) stays a local
+            # timestamp (Parquet isAdjustedToUTC=false) rather than claiming UTC.
+            if field.type.tz is not None and field.type.tz not in ("UTC", "+00:00", "Etc/UTC"):
+                problem(path, f"{field.name}: timestamp in time zone {field.type.tz}, not UTC")
             pandas_dtype = str(pd.read_parquet(path, columns=[field.name])[field.name].dtype)
             if not pandas_dtype.startswith("datetime64"):
                 problem(path, f"{field.name}: pandas reads {pandas_dtype}, not a datetime")

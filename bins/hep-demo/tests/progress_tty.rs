@@ -133,3 +133,31 @@ fn pixel_monitor_simulate() {
         &["simulate", "-o", "sim", "--days", "10", "--small"],
     );
 }
+
+#[test]
+fn calo_calib_simulate() {
+    check(
+        "calo-calib",
+        &["simulate", "-o", "sim", "--events-per-crystal", "2000"],
+    );
+}
+
+#[test]
+fn mu2e_ensemble_gen_primary() {
+    check(
+        "mu2e-ensemble",
+        &[
+            "gen-primary",
+            "--primary",
+            "DIOTail",
+            "--type",
+            "dio",
+            "--njobs",
+            "4",
+            "--events",
+            "20000",
+            "--output",
+            "samples",
+        ],
+    );
+}
