@@ -18,10 +18,12 @@
 //!   whole chain: per-fill currents and temperatures, luminosity, the radiation profiles of all
 //!   128 barrel readout groups, and the Hamburg-model comparison and fit per layer.
 //!
-//! `--only TOOL` runs one of them.
+//! `--only TOOL` runs one of them. Tables and plots go into `--output DIR` (default
+//! `hep-demo-out/`), one subdirectory per tool, which each run replaces.
 
-use anyhow::Result;
+use anyhow::{Context, Result, bail};
 use clap::{Parser, ValueEnum};
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 #[derive(Parser)]
@@ -55,15 +57,41 @@ struct Cli {
     /// fax-sim: events to create, simulate, process and match (in 4 production ids).
     #[arg(long, default_value_t = 2000)]
     fax_events: u64,
-    /// fax-sim: keep the production (tables, logs) and the check plots in this directory.
-    #[arg(long, value_name = "DIR")]
-    fax_dir: Option<std::path::PathBuf>,
     /// pixel-monitor: days of running to simulate.
     #[arg(long, default_value_t = 200.0)]
     pixel_days: f64,
-    /// pixel-monitor: keep the simulated inputs, outputs and plots in this directory.
-    #[arg(long, value_name = "DIR")]
-    pixel_dir: Option<std::path::PathBuf>,
+    /// Where the tables and plots go: one subdirectory per tool (calo-calib/, mu2e-ensemble/,
+    /// etroc-analysis/, fax-sim/, pixel-monitor/), each replaced by the next run.
+    #[arg(short, long, value_name = "DIR", default_value = "hep-demo-out")]
+    output: PathBuf,
+}
+
+/// The file that marks a directory as a hep-demo tool directory (so that a rerun may replace it).
+const MARKER: &str = ".hep-demo";
+
+/// An empty `output/<tool>` directory: created, or emptied if an earlier hep-demo run made it.
+///
+/// # Errors
+/// If the directory exists but was not made by hep-demo (no marker file), or cannot be
+/// created or removed.
+fn tool_dir(output: &Path, tool: &str) -> Result<PathBuf> {
+    let dir = output.join(tool);
+    if dir.exists() {
+        if !dir.join(MARKER).is_file() {
+            bail!(
+                "{} exists and was not written by hep-demo; choose another --output",
+                dir.display()
+            );
+        }
+        std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+    }
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    std::fs::write(
+        dir.join(MARKER),
+        "written by hep-demo; the next hep-demo run replaces this directory\n",
+    )
+    .with_context(|| format!("writing into {}", dir.display()))?;
+    Ok(dir)
 }
 
 /// The tools with a main job.
@@ -110,6 +138,7 @@ fn calo_calib_job(cli: &Cli) -> Result<()> {
         n_channels: cli.channels,
         events_per_crystal: cli.events_per_crystal,
         method: if cli.chi2 { Method::Chi2 } else { Method::Nll },
+        work_dir: Some(tool_dir(&cli.output, "calo-calib")?),
         ..DemoOptions::default()
     };
     println!(
@@ -142,6 +171,14 @@ fn calo_calib_job(cli: &Cli) -> Result<()> {
         "  time: simulate {:.1} s, fit {:.1} s, combine {:.3} s",
         r.seconds.0, r.seconds.1, r.seconds.2
     );
+    if let Some(d) = &opts.work_dir {
+        println!(
+            "  tables in {} and {}, plots in {}",
+            d.join("fit").display(),
+            d.join("reco").display(),
+            d.join("plots").display()
+        );
+    }
     Ok(())
 }
 
@@ -150,6 +187,7 @@ fn mu2e_ensemble_job(cli: &Cli) -> Result<()> {
     let opts = DemoOptions {
         seed: cli.seed,
         livetime_s: cli.livetime,
+        work_dir: Some(tool_dir(&cli.output, "mu2e-ensemble")?),
         ..DemoOptions::default()
     };
     println!(
@@ -159,6 +197,13 @@ fn mu2e_ensemble_job(cli: &Cli) -> Result<()> {
     let t = Instant::now();
     let r = run_demo(&opts)?;
     println!("{r}");
+    if let Some(d) = &opts.work_dir {
+        println!(
+            "  primary samples (Parquet) and the ledger in {}, the ensemble in {}",
+            d.join("samples").display(),
+            d.join("ensemble").display()
+        );
+    }
     println!("  time: {:.1} s", t.elapsed().as_secs_f64());
     Ok(())
 }
@@ -193,25 +238,16 @@ fn fax_sim_job(cli: &Cli) -> Result<()> {
          S1-S2 band of {} flat 0-20 keV ER and NR events each (NEST v2 quanta), seed {}",
         cfg.n_events, cfg.n_ids, cfg.band_events, cfg.seed
     );
-    let temp;
-    let dir = match &cli.fax_dir {
-        Some(d) => d.clone(),
-        None => {
-            temp = tempfile::tempdir()?;
-            temp.path().to_path_buf()
-        }
-    };
+    let dir = tool_dir(&cli.output, "fax-sim")?;
     let t = Instant::now();
     let r = run_demo(&cfg, &dir, &hep_cli_support::Bar::new())?;
     println!("  {r}");
-    if cli.fax_dir.is_some() {
-        println!(
-            "  tables in {}, check plots in {}, band plot {}",
-            dir.join("Fax_Demo").display(),
-            dir.join("plots").display(),
-            dir.join("band/band.png").display()
-        );
-    }
+    println!(
+        "  tables in {}, check plots in {}, band plot {}",
+        dir.join("Fax_Demo").display(),
+        dir.join("plots").display(),
+        dir.join("band/band.png").display()
+    );
     println!("  time: {:.1} s", t.elapsed().as_secs_f64());
     Ok(())
 }
@@ -221,7 +257,7 @@ fn pixel_monitor_job(cli: &Cli) -> Result<()> {
     let cfg = DemoConfig {
         seed: cli.seed,
         days: cli.pixel_days,
-        work_dir: cli.pixel_dir.clone(),
+        work_dir: Some(tool_dir(&cli.output, "pixel-monitor")?),
         ..DemoConfig::default()
     };
     println!(

@@ -119,7 +119,7 @@ fn lossy(p: &Option<PathBuf>) -> Option<PathBuf> {
 }
 
 /// A manifest for `calo-calib <sub>` recording `config`.
-fn manifest(sub: &str, config: &impl Serialize) -> Result<Manifest> {
+pub(crate) fn manifest(sub: &str, config: &impl Serialize) -> Result<Manifest> {
     Ok(
         Manifest::start(format!("calo-calib {sub}"), env!("CARGO_PKG_VERSION"))
             .with_configuration(config)?,
@@ -127,7 +127,7 @@ fn manifest(sub: &str, config: &impl Serialize) -> Result<Manifest> {
 }
 
 /// Records `outputs` in `m`, finishes it and writes one sidecar per output.
-fn finish(mut m: Manifest, outputs: &[PathBuf]) -> Result<()> {
+pub(crate) fn finish(mut m: Manifest, outputs: &[PathBuf]) -> Result<()> {
     for o in outputs {
         m.add_output(o)?;
     }

@@ -2,6 +2,7 @@
 //!
 //! Simulate source spectra with known gains, fit every channel, simulate cosmic constants from
 //! the same gains, combine both into the reconstruction table, and compare with the truth.
+//! With [`DemoOptions::work_dir`] the tables and summary plots stay in that directory.
 
 use crate::Result;
 use crate::channel::IdMode;
@@ -11,6 +12,7 @@ use crate::fit::{FitConfig, Method};
 use crate::simulate::{
     SimConfig, all_ids, cosmic_table_rows, simulate_cosmic_table, simulate_detector,
 };
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// Options of [`run_demo`].
@@ -26,6 +28,12 @@ pub struct DemoOptions {
     pub n_channels: Option<u32>,
     /// Objective of the source fit.
     pub method: Method,
+    /// Keep the outputs here (nothing is written when `None`): `fit/` (`source_fits.parquet`
+    /// and `.csv`, `CalSourceEnergyCalib.txt`), `CalCosmicEnergyCalib.txt` (the simulated cosmic
+    /// constants), `reco/` (`CalEnergyCalib.txt`, `CalCombinedEnergyCalib.txt`) and `plots/`
+    /// (distributions of the fitted parameters, the constant against the channel id and the
+    /// per-disk maps, PNG), each file with its manifest.
+    pub work_dir: Option<PathBuf>,
 }
 
 impl Default for DemoOptions {
@@ -36,6 +44,7 @@ impl Default for DemoOptions {
             gain_spread: 0.015,
             n_channels: None,
             method: Method::Nll,
+            work_dir: None,
         }
     }
 }
@@ -70,6 +79,52 @@ fn mean_sd(x: &[f64]) -> (f64, f64) {
     (
         m,
         (x.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (n - 1.0)).sqrt(),
+    )
+}
+
+/// Writes the tables and summary plots of a demo run into `dir` (see [`DemoOptions::work_dir`]).
+fn write_outputs(
+    dir: &Path,
+    opts: &DemoOptions,
+    cfg: &FitConfig,
+    fits: &[crate::fit::ChannelFit],
+    cosmics: &[crate::simulate::SimulatedCosmic],
+    rows: &[crate::tables::CombinedRow],
+) -> Result<()> {
+    use crate::jobs::{finish, manifest, write_fit_outputs};
+    let create = |d: &Path| -> Result<()> {
+        std::fs::create_dir_all(d).map_err(|e| hep_core::Error::io(d, e).into())
+    };
+    let fit_dir = dir.join("fit");
+    create(&fit_dir)?;
+    write_fit_outputs(&fit_dir, Vec::new(), cfg, IdMode::PerSipm, fits)?;
+    create(dir)?;
+    let cosmic = dir.join("CalCosmicEnergyCalib.txt");
+    crate::tables::write_cosmic_table(&cosmic, &cosmic_table_rows(cosmics))?;
+    let mut m = manifest("demo", &serde_json::json!({ "seed": opts.seed }))?;
+    m.add_seed("seed", opts.seed);
+    finish(m, std::slice::from_ref(&cosmic))?;
+    let reco_dir = dir.join("reco");
+    create(&reco_dir)?;
+    let reco = [
+        reco_dir.join("CalEnergyCalib.txt"),
+        reco_dir.join("CalCombinedEnergyCalib.txt"),
+    ];
+    crate::tables::write_reco_tables(&reco[0], &reco[1], rows)?;
+    finish(manifest("combine", &CombineConfig::default())?, &reco)?;
+    let plot_dir = dir.join("plots");
+    create(&plot_dir)?;
+    let positions = crate::channel::CrystalPositions::shipped()?;
+    let plots = crate::plots::plot_summary(
+        &plot_dir,
+        fits,
+        Some(&positions),
+        IdMode::PerSipm,
+        &[hep_core::plot::Format::Png],
+    )?;
+    finish(
+        manifest("plot", &serde_json::json!({ "formats": ["png"] }))?,
+        &plots,
     )
 }
 
@@ -110,6 +165,9 @@ pub fn run_demo(opts: &DemoOptions) -> Result<DemoReport> {
         &CombineConfig::default(),
     )?;
     let t_comb = t2.elapsed().as_secs_f64();
+    if let Some(dir) = &opts.work_dir {
+        write_outputs(dir, opts, &cfg, &fits, &cosmics, &rows)?;
+    }
 
     let source_pulls: Vec<f64> = fits
         .iter()

@@ -708,7 +708,7 @@ impl fmt::Display for DemoSummary {
             Some(p) => writeln!(f, "  plots in {}", p.display())?,
             None => writeln!(
                 f,
-                "  (temporary work directory removed; give a work directory, hep-demo --pixel-dir DIR, to keep the outputs and plots)"
+                "  (temporary work directory removed; hep-demo keeps them in --output DIR)"
             )?,
         }
         writeln!(
