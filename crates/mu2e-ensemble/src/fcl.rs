@@ -13,7 +13,9 @@
 //!
 //! Each dataset entry is `name: { fileNames: ["<file>"] weight: %e skipToEvent: "r:s:e" }`
 //! (exactly one file per dataset, a limit of `SamplingInput`); the weight uses Python's `%e`
-//! format (`1.234560e+02`).
+//! format (`1.234560e+02`). The file name is absolute (a relative one is resolved against the
+//! working directory when the FCL is written), because art resolves it against the directory the
+//! job runs in, which is rarely the one the ensemble was built in.
 //!
 //! # Summary
 //!
@@ -146,7 +148,8 @@ pub fn render_datasets(entries: &[DataSetEntry]) -> String {
     let mut s = String::new();
     for e in entries {
         s.push_str(&format!("    {}: {{\n", e.name));
-        s.push_str(&format!("      fileNames: [\"{}\"]\n", e.file.display()));
+        let file = std::path::absolute(&e.file).unwrap_or_else(|_| e.file.clone());
+        s.push_str(&format!("      fileNames: [\"{}\"]\n", file.display()));
         s.push_str(&format!("      weight: {}\n", python_e(e.weight)));
         if let Some(id) = e.skip_to_event {
             s.push_str(&format!("      skipToEvent: \"{id}\"\n"));
@@ -517,6 +520,23 @@ impl OutputNaming {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn file_names_are_absolute() {
+        let text = render_datasets(&[DataSetEntry {
+            name: "DIOTail".into(),
+            file: "samples/dts.mu2e.DIOTail.MDC2020.001202_00000000.parquet".into(),
+            weight: 443.0,
+            skip_to_event: None,
+        }]);
+        let cwd = std::env::current_dir().unwrap();
+        let expected = cwd.join("samples/dts.mu2e.DIOTail.MDC2020.001202_00000000.parquet");
+        assert!(
+            text.contains(&format!("fileNames: [\"{}\"]", expected.display())),
+            "{text}"
+        );
+        assert!(text.contains("weight: 4.430000e+02"), "{text}");
+    }
 
     #[test]
     fn python_e_format() {
