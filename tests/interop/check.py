@@ -6,8 +6,9 @@ For each Parquet file: pyarrow, pandas, polars and duckdb open it and agree on t
 timestamps are Arrow timestamps in ms or us, in UTC (or local wall-clock time where the source
 gave no zone), never bare integers;
 floating-point columns hold nulls, not NaN, for missing values; every floating-point column
-carries a `unit` field metadata. For each CSV file: a header line, and pandas, polars and pyarrow
-agree on rows and columns. For each SQLite file: sqlite3 and pandas read every table. For each
+carries a `unit` field metadata. A table written both as X.parquet and
+X.csv has the same column types in both (as pandas reads them). For each CSV file: a header
+line, and pandas, polars and pyarrow agree on rows and columns. For each SQLite file: sqlite3 and pandas read every table. For each
 Feather file (`.fd`, the ETROC scripts' name): pyarrow, pandas and polars agree.
 
 Files of one kind in one directory pattern are sampled (the first of each name), so a
@@ -52,6 +53,7 @@ def check_parquet(path: Path) -> None:
     ((count,),) = duckdb.sql(f"select count(*) from read_parquet('{path}')").fetchall()
     if count != n:
         problem(path, f"duckdb counts {count} rows, pyarrow {n}")
+    check_siblings(path)
     for field in table.schema:
         col = table.column(field.name)
         if pa.types.is_timestamp(field.type):
@@ -76,6 +78,24 @@ def check_parquet(path: Path) -> None:
             meta = field.metadata or {}
             if b"unit" not in meta:
                 problem(path, f"{field.name}: no `unit` field metadata")
+
+
+def check_siblings(parquet: Path) -> None:
+    """A table written as both X.parquet and X.csv has one type per column in both."""
+    csv_path = parquet.with_suffix(".csv")
+    if not csv_path.is_file():
+        return
+    a = pd.read_parquet(parquet)
+    b = pd.read_csv(csv_path)
+    for col in a.columns.intersection(b.columns):
+        ka, kb = a[col].dtype.kind, b[col].dtype.kind
+        # An all-null column has no type of its own in a CSV, and CSV readers leave a time as
+        # text unless asked to parse it.
+        if ka != kb and ka != "M" and not b[col].isna().all():
+            problem(
+                csv_path,
+                f"{col}: pandas reads {b[col].dtype} here, {a[col].dtype} from {parquet.name}",
+            )
 
 
 def check_csv(path: Path) -> None:

@@ -308,7 +308,9 @@ fn write_batch_csv(path: &Path, batch: &RecordBatch) -> Result<()> {
                 } else if let Some(a) = col.as_any().downcast_ref::<Int64Array>() {
                     a.value(row).to_string()
                 } else if let Some(a) = col.as_any().downcast_ref::<Float64Array>() {
-                    a.value(row).to_string()
+                    // Always with a decimal point or exponent (2960.0, not 2960), so that CSV
+                    // readers infer the same float type as the Parquet column.
+                    format!("{:?}", a.value(row))
                 } else {
                     String::new()
                 });
