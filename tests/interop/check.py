@@ -6,7 +6,8 @@ For each Parquet file: pyarrow, pandas, polars and duckdb open it and agree on t
 timestamps are Arrow timestamps in ms or us, in UTC (or local wall-clock time where the source
 gave no zone), never bare integers;
 floating-point columns hold nulls, not NaN, for missing values; every floating-point column
-carries a `unit` field metadata. A table written both as X.parquet and
+carries a `unit` field metadata; a column name has one Arrow type across all the Parquet tables
+of a tool. A table written both as X.parquet and
 X.csv has the same column types in both (as pandas reads them). For each CSV file: a header
 line, and pandas, polars and pyarrow agree on rows and columns. For each SQLite file: sqlite3 and pandas read every table. For each
 Feather file (`.fd`, the ETROC scripts' name): pyarrow, pandas and polars agree.
@@ -33,6 +34,12 @@ import pyarrow.parquet as pq
 
 problems: list[str] = []
 checked: dict[str, int] = {}
+# (tool, column name) -> {Arrow type: first file with it}: one type per quantity in a tool.
+column_types: dict[tuple[str, str], dict[str, Path]] = {}
+# Names that two originals use for different quantities, kept as each original has them:
+# pax's interactions hold `s1`/`s2` as indices into the event's peaks, hax's Basics minitree
+# holds `s1`/`s2` as the peaks' areas (pe).
+DIFFERENT_QUANTITIES = {("fax", "s1"), ("fax", "s2")}
 
 
 def problem(path: Path, what: str) -> None:
@@ -54,6 +61,9 @@ def check_parquet(path: Path) -> None:
     if count != n:
         problem(path, f"duckdb counts {count} rows, pyarrow {n}")
     check_siblings(path)
+    tool = path.relative_to(ROOT).parts[0]
+    for field in table.schema:
+        column_types.setdefault((tool, field.name), {}).setdefault(str(field.type), path)
     for field in table.schema:
         col = table.column(field.name)
         if pa.types.is_timestamp(field.type):
@@ -165,8 +175,12 @@ def sample_key(path: Path, root: Path) -> str:
     return re.sub(r"\d{3,}", "N", rel)
 
 
+ROOT = Path(".")
+
+
 def main() -> int:
-    root = Path(sys.argv[1]).resolve()
+    global ROOT
+    root = ROOT = Path(sys.argv[1]).resolve()
     seen: set[str] = set()
     for path in sorted(root.rglob("*")):
         check = CHECKS.get(path.suffix)
@@ -182,6 +196,10 @@ def main() -> int:
             problem(path, f"{type(e).__name__}: {e}")
         checked[path.suffix] = checked.get(path.suffix, 0) + 1
         print(f"checked {path.relative_to(root)}")
+    for (tool, name), types in sorted(column_types.items()):
+        if len(types) > 1 and (tool, name) not in DIFFERENT_QUANTITIES:
+            where = "; ".join(f"{t} in {p.relative_to(root)}" for t, p in types.items())
+            problems.append(f"{tool}: column `{name}` has {len(types)} types: {where}")
     print(
         f"interop: pyarrow {pa.__version__}, pandas {pd.__version__}, polars {pl.__version__}, "
         f"duckdb {duckdb.__version__}, sqlite {sqlite3.sqlite_version}; files checked: "

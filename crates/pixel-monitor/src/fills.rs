@@ -31,7 +31,7 @@ use std::io::Write as _;
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow_array::{ArrayRef, Int64Array, RecordBatch, TimestampMicrosecondArray};
+use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, TimestampMicrosecondArray};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use serde::{Deserialize, Serialize};
 
@@ -683,7 +683,8 @@ pub fn field_with_unit(name: &str, data_type: DataType, nullable: bool, unit: &s
 }
 
 /// The fills as an Arrow record batch: `fill` (Int64), `start_stable_beam`, `end_stable_beam`
-/// (timestamp µs UTC), `duration_s` (Int64, s), `bunches_colliding` (Int64, nullable).
+/// (timestamp µs UTC), `duration_s` (Float64, s; the same type as the profiles' durations),
+/// `bunches_colliding` (Int64, nullable).
 ///
 /// # Errors
 /// Arrow errors (none for consistent input).
@@ -692,7 +693,7 @@ pub fn fills_batch(fills: &[Fill]) -> Result<RecordBatch> {
         Field::new("fill", DataType::Int64, false),
         field_with_unit("start_stable_beam", timestamp_type(), false, "UTC"),
         field_with_unit("end_stable_beam", timestamp_type(), false, "UTC"),
-        field_with_unit("duration_s", DataType::Int64, false, "s"),
+        field_with_unit("duration_s", DataType::Float64, false, "s"),
         Field::new("bunches_colliding", DataType::Int64, true),
     ]));
     let cols: Vec<ArrayRef> = vec![
@@ -707,8 +708,8 @@ pub fn fills_batch(fills: &[Fill]) -> Result<RecordBatch> {
             TimestampMicrosecondArray::from_iter_values(fills.iter().map(|f| f.end_stable_beam))
                 .with_timezone("UTC"),
         ),
-        Arc::new(Int64Array::from_iter_values(
-            fills.iter().map(|f| f.duration() / US_PER_S),
+        Arc::new(Float64Array::from_iter_values(
+            fills.iter().map(|f| f.duration() as f64 / US_PER_S as f64),
         )),
         Arc::new(Int64Array::from_iter(
             fills.iter().map(|f| f.bunches_colliding.map(i64::from)),
