@@ -8,14 +8,16 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::common::{MergeArgs, PlotFormat};
+use crate::common::{FormatArgs, MergeArgs, Over, configure};
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
-use etroc_analysis::cuts::{CutOptions, CutReport};
+use etroc_analysis::cuts::CutReport;
 use etroc_analysis::ingest::{EventPattern, IngestOptions, RunMetadata};
 use etroc_analysis::ingest_plots;
 use etroc_analysis::ingest_run::{self, InputFormat, ProcessOptions};
+use etroc_analysis::jobs::{self, draw_plots};
 use etroc_analysis::rundir::RunDir;
+use hep_cli_support::ConfigArgs;
 
 /// Prints a line on stdout, ignoring a closed pipe (e.g. `| head`) instead of panicking.
 macro_rules! say {
@@ -73,9 +75,8 @@ pub struct CommonIngest {
     /// Draw the plot_before_cuts plots.
     #[arg(long)]
     plots: bool,
-    /// Plot file format.
-    #[arg(long, value_enum, default_value = "svg")]
-    plot_format: PlotFormat,
+    #[command(flatten)]
+    formats: FormatArgs,
 }
 
 /// Arguments of `process-txt`.
@@ -131,9 +132,8 @@ pub struct ProcessDirArgs {
     /// Draw the per-run plots (plot_before_cuts, plot_after_cuts) and the combined DAC scan.
     #[arg(short = 'p', long = "plots")]
     plots: bool,
-    /// Plot file format.
-    #[arg(long, value_enum, default_value = "svg")]
-    plot_format: PlotFormat,
+    #[command(flatten)]
+    formats: FormatArgs,
     /// Do not add the date prefix to the output directory name.
     #[arg(short = 'i', long = "no-date-prefix")]
     no_date_prefix: bool,
@@ -166,14 +166,9 @@ pub struct SubmitCmd {
 /// Arguments of `cut`.
 #[derive(Args)]
 pub struct CutArgs {
-    /// The run directory.
-    #[arg(
-        short = 'o',
-        long = "out-directory",
-        visible_alias = "output",
-        default_value = "./out"
-    )]
-    out_directory: PathBuf,
+    /// The run directory (default ./out).
+    #[arg(short = 'o', long = "out-directory", visible_alias = "output")]
+    out_directory: Option<PathBuf>,
     /// Keep events where a cut variable is missing (NaN) for a tested board.
     #[arg(short = 'k', long = "keep-events")]
     keep_events: bool,
@@ -183,22 +178,18 @@ pub struct CutArgs {
     /// Draw the plot_after_cuts plots and the cutflow plots of every row with an output.
     #[arg(long)]
     plots: bool,
-    /// Plot file format.
-    #[arg(long, value_enum, default_value = "svg")]
-    plot_format: PlotFormat,
+    #[command(flatten)]
+    formats: FormatArgs,
+    #[command(flatten)]
+    cfg: ConfigArgs,
 }
 
 /// Arguments of `cut-times`.
 #[derive(Args)]
 pub struct CutTimesArgs {
-    /// The run directory.
-    #[arg(
-        short = 'o',
-        long = "out-directory",
-        visible_alias = "output",
-        default_value = "./out"
-    )]
-    out_directory: PathBuf,
+    /// The run directory (default ./out).
+    #[arg(short = 'o', long = "out-directory", visible_alias = "output")]
+    out_directory: Option<PathBuf>,
     /// Keep events where a cut variable is missing (NaN).
     #[arg(short = 'k', long = "keep-events")]
     keep_events: bool,
@@ -208,25 +199,16 @@ pub struct CutTimesArgs {
     /// Draw the cutflow plots (plots/ and time_plots/ of every row with an output).
     #[arg(long)]
     plots: bool,
-    /// Plot file format.
-    #[arg(long, value_enum, default_value = "svg")]
-    plot_format: PlotFormat,
-    /// Upper end of the TOA axis of the time plots (ns); 0 = automatic.
-    #[arg(
-        short = 'a',
-        long = "max-toa",
-        visible_alias = "max_toa",
-        default_value_t = 0.0
-    )]
-    max_toa: f64,
-    /// Upper end of the TOT axis of the time plots (ns); 0 = automatic.
-    #[arg(
-        short = 't',
-        long = "max-tot",
-        visible_alias = "max_tot",
-        default_value_t = 0.0
-    )]
-    max_tot: f64,
+    #[command(flatten)]
+    formats: FormatArgs,
+    /// Upper end of the TOA axis of the time plots (ns); 0 = automatic (default).
+    #[arg(short = 'a', long = "max-toa", visible_alias = "max_toa")]
+    max_toa: Option<f64>,
+    /// Upper end of the TOT axis of the time plots (ns); 0 = automatic (default).
+    #[arg(short = 't', long = "max-tot", visible_alias = "max_tot")]
+    max_tot: Option<f64>,
+    #[command(flatten)]
+    cfg: ConfigArgs,
 }
 
 /// Runs one subcommand.
@@ -254,7 +236,7 @@ fn process_options(c: &CommonIngest, ingest: IngestOptions, format: InputFormat)
     }
 }
 
-fn report_ingest(report: &ingest_run::ProcessReport, plots: Option<PlotFormat>) -> Result<()> {
+fn report_ingest(report: &ingest_run::ProcessReport, plots: Option<&FormatArgs>) -> Result<()> {
     let s = report.summary;
     say!(
         "{}: {} data lines, {} hits after the hit-flag filter, {} hits in {} events",
@@ -265,8 +247,8 @@ fn report_ingest(report: &ingest_run::ProcessReport, plots: Option<PlotFormat>) 
         s.events
     );
     if let Some(f) = plots {
-        let out = ingest_plots::plot_before_cuts(&report.run, f.ext())?;
-        say!("plot_before_cuts: {} plots", out.len());
+        let n = draw_plots(&report.run, &f.or_default(), ingest_plots::plot_before_cuts)?;
+        say!("plot_before_cuts: {n} plots");
     }
     Ok(())
 }
@@ -291,7 +273,7 @@ fn process_txt(a: ProcessTxtArgs) -> Result<()> {
             a.file.display()
         );
     }
-    report_ingest(&report, a.common.plots.then_some(a.common.plot_format))
+    report_ingest(&report, a.common.plots.then_some(&a.common.formats))
 }
 
 fn process_dat(a: ProcessDatArgs) -> Result<()> {
@@ -307,7 +289,7 @@ fn process_dat(a: ProcessDatArgs) -> Result<()> {
     let opts = process_options(&a.common, ingest, format);
     let report = ingest_run::process_dat(&a.file, &a.common.out_directory, &opts)
         .with_context(|| format!("ingesting {}", a.file.display()))?;
-    report_ingest(&report, a.common.plots.then_some(a.common.plot_format))
+    report_ingest(&report, a.common.plots.then_some(&a.common.formats))
 }
 
 /// `<parent>/YYYYMMDD-<name>` for today (UTC).
@@ -347,19 +329,24 @@ fn submit(a: SubmitCmd) -> Result<()> {
     let job = match parsed.command {
         crate::Command::A(Command::ProcessDir(job)) => job,
         crate::Command::B(crate::analysis_cmd::Command::RunBeams(job)) => {
-            if job.shard.is_some() {
+            let cfg = job.config()?;
+            if cfg.shard.is_some() {
                 anyhow::bail!("give the job without --shard: each array task adds its own");
             }
             // Checked now, so that a bad list fails here and not in every task.
-            etroc_analysis::beam_runs::run_names(&job.files)?;
+            etroc_analysis::beam_runs::run_names(&cfg.files)?;
+            let out_dir = cfg
+                .out_directory
+                .clone()
+                .context("run-beams needs an output directory (-o or out_directory)")?;
             let program = hep_cli_support::current_program()?;
             let mut task = vec![program.clone()];
             task.extend(a.job.iter().cloned());
-            let out = job.out_directory.to_string_lossy().into_owned();
+            let out = out_dir.to_string_lossy().into_owned();
             return hep_cli_support::submit(
                 &a.slurm,
                 etroc_analysis::beam_runs::BEAM_RUNS_JOB,
-                &job.out_directory,
+                &out_dir,
                 task,
                 vec![program, "merge".into(), "-o".into(), out],
             );
@@ -431,17 +418,25 @@ fn process_dir(a: ProcessDirArgs) -> Result<()> {
         .with_context(|| format!("processing {}", a.directory.display()))?;
     report_dir(run.path(), &report)?;
     if a.plots {
-        let ext = a.plot_format.ext();
-        for r in report.runs.iter().filter(|r| r.outcome.is_ok()) {
+        let formats = a.formats.or_default();
+        let runs: Vec<_> = report.runs.iter().filter(|r| r.outcome.is_ok()).collect();
+        let bar = hep_cli_support::Bar::new();
+        hep_core::progress::Progress::start(&bar, "run plots", runs.len() as u64);
+        for r in runs {
             let sub = RunDir::open(
                 run.path()
                     .join(ingest_run::INDIVIDUAL_RUNS_DIR)
                     .join(&r.name),
             )?;
-            ingest_plots::plot_before_cuts(&sub, ext)?;
-            ingest_plots::plot_after_cuts(&sub, ext)?;
+            draw_plots(&sub, &formats, |sub, ext| {
+                let mut v = ingest_plots::plot_before_cuts(sub, ext)?;
+                v.extend(ingest_plots::plot_after_cuts(sub, ext)?);
+                Ok(v)
+            })?;
+            hep_core::progress::Progress::advance(&bar, 1);
         }
-        ingest_plots::plot_combined(&run, ext)?;
+        hep_core::progress::Progress::finish(&bar);
+        draw_plots(&run, &formats, ingest_plots::plot_combined)?;
     }
     Ok(())
 }
@@ -495,33 +490,33 @@ fn print_cutflow(task: &str, rep: &CutReport) {
 }
 
 fn cut(a: CutArgs) -> Result<()> {
-    let run = RunDir::open(&a.out_directory)?;
-    let opts = CutOptions {
-        keep_nan: a.keep_events,
-        cut_file: a.cuts,
-        plots: a.plots.then(|| a.plot_format.ext().to_string()),
-        ..CutOptions::default()
+    let mut o = Over::default();
+    o.set("out_directory", a.out_directory.clone())?;
+    o.flag("keep_events", a.keep_events, true)?;
+    o.set("cuts", a.cuts.clone())?;
+    o.flag("plots", a.plots, true)?;
+    o.formats("plot_formats", &a.formats)?;
+    let Some(cfg) = configure::<jobs::CutConfig>(&a.cfg, &o)? else {
+        return Ok(());
     };
-    let rep = etroc_analysis::cut_tasks::run_event_cuts(&run, &opts)?;
+    let rep = jobs::cut(&cfg)?;
     print_cutflow("apply_event_cuts", &rep);
-    if a.plots {
-        ingest_plots::plot_after_cuts(&run, a.plot_format.ext())?;
-    }
     Ok(())
 }
 
 fn cut_times(a: CutTimesArgs) -> Result<()> {
-    let run = RunDir::open(&a.out_directory)?;
-    let positive = |v: f64| (v > 0.0).then_some(v);
-    let opts = CutOptions {
-        keep_nan: a.keep_events,
-        cut_file: a.time_cuts,
-        plots: a.plots.then(|| a.plot_format.ext().to_string()),
-        max_toa_ns: positive(a.max_toa),
-        max_tot_ns: positive(a.max_tot),
-        ..CutOptions::default()
+    let mut o = Over::default();
+    o.set("out_directory", a.out_directory.clone())?;
+    o.flag("keep_events", a.keep_events, true)?;
+    o.set("time_cuts", a.time_cuts.clone())?;
+    o.flag("plots", a.plots, true)?;
+    o.formats("plot_formats", &a.formats)?;
+    o.set("max_toa", a.max_toa)?;
+    o.set("max_tot", a.max_tot)?;
+    let Some(cfg) = configure::<jobs::CutTimesConfig>(&a.cfg, &o)? else {
+        return Ok(());
     };
-    let rep = etroc_analysis::cut_tasks::run_time_cuts(&run, &opts)?;
+    let rep = jobs::cut_times(&cfg)?;
     print_cutflow("apply_time_cuts", &rep);
     Ok(())
 }

@@ -1119,9 +1119,9 @@ pub struct CutOptions {
     pub cut_file: Option<PathBuf>,
     /// Empty the task directory first.
     pub drop_old: bool,
-    /// Draw the cutflow plots of every row with an `output` in this format (`svg` or `png`);
-    /// `None` (default) = no plots.
-    pub plots: Option<String>,
+    /// Draw the cutflow plots of every row with an `output` in these formats (dense plots are
+    /// always PNG, see [`crate::jobs`]); empty (default) = no plots.
+    pub plots: Vec<crate::jobs::PlotFormat>,
     /// Upper end of the TOA axis of the time plots (ns, `-a/--max_toa`); `None` = automatic.
     pub max_toa_ns: Option<f64>,
     /// Upper end of the TOT axis of the time plots (ns, `-t/--max_tot`); `None` = automatic.
@@ -1134,7 +1134,7 @@ impl Default for CutOptions {
             keep_nan: false,
             cut_file: None,
             drop_old: true,
-            plots: None,
+            plots: Vec::new(),
             max_toa_ns: None,
             max_tot_ns: None,
         }
