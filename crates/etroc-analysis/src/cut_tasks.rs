@@ -95,7 +95,7 @@ pub fn run_event_cuts(run: &RunDir, options: &CutOptions) -> Result<CutReport> {
                 }
                 None => None,
             };
-            let result = apply_event_cuts(&table, &cuts, options.keep_nan, &cut_file)?;
+            let result = apply_event_cuts(&table, &cuts, options.keep_nan, Some(&cut_file))?;
             let mut outputs = write_cut_outputs(
                 task,
                 run,
@@ -160,7 +160,7 @@ pub fn run_time_cuts(run: &RunDir, options: &CutOptions) -> Result<CutReport> {
                 }
                 None => None,
             };
-            let result = apply_time_cuts(&table, &cuts, options.keep_nan, &cut_file)?;
+            let result = apply_time_cuts(&table, &cuts, options.keep_nan, Some(&cut_file))?;
             let mut outputs = write_cut_outputs(
                 task,
                 run,

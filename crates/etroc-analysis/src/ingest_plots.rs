@@ -71,7 +71,7 @@ fn code_counts(
 /// Largest number of bins of a code histogram: wider code ranges are drawn with several codes
 /// per bin, so that neighbouring bins stay a few pixels apart and a sparse tail (the CAL
 /// outliers spread over 0..1023) draws as separate steps instead of a solid block.
-const MAX_CODE_BINS: usize = 256;
+const MAX_CODE_BINS: usize = 128;
 
 /// Codes per bin of the outline of `[lo, hi]` (1 up to [`MAX_CODE_BINS`] codes).
 fn codes_per_bin(lo: usize, hi: usize) -> usize {

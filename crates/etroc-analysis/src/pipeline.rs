@@ -300,20 +300,19 @@ pub fn run_beam_in_memory(
     ingest.pattern = crate::ingest::EventPattern::from_index(opts.event_pattern)?;
     let (hits, summary) = read_beam_txt(input, &ingest)?;
     let batch = hits.to_record_batch();
-    let default_cut_path = Path::new("<default cuts>");
     let ev_cuts = match event_cuts {
         Some(p) => read_event_cuts(p)?,
         None => default_event_cuts(),
     };
-    let ev = apply_event_cuts(
-        &batch,
-        &ev_cuts,
-        opts.keep_nan,
-        event_cuts.unwrap_or(default_cut_path),
-    )?;
+    let ev = apply_event_cuts(&batch, &ev_cuts, opts.keep_nan, event_cuts)?;
     let (ns, calibration) = times_table(&batch, &ev.filter, opts.fbin)?;
     let tc = match time_cuts {
-        Some(p) => Some(apply_time_cuts(&ns, &read_time_cuts(p)?, opts.keep_nan, p)?),
+        Some(p) => Some(apply_time_cuts(
+            &ns,
+            &read_time_cuts(p)?,
+            opts.keep_nan,
+            Some(p),
+        )?),
         None => None,
     };
     let (times, _) = pivot_ns_table(&ns)?;
