@@ -1,5 +1,5 @@
 //! Several beam runs in one job (`run-beams`): every beam txt summary through the whole chain of
-//! [`run_beam`] into its own run directory `<out>/<run>/`, and one table of the time resolutions of
+//! [`run_beam`](crate::pipeline::run_beam) into its own run directory `<out>/<run>/`, and one table of the time resolutions of
 //! all runs, `<out>/beam_runs_resolution.csv`.
 //!
 //! # Scale-out
