@@ -5,22 +5,20 @@
 //! Each runs the task(s) of the original script on a run directory (`-o`), with the original's
 //! task names, tables and files; the provenance is in `<run>/<task>/task_manifest.json`. Plots
 //! are off unless `--plots`, PNG unless SVG is asked for. The subcommands with a configuration
-//! in `etroc_analysis::jobs` (times-ns, twc, resolution, run-beam, run-beams, simulate) take
-//! `--config FILE.toml` and `--print-config`; their options override the file.
+//! in `etroc_analysis::jobs` (all but reprocess-dir) take `--config FILE.toml` and
+//! `--print-config`; their options override the file.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::common::{FormatArgs, MergeArgs, Over, configure};
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
-use etroc_analysis::analysis_plots;
-use etroc_analysis::charge_injection::{DacEstimator, DacOptions, calculate_dac_points};
+use etroc_analysis::charge_injection::DacEstimator;
 use etroc_analysis::ingest_plots;
 use etroc_analysis::ingest_run;
 use etroc_analysis::jobs::{self, draw_plots};
 use etroc_analysis::odr::FitMethod;
-use etroc_analysis::rundir::{RunDir, names};
+use etroc_analysis::rundir::RunDir;
 use etroc_analysis::times::FbinChoice;
 use hep_cli_support::ConfigArgs;
 
@@ -77,13 +75,6 @@ impl RunOpts {
         o.formats("plot_formats", &self.formats)?;
         o.flag("sqlite", self.no_sqlite, false)?;
         Ok(o)
-    }
-
-    /// The run directory, default ./out (subcommands without a configuration).
-    fn dir(&self) -> PathBuf {
-        self.out_directory
-            .clone()
-            .unwrap_or_else(|| PathBuf::from("./out"))
     }
 }
 
@@ -151,24 +142,24 @@ pub struct ReprocessDirArgs {
 pub struct DacVsChargeArgs {
     #[command(flatten)]
     run: RunOpts,
-    /// Charge (fC) whose scan sets the noise edges; 0 = aggregate over charges.
-    #[arg(short = 'n', long = "noise-charge", default_value_t = 0)]
-    noise_charge: i64,
-    /// Rolling window (rows).
-    #[arg(short = 'r', long = "rolling-window", default_value_t = 3)]
-    rolling_window: usize,
-    /// Max |rolling mean - hits| of a plateau row.
-    #[arg(short = 'd', long = "max-diff", default_value_t = 50.0)]
-    max_diff: f64,
-    /// Plateau centre (hits).
-    #[arg(short = 'c', long = "hit-center", default_value_t = 4450.0)]
-    hit_center: f64,
-    /// Plateau half-window (hits).
-    #[arg(short = 'w', long = "hit-window", default_value_t = 150.0)]
-    hit_window: f64,
-    /// Offset subtracted from the upper noise edge (DAC).
-    #[arg(short = 'f', long = "noise-offset", default_value_t = 4.0)]
-    noise_offset: f64,
+    /// Charge (fC) whose scan sets the noise edges; 0 (default) = aggregate over charges.
+    #[arg(short = 'n', long = "noise-charge")]
+    noise_charge: Option<i64>,
+    /// Rolling window (rows, default 3).
+    #[arg(short = 'r', long = "rolling-window")]
+    rolling_window: Option<usize>,
+    /// Max |rolling mean - hits| of a plateau row (default 50).
+    #[arg(short = 'd', long = "max-diff")]
+    max_diff: Option<f64>,
+    /// Plateau centre (hits, default 4450).
+    #[arg(short = 'c', long = "hit-center")]
+    hit_center: Option<f64>,
+    /// Plateau half-window (hits, default 150).
+    #[arg(short = 'w', long = "hit-window")]
+    hit_window: Option<f64>,
+    /// Offset subtracted from the upper noise edge (DAC, default 4).
+    #[arg(short = 'f', long = "noise-offset")]
+    noise_offset: Option<f64>,
     /// Board with its own plateau centre and window (the original's --trigger_board).
     #[arg(long = "trigger-board", visible_alias = "trigger_board")]
     trigger_board: Option<i64>,
@@ -186,24 +177,21 @@ pub struct DacVsChargeArgs {
     trigger_board_hit_window: Option<f64>,
     /// Threshold per (board, charge) for the line: half-efficiency (the 50 % point of the
     /// efficiency edge, resolved within a scan step) or max-with-hits (the original's DAC_max,
-    /// quantised by the scan step).
-    #[arg(long, default_value = "half-efficiency")]
-    estimator: DacEstimator,
+    /// quantised by the scan step); default half-efficiency.
+    #[arg(long)]
+    estimator: Option<DacEstimator>,
 }
 
 /// Arguments of `replot`.
 #[derive(Args)]
 pub struct ReplotArgs {
-    /// The run directory.
-    #[arg(
-        short = 'o',
-        long = "out-directory",
-        visible_alias = "output",
-        default_value = "./out"
-    )]
-    out_directory: PathBuf,
+    /// The run directory (default ./out).
+    #[arg(short = 'o', long = "out-directory", visible_alias = "output")]
+    out_directory: Option<PathBuf>,
     #[command(flatten)]
     formats: FormatArgs,
+    #[command(flatten)]
+    cfg: ConfigArgs,
 }
 
 /// The options of the beam chain (`run-beam`, `run-beams`).
@@ -511,34 +499,21 @@ fn reprocess_dir(a: ReprocessDirArgs) -> Result<()> {
 }
 
 fn dac_vs_charge(a: DacVsChargeArgs) -> Result<()> {
-    if a.run.cfg.config.is_some() || a.run.cfg.print_config {
-        bail!("dac-vs-charge takes its options on the command line only (no --config yet)");
-    }
-    let run = open_run(&a.run.dir())?;
-    let mut overrides = BTreeMap::new();
-    match (
-        a.trigger_board,
-        a.trigger_board_hit_center,
-        a.trigger_board_hit_window,
-    ) {
-        (Some(b), c, w) => {
-            overrides.insert(b, (c.unwrap_or(a.hit_center), w.unwrap_or(a.hit_window)));
-        }
-        (None, None, None) => {}
-        _ => bail!("--trigger-board-hit-center/--trigger-board-hit-window need --trigger-board"),
-    }
-    let opts = DacOptions {
-        noise_charge: a.noise_charge,
-        rolling_window: a.rolling_window,
-        max_mean_difference: a.max_diff,
-        hit_center: a.hit_center,
-        hit_window: a.hit_window,
-        noise_offset: a.noise_offset,
-        board_overrides: overrides,
-        estimator: a.estimator,
-        sqlite: !a.run.no_sqlite,
+    let mut o = a.run.overrides()?;
+    o.set("noise_charge", a.noise_charge)?;
+    o.set("rolling_window", a.rolling_window)?;
+    o.set("max_diff", a.max_diff)?;
+    o.set("hit_center", a.hit_center)?;
+    o.set("hit_window", a.hit_window)?;
+    o.set("noise_offset", a.noise_offset)?;
+    o.set("trigger_board", a.trigger_board)?;
+    o.set("trigger_board_hit_center", a.trigger_board_hit_center)?;
+    o.set("trigger_board_hit_window", a.trigger_board_hit_window)?;
+    o.set("estimator", a.estimator)?;
+    let Some(cfg) = configure::<jobs::DacVsChargeConfig>(&a.run.cfg, &o)? else {
+        return Ok(());
     };
-    let (_, _, lines) = calculate_dac_points(&run, &opts)?;
+    let (lines, n) = jobs::dac_vs_charge(&cfg)?;
     println!(
         "board  alpha (DAC)  beta (DAC/fC)  R^2      noise (DAC)   Q_min (fC)  suggested thresholds"
     );
@@ -569,44 +544,20 @@ fn dac_vs_charge(a: DacVsChargeArgs) -> Result<()> {
     if lines.is_empty() {
         eprintln!("warning: no board has DAC points at two charges or more: no line fitted");
     }
-    if a.run.plots {
-        let n = draw_plots(
-            &run,
-            &a.run.formats.or_default(),
-            analysis_plots::plot_dac_vs_charge,
-        )?;
+    if cfg.plots {
         println!("{n} plots written");
     }
     Ok(())
 }
 
 fn replot(a: ReplotArgs) -> Result<()> {
-    let run = open_run(&a.out_directory)?;
-    let n = draw_plots(&run, &a.formats.or_default(), |run, ext| {
-        let mut v = Vec::new();
-        if run.task_completed(names::PROCESS_TXT) || run.task_completed(names::PROCESS_DAT) {
-            v.extend(ingest_plots::plot_before_cuts(run, ext)?);
-        }
-        if run.task_completed(names::APPLY_EVENT_CUTS) {
-            v.extend(ingest_plots::plot_after_cuts(run, ext)?);
-        }
-        if run.task_completed(names::MERGE_RUNS) {
-            v.extend(ingest_plots::plot_combined(run, ext)?);
-        }
-        if run.task_completed(names::CALCULATE_TIMES_IN_NS) {
-            v.extend(analysis_plots::plot_times(run, ext, None, None)?);
-        }
-        if run.task_completed(names::CALCULATE_TIME_WALK_CORRECTION) {
-            v.extend(analysis_plots::plot_twc(run, ext)?);
-        }
-        if run.task_completed(names::ANALYSE_TIME_RESOLUTION) {
-            v.extend(analysis_plots::plot_resolution(run, ext)?);
-        }
-        if run.task_completed(names::CALCULATE_DAC_POINTS) {
-            v.extend(analysis_plots::plot_dac_vs_charge(run, ext)?);
-        }
-        Ok(v)
-    })?;
+    let mut o = Over::default();
+    o.set("out_directory", a.out_directory.clone())?;
+    o.formats("plot_formats", &a.formats)?;
+    let Some(cfg) = configure::<jobs::ReplotConfig>(&a.cfg, &o)? else {
+        return Ok(());
+    };
+    let n = jobs::replot(&cfg)?;
     println!("{n} plots written");
     Ok(())
 }

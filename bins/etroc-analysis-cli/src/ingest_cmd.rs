@@ -12,9 +12,9 @@ use crate::common::{FormatArgs, MergeArgs, Over, configure};
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use etroc_analysis::cuts::CutReport;
-use etroc_analysis::ingest::{EventPattern, IngestOptions, RunMetadata};
+use etroc_analysis::ingest::RunMetadata;
 use etroc_analysis::ingest_plots;
-use etroc_analysis::ingest_run::{self, InputFormat, ProcessOptions};
+use etroc_analysis::ingest_run;
 use etroc_analysis::jobs::{self, draw_plots};
 use etroc_analysis::rundir::RunDir;
 use hep_cli_support::ConfigArgs;
@@ -55,14 +55,9 @@ pub enum Command {
 /// Options shared by the ingests.
 #[derive(Args)]
 pub struct CommonIngest {
-    /// Output run directory; it must not exist (a new run is created).
-    #[arg(
-        short = 'o',
-        long = "out-directory",
-        visible_alias = "output",
-        default_value = "./out"
-    )]
-    out_directory: PathBuf,
+    /// Output run directory; it must not exist (a new run is created; default ./out).
+    #[arg(short = 'o', long = "out-directory", visible_alias = "output")]
+    out_directory: Option<PathBuf>,
     /// Keep hits with hit_flag 0.
     #[arg(short = 'k', long = "keep-all")]
     keep_all: bool,
@@ -77,20 +72,38 @@ pub struct CommonIngest {
     plots: bool,
     #[command(flatten)]
     formats: FormatArgs,
+    #[command(flatten)]
+    cfg: ConfigArgs,
+}
+
+impl CommonIngest {
+    /// The overrides of the options every ingest has (file included).
+    fn overrides(&self, file: &Option<PathBuf>, raw_words: bool) -> Result<Over> {
+        let mut o = Over::default();
+        o.set("file", file.clone())?;
+        o.set("out_directory", self.out_directory.clone())?;
+        o.flag("keep_all", self.keep_all, true)?;
+        o.flag("sqlite", self.no_sqlite, false)?;
+        o.flag("copy_input", self.no_copy_input, false)?;
+        o.flag("plots", self.plots, true)?;
+        o.formats("plot_formats", &self.formats)?;
+        o.flag("raw_words", raw_words, true)?;
+        Ok(o)
+    }
 }
 
 /// Arguments of `process-txt`.
 #[derive(Args)]
 pub struct ProcessTxtArgs {
-    /// The beam txt summary (7 tokens per line after the banner).
+    /// The beam txt summary (7 tokens per line after the banner); required.
     #[arg(long)]
-    file: PathBuf,
+    file: Option<PathBuf>,
     #[command(flatten)]
     common: CommonIngest,
-    /// Event pattern: 0 none, 1 [0,1,3], 2 [0,1], 3 [0,3], 4 [1,3], 5 [0,3,1].
-    #[arg(short = 'p', long = "event-pattern", visible_alias = "event_pattern", default_value_t = 1,
+    /// Event pattern: 0 none, 1 [0,1,3] (default), 2 [0,1], 3 [0,3], 4 [1,3], 5 [0,3,1].
+    #[arg(short = 'p', long = "event-pattern", visible_alias = "event_pattern",
           value_parser = clap::value_parser!(u8).range(0..=5))]
-    event_pattern: u8,
+    event_pattern: Option<u8>,
     /// Leading banner lines to skip (default 1 for the txt, 0 with --raw-words).
     #[arg(long)]
     header_lines: Option<usize>,
@@ -102,9 +115,9 @@ pub struct ProcessTxtArgs {
 /// Arguments of `process-dat`.
 #[derive(Args)]
 pub struct ProcessDatArgs {
-    /// The charge-injection Split .dat (5 tokens per line), named TDC_Data_PhaseAdj<P>_..._Split_<k>.dat.
+    /// The charge-injection Split .dat (5 tokens per line), named TDC_Data_PhaseAdj<P>_..._Split_<k>.dat; required.
     #[arg(long)]
-    file: PathBuf,
+    file: Option<PathBuf>,
     #[command(flatten)]
     common: CommonIngest,
     /// The input is a raw .dat of 32-bit words instead of a Split .dat.
@@ -224,19 +237,7 @@ pub fn run(cmd: Command) -> Result<()> {
     }
 }
 
-fn process_options(c: &CommonIngest, ingest: IngestOptions, format: InputFormat) -> ProcessOptions {
-    ProcessOptions {
-        ingest: IngestOptions {
-            keep_all: c.keep_all,
-            ..ingest
-        },
-        format,
-        sqlite: !c.no_sqlite,
-        copy_input: !c.no_copy_input,
-    }
-}
-
-fn report_ingest(report: &ingest_run::ProcessReport, plots: Option<&FormatArgs>) -> Result<()> {
+fn report_ingest(report: &ingest_run::ProcessReport, plots: Option<usize>) {
     let s = report.summary;
     say!(
         "{}: {} data lines, {} hits after the hit-flag filter, {} hits in {} events",
@@ -246,50 +247,41 @@ fn report_ingest(report: &ingest_run::ProcessReport, plots: Option<&FormatArgs>)
         s.hits_in_events,
         s.events
     );
-    if let Some(f) = plots {
-        let n = draw_plots(&report.run, &f.or_default(), ingest_plots::plot_before_cuts)?;
+    if let Some(n) = plots {
         say!("plot_before_cuts: {n} plots");
     }
-    Ok(())
 }
 
 fn process_txt(a: ProcessTxtArgs) -> Result<()> {
-    let ingest = IngestOptions {
-        pattern: EventPattern::from_index(a.event_pattern)?,
-        header_lines: a.header_lines.unwrap_or(if a.raw_words { 0 } else { 1 }),
-        ..IngestOptions::beam_txt()
+    let mut o = a.common.overrides(&a.file, a.raw_words)?;
+    o.set("event_pattern", a.event_pattern)?;
+    o.set("header_lines", a.header_lines)?;
+    let Some(cfg) = configure::<jobs::ProcessTxtConfig>(&a.common.cfg, &o)? else {
+        return Ok(());
     };
-    let format = if a.raw_words {
-        InputFormat::RawWords
-    } else {
-        InputFormat::BeamTxt
-    };
-    let opts = process_options(&a.common, ingest, format);
-    let report = ingest_run::process_txt(&a.file, &a.common.out_directory, &opts)
-        .with_context(|| format!("ingesting {}", a.file.display()))?;
-    if report.hits.metadata == RunMetadata::None && !a.raw_words {
+    let file = cfg.file.clone().unwrap_or_default();
+    let (report, n) =
+        jobs::process_txt(&cfg).with_context(|| format!("ingesting {}", file.display()))?;
+    if report.hits.metadata == RunMetadata::None && !cfg.raw_words {
         tracing::warn!(
             "{}: the file name has fewer than 3 '_'-separated tokens; no pixel_id stored",
-            a.file.display()
+            file.display()
         );
     }
-    report_ingest(&report, a.common.plots.then_some(&a.common.formats))
+    report_ingest(&report, cfg.plots.then_some(n));
+    Ok(())
 }
 
 fn process_dat(a: ProcessDatArgs) -> Result<()> {
-    let format = if a.raw_words {
-        InputFormat::RawWords
-    } else {
-        InputFormat::SplitDat
+    let o = a.common.overrides(&a.file, a.raw_words)?;
+    let Some(cfg) = configure::<jobs::ProcessDatConfig>(&a.common.cfg, &o)? else {
+        return Ok(());
     };
-    let mut ingest = IngestOptions::charge_injection();
-    if a.raw_words {
-        ingest.add_extra_data = false;
-    }
-    let opts = process_options(&a.common, ingest, format);
-    let report = ingest_run::process_dat(&a.file, &a.common.out_directory, &opts)
-        .with_context(|| format!("ingesting {}", a.file.display()))?;
-    report_ingest(&report, a.common.plots.then_some(&a.common.formats))
+    let file = cfg.file.clone().unwrap_or_default();
+    let (report, n) =
+        jobs::process_dat(&cfg).with_context(|| format!("ingesting {}", file.display()))?;
+    report_ingest(&report, cfg.plots.then_some(n));
+    Ok(())
 }
 
 /// `<parent>/YYYYMMDD-<name>` for today (UTC).

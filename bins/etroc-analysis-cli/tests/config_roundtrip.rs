@@ -1,4 +1,5 @@
-//! `--print-config` reproduces a run: each subcommand is run with options, its `--print-config`
+//! `--print-config` reproduces a run: `simulate`, `run-beam`, `process-txt`, `twc`,
+//! `resolution` and `cut` are run with options, their `--print-config`
 //! (same options) is saved, and a second run with `--config` only (and another output
 //! directory) must write the same bytes. Also: plots are PNG by default, SVG only on request and
 //! then only for the line plots.
@@ -319,6 +320,41 @@ fn resolution_and_cut_from_their_printed_configs() {
     run_ok(d, &["cut", "--config", "cut.toml", "-o", "B/RUN"]);
     let task = "RUN/apply_event_cuts";
     assert_same_tree(&d.join("A").join(task), &d.join("B").join(task));
+}
+
+#[test]
+fn process_txt_from_its_printed_config() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    simulate_small(d);
+    let args = [
+        "process-txt",
+        "--file",
+        TXT,
+        "-o",
+        "A/RUN",
+        "-p",
+        "2",
+        "-k",
+        "--no-sqlite",
+        "--plots",
+    ];
+    run_ok(d, &args);
+    save_config(d, &args, "ingest.toml");
+    let text = std::fs::read_to_string(d.join("ingest.toml")).unwrap();
+    for key in ["event_pattern = 2", "keep_all = true", "sqlite = false"] {
+        assert!(text.contains(key), "{key}: {text}");
+    }
+    run_ok(
+        d,
+        &["process-txt", "--config", "ingest.toml", "-o", "B/RUN"],
+    );
+    assert!(!d.join("B/RUN/data/data.sqlite").exists());
+    assert!(
+        d.join("B/RUN/plot_before_cuts/calibration_code_histogram.png")
+            .is_file()
+    );
+    assert_same_tree(&d.join("A/RUN"), &d.join("B/RUN"));
 }
 
 #[test]

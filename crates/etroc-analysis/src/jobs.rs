@@ -15,6 +15,10 @@
 //! | [`ResolutionConfig`] | [`resolution`] | `resolution` |
 //! | [`CutConfig`] | [`cut`] | `cut` |
 //! | [`CutTimesConfig`] | [`cut_times`] | `cut-times` |
+//! | [`ProcessTxtConfig`] | [`process_txt`] | `process-txt` |
+//! | [`ProcessDatConfig`] | [`process_dat`] | `process-dat` |
+//! | [`DacVsChargeConfig`] | [`dac_vs_charge`] | `dac-vs-charge` |
+//! | [`ReplotConfig`] | [`replot`] | `replot` |
 //!
 //! # Plot formats
 //!
@@ -641,4 +645,328 @@ pub fn cut_times(cfg: &CutTimesConfig) -> Result<CutReport> {
 /// As [`run_beam_job`].
 pub fn run_beam_quiet(cfg: &RunBeamConfig) -> Result<RunBeamReport> {
     run_beam_job(cfg, &NoProgress)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ingests, DAC against charge, replot
+// ---------------------------------------------------------------------------------------------
+
+/// Configuration of `process-txt` ([`process_txt`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProcessTxtConfig {
+    /// The beam txt summary (or raw words with `raw_words`); required.
+    pub file: Option<PathBuf>,
+    /// The new run directory (must not exist; default `./out`).
+    pub out_directory: PathBuf,
+    /// Keep hits with `hit_flag = 0`.
+    pub keep_all: bool,
+    /// Also write `data/data.sqlite` (default true).
+    pub sqlite: bool,
+    /// Copy the input into the task's `original_data/` (default true, as the original).
+    pub copy_input: bool,
+    /// Draw the `plot_before_cuts` plots.
+    pub plots: bool,
+    /// Formats of the line plots (default PNG).
+    pub plot_formats: Vec<PlotFormat>,
+    /// Event pattern: 0 none, 1 \[0,1,3\] (default), 2 \[0,1\], 3 \[0,3\], 4 \[1,3\], 5 \[0,3,1\].
+    pub event_pattern: u8,
+    /// Leading banner lines to skip (`None`: 1 for the txt, 0 with `raw_words`).
+    pub header_lines: Option<usize>,
+    /// The input is a raw `.dat` of 32-bit words instead of a txt summary.
+    pub raw_words: bool,
+}
+
+impl Default for ProcessTxtConfig {
+    fn default() -> Self {
+        Self {
+            file: None,
+            out_directory: PathBuf::from("./out"),
+            keep_all: false,
+            sqlite: true,
+            copy_input: true,
+            plots: false,
+            plot_formats: default_plot_formats(),
+            event_pattern: 1,
+            header_lines: None,
+            raw_words: false,
+        }
+    }
+}
+
+/// What an ingest subcommand did: the ingest's report and the number of plot files.
+pub type IngestJobReport = (crate::ingest_run::ProcessReport, usize);
+
+/// `process-txt`: [`crate::ingest_run::process_txt`] into a new run, then the
+/// `plot_before_cuts` plots if asked for.
+///
+/// # Errors
+/// No input file; the ingest's errors (with the input's path); plot errors.
+pub fn process_txt(cfg: &ProcessTxtConfig) -> Result<IngestJobReport> {
+    use crate::ingest::{EventPattern, IngestOptions};
+    use crate::ingest_run::{InputFormat, ProcessOptions};
+    let file = required(&cfg.file, "input file", "file")?;
+    let opts = ProcessOptions {
+        ingest: IngestOptions {
+            keep_all: cfg.keep_all,
+            pattern: EventPattern::from_index(cfg.event_pattern)?,
+            header_lines: cfg
+                .header_lines
+                .unwrap_or(if cfg.raw_words { 0 } else { 1 }),
+            ..IngestOptions::beam_txt()
+        },
+        format: if cfg.raw_words {
+            InputFormat::RawWords
+        } else {
+            InputFormat::BeamTxt
+        },
+        sqlite: cfg.sqlite,
+        copy_input: cfg.copy_input,
+    };
+    let report = crate::ingest_run::process_txt(file, &cfg.out_directory, &opts)?;
+    let n = if cfg.plots {
+        draw_plots(
+            &report.run,
+            &cfg.plot_formats,
+            crate::ingest_plots::plot_before_cuts,
+        )?
+    } else {
+        0
+    };
+    Ok((report, n))
+}
+
+/// Configuration of `process-dat` ([`process_dat`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProcessDatConfig {
+    /// The charge-injection Split `.dat` (or raw words with `raw_words`); required.
+    pub file: Option<PathBuf>,
+    /// The new run directory (must not exist; default `./out`).
+    pub out_directory: PathBuf,
+    /// Keep hits with `hit_flag = 0`.
+    pub keep_all: bool,
+    /// Also write `data/data.sqlite` (default true).
+    pub sqlite: bool,
+    /// Copy the input into the task's `original_data/` (default true, as the original).
+    pub copy_input: bool,
+    /// Draw the `plot_before_cuts` plots.
+    pub plots: bool,
+    /// Formats of the line plots (default PNG).
+    pub plot_formats: Vec<PlotFormat>,
+    /// The input is a raw `.dat` of 32-bit words instead of a Split `.dat`.
+    pub raw_words: bool,
+}
+
+impl Default for ProcessDatConfig {
+    fn default() -> Self {
+        Self {
+            file: None,
+            out_directory: PathBuf::from("./out"),
+            keep_all: false,
+            sqlite: true,
+            copy_input: true,
+            plots: false,
+            plot_formats: default_plot_formats(),
+            raw_words: false,
+        }
+    }
+}
+
+/// `process-dat`: [`crate::ingest_run::process_dat`] into a new run, then the
+/// `plot_before_cuts` plots if asked for.
+///
+/// # Errors
+/// As [`process_txt`].
+pub fn process_dat(cfg: &ProcessDatConfig) -> Result<IngestJobReport> {
+    use crate::ingest::IngestOptions;
+    use crate::ingest_run::{InputFormat, ProcessOptions};
+    let file = required(&cfg.file, "input file", "file")?;
+    let mut ingest = IngestOptions::charge_injection();
+    ingest.keep_all = cfg.keep_all;
+    if cfg.raw_words {
+        ingest.add_extra_data = false;
+    }
+    let opts = ProcessOptions {
+        ingest,
+        format: if cfg.raw_words {
+            InputFormat::RawWords
+        } else {
+            InputFormat::SplitDat
+        },
+        sqlite: cfg.sqlite,
+        copy_input: cfg.copy_input,
+    };
+    let report = crate::ingest_run::process_dat(file, &cfg.out_directory, &opts)?;
+    let n = if cfg.plots {
+        draw_plots(
+            &report.run,
+            &cfg.plot_formats,
+            crate::ingest_plots::plot_before_cuts,
+        )?
+    } else {
+        0
+    };
+    Ok((report, n))
+}
+
+/// Configuration of `dac-vs-charge` ([`dac_vs_charge`]); the options of
+/// `analyse_dac_vs_charge.py`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DacVsChargeConfig {
+    /// The merged charge-injection run directory (default `./out`).
+    pub out_directory: PathBuf,
+    /// Draw the DAC-vs-charge plots.
+    pub plots: bool,
+    /// Formats of the line plots (default PNG).
+    pub plot_formats: Vec<PlotFormat>,
+    /// Also write `calculate_dac_points/data.sqlite` (default true).
+    pub sqlite: bool,
+    /// Charge (fC) whose scan sets the noise edges; 0 (default) aggregates over charges.
+    pub noise_charge: i64,
+    /// Rolling window (rows, default 3).
+    pub rolling_window: usize,
+    /// Max |rolling mean - hits| of a plateau row (default 50).
+    pub max_diff: f64,
+    /// Plateau centre (hits, default 4450).
+    pub hit_center: f64,
+    /// Plateau half-window (hits, default 150).
+    pub hit_window: f64,
+    /// Offset subtracted from the upper noise edge (DAC, default 4).
+    pub noise_offset: f64,
+    /// Board with its own plateau centre and window (the original's `--trigger_board`).
+    pub trigger_board: Option<i64>,
+    /// Plateau centre of the trigger board (hits; `None`: `hit_center`).
+    pub trigger_board_hit_center: Option<f64>,
+    /// Plateau half-window of the trigger board (hits; `None`: `hit_window`).
+    pub trigger_board_hit_window: Option<f64>,
+    /// Threshold per (board, charge) for the line (default half-efficiency; the original's is
+    /// max-with-hits).
+    pub estimator: crate::charge_injection::DacEstimator,
+}
+
+impl Default for DacVsChargeConfig {
+    fn default() -> Self {
+        Self {
+            out_directory: PathBuf::from("./out"),
+            plots: false,
+            plot_formats: default_plot_formats(),
+            sqlite: true,
+            noise_charge: 0,
+            rolling_window: 3,
+            max_diff: 50.0,
+            hit_center: 4450.0,
+            hit_window: 150.0,
+            noise_offset: 4.0,
+            trigger_board: None,
+            trigger_board_hit_center: None,
+            trigger_board_hit_window: None,
+            estimator: crate::charge_injection::DacEstimator::default(),
+        }
+    }
+}
+
+/// `dac-vs-charge`: [`crate::charge_injection::calculate_dac_points`] on the run, then its
+/// plots if asked for. Returns the fitted lines and the number of plot files.
+///
+/// # Errors
+/// [`Error::InvalidArgument`] for a trigger-board centre or window without a trigger board;
+/// those of the task and of the plots.
+pub fn dac_vs_charge(
+    cfg: &DacVsChargeConfig,
+) -> Result<(Vec<crate::charge_injection::DacChargeLine>, usize)> {
+    let mut overrides = std::collections::BTreeMap::new();
+    match (
+        cfg.trigger_board,
+        cfg.trigger_board_hit_center,
+        cfg.trigger_board_hit_window,
+    ) {
+        (Some(b), c, w) => {
+            overrides.insert(
+                b,
+                (c.unwrap_or(cfg.hit_center), w.unwrap_or(cfg.hit_window)),
+            );
+        }
+        (None, None, None) => {}
+        _ => {
+            return Err(Error::InvalidArgument(
+                "trigger_board_hit_center/trigger_board_hit_window need trigger_board".into(),
+            ));
+        }
+    }
+    let run = open_run(&cfg.out_directory)?;
+    let opts = crate::charge_injection::DacOptions {
+        noise_charge: cfg.noise_charge,
+        rolling_window: cfg.rolling_window,
+        max_mean_difference: cfg.max_diff,
+        hit_center: cfg.hit_center,
+        hit_window: cfg.hit_window,
+        noise_offset: cfg.noise_offset,
+        board_overrides: overrides,
+        estimator: cfg.estimator,
+        sqlite: cfg.sqlite,
+    };
+    let (_, _, lines) = crate::charge_injection::calculate_dac_points(&run, &opts)?;
+    let n = if cfg.plots {
+        draw_plots(&run, &cfg.plot_formats, analysis_plots::plot_dac_vs_charge)?
+    } else {
+        0
+    };
+    Ok((lines, n))
+}
+
+/// Configuration of `replot` ([`replot`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReplotConfig {
+    /// The run directory (default `./out`).
+    pub out_directory: PathBuf,
+    /// Formats of the line plots (default PNG).
+    pub plot_formats: Vec<PlotFormat>,
+}
+
+impl Default for ReplotConfig {
+    fn default() -> Self {
+        Self {
+            out_directory: PathBuf::from("./out"),
+            plot_formats: default_plot_formats(),
+        }
+    }
+}
+
+/// `replot`: redraws the plots of every completed task of the run. Returns the number of plot
+/// files.
+///
+/// # Errors
+/// No run at `out_directory`; plot errors.
+pub fn replot(cfg: &ReplotConfig) -> Result<usize> {
+    use crate::ingest_plots;
+    use crate::rundir::names;
+    let run = open_run(&cfg.out_directory)?;
+    draw_plots(&run, &cfg.plot_formats, |run, ext| {
+        let mut v = Vec::new();
+        if run.task_completed(names::PROCESS_TXT) || run.task_completed(names::PROCESS_DAT) {
+            v.extend(ingest_plots::plot_before_cuts(run, ext)?);
+        }
+        if run.task_completed(names::APPLY_EVENT_CUTS) {
+            v.extend(ingest_plots::plot_after_cuts(run, ext)?);
+        }
+        if run.task_completed(names::MERGE_RUNS) {
+            v.extend(ingest_plots::plot_combined(run, ext)?);
+        }
+        if run.task_completed(names::CALCULATE_TIMES_IN_NS) {
+            v.extend(analysis_plots::plot_times(run, ext, None, None)?);
+        }
+        if run.task_completed(names::CALCULATE_TIME_WALK_CORRECTION) {
+            v.extend(analysis_plots::plot_twc(run, ext)?);
+        }
+        if run.task_completed(names::ANALYSE_TIME_RESOLUTION) {
+            v.extend(analysis_plots::plot_resolution(run, ext)?);
+        }
+        if run.task_completed(names::CALCULATE_DAC_POINTS) {
+            v.extend(analysis_plots::plot_dac_vs_charge(run, ext)?);
+        }
+        Ok(v)
+    })
 }
