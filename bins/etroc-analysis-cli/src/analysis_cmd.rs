@@ -4,27 +4,23 @@
 //!
 //! Each runs the task(s) of the original script on a run directory (`-o`), with the original's
 //! task names, tables and files; the provenance is in `<run>/<task>/task_manifest.json`. Plots
-//! are off unless `--plots`.
+//! are off unless `--plots`, PNG unless SVG is asked for. The subcommands with a configuration
+//! in `etroc_analysis::jobs` (all but reprocess-dir) take `--config FILE.toml` and
+//! `--print-config`; their options override the file.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use crate::common::{MergeArgs, PlotFormat};
-use anyhow::{Context, Result, bail};
+use crate::common::{FormatArgs, MergeArgs, Over, configure};
+use anyhow::{Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
-use etroc_analysis::analysis_plots;
-use etroc_analysis::charge_injection::{DacEstimator, DacOptions, calculate_dac_points};
+use etroc_analysis::charge_injection::DacEstimator;
 use etroc_analysis::ingest_plots;
 use etroc_analysis::ingest_run;
+use etroc_analysis::jobs::{self, draw_plots};
 use etroc_analysis::odr::FitMethod;
-use etroc_analysis::pipeline::{BeamChainOptions, run_beam};
-use etroc_analysis::resolution::{ResolutionOptions, analyse_time_resolution};
-use etroc_analysis::rundir::{RunDir, names};
-use etroc_analysis::simulate::{
-    BeamSimConfig, ChargeScanConfig, write_beam_run, write_charge_scan,
-};
-use etroc_analysis::times::{FbinChoice, TimesOptions, calculate_times_in_ns};
-use etroc_analysis::twc::{TwcOptions, TwcTaskOptions, calculate_time_walk_correction};
+use etroc_analysis::rundir::RunDir;
+use etroc_analysis::times::FbinChoice;
+use hep_cli_support::ConfigArgs;
 
 /// The subcommands of this module.
 #[derive(Subcommand)]
@@ -55,23 +51,31 @@ pub enum Command {
 /// The run directory and plot options shared by the run tasks.
 #[derive(Args)]
 pub struct RunOpts {
-    /// The run directory.
-    #[arg(
-        short = 'o',
-        long = "out-directory",
-        visible_alias = "output",
-        default_value = "./out"
-    )]
-    out_directory: PathBuf,
+    /// The run directory (default ./out).
+    #[arg(short = 'o', long = "out-directory", visible_alias = "output")]
+    out_directory: Option<PathBuf>,
     /// Draw the task's plots.
     #[arg(long)]
     plots: bool,
-    /// Plot file format.
-    #[arg(long, value_enum, default_value = "svg")]
-    plot_format: PlotFormat,
+    #[command(flatten)]
+    formats: FormatArgs,
     /// Do not write the SQLite databases (Parquet only).
     #[arg(long)]
     no_sqlite: bool,
+    #[command(flatten)]
+    cfg: ConfigArgs,
+}
+
+impl RunOpts {
+    /// The overrides of `out_directory`, `plots`, `plot_formats` and `sqlite`.
+    fn overrides(&self) -> Result<Over> {
+        let mut o = Over::default();
+        o.set("out_directory", self.out_directory.clone())?;
+        o.flag("plots", self.plots, true)?;
+        o.formats("plot_formats", &self.formats)?;
+        o.flag("sqlite", self.no_sqlite, false)?;
+        Ok(o)
+    }
 }
 
 /// Arguments of `times-ns`.
@@ -79,25 +83,16 @@ pub struct RunOpts {
 pub struct TimesNsArgs {
     #[command(flatten)]
     run: RunOpts,
-    /// Upper end of the TOA axis of the plots (ns); 0 = automatic.
-    #[arg(
-        short = 'a',
-        long = "max-toa",
-        visible_alias = "max_toa",
-        default_value_t = 0.0
-    )]
-    max_toa: f64,
-    /// Upper end of the TOT axis of the plots (ns); 0 = automatic.
-    #[arg(
-        short = 't',
-        long = "max-tot",
-        visible_alias = "max_tot",
-        default_value_t = 0.0
-    )]
-    max_tot: f64,
-    /// CAL statistic of the bin width: mean (the original), median, mode or event (per hit).
-    #[arg(long, default_value = "mean")]
-    fbin: FbinChoice,
+    /// Upper end of the TOA axis of the plots (ns); 0 = automatic (default).
+    #[arg(short = 'a', long = "max-toa", visible_alias = "max_toa")]
+    max_toa: Option<f64>,
+    /// Upper end of the TOT axis of the plots (ns); 0 = automatic (default).
+    #[arg(short = 't', long = "max-tot", visible_alias = "max_tot")]
+    max_tot: Option<f64>,
+    /// CAL statistic of the bin width: mean (the original, default), median, mode or event (per
+    /// hit).
+    #[arg(long)]
+    fbin: Option<FbinChoice>,
 }
 
 /// Arguments of `twc`.
@@ -105,13 +100,13 @@ pub struct TimesNsArgs {
 pub struct TwcArgs {
     #[command(flatten)]
     run: RunOpts,
-    /// Number of iterations.
-    #[arg(short = 'i', long = "iterations", default_value_t = 1,
+    /// Number of iterations (default 1).
+    #[arg(short = 'i', long = "iterations",
           value_parser = clap::value_parser!(u32).range(1..))]
-    iterations: u32,
-    /// Order of the polynomial.
-    #[arg(short = 'p', long = "order", default_value_t = 2)]
-    order: usize,
+    iterations: Option<u32>,
+    /// Order of the polynomial (default 2).
+    #[arg(short = 'p', long = "order")]
+    order: Option<usize>,
     /// Fit by ordinary least squares instead of orthogonal distance regression.
     #[arg(long)]
     ols: bool,
@@ -133,9 +128,8 @@ pub struct ReprocessDirArgs {
     /// Draw the combined DAC-scan plot.
     #[arg(short = 'p', long = "plots")]
     plots: bool,
-    /// Plot file format.
-    #[arg(long, value_enum, default_value = "svg")]
-    plot_format: PlotFormat,
+    #[command(flatten)]
+    formats: FormatArgs,
     /// Like the original: merge again without re-applying the per-run cuts.
     #[arg(long)]
     compat: bool,
@@ -148,24 +142,24 @@ pub struct ReprocessDirArgs {
 pub struct DacVsChargeArgs {
     #[command(flatten)]
     run: RunOpts,
-    /// Charge (fC) whose scan sets the noise edges; 0 = aggregate over charges.
-    #[arg(short = 'n', long = "noise-charge", default_value_t = 0)]
-    noise_charge: i64,
-    /// Rolling window (rows).
-    #[arg(short = 'r', long = "rolling-window", default_value_t = 3)]
-    rolling_window: usize,
-    /// Max |rolling mean - hits| of a plateau row.
-    #[arg(short = 'd', long = "max-diff", default_value_t = 50.0)]
-    max_diff: f64,
-    /// Plateau centre (hits).
-    #[arg(short = 'c', long = "hit-center", default_value_t = 4450.0)]
-    hit_center: f64,
-    /// Plateau half-window (hits).
-    #[arg(short = 'w', long = "hit-window", default_value_t = 150.0)]
-    hit_window: f64,
-    /// Offset subtracted from the upper noise edge (DAC).
-    #[arg(short = 'f', long = "noise-offset", default_value_t = 4.0)]
-    noise_offset: f64,
+    /// Charge (fC) whose scan sets the noise edges; 0 (default) = aggregate over charges.
+    #[arg(short = 'n', long = "noise-charge")]
+    noise_charge: Option<i64>,
+    /// Rolling window (rows, default 3).
+    #[arg(short = 'r', long = "rolling-window")]
+    rolling_window: Option<usize>,
+    /// Max |rolling mean - hits| of a plateau row (default 50).
+    #[arg(short = 'd', long = "max-diff")]
+    max_diff: Option<f64>,
+    /// Plateau centre (hits, default 4450).
+    #[arg(short = 'c', long = "hit-center")]
+    hit_center: Option<f64>,
+    /// Plateau half-window (hits, default 150).
+    #[arg(short = 'w', long = "hit-window")]
+    hit_window: Option<f64>,
+    /// Offset subtracted from the upper noise edge (DAC, default 4).
+    #[arg(short = 'f', long = "noise-offset")]
+    noise_offset: Option<f64>,
     /// Board with its own plateau centre and window (the original's --trigger_board).
     #[arg(long = "trigger-board", visible_alias = "trigger_board")]
     trigger_board: Option<i64>,
@@ -183,34 +177,30 @@ pub struct DacVsChargeArgs {
     trigger_board_hit_window: Option<f64>,
     /// Threshold per (board, charge) for the line: half-efficiency (the 50 % point of the
     /// efficiency edge, resolved within a scan step) or max-with-hits (the original's DAC_max,
-    /// quantised by the scan step).
-    #[arg(long, default_value = "half-efficiency")]
-    estimator: DacEstimator,
+    /// quantised by the scan step); default half-efficiency.
+    #[arg(long)]
+    estimator: Option<DacEstimator>,
 }
 
 /// Arguments of `replot`.
 #[derive(Args)]
 pub struct ReplotArgs {
-    /// The run directory.
-    #[arg(
-        short = 'o',
-        long = "out-directory",
-        visible_alias = "output",
-        default_value = "./out"
-    )]
-    out_directory: PathBuf,
-    /// Plot file format.
-    #[arg(long, value_enum, default_value = "svg")]
-    plot_format: PlotFormat,
+    /// The run directory (default ./out).
+    #[arg(short = 'o', long = "out-directory", visible_alias = "output")]
+    out_directory: Option<PathBuf>,
+    #[command(flatten)]
+    formats: FormatArgs,
+    #[command(flatten)]
+    cfg: ConfigArgs,
 }
 
 /// The options of the beam chain (`run-beam`, `run-beams`).
 #[derive(Args)]
 pub struct BeamChainArgs {
-    /// Event pattern: 0 none, 1 [0,1,3], 2 [0,1], 3 [0,3], 4 [1,3], 5 [0,3,1].
-    #[arg(long = "event-pattern", default_value_t = 1,
+    /// Event pattern: 0 none, 1 [0,1,3] (default), 2 [0,1], 3 [0,3], 4 [1,3], 5 [0,3,1].
+    #[arg(long = "event-pattern",
           value_parser = clap::value_parser!(u8).range(0..=5))]
-    event_pattern: u8,
+    event_pattern: Option<u8>,
     /// Keep hits with hit_flag 0.
     #[arg(short = 'k', long = "keep-all")]
     keep_all: bool,
@@ -220,82 +210,103 @@ pub struct BeamChainArgs {
     /// Time cut file (default: no time cut).
     #[arg(long)]
     time_cuts: Option<PathBuf>,
-    /// TWC iterations.
-    #[arg(short = 'i', long = "iterations", default_value_t = 1,
+    /// TWC iterations (default 1).
+    #[arg(short = 'i', long = "iterations",
           value_parser = clap::value_parser!(u32).range(1..))]
-    iterations: u32,
-    /// TWC polynomial order.
-    #[arg(short = 'p', long = "order", default_value_t = 2)]
-    order: usize,
+    iterations: Option<u32>,
+    /// TWC polynomial order (default 2).
+    #[arg(short = 'p', long = "order")]
+    order: Option<usize>,
     /// TWC by OLS instead of ODR.
     #[arg(long)]
     ols: bool,
-    /// CAL statistic of the bin width.
-    #[arg(long, default_value = "mean")]
-    fbin: FbinChoice,
+    /// CAL statistic of the bin width (default mean).
+    #[arg(long)]
+    fbin: Option<FbinChoice>,
     /// Do not write the SQLite databases (Parquet only).
     #[arg(long)]
     no_sqlite: bool,
+    /// Do not copy the input file into the ingest task's original_data/ directory.
+    #[arg(long)]
+    no_copy_input: bool,
 }
 
 impl BeamChainArgs {
-    fn options(&self) -> BeamChainOptions {
-        BeamChainOptions {
-            event_pattern: self.event_pattern,
-            keep_all: self.keep_all,
-            event_cuts: self.cuts.clone(),
-            time_cuts: self.time_cuts.clone(),
-            keep_nan: false,
-            fbin: self.fbin,
-            twc: twc_options(self.iterations, self.order, self.ols),
-            sqlite: !self.no_sqlite,
-        }
+    /// Adds the chain options given to `o` under `chain.`.
+    fn overrides(&self, o: &mut Over) -> Result<()> {
+        o.set("chain.event_pattern", self.event_pattern)?;
+        o.flag("chain.keep_all", self.keep_all, true)?;
+        o.set("chain.event_cuts", self.cuts.clone())?;
+        o.set("chain.time_cuts", self.time_cuts.clone())?;
+        o.set("chain.fbin", self.fbin)?;
+        twc_overrides(o, "chain.twc", self.iterations, self.order, self.ols)?;
+        o.flag("chain.sqlite", self.no_sqlite, false)?;
+        o.flag("chain.copy_input", self.no_copy_input, false)?;
+        Ok(())
     }
 }
 
 /// Arguments of `run-beam`.
 #[derive(Args)]
 pub struct RunBeamArgs {
-    /// The beam txt summary.
+    /// The beam txt summary (required, here or as `file` in the configuration).
     #[arg(long)]
-    file: PathBuf,
-    /// Output run directory (must not exist).
-    #[arg(
-        short = 'o',
-        long = "out-directory",
-        visible_alias = "output",
-        default_value = "./out"
-    )]
-    out_directory: PathBuf,
+    file: Option<PathBuf>,
+    /// Output run directory (must not exist; default ./out).
+    #[arg(short = 'o', long = "out-directory", visible_alias = "output")]
+    out_directory: Option<PathBuf>,
     #[command(flatten)]
     chain: BeamChainArgs,
-    /// Draw the TWC and resolution plots.
+    /// Draw the times, TWC and resolution plots.
     #[arg(long)]
     plots: bool,
-    /// Plot file format.
-    #[arg(long, value_enum, default_value = "svg")]
-    plot_format: PlotFormat,
+    #[command(flatten)]
+    formats: FormatArgs,
+    #[command(flatten)]
+    cfg: ConfigArgs,
 }
 
 /// Arguments of `run-beams`.
 #[derive(Args)]
 pub struct RunBeamsArgs {
-    /// The beam txt summaries, one run each (run name: the file stem).
-    #[arg(long, num_args = 1.., required = true, value_name = "FILE")]
+    /// The beam txt summaries, one run each (run name: the file stem); required, here or as
+    /// `files` in the configuration.
+    #[arg(long, num_args = 1.., value_name = "FILE")]
     pub(crate) files: Vec<PathBuf>,
-    /// Output directory: one run directory per file and beam_runs_resolution.csv.
+    /// Output directory: one run directory per file and beam_runs_resolution.csv (required).
     #[arg(short = 'o', long = "out-directory", visible_alias = "output")]
-    pub(crate) out_directory: PathBuf,
+    pub(crate) out_directory: Option<PathBuf>,
     #[command(flatten)]
     chain: BeamChainArgs,
     /// Run only the block I of N of the runs into OUT/shards/I-of-N/; `merge -o OUT` joins the
     /// N shards.
     #[arg(long, value_name = "I/N")]
     pub(crate) shard: Option<hep_core::shard::Shard>,
+    #[command(flatten)]
+    pub(crate) cfg: ConfigArgs,
+}
+
+impl RunBeamsArgs {
+    /// The effective configuration (without printing it).
+    pub(crate) fn config(&self) -> Result<jobs::RunBeamsConfig> {
+        hep_cli_support::load_config(self.cfg.config.as_deref(), &self.overrides()?)
+    }
+
+    fn overrides(&self) -> Result<Over> {
+        let mut o = Over::default();
+        if !self.files.is_empty() {
+            o.set("files", Some(self.files.clone()))?;
+        }
+        o.set("out_directory", self.out_directory.clone())?;
+        o.set("shard", self.shard)?;
+        self.chain.overrides(&mut o)?;
+        Ok(o)
+    }
 }
 
 /// What to simulate.
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum SimKind {
     /// A beam run: F5P5_F17P5_B2P5_Synth_seed<seed>.txt and its truth JSON.
     Beam,
@@ -306,27 +317,29 @@ pub enum SimKind {
 /// Arguments of `simulate`.
 #[derive(Args)]
 pub struct SimulateArgs {
-    /// Beam run or charge-injection scan.
+    /// Beam run (default) or charge-injection scan.
     #[arg(value_enum)]
-    kind: SimKind,
-    /// Output directory (created if missing).
+    kind: Option<SimKind>,
+    /// Output directory (created if missing; required).
     #[arg(short = 'o', long = "out-directory", visible_alias = "output")]
-    out_directory: PathBuf,
-    /// Seed of the random streams.
-    #[arg(long, default_value_t = 42)]
-    seed: u64,
-    /// Complete events of a beam run.
-    #[arg(long, default_value_t = 20_000)]
-    events: usize,
+    out_directory: Option<PathBuf>,
+    /// Seed of the random streams (default 42).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Complete events of a beam run (default 20 000).
+    #[arg(long)]
+    events: Option<usize>,
     /// Stray single hits of a beam run (default: 300 per 20 000 events, the recipe's rate).
     #[arg(long)]
     stray_hits: Option<usize>,
     /// hit_flag 0 lines of a beam run (default: 200 per 20 000 events).
     #[arg(long)]
     flag0_lines: Option<usize>,
-    /// Threshold step of a charge scan (DAC).
-    #[arg(long, default_value_t = 4)]
-    step: i32,
+    /// Threshold step of a charge scan (DAC, default 4).
+    #[arg(long)]
+    step: Option<i32>,
+    #[command(flatten)]
+    cfg: ConfigArgs,
 }
 
 /// Runs one subcommand.
@@ -349,16 +362,17 @@ fn open_run(path: &std::path::Path) -> Result<RunDir> {
 }
 
 fn times_ns(a: TimesNsArgs) -> Result<()> {
-    let run = open_run(&a.run.out_directory)?;
-    let opts = TimesOptions {
-        fbin: a.fbin,
-        sqlite: !a.run.no_sqlite,
-        drop_old: true,
+    let mut o = a.run.overrides()?;
+    o.set("max_toa", a.max_toa)?;
+    o.set("max_tot", a.max_tot)?;
+    o.set("fbin", a.fbin)?;
+    let Some(cfg) = configure::<jobs::TimesNsConfig>(&a.run.cfg, &o)? else {
+        return Ok(());
     };
-    let cal = calculate_times_in_ns(&run, &opts)?;
-    println!("board  mean CAL  median CAL  fbin ({}) (ps)", a.fbin);
+    let (cal, n) = jobs::times_ns(&cfg)?;
+    println!("board  mean CAL  median CAL  fbin ({}) (ps)", cfg.fbin);
     for c in &cal {
-        let f = c.fbin(a.fbin).unwrap_or(f64::NAN);
+        let f = c.fbin(cfg.fbin).unwrap_or(f64::NAN);
         println!(
             "{:>5}  {:>8.3}  {:>10.1}  {:>8.3}",
             c.data_board_id,
@@ -367,27 +381,19 @@ fn times_ns(a: TimesNsArgs) -> Result<()> {
             f * 1e3
         );
     }
-    if a.run.plots {
-        let range = |v: f64| (v > 0.0).then_some(v);
-        let files = analysis_plots::plot_times(
-            &run,
-            a.run.plot_format.ext(),
-            range(a.max_toa),
-            range(a.max_tot),
-        )?;
-        println!("{} plots written", files.len());
+    if cfg.plots {
+        println!("{n} plots written");
     }
     Ok(())
 }
 
 fn twc(a: TwcArgs) -> Result<()> {
-    let run = open_run(&a.run.out_directory)?;
-    let opts = TwcTaskOptions {
-        twc: twc_options(a.iterations, a.order, a.ols),
-        sqlite: !a.run.no_sqlite,
-        drop_old: true,
+    let mut o = a.run.overrides()?;
+    twc_overrides(&mut o, "twc", a.iterations, a.order, a.ols)?;
+    let Some(cfg) = configure::<jobs::TwcConfig>(&a.run.cfg, &o)? else {
+        return Ok(());
     };
-    let r = calculate_time_walk_correction(&run, &opts)?;
+    let (r, n) = jobs::twc(&cfg)?;
     println!(
         "iteration  board  applied  coefficients p0..p{} (ns/ns^k)",
         r.order
@@ -402,9 +408,8 @@ fn twc(a: TwcArgs) -> Result<()> {
             c.join(" ")
         );
     }
-    if a.run.plots {
-        let files = analysis_plots::plot_twc(&run, a.run.plot_format.ext())?;
-        println!("{} plots written", files.len());
+    if cfg.plots {
+        println!("{n} plots written");
     }
     Ok(())
 }
@@ -427,32 +432,33 @@ fn print_resolution(rows: &[etroc_analysis::resolution::ResolutionRow]) {
 }
 
 fn resolution(a: ResolutionArgs) -> Result<()> {
-    let run = open_run(&a.run.out_directory)?;
-    let rows = analyse_time_resolution(
-        &run,
-        &ResolutionOptions {
-            sqlite: !a.run.no_sqlite,
-            drop_old: true,
-        },
-    )?;
+    let o = a.run.overrides()?;
+    let Some(cfg) = configure::<jobs::ResolutionConfig>(&a.run.cfg, &o)? else {
+        return Ok(());
+    };
+    let (rows, n) = jobs::resolution(&cfg)?;
     print_resolution(&rows);
     if rows.iter().any(|r| !r.is_ok()) {
         eprintln!("warning: some rows are flagged (see the flag column of timing_info)");
     }
-    if a.run.plots {
-        let files = analysis_plots::plot_resolution(&run, a.run.plot_format.ext())?;
-        println!("{} plots written", files.len());
+    if cfg.plots {
+        println!("{n} plots written");
     }
     Ok(())
 }
 
-/// The TWC settings of `-i`, `-p` and `--ols` (shared by `twc` and `run-beam`).
-fn twc_options(iterations: u32, order: usize, ols: bool) -> TwcOptions {
-    TwcOptions {
-        iterations: iterations as usize,
-        order,
-        method: if ols { FitMethod::Ols } else { FitMethod::Odr },
-    }
+/// The TWC overrides of `-i`, `-p` and `--ols` under `prefix` (shared by `twc` and the chain).
+fn twc_overrides(
+    o: &mut Over,
+    prefix: &str,
+    iterations: Option<u32>,
+    order: Option<usize>,
+    ols: bool,
+) -> Result<()> {
+    o.set(&format!("{prefix}.iterations"), iterations)?;
+    o.set(&format!("{prefix}.order"), order)?;
+    o.flag(&format!("{prefix}.method"), ols, FitMethod::Ols)?;
+    Ok(())
 }
 
 fn reprocess_dir(a: ReprocessDirArgs) -> Result<()> {
@@ -486,38 +492,28 @@ fn reprocess_dir(a: ReprocessDirArgs) -> Result<()> {
         }
     }
     if a.plots {
-        let files = ingest_plots::plot_combined(&run, a.plot_format.ext())?;
-        println!("{} plots written", files.len());
+        let n = draw_plots(&run, &a.formats.or_default(), ingest_plots::plot_combined)?;
+        println!("{n} plots written");
     }
     Ok(())
 }
 
 fn dac_vs_charge(a: DacVsChargeArgs) -> Result<()> {
-    let run = open_run(&a.run.out_directory)?;
-    let mut overrides = BTreeMap::new();
-    match (
-        a.trigger_board,
-        a.trigger_board_hit_center,
-        a.trigger_board_hit_window,
-    ) {
-        (Some(b), c, w) => {
-            overrides.insert(b, (c.unwrap_or(a.hit_center), w.unwrap_or(a.hit_window)));
-        }
-        (None, None, None) => {}
-        _ => bail!("--trigger-board-hit-center/--trigger-board-hit-window need --trigger-board"),
-    }
-    let opts = DacOptions {
-        noise_charge: a.noise_charge,
-        rolling_window: a.rolling_window,
-        max_mean_difference: a.max_diff,
-        hit_center: a.hit_center,
-        hit_window: a.hit_window,
-        noise_offset: a.noise_offset,
-        board_overrides: overrides,
-        estimator: a.estimator,
-        sqlite: !a.run.no_sqlite,
+    let mut o = a.run.overrides()?;
+    o.set("noise_charge", a.noise_charge)?;
+    o.set("rolling_window", a.rolling_window)?;
+    o.set("max_diff", a.max_diff)?;
+    o.set("hit_center", a.hit_center)?;
+    o.set("hit_window", a.hit_window)?;
+    o.set("noise_offset", a.noise_offset)?;
+    o.set("trigger_board", a.trigger_board)?;
+    o.set("trigger_board_hit_center", a.trigger_board_hit_center)?;
+    o.set("trigger_board_hit_window", a.trigger_board_hit_window)?;
+    o.set("estimator", a.estimator)?;
+    let Some(cfg) = configure::<jobs::DacVsChargeConfig>(&a.run.cfg, &o)? else {
+        return Ok(());
     };
-    let (_, _, lines) = calculate_dac_points(&run, &opts)?;
+    let (lines, n) = jobs::dac_vs_charge(&cfg)?;
     println!(
         "board  alpha (DAC)  beta (DAC/fC)  R^2      noise (DAC)   Q_min (fC)  suggested thresholds"
     );
@@ -548,84 +544,84 @@ fn dac_vs_charge(a: DacVsChargeArgs) -> Result<()> {
     if lines.is_empty() {
         eprintln!("warning: no board has DAC points at two charges or more: no line fitted");
     }
-    if a.run.plots {
-        let files = analysis_plots::plot_dac_vs_charge(&run, a.run.plot_format.ext())?;
-        println!("{} plots written", files.len());
+    if cfg.plots {
+        println!("{n} plots written");
     }
     Ok(())
 }
 
 fn replot(a: ReplotArgs) -> Result<()> {
-    let run = open_run(&a.out_directory)?;
-    let ext = a.plot_format.ext();
-    let mut n = 0;
-    if run.task_completed(names::PROCESS_TXT) || run.task_completed(names::PROCESS_DAT) {
-        n += ingest_plots::plot_before_cuts(&run, ext)?.len();
-    }
-    if run.task_completed(names::APPLY_EVENT_CUTS) {
-        n += ingest_plots::plot_after_cuts(&run, ext)?.len();
-    }
-    if run.task_completed(names::MERGE_RUNS) {
-        n += ingest_plots::plot_combined(&run, ext)?.len();
-    }
-    if run.task_completed(names::CALCULATE_TIMES_IN_NS) {
-        n += analysis_plots::plot_times(&run, ext, None, None)?.len();
-    }
-    if run.task_completed(names::CALCULATE_TIME_WALK_CORRECTION) {
-        n += analysis_plots::plot_twc(&run, ext)?.len();
-    }
-    if run.task_completed(names::ANALYSE_TIME_RESOLUTION) {
-        n += analysis_plots::plot_resolution(&run, ext)?.len();
-    }
-    if run.task_completed(names::CALCULATE_DAC_POINTS) {
-        n += analysis_plots::plot_dac_vs_charge(&run, ext)?.len();
-    }
+    let mut o = Over::default();
+    o.set("out_directory", a.out_directory.clone())?;
+    o.formats("plot_formats", &a.formats)?;
+    let Some(cfg) = configure::<jobs::ReplotConfig>(&a.cfg, &o)? else {
+        return Ok(());
+    };
+    let n = jobs::replot(&cfg)?;
     println!("{n} plots written");
     Ok(())
 }
 
+/// Runs `job` with a progress bar of `units` steps on stderr (drawn only on a terminal).
+fn with_bar<T>(
+    what: &str,
+    units: u64,
+    job: impl FnOnce(&dyn hep_core::progress::Progress) -> T,
+) -> T {
+    use hep_core::progress::Progress as _;
+    let bar = hep_cli_support::Bar::new();
+    bar.start(what, units);
+    let r = job(&bar);
+    bar.finish();
+    r
+}
+
 fn run_beam_cmd(a: RunBeamArgs) -> Result<()> {
-    let opts = a.chain.options();
-    let rep = run_beam(&a.file, &a.out_directory, &opts)?;
+    let mut o = Over::default();
+    o.set("file", a.file.clone())?;
+    o.set("out_directory", a.out_directory.clone())?;
+    o.flag("plots", a.plots, true)?;
+    o.formats("plot_formats", &a.formats)?;
+    a.chain.overrides(&mut o)?;
+    let Some(cfg) = configure::<jobs::RunBeamConfig>(&a.cfg, &o)? else {
+        return Ok(());
+    };
+    let rep = with_bar("beam tasks", jobs::run_beam_units(&cfg), |p| {
+        jobs::run_beam_job(&cfg, p)
+    })?;
+    let c = &rep.chain;
     println!(
         "{} events, {} after the event cuts, {} after the time cuts",
-        rep.events, rep.events_accepted, rep.events_final
+        c.events, c.events_accepted, c.events_final
     );
-    print_resolution(&rep.resolution);
-    if a.plots {
-        let run = open_run(&a.out_directory)?;
-        let ext = a.plot_format.ext();
-        let n = analysis_plots::plot_times(&run, ext, None, None)?.len()
-            + analysis_plots::plot_twc(&run, ext)?.len()
-            + analysis_plots::plot_resolution(&run, ext)?.len();
-        println!("{n} plots written");
+    print_resolution(&c.resolution);
+    if cfg.plots {
+        println!("{} plots written", rep.plots);
     }
     Ok(())
 }
 
 fn run_beams_cmd(a: RunBeamsArgs) -> anyhow::Result<()> {
     use etroc_analysis::beam_runs;
-    let opts = a.chain.options();
-    let results = match a.shard {
-        Some(shard) => {
-            let r = beam_runs::run_beams_shard(&a.files, &a.out_directory, &opts, shard)?;
-            println!(
-                "shard {shard}: {} runs in {}",
-                r.len(),
-                shard.dir(&a.out_directory).display()
-            );
-            r
-        }
-        None => {
-            let r = beam_runs::run_beams(&a.files, &a.out_directory, &opts)?;
-            println!(
-                "{} runs; resolutions in {}",
-                r.len(),
-                a.out_directory.join(beam_runs::BEAM_RUNS_SUMMARY).display()
-            );
-            r
-        }
+    let Some(cfg) = configure::<jobs::RunBeamsConfig>(&a.cfg, &a.overrides()?)? else {
+        return Ok(());
     };
+    let results = with_bar("beam tasks", jobs::run_beams_units(&cfg), |p| {
+        jobs::run_beams_job(&cfg, p)
+    })?;
+    let out = cfg.out_directory.clone().unwrap_or_default();
+    match cfg.shard {
+        Some(shard) => println!(
+            "shard {shard}: {} runs in {}",
+            results.len(),
+            shard.dir(&out).display()
+        ),
+        None => println!(
+            "{} runs; resolutions in {}",
+            results.len(),
+            out.join(beam_runs::BEAM_RUNS_SUMMARY).display()
+        ),
+    }
     report_beam_runs(&results)
 }
 
@@ -674,17 +670,23 @@ pub(crate) fn report_beam_runs(
 }
 
 fn simulate(a: SimulateArgs) -> Result<()> {
-    match a.kind {
-        SimKind::Beam => {
-            let scaled = |per_20k: usize| (per_20k * a.events + 10_000) / 20_000;
-            let cfg = BeamSimConfig {
-                seed: a.seed,
-                n_events: a.events,
-                n_stray_hits: a.stray_hits.unwrap_or_else(|| scaled(300)),
-                n_flag0_lines: a.flag0_lines.unwrap_or_else(|| scaled(200)),
-                ..BeamSimConfig::default()
-            };
-            let (txt, truth_path, truth) = write_beam_run(&a.out_directory, &cfg)?;
+    let mut o = Over::default();
+    o.set("kind", a.kind)?;
+    o.set("out_directory", a.out_directory.clone())?;
+    o.set("seed", a.seed)?;
+    o.set("events", a.events)?;
+    o.set("stray_hits", a.stray_hits)?;
+    o.set("flag0_lines", a.flag0_lines)?;
+    o.set("step", a.step)?;
+    let Some(cfg) = configure::<jobs::SimulateConfig>(&a.cfg, &o)? else {
+        return Ok(());
+    };
+    match jobs::simulate(&cfg)? {
+        jobs::SimulateReport::Beam {
+            txt,
+            truth_path,
+            truth,
+        } => {
             println!(
                 "{}: {} lines, {} complete events, {} incomplete blocks, {} events with a CAL outlier",
                 txt.display(),
@@ -695,16 +697,10 @@ fn simulate(a: SimulateArgs) -> Result<()> {
             );
             println!("truth: {}", truth_path.display());
         }
-        SimKind::Charge => {
-            let cfg = ChargeScanConfig {
-                seed: a.seed,
-                step_dac: a.step,
-                ..ChargeScanConfig::default()
-            };
-            let truth = write_charge_scan(&a.out_directory, &cfg)?;
+        jobs::SimulateReport::Charge { dir, truth } => {
             println!(
                 "{}: {} runs, {} lines; truth: charge_scan.truth.json",
-                a.out_directory.display(),
+                dir.display(),
                 truth.runs.len(),
                 truth.n_lines
             );

@@ -1,25 +1,114 @@
-//! Command-line types shared by both subcommand modules.
+//! Command-line types shared by both subcommand modules: plot formats, the merge options of the
+//! charge-injection directories, and the command-line overrides of a configuration.
 
+use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use etroc_analysis::ingest_run::DirOptions;
+use etroc_analysis::jobs;
+use hep_cli_support::{ConfigArgs, load_config, print_config};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 /// Plot file format.
 #[derive(Clone, Copy, ValueEnum)]
 pub enum PlotFormat {
-    /// Scalable vector graphics.
+    /// Scalable vector graphics (line plots only; dense plots stay PNG).
     Svg,
-    /// Portable network graphics.
+    /// Portable network graphics (the default).
     Png,
 }
 
-impl PlotFormat {
-    /// The file extension of the format.
-    pub fn ext(self) -> &'static str {
-        match self {
-            PlotFormat::Svg => "svg",
-            PlotFormat::Png => "png",
+impl From<PlotFormat> for jobs::PlotFormat {
+    fn from(f: PlotFormat) -> Self {
+        match f {
+            PlotFormat::Svg => jobs::PlotFormat::Svg,
+            PlotFormat::Png => jobs::PlotFormat::Png,
         }
     }
+}
+
+/// The plot-format options every plotting subcommand takes: PNG by default, SVG on request.
+#[derive(Args, Clone, Default)]
+pub struct FormatArgs {
+    /// Plot file format: png (default) or svg. Dense plots (count maps, scatters) are PNG in
+    /// either case.
+    #[arg(long, value_enum, conflicts_with = "formats")]
+    plot_format: Option<PlotFormat>,
+    /// Plot file formats, comma-separated (e.g. png,svg); dense plots are PNG only.
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "LIST")]
+    formats: Option<Vec<PlotFormat>>,
+    /// Also write the line plots as SVG (same as --formats png,svg).
+    #[arg(long)]
+    svg: bool,
+}
+
+impl FormatArgs {
+    /// The formats asked for on the command line (`None`: none of these options given).
+    pub fn formats(&self) -> Option<Vec<jobs::PlotFormat>> {
+        let mut v: Vec<jobs::PlotFormat> = match (&self.formats, self.plot_format) {
+            (Some(list), _) => list.iter().map(|&f| f.into()).collect(),
+            (None, Some(f)) => vec![f.into()],
+            (None, None) if self.svg => vec![jobs::PlotFormat::Png],
+            (None, None) => return None,
+        };
+        if self.svg {
+            v.push(jobs::PlotFormat::Svg);
+        }
+        Some(jobs::normalised_formats(&v))
+    }
+
+    /// The formats, PNG if none asked for (subcommands without a configuration).
+    pub fn or_default(&self) -> Vec<jobs::PlotFormat> {
+        self.formats().unwrap_or_else(jobs::default_plot_formats)
+    }
+}
+
+/// Command-line overrides of a configuration, as a TOML table with dotted keys.
+#[derive(Default, Serialize)]
+pub struct Over(toml::Table);
+
+impl Over {
+    /// Sets `key` (dotted: `chain.twc.order`) to `value` if it is `Some`.
+    pub fn set<T: Serialize>(&mut self, key: &str, value: Option<T>) -> Result<()> {
+        let Some(v) = value else { return Ok(()) };
+        let v = toml::Value::try_from(v).with_context(|| format!("option {key}"))?;
+        let mut parts: Vec<&str> = key.split('.').collect();
+        let last = parts.pop().unwrap_or(key);
+        let mut t = &mut self.0;
+        for p in parts {
+            t = t
+                .entry(p.to_string())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+                .as_table_mut()
+                .context("an option key is both a value and a table")?;
+        }
+        t.insert(last.to_string(), v);
+        Ok(())
+    }
+
+    /// Sets `key` to `value` when the flag is given (clap `bool` flags: given or not).
+    pub fn flag<T: Serialize>(&mut self, key: &str, given: bool, value: T) -> Result<()> {
+        self.set(key, given.then_some(value))
+    }
+
+    /// Sets `plot_formats` from the format options.
+    pub fn formats(&mut self, key: &str, f: &FormatArgs) -> Result<()> {
+        self.set(key, f.formats())
+    }
+}
+
+/// The effective configuration (defaults, `--config` file, then the command line), or `None`
+/// after `--print-config` printed it.
+pub fn configure<T: Serialize + DeserializeOwned + Default>(
+    cfg: &ConfigArgs,
+    over: &Over,
+) -> Result<Option<T>> {
+    let c: T = load_config(cfg.config.as_deref(), &over.0)?;
+    if cfg.print_config {
+        print_config(&c)?;
+        return Ok(None);
+    }
+    Ok(Some(c))
 }
 
 /// The merge options of a charge-injection directory, shared by `process-dir` and

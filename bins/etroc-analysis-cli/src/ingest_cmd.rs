@@ -8,14 +8,16 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::common::{MergeArgs, PlotFormat};
+use crate::common::{FormatArgs, MergeArgs, Over, configure};
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
-use etroc_analysis::cuts::{CutOptions, CutReport};
-use etroc_analysis::ingest::{EventPattern, IngestOptions, RunMetadata};
+use etroc_analysis::cuts::CutReport;
+use etroc_analysis::ingest::RunMetadata;
 use etroc_analysis::ingest_plots;
-use etroc_analysis::ingest_run::{self, InputFormat, ProcessOptions};
+use etroc_analysis::ingest_run;
+use etroc_analysis::jobs::{self, draw_plots};
 use etroc_analysis::rundir::RunDir;
+use hep_cli_support::ConfigArgs;
 
 /// Prints a line on stdout, ignoring a closed pipe (e.g. `| head`) instead of panicking.
 macro_rules! say {
@@ -53,14 +55,9 @@ pub enum Command {
 /// Options shared by the ingests.
 #[derive(Args)]
 pub struct CommonIngest {
-    /// Output run directory; it must not exist (a new run is created).
-    #[arg(
-        short = 'o',
-        long = "out-directory",
-        visible_alias = "output",
-        default_value = "./out"
-    )]
-    out_directory: PathBuf,
+    /// Output run directory; it must not exist (a new run is created; default ./out).
+    #[arg(short = 'o', long = "out-directory", visible_alias = "output")]
+    out_directory: Option<PathBuf>,
     /// Keep hits with hit_flag 0.
     #[arg(short = 'k', long = "keep-all")]
     keep_all: bool,
@@ -73,23 +70,40 @@ pub struct CommonIngest {
     /// Draw the plot_before_cuts plots.
     #[arg(long)]
     plots: bool,
-    /// Plot file format.
-    #[arg(long, value_enum, default_value = "svg")]
-    plot_format: PlotFormat,
+    #[command(flatten)]
+    formats: FormatArgs,
+    #[command(flatten)]
+    cfg: ConfigArgs,
+}
+
+impl CommonIngest {
+    /// The overrides of the options every ingest has (file included).
+    fn overrides(&self, file: &Option<PathBuf>, raw_words: bool) -> Result<Over> {
+        let mut o = Over::default();
+        o.set("file", file.clone())?;
+        o.set("out_directory", self.out_directory.clone())?;
+        o.flag("keep_all", self.keep_all, true)?;
+        o.flag("sqlite", self.no_sqlite, false)?;
+        o.flag("copy_input", self.no_copy_input, false)?;
+        o.flag("plots", self.plots, true)?;
+        o.formats("plot_formats", &self.formats)?;
+        o.flag("raw_words", raw_words, true)?;
+        Ok(o)
+    }
 }
 
 /// Arguments of `process-txt`.
 #[derive(Args)]
 pub struct ProcessTxtArgs {
-    /// The beam txt summary (7 tokens per line after the banner).
+    /// The beam txt summary (7 tokens per line after the banner); required.
     #[arg(long)]
-    file: PathBuf,
+    file: Option<PathBuf>,
     #[command(flatten)]
     common: CommonIngest,
-    /// Event pattern: 0 none, 1 [0,1,3], 2 [0,1], 3 [0,3], 4 [1,3], 5 [0,3,1].
-    #[arg(short = 'p', long = "event-pattern", visible_alias = "event_pattern", default_value_t = 1,
+    /// Event pattern: 0 none, 1 [0,1,3] (default), 2 [0,1], 3 [0,3], 4 [1,3], 5 [0,3,1].
+    #[arg(short = 'p', long = "event-pattern", visible_alias = "event_pattern",
           value_parser = clap::value_parser!(u8).range(0..=5))]
-    event_pattern: u8,
+    event_pattern: Option<u8>,
     /// Leading banner lines to skip (default 1 for the txt, 0 with --raw-words).
     #[arg(long)]
     header_lines: Option<usize>,
@@ -101,9 +115,9 @@ pub struct ProcessTxtArgs {
 /// Arguments of `process-dat`.
 #[derive(Args)]
 pub struct ProcessDatArgs {
-    /// The charge-injection Split .dat (5 tokens per line), named TDC_Data_PhaseAdj<P>_..._Split_<k>.dat.
+    /// The charge-injection Split .dat (5 tokens per line), named TDC_Data_PhaseAdj<P>_..._Split_<k>.dat; required.
     #[arg(long)]
-    file: PathBuf,
+    file: Option<PathBuf>,
     #[command(flatten)]
     common: CommonIngest,
     /// The input is a raw .dat of 32-bit words instead of a Split .dat.
@@ -131,9 +145,8 @@ pub struct ProcessDirArgs {
     /// Draw the per-run plots (plot_before_cuts, plot_after_cuts) and the combined DAC scan.
     #[arg(short = 'p', long = "plots")]
     plots: bool,
-    /// Plot file format.
-    #[arg(long, value_enum, default_value = "svg")]
-    plot_format: PlotFormat,
+    #[command(flatten)]
+    formats: FormatArgs,
     /// Do not add the date prefix to the output directory name.
     #[arg(short = 'i', long = "no-date-prefix")]
     no_date_prefix: bool,
@@ -166,14 +179,9 @@ pub struct SubmitCmd {
 /// Arguments of `cut`.
 #[derive(Args)]
 pub struct CutArgs {
-    /// The run directory.
-    #[arg(
-        short = 'o',
-        long = "out-directory",
-        visible_alias = "output",
-        default_value = "./out"
-    )]
-    out_directory: PathBuf,
+    /// The run directory (default ./out).
+    #[arg(short = 'o', long = "out-directory", visible_alias = "output")]
+    out_directory: Option<PathBuf>,
     /// Keep events where a cut variable is missing (NaN) for a tested board.
     #[arg(short = 'k', long = "keep-events")]
     keep_events: bool,
@@ -183,22 +191,18 @@ pub struct CutArgs {
     /// Draw the plot_after_cuts plots and the cutflow plots of every row with an output.
     #[arg(long)]
     plots: bool,
-    /// Plot file format.
-    #[arg(long, value_enum, default_value = "svg")]
-    plot_format: PlotFormat,
+    #[command(flatten)]
+    formats: FormatArgs,
+    #[command(flatten)]
+    cfg: ConfigArgs,
 }
 
 /// Arguments of `cut-times`.
 #[derive(Args)]
 pub struct CutTimesArgs {
-    /// The run directory.
-    #[arg(
-        short = 'o',
-        long = "out-directory",
-        visible_alias = "output",
-        default_value = "./out"
-    )]
-    out_directory: PathBuf,
+    /// The run directory (default ./out).
+    #[arg(short = 'o', long = "out-directory", visible_alias = "output")]
+    out_directory: Option<PathBuf>,
     /// Keep events where a cut variable is missing (NaN).
     #[arg(short = 'k', long = "keep-events")]
     keep_events: bool,
@@ -208,25 +212,16 @@ pub struct CutTimesArgs {
     /// Draw the cutflow plots (plots/ and time_plots/ of every row with an output).
     #[arg(long)]
     plots: bool,
-    /// Plot file format.
-    #[arg(long, value_enum, default_value = "svg")]
-    plot_format: PlotFormat,
-    /// Upper end of the TOA axis of the time plots (ns); 0 = automatic.
-    #[arg(
-        short = 'a',
-        long = "max-toa",
-        visible_alias = "max_toa",
-        default_value_t = 0.0
-    )]
-    max_toa: f64,
-    /// Upper end of the TOT axis of the time plots (ns); 0 = automatic.
-    #[arg(
-        short = 't',
-        long = "max-tot",
-        visible_alias = "max_tot",
-        default_value_t = 0.0
-    )]
-    max_tot: f64,
+    #[command(flatten)]
+    formats: FormatArgs,
+    /// Upper end of the TOA axis of the time plots (ns); 0 = automatic (default).
+    #[arg(short = 'a', long = "max-toa", visible_alias = "max_toa")]
+    max_toa: Option<f64>,
+    /// Upper end of the TOT axis of the time plots (ns); 0 = automatic (default).
+    #[arg(short = 't', long = "max-tot", visible_alias = "max_tot")]
+    max_tot: Option<f64>,
+    #[command(flatten)]
+    cfg: ConfigArgs,
 }
 
 /// Runs one subcommand.
@@ -242,19 +237,7 @@ pub fn run(cmd: Command) -> Result<()> {
     }
 }
 
-fn process_options(c: &CommonIngest, ingest: IngestOptions, format: InputFormat) -> ProcessOptions {
-    ProcessOptions {
-        ingest: IngestOptions {
-            keep_all: c.keep_all,
-            ..ingest
-        },
-        format,
-        sqlite: !c.no_sqlite,
-        copy_input: !c.no_copy_input,
-    }
-}
-
-fn report_ingest(report: &ingest_run::ProcessReport, plots: Option<PlotFormat>) -> Result<()> {
+fn report_ingest(report: &ingest_run::ProcessReport, plots: Option<usize>) {
     let s = report.summary;
     say!(
         "{}: {} data lines, {} hits after the hit-flag filter, {} hits in {} events",
@@ -264,50 +247,41 @@ fn report_ingest(report: &ingest_run::ProcessReport, plots: Option<PlotFormat>) 
         s.hits_in_events,
         s.events
     );
-    if let Some(f) = plots {
-        let out = ingest_plots::plot_before_cuts(&report.run, f.ext())?;
-        say!("plot_before_cuts: {} plots", out.len());
+    if let Some(n) = plots {
+        say!("plot_before_cuts: {n} plots");
     }
-    Ok(())
 }
 
 fn process_txt(a: ProcessTxtArgs) -> Result<()> {
-    let ingest = IngestOptions {
-        pattern: EventPattern::from_index(a.event_pattern)?,
-        header_lines: a.header_lines.unwrap_or(if a.raw_words { 0 } else { 1 }),
-        ..IngestOptions::beam_txt()
+    let mut o = a.common.overrides(&a.file, a.raw_words)?;
+    o.set("event_pattern", a.event_pattern)?;
+    o.set("header_lines", a.header_lines)?;
+    let Some(cfg) = configure::<jobs::ProcessTxtConfig>(&a.common.cfg, &o)? else {
+        return Ok(());
     };
-    let format = if a.raw_words {
-        InputFormat::RawWords
-    } else {
-        InputFormat::BeamTxt
-    };
-    let opts = process_options(&a.common, ingest, format);
-    let report = ingest_run::process_txt(&a.file, &a.common.out_directory, &opts)
-        .with_context(|| format!("ingesting {}", a.file.display()))?;
-    if report.hits.metadata == RunMetadata::None && !a.raw_words {
+    let file = cfg.file.clone().unwrap_or_default();
+    let (report, n) =
+        jobs::process_txt(&cfg).with_context(|| format!("ingesting {}", file.display()))?;
+    if report.hits.metadata == RunMetadata::None && !cfg.raw_words {
         tracing::warn!(
             "{}: the file name has fewer than 3 '_'-separated tokens; no pixel_id stored",
-            a.file.display()
+            file.display()
         );
     }
-    report_ingest(&report, a.common.plots.then_some(a.common.plot_format))
+    report_ingest(&report, cfg.plots.then_some(n));
+    Ok(())
 }
 
 fn process_dat(a: ProcessDatArgs) -> Result<()> {
-    let format = if a.raw_words {
-        InputFormat::RawWords
-    } else {
-        InputFormat::SplitDat
+    let o = a.common.overrides(&a.file, a.raw_words)?;
+    let Some(cfg) = configure::<jobs::ProcessDatConfig>(&a.common.cfg, &o)? else {
+        return Ok(());
     };
-    let mut ingest = IngestOptions::charge_injection();
-    if a.raw_words {
-        ingest.add_extra_data = false;
-    }
-    let opts = process_options(&a.common, ingest, format);
-    let report = ingest_run::process_dat(&a.file, &a.common.out_directory, &opts)
-        .with_context(|| format!("ingesting {}", a.file.display()))?;
-    report_ingest(&report, a.common.plots.then_some(a.common.plot_format))
+    let file = cfg.file.clone().unwrap_or_default();
+    let (report, n) =
+        jobs::process_dat(&cfg).with_context(|| format!("ingesting {}", file.display()))?;
+    report_ingest(&report, cfg.plots.then_some(n));
+    Ok(())
 }
 
 /// `<parent>/YYYYMMDD-<name>` for today (UTC).
@@ -347,19 +321,24 @@ fn submit(a: SubmitCmd) -> Result<()> {
     let job = match parsed.command {
         crate::Command::A(Command::ProcessDir(job)) => job,
         crate::Command::B(crate::analysis_cmd::Command::RunBeams(job)) => {
-            if job.shard.is_some() {
+            let cfg = job.config()?;
+            if cfg.shard.is_some() {
                 anyhow::bail!("give the job without --shard: each array task adds its own");
             }
             // Checked now, so that a bad list fails here and not in every task.
-            etroc_analysis::beam_runs::run_names(&job.files)?;
+            etroc_analysis::beam_runs::run_names(&cfg.files)?;
+            let out_dir = cfg
+                .out_directory
+                .clone()
+                .context("run-beams needs an output directory (-o or out_directory)")?;
             let program = hep_cli_support::current_program()?;
             let mut task = vec![program.clone()];
             task.extend(a.job.iter().cloned());
-            let out = job.out_directory.to_string_lossy().into_owned();
+            let out = out_dir.to_string_lossy().into_owned();
             return hep_cli_support::submit(
                 &a.slurm,
                 etroc_analysis::beam_runs::BEAM_RUNS_JOB,
-                &job.out_directory,
+                &out_dir,
                 task,
                 vec![program, "merge".into(), "-o".into(), out],
             );
@@ -431,17 +410,25 @@ fn process_dir(a: ProcessDirArgs) -> Result<()> {
         .with_context(|| format!("processing {}", a.directory.display()))?;
     report_dir(run.path(), &report)?;
     if a.plots {
-        let ext = a.plot_format.ext();
-        for r in report.runs.iter().filter(|r| r.outcome.is_ok()) {
+        let formats = a.formats.or_default();
+        let runs: Vec<_> = report.runs.iter().filter(|r| r.outcome.is_ok()).collect();
+        let bar = hep_cli_support::Bar::new();
+        hep_core::progress::Progress::start(&bar, "run plots", runs.len() as u64);
+        for r in runs {
             let sub = RunDir::open(
                 run.path()
                     .join(ingest_run::INDIVIDUAL_RUNS_DIR)
                     .join(&r.name),
             )?;
-            ingest_plots::plot_before_cuts(&sub, ext)?;
-            ingest_plots::plot_after_cuts(&sub, ext)?;
+            draw_plots(&sub, &formats, |sub, ext| {
+                let mut v = ingest_plots::plot_before_cuts(sub, ext)?;
+                v.extend(ingest_plots::plot_after_cuts(sub, ext)?);
+                Ok(v)
+            })?;
+            hep_core::progress::Progress::advance(&bar, 1);
         }
-        ingest_plots::plot_combined(&run, ext)?;
+        hep_core::progress::Progress::finish(&bar);
+        draw_plots(&run, &formats, ingest_plots::plot_combined)?;
     }
     Ok(())
 }
@@ -495,33 +482,33 @@ fn print_cutflow(task: &str, rep: &CutReport) {
 }
 
 fn cut(a: CutArgs) -> Result<()> {
-    let run = RunDir::open(&a.out_directory)?;
-    let opts = CutOptions {
-        keep_nan: a.keep_events,
-        cut_file: a.cuts,
-        plots: a.plots.then(|| a.plot_format.ext().to_string()),
-        ..CutOptions::default()
+    let mut o = Over::default();
+    o.set("out_directory", a.out_directory.clone())?;
+    o.flag("keep_events", a.keep_events, true)?;
+    o.set("cuts", a.cuts.clone())?;
+    o.flag("plots", a.plots, true)?;
+    o.formats("plot_formats", &a.formats)?;
+    let Some(cfg) = configure::<jobs::CutConfig>(&a.cfg, &o)? else {
+        return Ok(());
     };
-    let rep = etroc_analysis::cut_tasks::run_event_cuts(&run, &opts)?;
+    let rep = jobs::cut(&cfg)?;
     print_cutflow("apply_event_cuts", &rep);
-    if a.plots {
-        ingest_plots::plot_after_cuts(&run, a.plot_format.ext())?;
-    }
     Ok(())
 }
 
 fn cut_times(a: CutTimesArgs) -> Result<()> {
-    let run = RunDir::open(&a.out_directory)?;
-    let positive = |v: f64| (v > 0.0).then_some(v);
-    let opts = CutOptions {
-        keep_nan: a.keep_events,
-        cut_file: a.time_cuts,
-        plots: a.plots.then(|| a.plot_format.ext().to_string()),
-        max_toa_ns: positive(a.max_toa),
-        max_tot_ns: positive(a.max_tot),
-        ..CutOptions::default()
+    let mut o = Over::default();
+    o.set("out_directory", a.out_directory.clone())?;
+    o.flag("keep_events", a.keep_events, true)?;
+    o.set("time_cuts", a.time_cuts.clone())?;
+    o.flag("plots", a.plots, true)?;
+    o.formats("plot_formats", &a.formats)?;
+    o.set("max_toa", a.max_toa)?;
+    o.set("max_tot", a.max_tot)?;
+    let Some(cfg) = configure::<jobs::CutTimesConfig>(&a.cfg, &o)? else {
+        return Ok(());
     };
-    let rep = etroc_analysis::cut_tasks::run_time_cuts(&run, &opts)?;
+    let rep = jobs::cut_times(&cfg)?;
     print_cutflow("apply_time_cuts", &rep);
     Ok(())
 }

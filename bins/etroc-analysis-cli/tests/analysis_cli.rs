@@ -41,26 +41,25 @@ fn the_original_sequence_works() {
     assert!(out.contains("fbin"), "{out}");
     // The multi-variable plots of the original's time-plot set.
     for f in [
-        "multi_scatter.svg",
-        "time_scatter.svg",
-        "toa_correlation_matrix.svg",
-        "tot_correlation_matrix.svg",
-        "toa_board0_vs_board3_scatter.svg",
-        "TOT_vs_TOA_ns_histogram.svg",
-        "TOT_vs_TOA_ns_scatter.svg",
+        "multi_scatter.png",
+        "time_scatter.png",
+        "toa_correlation_matrix.png",
+        "tot_correlation_matrix.png",
+        "toa_board0_vs_board3_scatter.png",
+        "TOT_vs_TOA_ns_histogram.png",
+        "TOT_vs_TOA_ns_scatter.png",
     ] {
         let p = d.join("RUN/plot_times_in_ns_after_cuts").join(f);
         assert!(p.is_file(), "{f}");
     }
-    let fit = std::fs::read_to_string(
-        d.join("RUN/plot_times_in_ns_after_cuts/toa_board0_vs_board1_scatter.svg"),
-    )
-    .unwrap();
-    assert!(fit.contains("fit: y = "), "OLS legend");
+    let fit =
+        std::fs::read(d.join("RUN/plot_times_in_ns_after_cuts/toa_board0_vs_board1_scatter.png"))
+            .unwrap();
+    assert!(fit.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG file");
     run_ok(&["cut-times", "-o", "RUN"], d);
     let out = run_ok(&["twc", "-o", "RUN", "-i", "3", "-p", "2", "--plots"], d);
     for k in 0..3 {
-        for f in ["multi_scatter.svg", "time_scatter.svg"] {
+        for f in ["multi_scatter.png", "time_scatter.png"] {
             let p = d
                 .join(format!("RUN/calculate_time_walk_correction/Iteration_{k}"))
                 .join(f);
@@ -86,8 +85,8 @@ fn the_original_sequence_works() {
         "RUN/analyse_time_resolution/time_resolution.sqlite",
         "RUN/analyse_time_resolution/timing_info.parquet",
         "RUN/analyse_time_resolution/twc_iteration_2/Final/data.sqlite",
-        "RUN/analyse_time_resolution/plots/Step-1-Final/time_resolution_vs_iteration.svg",
-        "RUN/analyse_time_resolution/twc_iteration_0/tot_min/time_delta_pdf.svg",
+        "RUN/analyse_time_resolution/plots/Step-1-Final/time_resolution_vs_iteration.png",
+        "RUN/analyse_time_resolution/twc_iteration_0/tot_min/time_delta_pdf.png",
     ] {
         assert!(d.join(f).is_file(), "{f}");
     }
@@ -115,7 +114,7 @@ fn the_original_sequence_works() {
     let out = run_ok(&["replot", "-o", "RUN"], d);
     assert!(out.contains("plots written"));
     assert!(
-        d.join("RUN/calculate_time_walk_correction/Iteration_2/Board3_TWC_Before_Correction.svg")
+        d.join("RUN/calculate_time_walk_correction/Iteration_2/Board3_TWC_Before_Correction.png")
             .is_file()
     );
 }
@@ -339,7 +338,7 @@ fn charge_injection_dac_vs_charge_and_reprocess() {
     }
     assert!(d.join("CI/calculate_dac_points/data.sqlite").is_file());
     assert!(
-        d.join("CI/plot_dac_vs_charge/Board1_DAC_vs_Injected_Charge.svg")
+        d.join("CI/plot_dac_vs_charge/Board1_DAC_vs_Injected_Charge.png")
             .is_file()
     );
     // The fit table records the estimator, so the plots (and replot) show the points the line

@@ -2,7 +2,7 @@
 //! `calculate_time_walk_correction.py`, `analyse_time_resolution.py`, `analyse_dac_vs_charge.py`).
 //!
 //! The original drew plotly HTML fragments that need the CDN; here every plot is a
-//! self-contained SVG (or PNG, by extension) drawn with `hep_core::plot`, off unless asked for.
+//! PNG file (line plots also SVG on request; count maps and scatters always PNG, see [`crate::jobs`]) drawn with `hep_core::plot`, off unless asked for.
 //! Names and directories follow the original:
 //!
 //! * `plot_times_in_ns_{before,after}_cuts/`: `Board<b>_TOT_vs_TOA_ns_histogram` (count map, 20
@@ -40,6 +40,7 @@ use hep_core::plot::{
 
 use crate::charge_injection::{DAC_CHARGE_TABLE, DAC_FIT_TABLE, DacEstimator, NOISE_LIMIT_TABLE};
 use crate::error::Result;
+use crate::matrix_plots::DENSE_EXT;
 use crate::matrix_plots::{
     MAX_MATRIX_POINTS, draw_correlation_matrix, draw_matrix, draw_scatter_with_ols, strided,
 };
@@ -158,7 +159,6 @@ fn times_set(
     dir: &Path,
     times: &EventTimes,
     keep: &[bool],
-    ext: &str,
     max_toa: Option<f64>,
     max_tot: Option<f64>,
 ) -> Result<Vec<PathBuf>> {
@@ -174,7 +174,7 @@ fn times_set(
     for (bi, b) in times.boards.iter().enumerate() {
         let (x, y) = (&times.tot_ns[bi], &times.toa_ns[bi]);
         if let Some(map) = count_map(x, y, keep, (20.0, 20.0), xr, yr) {
-            let p = dir.join(format!("Board{b}_TOT_vs_TOA_ns_histogram.{ext}"));
+            let p = dir.join(format!("Board{b}_TOT_vs_TOA_ns_histogram.{DENSE_EXT}"));
             let opts = PlotOptions::new(
                 title(&format!("Board {b} TOT vs TOA"), run),
                 "TOT (ns)",
@@ -200,7 +200,7 @@ fn times_set(
             thinned.into_iter().map(|i| pts[i]).collect(),
         ));
         if !pts.is_empty() {
-            let p = dir.join(format!("Board{b}_TOT_vs_TOA_ns_scatter.{ext}"));
+            let p = dir.join(format!("Board{b}_TOT_vs_TOA_ns_scatter.{DENSE_EXT}"));
             scatter(
                 &p,
                 &pts,
@@ -219,7 +219,7 @@ fn times_set(
             for (var, label, data) in [("toa", "TOA", &times.toa_ns), ("tot", "TOT", &times.tot_ns)]
             {
                 if let Some(map) = count_map(&data[a], &data[c], keep, (40.0, 40.0), None, None) {
-                    let p = dir.join(format!("{var}_board{ba}_vs_board{bc}.{ext}"));
+                    let p = dir.join(format!("{var}_board{ba}_vs_board{bc}.{DENSE_EXT}"));
                     let opts = PlotOptions::new(
                         title(&format!("{label} board {ba} vs board {bc}"), run),
                         format!("{label} board {ba} (ns)"),
@@ -229,7 +229,7 @@ fn times_set(
                     map2d(&p, &map, &opts)?;
                     out.push(p);
                 }
-                let p = dir.join(format!("{var}_board{ba}_vs_board{bc}_scatter.{ext}"));
+                let p = dir.join(format!("{var}_board{ba}_vs_board{bc}_scatter.{DENSE_EXT}"));
                 let opts = PlotOptions::new(
                     title(&format!("{label} board {ba} vs board {bc}"), run),
                     format!("{label} board {ba} (ns)"),
@@ -245,18 +245,18 @@ fn times_set(
             .with_z_label("events")
     };
     if !facet_maps.is_empty() {
-        let p = dir.join(format!("TOT_vs_TOA_ns_histogram.{ext}"));
+        let p = dir.join(format!("TOT_vs_TOA_ns_histogram.{DENSE_EXT}"));
         map2d_facets(&p, &facet_maps, &facet_opts("TOT vs TOA"))?;
         out.push(p);
     }
     if facet_points.iter().any(|s| !s.points.is_empty()) {
-        let p = dir.join(format!("TOT_vs_TOA_ns_scatter.{ext}"));
+        let p = dir.join(format!("TOT_vs_TOA_ns_scatter.{DENSE_EXT}"));
         scatter_facets(&p, &facet_points, &facet_opts("TOT vs TOA"))?;
         out.push(p);
     }
     for (var, label, data) in [("toa", "TOA", &times.toa_ns), ("tot", "TOT", &times.tot_ns)] {
         out.extend(draw_correlation_matrix(
-            &dir.join(format!("{var}_correlation_matrix.{ext}")),
+            &dir.join(format!("{var}_correlation_matrix.{DENSE_EXT}")),
             title(&format!("{label} correlation between boards"), run),
             label,
             &times.boards,
@@ -271,7 +271,6 @@ fn times_set(
         keep,
         ("TOA (ns)", &times.toa_ns, 1.0),
         ("TOT (ns)", &times.tot_ns, 1.0),
-        ext,
     )?);
     let mut variables = Vec::new();
     for (bi, b) in times.boards.iter().enumerate() {
@@ -288,7 +287,7 @@ fn times_set(
     }
     out.extend(events_matrix(
         run,
-        &dir.join(format!("time_scatter.{ext}")),
+        &dir.join(format!("time_scatter.{DENSE_EXT}")),
         "TOA and TOT of every board",
         variables,
         keep,
@@ -305,7 +304,6 @@ fn hits_matrix(
     keep: &[bool],
     x: (&str, &[Vec<f64>], f64),
     y: (&str, &[Vec<f64>], f64),
-    ext: &str,
 ) -> Result<Option<PathBuf>> {
     let mut xv = Vec::new();
     let mut yv = Vec::new();
@@ -334,7 +332,7 @@ fn hits_matrix(
         },
     ];
     draw_matrix(
-        &dir.join(format!("multi_scatter.{ext}")),
+        &dir.join(format!("multi_scatter.{DENSE_EXT}")),
         title(&format!("{} and {}", x.0, y.0), run),
         variables,
         groups,
@@ -358,12 +356,14 @@ fn events_matrix(
 
 /// The ns plots of a run before and after the event cuts (`plot_times_in_ns_before_cuts/`,
 /// `plot_times_in_ns_after_cuts/`); `max_toa`/`max_tot` fix the axis ends (ns, `-a`/`-t`).
+/// These are all dense plots (count maps, scatters, matrices), so they are PNG whatever the
+/// extension `_ext` asks for (kept for a signature like the other plot functions').
 ///
 /// # Errors
 /// Missing tables or filters; drawing and I/O errors.
 pub fn plot_times(
     run: &RunDir,
-    ext: &str,
+    _ext: &str,
     max_toa: Option<f64>,
     max_tot: Option<f64>,
 ) -> Result<Vec<PathBuf>> {
@@ -380,7 +380,6 @@ pub fn plot_times(
         &run.path().join("plot_times_in_ns_before_cuts"),
         &times,
         &all,
-        ext,
         max_toa,
         max_tot,
     )?;
@@ -389,7 +388,6 @@ pub fn plot_times(
         &run.path().join("plot_times_in_ns_after_cuts"),
         &times,
         &accepted,
-        ext,
         max_toa,
         max_tot,
     )?);
@@ -461,7 +459,7 @@ fn twc_pair(
     let yps: Vec<f64> = y.iter().map(|v| v * 1e3).collect();
     // 20 bins/ns in TOT, 10 ps bins in Delta.
     if let Some(map) = count_map(x, &yps, keep, (20.0, 0.1), None, None) {
-        let p = dir.join(format!("Board{board}_TWC_{name}_Heatmap.{ext}"));
+        let p = dir.join(format!("Board{board}_TWC_{name}_Heatmap.{DENSE_EXT}"));
         let opts = PlotOptions::new(
             title(
                 &format!("Board {board} time walk, {}", name.replace('_', " ")),
@@ -519,7 +517,6 @@ pub fn plot_twc(run: &RunDir, ext: &str) -> Result<Vec<PathBuf>> {
             &keep,
             ("TOT (ns)", &times.tot_ns, 1.0),
             ("Delta TOA to reference (ps)", &before, 1e3),
-            ext,
         )?);
         let variables = times
             .boards
@@ -532,7 +529,7 @@ pub fn plot_twc(run: &RunDir, ext: &str) -> Result<Vec<PathBuf>> {
             .collect();
         out.extend(events_matrix(
             run,
-            &d.join(format!("time_scatter.{ext}")),
+            &d.join(format!("time_scatter.{DENSE_EXT}")),
             &format!("Corrected TOA, iteration {k}"),
             variables,
             &keep,

@@ -1,5 +1,5 @@
 //! Several beam runs in one job (`run-beams`): every beam txt summary through the whole chain of
-//! [`run_beam`] into its own run directory `<out>/<run>/`, and one table of the time resolutions of
+//! [`run_beam`](crate::pipeline::run_beam) into its own run directory `<out>/<run>/`, and one table of the time resolutions of
 //! all runs, `<out>/beam_runs_resolution.csv`.
 //!
 //! # Scale-out
@@ -21,8 +21,9 @@ use hep_core::shard::{Shard, ShardManifest};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::pipeline::{BeamChainOptions, run_beam};
+use crate::pipeline::{BEAM_CHAIN_TASKS, BeamChainOptions, run_beam_with_progress};
 use crate::resolution::ResolutionRow;
+use hep_core::progress::{NoProgress, Progress};
 
 /// Job name of `run-beams` (in every shard manifest).
 pub const BEAM_RUNS_JOB: &str = "etroc-analysis run-beams";
@@ -85,13 +86,23 @@ fn run_each(
     names: &[String],
     base: &Path,
     opts: &BeamChainOptions,
+    progress: &dyn Progress,
 ) -> Vec<BeamRunResult> {
     files
         .iter()
         .zip(names)
-        .map(|(file, run)| {
-            tracing::info!(run = %run, input = %file.display(), "beam run");
-            match run_beam(file, &base.join(run), opts) {
+        .enumerate()
+        .map(|(i, (file, run))| {
+            tracing::info!(run = %run, input = %file.display(), index = i + 1, runs = files.len(), "beam run");
+            // A counter of the tasks of this run, so that a failed run still advances by all of them.
+            let done = std::sync::atomic::AtomicU64::new(0);
+            let counted = Counted { inner: progress, done: &done };
+            let r = run_beam_with_progress(file, &base.join(run), opts, &counted);
+            let left = BEAM_CHAIN_TASKS.saturating_sub(done.load(std::sync::atomic::Ordering::Relaxed));
+            if left > 0 {
+                progress.advance(left);
+            }
+            match r {
                 Ok(r) => BeamRunResult {
                     run: run.clone(),
                     events: Some([r.events, r.events_accepted, r.events_final]),
@@ -107,6 +118,19 @@ fn run_each(
             }
         })
         .collect()
+}
+
+/// Passes the advances on to `inner` and counts them.
+struct Counted<'a> {
+    inner: &'a dyn Progress,
+    done: &'a std::sync::atomic::AtomicU64,
+}
+
+impl Progress for Counted<'_> {
+    fn advance(&self, n: u64) {
+        self.done.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        self.inner.advance(n);
+    }
 }
 
 /// Checks the inputs before anything is written: names distinct, every file present.
@@ -135,9 +159,23 @@ pub fn run_beams(
     out: &Path,
     opts: &BeamChainOptions,
 ) -> Result<Vec<BeamRunResult>> {
+    run_beams_with_progress(files, out, opts, &NoProgress)
+}
+
+/// [`run_beams`] with progress: [`BEAM_CHAIN_TASKS`] units of `progress` per run (a failed run
+/// advances by its remaining tasks at once). The caller calls `progress.start` and `finish`.
+///
+/// # Errors
+/// As [`run_beams`].
+pub fn run_beams_with_progress(
+    files: &[PathBuf],
+    out: &Path,
+    opts: &BeamChainOptions,
+    progress: &dyn Progress,
+) -> Result<Vec<BeamRunResult>> {
     let names = check_inputs(files)?;
     std::fs::create_dir_all(out).map_err(|e| hep_core::Error::io(out, e))?;
-    let results = run_each(files, &names, out, opts);
+    let results = run_each(files, &names, out, opts, progress);
     let mut manifest =
         hep_core::manifest::Manifest::start(BEAM_RUNS_JOB, env!("CARGO_PKG_VERSION"))
             .with_configuration(opts)?;
@@ -160,6 +198,20 @@ pub fn run_beams_shard(
     out: &Path,
     opts: &BeamChainOptions,
     shard: Shard,
+) -> Result<Vec<BeamRunResult>> {
+    run_beams_shard_with_progress(files, out, opts, shard, &NoProgress)
+}
+
+/// [`run_beams_shard`] with progress, as [`run_beams_with_progress`] for the shard's runs.
+///
+/// # Errors
+/// As [`run_beams`].
+pub fn run_beams_shard_with_progress(
+    files: &[PathBuf],
+    out: &Path,
+    opts: &BeamChainOptions,
+    shard: Shard,
+    progress: &dyn Progress,
 ) -> Result<Vec<BeamRunResult>> {
     let names = check_inputs(files)?;
     let dir = shard.prepare_dir(out)?;
@@ -186,7 +238,7 @@ pub fn run_beams_shard(
             std::fs::remove_dir_all(&d).map_err(|e| hep_core::Error::io(&d, e))?;
         }
     }
-    let results = run_each(&files[range.clone()], &names[range], &dir, opts);
+    let results = run_each(&files[range.clone()], &names[range], &dir, opts, progress);
     let json = serde_json::to_vec_pretty(&results).map_err(hep_core::Error::from)?;
     hep_core::io::atomic_write_bytes(&dir.join(SHARD_RESULTS_FILE), &json)?;
     m.add_output(&dir, SHARD_RESULTS_FILE)?;

@@ -95,7 +95,7 @@ pub fn run_event_cuts(run: &RunDir, options: &CutOptions) -> Result<CutReport> {
                 }
                 None => None,
             };
-            let result = apply_event_cuts(&table, &cuts, options.keep_nan, &cut_file)?;
+            let result = apply_event_cuts(&table, &cuts, options.keep_nan, Some(&cut_file))?;
             let mut outputs = write_cut_outputs(
                 task,
                 run,
@@ -104,11 +104,20 @@ pub fn run_event_cuts(run: &RunDir, options: &CutOptions) -> Result<CutReport> {
                 EVENT_FILTER_FILE,
                 source.as_ref(),
             )?;
-            if let Some(ext) = &options.plots {
+            for f in crate::jobs::normalised_formats(&options.plots) {
+                if options.plots.is_empty() {
+                    break;
+                }
                 outputs.extend(crate::ingest_plots::plot_event_cutflow(
-                    run, task, &table, &result, ext,
+                    run,
+                    task,
+                    &table,
+                    &result,
+                    f.ext(),
                 )?);
             }
+            let mut seen = std::collections::HashSet::new();
+            outputs.retain(|p| seen.insert(p.clone()));
             task.add_outputs(outputs.iter().cloned());
             Ok(CutReport {
                 events: result.filter.len(),
@@ -151,7 +160,7 @@ pub fn run_time_cuts(run: &RunDir, options: &CutOptions) -> Result<CutReport> {
                 }
                 None => None,
             };
-            let result = apply_time_cuts(&table, &cuts, options.keep_nan, &cut_file)?;
+            let result = apply_time_cuts(&table, &cuts, options.keep_nan, Some(&cut_file))?;
             let mut outputs = write_cut_outputs(
                 task,
                 run,
@@ -160,11 +169,21 @@ pub fn run_time_cuts(run: &RunDir, options: &CutOptions) -> Result<CutReport> {
                 TIME_FILTER_FILE,
                 source.as_ref(),
             )?;
-            if let Some(ext) = &options.plots {
+            for f in crate::jobs::normalised_formats(&options.plots) {
+                if options.plots.is_empty() {
+                    break;
+                }
                 outputs.extend(crate::ingest_plots::plot_time_cutflow(
-                    run, task, &table, &result, ext, options,
+                    run,
+                    task,
+                    &table,
+                    &result,
+                    f.ext(),
+                    options,
                 )?);
             }
+            let mut seen = std::collections::HashSet::new();
+            outputs.retain(|p| seen.insert(p.clone()));
             task.add_outputs(outputs.iter().cloned());
             Ok(CutReport {
                 events: result.filter.len(),

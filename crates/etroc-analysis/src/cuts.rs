@@ -639,7 +639,8 @@ struct Pivot<'a> {
 }
 
 impl<'a> Pivot<'a> {
-    fn new(batch: &'a RecordBatch, path: &'a Path) -> Result<Self> {
+    fn new(batch: &'a RecordBatch, source: Option<&'a Path>) -> Result<Self> {
+        let path = source.unwrap_or(Path::new(UNNAMED_CUTS));
         let event = store::column_to_i64(batch, "event")?;
         let board: Vec<u8> = store::column_to_i64(batch, "data_board_id")?
             .into_iter()
@@ -747,8 +748,13 @@ fn list(boards: &[u8]) -> String {
         .join(", ")
 }
 
+/// How errors name cuts that come from no file (`source` `None` in [`apply_event_cuts`] and
+/// [`apply_time_cuts`]).
+pub const UNNAMED_CUTS: &str = "<cuts>";
+
 /// Applies event cuts to a hit table with columns `event`, `data_board_id` and the
-/// cut variables. `path` (the cut file) labels errors.
+/// cut variables. `source` (the cut file, if the cuts come from one) labels errors as
+/// `source:line: ...`; without it they read `<cuts>:line: ...`.
 ///
 /// # Errors
 ///
@@ -759,9 +765,9 @@ pub fn apply_event_cuts(
     table: &RecordBatch,
     cuts: &[EventCut],
     keep_nan: bool,
-    path: &Path,
+    source: Option<&Path>,
 ) -> Result<CutResult> {
-    let pivot = Pivot::new(table, path)?;
+    let pivot = Pivot::new(table, source)?;
     let mut accepted = vec![true; pivot.table.n_events()];
     let mut steps = Vec::with_capacity(cuts.len());
     for cut in cuts {
@@ -811,6 +817,7 @@ fn and_step(
 
 /// Applies time cuts to the ns hit table (columns `event`, `data_board_id` and the
 /// cut variables, e.g. `time_of_arrival_ns`, `time_over_threshold_ns`), over all its events.
+/// `source` labels errors as in [`apply_event_cuts`].
 ///
 /// # Errors
 ///
@@ -820,9 +827,9 @@ pub fn apply_time_cuts(
     table: &RecordBatch,
     cuts: &[TimeCut],
     keep_nan: bool,
-    path: &Path,
+    source: Option<&Path>,
 ) -> Result<CutResult> {
-    let pivot = Pivot::new(table, path)?;
+    let pivot = Pivot::new(table, source)?;
     let n = pivot.table.n_events();
     let mut accepted = vec![true; n];
     let mut steps = Vec::with_capacity(cuts.len());
@@ -1119,9 +1126,9 @@ pub struct CutOptions {
     pub cut_file: Option<PathBuf>,
     /// Empty the task directory first.
     pub drop_old: bool,
-    /// Draw the cutflow plots of every row with an `output` in this format (`svg` or `png`);
-    /// `None` (default) = no plots.
-    pub plots: Option<String>,
+    /// Draw the cutflow plots of every row with an `output` in these formats (dense plots are
+    /// always PNG, see [`crate::jobs`]); empty (default) = no plots.
+    pub plots: Vec<crate::jobs::PlotFormat>,
     /// Upper end of the TOA axis of the time plots (ns, `-a/--max_toa`); `None` = automatic.
     pub max_toa_ns: Option<f64>,
     /// Upper end of the TOT axis of the time plots (ns, `-t/--max_tot`); `None` = automatic.
@@ -1134,7 +1141,7 @@ impl Default for CutOptions {
             keep_nan: false,
             cut_file: None,
             drop_old: true,
-            plots: None,
+            plots: Vec::new(),
             max_toa_ns: None,
             max_tot_ns: None,
         }

@@ -2,7 +2,7 @@
 //! `plot_after_cuts` set and the charge-injection `DAC_Scan`.
 //!
 //! The original drew plotly HTML fragments that need the CDN; here every plot is a
-//! self-contained SVG (or PNG, by extension) drawn with `hep_core::plot`. Names follow the
+//! PNG file (line plots also SVG on request; count maps and scatters always PNG, see [`crate::jobs`]) drawn with `hep_core::plot`. Names follow the
 //! original: `calibration_code_{histogram,pdf}`, `time_of_arrival_{histogram,pdf}`,
 //! `time_over_threshold_{histogram,pdf}` (one line per board, `_pdf` normalised to unit area;
 //! the CAL histogram on a log y axis), `Board<b>_TOT_vs_TOA` (2-D count map of the codes),
@@ -20,6 +20,7 @@ use hep_core::plot::{
 
 use crate::error::Result;
 use crate::ingest::{Hits, MAX_CAL_CODE, MAX_TOA_CODE, MAX_TOT_CODE};
+use crate::matrix_plots::DENSE_EXT;
 use arrow_array::RecordBatch;
 
 use crate::cuts::CutResult;
@@ -67,20 +68,43 @@ fn code_counts(
     c
 }
 
-/// A histogram outline (steps) over the occupied code range `[lo, hi]`, optionally normalised
-/// to unit area.
-fn steps(counts: &[f64], lo: usize, hi: usize, normalise: bool) -> Vec<(f64, f64)> {
+/// Largest number of bins of a code histogram: wider code ranges are drawn with several codes
+/// per bin, so that neighbouring bins stay a few pixels apart and a sparse tail (the CAL
+/// outliers spread over 0..1023) draws as separate steps instead of a solid block.
+const MAX_CODE_BINS: usize = 128;
+
+/// Codes per bin of the outline of `[lo, hi]` (1 up to [`MAX_CODE_BINS`] codes).
+fn codes_per_bin(lo: usize, hi: usize) -> usize {
+    (hi - lo + 1).div_ceil(MAX_CODE_BINS).max(1)
+}
+
+/// A histogram outline over the occupied code range `[lo, hi]`: one step polyline (bin edges at
+/// half codes, `group` codes per bin), optionally normalised to unit sum. Empty bins are drawn at
+/// `floor` (on a log axis a value below the axis, so the outline drops to the bottom edge instead
+/// of breaking).
+fn steps(
+    counts: &[f64],
+    lo: usize,
+    hi: usize,
+    group: usize,
+    normalise: bool,
+    floor: f64,
+) -> Vec<(f64, f64)> {
     let total: f64 = counts.iter().sum();
     let scale = if normalise && total > 0.0 {
         1.0 / total
     } else {
         1.0
     };
-    let mut pts = Vec::with_capacity(2 * (hi - lo + 1) + 2);
-    for (k, &c) in counts.iter().enumerate().take(hi + 1).skip(lo) {
-        let y = c * scale;
+    let mut pts = Vec::with_capacity(2 * (hi - lo + 1) / group + 2);
+    let mut k = lo;
+    while k <= hi {
+        let end = (k + group - 1).min(hi);
+        let c: f64 = counts[k..=end].iter().sum();
+        let y = if c > 0.0 { c * scale } else { floor };
         pts.push((k as f64 - 0.5, y));
-        pts.push((k as f64 + 0.5, y));
+        pts.push((end as f64 + 0.5, y));
+        k = end + 1;
     }
     pts
 }
@@ -144,19 +168,63 @@ pub fn plot_hits(
         } else {
             (lo, hi)
         };
+        let group = codes_per_bin(lo, hi);
+        let per = if group == 1 {
+            "per code".to_string()
+        } else {
+            format!("per {group} codes")
+        };
         for (suffix, normalise, y_label) in [
-            ("histogram", false, "hits per code"),
-            ("pdf", true, "probability per code"),
+            ("histogram", false, format!("hits {per}")),
+            ("pdf", true, format!("probability {per}")),
         ] {
+            // On the log axis empty bins sit below the axis (a tenth of the smallest non-zero
+            // bin), which keeps every outline one continuous step line.
+            let smallest = per_board
+                .iter()
+                .flat_map(|(_, c)| {
+                    let total: f64 = c.iter().sum();
+                    let scale = if normalise && total > 0.0 {
+                        1.0 / total
+                    } else {
+                        1.0
+                    };
+                    c.iter().filter(|&&x| x > 0.0).map(move |&x| x * scale)
+                })
+                .fold(f64::INFINITY, f64::min);
+            let largest_bin = |c: &Vec<f64>| {
+                let total: f64 = c.iter().sum();
+                let scale = if normalise && total > 0.0 {
+                    1.0 / total
+                } else {
+                    1.0
+                };
+                c[lo..=hi]
+                    .chunks(group)
+                    .map(|g| g.iter().sum::<f64>() * scale)
+                    .fold(0.0, f64::max)
+            };
+            let largest = per_board
+                .iter()
+                .map(|(_, c)| largest_bin(c))
+                .fold(0.0, f64::max);
+            let log = log_y && smallest.is_finite() && largest > 0.0;
+            let floor = if log { smallest / 10.0 } else { 0.0 };
             let series: Vec<Series> = per_board
                 .iter()
-                .map(|(b, c)| Series::new(format!("board {b}"), steps(c, lo, hi, normalise)))
+                .map(|(b, c)| {
+                    Series::new(
+                        format!("board {b}"),
+                        steps(c, lo, hi, group, normalise, floor),
+                    )
+                })
                 .collect();
             let mut opts = PlotOptions::new(format!("{label} — Run: {run_name}"), label, y_label)
                 .with_x_range(lo as f64 - 0.5, hi as f64 + 0.5);
-            let has_positive = series.iter().any(|s| s.points.iter().any(|p| p.1 > 0.0));
-            if log_y && has_positive {
-                opts = opts.with_log_y(true);
+            if log {
+                opts = opts
+                    .with_log_y(true)
+                    .with_y_range(smallest / 2.0, largest * 2.0);
             }
             let path = dir.join(format!("{name}_{suffix}.{ext}"));
             lines(&path, &series, &opts)?;
@@ -186,13 +254,13 @@ pub fn plot_hits(
             "TOT code",
         )
         .with_z_label("hits");
-        let path = dir.join(format!("Board{b}_TOT_vs_TOA.{ext}"));
+        let path = dir.join(format!("Board{b}_TOT_vs_TOA.{DENSE_EXT}"));
         map2d(&path, &map, &opts)?;
         out.push(path);
         facets.push((format!("board {b}"), map));
     }
     out.extend(draw_facets(
-        &dir.join(format!("TOT_vs_TOA.{ext}")),
+        &dir.join(format!("TOT_vs_TOA.{DENSE_EXT}")),
         facets,
         format!("TOT vs TOA — Run: {run_name}"),
         ("TOA code", "TOT code"),
@@ -223,7 +291,7 @@ pub fn plot_hits(
         })
         .collect();
     out.extend(draw_matrix(
-        &dir.join(format!("multi_scatter.{ext}")),
+        &dir.join(format!("multi_scatter.{DENSE_EXT}")),
         format!("Codes — Run: {run_name}"),
         variables,
         groups,
@@ -364,7 +432,7 @@ pub fn plot_combined(run: &RunDir, ext: &str) -> Result<Vec<PathBuf>> {
             })
             .collect();
         out.extend(draw_matrix(
-            &task.dir().join(format!("multi_scatter.{ext}")),
+            &task.dir().join(format!("multi_scatter.{DENSE_EXT}")),
             format!("DAC scan — Run: {}", run.name()),
             variables,
             groups,
@@ -588,7 +656,7 @@ pub fn plot_times_ns(
             .into_iter()
             .map(|c| if c > 0.0 { c } else { f64::NAN })
             .collect();
-        let path = dir.join(format!("Board{b}_TOT_vs_TOA_ns_histogram.{ext}"));
+        let path = dir.join(format!("Board{b}_TOT_vs_TOA_ns_histogram.{DENSE_EXT}"));
         map2d(
             &path,
             &map,
@@ -603,7 +671,7 @@ pub fn plot_times_ns(
         facets.push((format!("board {b}"), map));
     }
     out.extend(draw_facets(
-        &dir.join(format!("TOT_vs_TOA_ns_histogram.{ext}")),
+        &dir.join(format!("TOT_vs_TOA_ns_histogram.{DENSE_EXT}")),
         facets,
         format!("TOT vs TOA — Run: {run_name}"),
         ("TOA (ns)", "TOT (ns)"),
@@ -628,7 +696,7 @@ pub fn plot_times_ns(
         },
     ];
     out.extend(draw_matrix(
-        &dir.join(format!("multi_scatter.{ext}")),
+        &dir.join(format!("multi_scatter.{DENSE_EXT}")),
         format!("TOA and TOT — Run: {run_name}"),
         variables,
         groups,

@@ -5,7 +5,7 @@
 //!
 //! Scatter matrices and scatters draw about [`MAX_MATRIX_POINTS`] points (each group thinned by
 //! the same factor, rounded up): an evenly strided subsample of the selected points (the same
-//! points at every call), so that a run of a million events still gives an SVG of a few MB. The
+//! points at every call), so that the plots of a run of a million events draw quickly. The
 //! histograms on the diagonal of a scatter matrix show the same subsample; the correlation
 //! coefficients and the OLS lines use every selected point.
 
@@ -18,6 +18,11 @@ use hep_core::plot::{
 
 use crate::error::Result;
 use crate::odr::ols_line;
+
+/// File extension of the dense plots (count maps, scatters, scatter matrices, correlation
+/// matrices): always PNG, whatever line-plot formats are asked for, since an SVG holds one
+/// element per point or cell (see [`crate::jobs`]).
+pub const DENSE_EXT: &str = "png";
 
 /// Largest number of points drawn in one scatter panel.
 pub const MAX_MATRIX_POINTS: usize = 20_000;

@@ -9,6 +9,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use hep_core::progress::{NoProgress, Progress};
 use serde::{Deserialize, Serialize};
 
 use crate::cuts::{
@@ -41,8 +42,13 @@ pub const DEFAULT_BEAM_CUTS: &str = "board_id,variable,cut_type,cut_value\n\
 /// A time-cut file without rows: every event passes (used when no time cuts are given).
 pub const NO_TIME_CUTS: &str = "cut_type,cut_direction,variable_1,board_id_1,variable_2,board_id_2,value_1,value_2,value_3,output\n";
 
+/// The number of tasks of the beam chain (ingest, event cuts, codes to ns, time cuts, TWC,
+/// resolution): the progress units of [`run_beam_with_progress`].
+pub const BEAM_CHAIN_TASKS: u64 = 6;
+
 /// Options of the whole beam chain.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct BeamChainOptions {
     /// Event pattern index (`-p`, 0..=5, default 1 = \[0,1,3\]).
     pub event_pattern: u8,
@@ -60,6 +66,9 @@ pub struct BeamChainOptions {
     pub twc: TwcOptions,
     /// Also write the SQLite databases (default true).
     pub sqlite: bool,
+    /// Copy the input txt into the ingest task's `original_data/` as the original does
+    /// (default true; at 10^6 events the copy is about 108 MB).
+    pub copy_input: bool,
 }
 
 impl Default for BeamChainOptions {
@@ -73,6 +82,7 @@ impl Default for BeamChainOptions {
             fbin: FbinChoice::Mean,
             twc: TwcOptions::default(),
             sqlite: true,
+            copy_input: true,
         }
     }
 }
@@ -132,13 +142,61 @@ fn copy_or_write(src: Option<&Path>, default: &str, dest: &Path) -> Result<()> {
 /// # Errors
 /// The first failing task's error (its task report records it as well).
 pub fn run_beam(input: &Path, run_dir: &Path, opts: &BeamChainOptions) -> Result<BeamChainReport> {
+    run_beam_with_progress(input, run_dir, opts, &NoProgress)
+}
+
+/// Runs `f` as the task `name`: an info event with its duration when it ends, one progress unit.
+fn timed<T>(name: &str, progress: &dyn Progress, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    let span = tracing::info_span!("task", name);
+    let _guard = span.enter();
+    let t = Instant::now();
+    let r = f();
+    match &r {
+        Ok(_) => tracing::info!(seconds = t.elapsed().as_secs_f64(), "{name} done"),
+        Err(e) => tracing::info!(seconds = t.elapsed().as_secs_f64(), "{name} failed: {e}"),
+    }
+    progress.advance(1);
+    r
+}
+
+/// [`run_beam`] with progress: one unit of `progress` per task ([`BEAM_CHAIN_TASKS`] in all),
+/// and an info-level `tracing` event per task with its duration (s) and the event counts. The
+/// caller calls `progress.start` and `finish`.
+///
+/// # Errors
+/// As [`run_beam`].
+pub fn run_beam_with_progress(
+    input: &Path,
+    run_dir: &Path,
+    opts: &BeamChainOptions,
+    progress: &dyn Progress,
+) -> Result<BeamChainReport> {
+    let t = Instant::now();
+    tracing::info!(input = %input.display(), run = %run_dir.display(), "beam chain");
     let mut ingest = ProcessOptions::beam_txt();
     ingest.ingest.keep_all = opts.keep_all;
     ingest.ingest.pattern = crate::ingest::EventPattern::from_index(opts.event_pattern)?;
     ingest.sqlite = opts.sqlite;
-    let processed = process_txt(input, run_dir, &ingest)?;
+    ingest.copy_input = opts.copy_input;
+    let processed = timed(crate::rundir::names::PROCESS_TXT, progress, || {
+        process_txt(input, run_dir, &ingest)
+    })?;
+    tracing::info!(
+        lines = processed.summary.lines,
+        hits = processed.summary.hits_in_events,
+        events = processed.summary.events,
+        "ingested"
+    );
     let run = processed.run.clone();
-    run_beam_tasks(&run, opts)
+    let r = run_beam_tasks_with_progress(&run, opts, progress)?;
+    tracing::info!(
+        events = r.events,
+        accepted = r.events_accepted,
+        final_events = r.events_final,
+        seconds = t.elapsed().as_secs_f64(),
+        "beam chain done"
+    );
+    Ok(r)
 }
 
 /// Runs the tasks after the ingest on an existing run (cuts copied or defaulted first, see
@@ -147,6 +205,19 @@ pub fn run_beam(input: &Path, run_dir: &Path, opts: &BeamChainOptions) -> Result
 /// # Errors
 /// As [`run_beam`].
 pub fn run_beam_tasks(run: &RunDir, opts: &BeamChainOptions) -> Result<BeamChainReport> {
+    run_beam_tasks_with_progress(run, opts, &NoProgress)
+}
+
+/// [`run_beam_tasks`] with one unit of `progress` per task (five) and an info event per task.
+///
+/// # Errors
+/// As [`run_beam`].
+pub fn run_beam_tasks_with_progress(
+    run: &RunDir,
+    opts: &BeamChainOptions,
+    progress: &dyn Progress,
+) -> Result<BeamChainReport> {
+    use crate::rundir::names;
     copy_or_write(
         opts.event_cuts.as_deref(),
         DEFAULT_BEAM_CUTS,
@@ -161,31 +232,45 @@ pub fn run_beam_tasks(run: &RunDir, opts: &BeamChainOptions) -> Result<BeamChain
         keep_nan: opts.keep_nan,
         ..CutOptions::default()
     };
-    let ev = crate::cut_tasks::run_event_cuts(run, &cut_opts)?;
-    let calibration = calculate_times_in_ns(
-        run,
-        &TimesOptions {
-            fbin: opts.fbin,
-            sqlite: opts.sqlite,
-            drop_old: true,
-        },
-    )?;
-    let tc = crate::cut_tasks::run_time_cuts(run, &cut_opts)?;
-    let twc = calculate_time_walk_correction(
-        run,
-        &TwcTaskOptions {
-            twc: opts.twc,
-            sqlite: opts.sqlite,
-            drop_old: true,
-        },
-    )?;
-    let resolution = analyse_time_resolution(
-        run,
-        &ResolutionOptions {
-            sqlite: opts.sqlite,
-            drop_old: true,
-        },
-    )?;
+    let ev = timed(names::APPLY_EVENT_CUTS, progress, || {
+        crate::cut_tasks::run_event_cuts(run, &cut_opts)
+    })?;
+    tracing::info!(events = ev.events, accepted = ev.accepted, "event cuts");
+    let calibration = timed(names::CALCULATE_TIMES_IN_NS, progress, || {
+        calculate_times_in_ns(
+            run,
+            &TimesOptions {
+                fbin: opts.fbin,
+                sqlite: opts.sqlite,
+                drop_old: true,
+            },
+        )
+    })?;
+    let tc = timed(names::APPLY_TIME_CUTS, progress, || {
+        crate::cut_tasks::run_time_cuts(run, &cut_opts)
+    })?;
+    tracing::info!(events = tc.events, accepted = tc.accepted, "time cuts");
+    let twc = timed(names::CALCULATE_TIME_WALK_CORRECTION, progress, || {
+        calculate_time_walk_correction(
+            run,
+            &TwcTaskOptions {
+                twc: opts.twc,
+                sqlite: opts.sqlite,
+                drop_old: true,
+            },
+        )
+    })?;
+    tracing::info!(fits = twc.fits.len(), "time-walk fits");
+    let resolution = timed(names::ANALYSE_TIME_RESOLUTION, progress, || {
+        analyse_time_resolution(
+            run,
+            &ResolutionOptions {
+                sqlite: opts.sqlite,
+                drop_old: true,
+            },
+        )
+    })?;
+    tracing::info!(rows = resolution.len(), "resolution rows");
     let final_filter = ev.result.filter.and(&tc.result.filter);
     Ok(BeamChainReport {
         run: run.path().to_path_buf(),
@@ -215,20 +300,19 @@ pub fn run_beam_in_memory(
     ingest.pattern = crate::ingest::EventPattern::from_index(opts.event_pattern)?;
     let (hits, summary) = read_beam_txt(input, &ingest)?;
     let batch = hits.to_record_batch();
-    let default_cut_path = Path::new("<default cuts>");
     let ev_cuts = match event_cuts {
         Some(p) => read_event_cuts(p)?,
         None => default_event_cuts(),
     };
-    let ev = apply_event_cuts(
-        &batch,
-        &ev_cuts,
-        opts.keep_nan,
-        event_cuts.unwrap_or(default_cut_path),
-    )?;
+    let ev = apply_event_cuts(&batch, &ev_cuts, opts.keep_nan, event_cuts)?;
     let (ns, calibration) = times_table(&batch, &ev.filter, opts.fbin)?;
     let tc = match time_cuts {
-        Some(p) => Some(apply_time_cuts(&ns, &read_time_cuts(p)?, opts.keep_nan, p)?),
+        Some(p) => Some(apply_time_cuts(
+            &ns,
+            &read_time_cuts(p)?,
+            opts.keep_nan,
+            Some(p),
+        )?),
         None => None,
     };
     let (times, _) = pivot_ns_table(&ns)?;

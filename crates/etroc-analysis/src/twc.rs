@@ -44,6 +44,7 @@ use crate::times::EventTimes;
 
 /// Settings of the time-walk correction (`-i`, `-p` and the fit method).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct TwcOptions {
     /// Number of iterations N (`-i/--iterations`, default 1, at least 1).
     pub iterations: usize,

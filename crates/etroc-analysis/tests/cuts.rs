@@ -60,7 +60,7 @@ fn event_mask(text: &str, keep_nan: bool) -> Vec<bool> {
     let dir = tempfile::tempdir().unwrap();
     let p = cut_file(dir.path(), "cuts.csv", text);
     let cuts = read_event_cuts(&p).unwrap();
-    let r = apply_event_cuts(&hit_table(), &cuts, keep_nan, &p).unwrap();
+    let r = apply_event_cuts(&hit_table(), &cuts, keep_nan, Some(&p)).unwrap();
     assert_eq!(r.filter.events(), &[0, 1, 2, 3, 4]);
     r.filter.accepted().to_vec()
 }
@@ -69,7 +69,7 @@ fn event_error(text: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
     let p = cut_file(dir.path(), "cuts.csv", text);
     let e = read_event_cuts(&p)
-        .and_then(|c| apply_event_cuts(&hit_table(), &c, false, &p))
+        .and_then(|c| apply_event_cuts(&hit_table(), &c, false, Some(&p)))
         .unwrap_err()
         .to_string();
     // Errors name the file.
@@ -143,7 +143,7 @@ fn rows_are_anded_in_order_with_cutflow_steps() {
     assert_eq!(cuts[0].output.as_deref(), Some("clean"));
     assert_eq!(cuts[1].output, None);
     assert_eq!(cuts[2].line, 4);
-    let r = apply_event_cuts(&hit_table(), &cuts, false, &p).unwrap();
+    let r = apply_event_cuts(&hit_table(), &cuts, false, Some(&p)).unwrap();
     // clean: [T,F,F,F,T]; toa0 >= 10: [F,T,T,T,T]; toa3 < 40: [T,T,T,F,F] (e3: 33 < 40 T; e4: 43)
     assert_eq!(r.steps[0].filter.accepted(), &[T, F, F, F, T]);
     assert_eq!(r.steps[1].filter.accepted(), &[F, F, F, F, T]);
@@ -257,7 +257,7 @@ fn time_mask_on(points: &[(f64, Option<f64>)], row: &str, keep_nan: bool) -> Vec
     let dir = tempfile::tempdir().unwrap();
     let p = cut_file(dir.path(), "time_cuts.csv", &format!("{TH}{row}\n"));
     let cuts = read_time_cuts(&p).unwrap();
-    apply_time_cuts(&ns_table(points), &cuts, keep_nan, &p)
+    apply_time_cuts(&ns_table(points), &cuts, keep_nan, Some(&p))
         .unwrap()
         .filter
         .accepted()
@@ -410,7 +410,7 @@ fn comment_rows_star_rows_and_cumulative_outputs() {
     let cuts = read_time_cuts(&p).unwrap();
     assert_eq!(cuts.len(), 2);
     assert_eq!(cuts[1].index, 2);
-    let r = apply_time_cuts(&ns_table(&POINTS), &cuts, false, &p).unwrap();
+    let r = apply_time_cuts(&ns_table(&POINTS), &cuts, false, Some(&p)).unwrap();
     assert_eq!(r.steps[0].output.as_deref(), Some("positive"));
     assert_eq!(r.steps[0].filter.accepted(), &[T, T, F, T, F, T]);
     assert_eq!(r.steps[1].index, 2);
@@ -423,7 +423,7 @@ fn time_cut_errors_are_located() {
     let err = |row: &str| {
         let p = cut_file(dir.path(), "time_cuts.csv", &format!("{TH}{row}\n"));
         read_time_cuts(&p)
-            .and_then(|c| apply_time_cuts(&ns_table(&POINTS), &c, false, &p))
+            .and_then(|c| apply_time_cuts(&ns_table(&POINTS), &c, false, Some(&p)))
             .unwrap_err()
             .to_string()
     };
@@ -764,4 +764,26 @@ fn non_utf8_cut_file_is_located() {
     .unwrap();
     let e = read_event_cuts(&p).unwrap_err().to_string();
     assert!(e.contains("cuts.csv:3"), "{e}");
+}
+
+/// Cuts built in memory (no file) apply the same and label their errors `<cuts>:line:`.
+#[test]
+fn cuts_without_a_source_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!("{H}*,calibration_code,>=,120\n");
+    let p = cut_file(dir.path(), "cuts.csv", &text);
+    let cuts = read_event_cuts(&p).unwrap();
+    let with = apply_event_cuts(&hit_table(), &cuts, false, Some(&p)).unwrap();
+    let without = apply_event_cuts(&hit_table(), &cuts, false, None).unwrap();
+    assert_eq!(with.filter.accepted(), without.filter.accepted());
+    let p = cut_file(
+        dir.path(),
+        "bad.csv",
+        &format!("{H}*,no_such_variable,>=,1\n"),
+    );
+    let cuts = read_event_cuts(&p).unwrap();
+    let e = apply_event_cuts(&hit_table(), &cuts, false, None)
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("<cuts>:2:"), "{e}");
 }
