@@ -226,9 +226,11 @@ pub struct BeamChainArgs {
     /// Do not write the SQLite databases (Parquet only).
     #[arg(long)]
     no_sqlite: bool,
-    /// Do not copy the input file into the ingest task's original_data/ directory.
+    /// Also copy the input file into the ingest task's original_data/ directory, as the
+    /// original's process_etroc1_single_run_txt.py does (off for the chain: the manifests record
+    /// the input's path and SHA-256).
     #[arg(long)]
-    no_copy_input: bool,
+    copy_input: bool,
 }
 
 impl BeamChainArgs {
@@ -241,7 +243,7 @@ impl BeamChainArgs {
         o.set("chain.fbin", self.fbin)?;
         twc_overrides(o, "chain.twc", self.iterations, self.order, self.ols)?;
         o.flag("chain.sqlite", self.no_sqlite, false)?;
-        o.flag("chain.copy_input", self.no_copy_input, false)?;
+        o.flag("chain.copy_input", self.copy_input, true)?;
         Ok(())
     }
 }

@@ -213,6 +213,8 @@ fn etroc_analysis_job(cli: &Cli) -> Result<()> {
     let opts = DemoOptions {
         seed: cli.seed,
         events: cli.beam_events,
+        dir: Some(tool_dir(&cli.output, "etroc-analysis")?),
+        plots: true,
         ..DemoOptions::default()
     };
     println!(
@@ -222,6 +224,17 @@ fn etroc_analysis_job(cli: &Cli) -> Result<()> {
     let t = Instant::now();
     let r = run_demo(&opts)?;
     println!("{r}");
+    println!(
+        "  the simulated txt in {}; the run (Parquet, SQLite) in {}, its plots in the task \
+         directories (calculate_times_in_ns/, calculate_time_walk_correction/, \
+         analyse_time_resolution/)",
+        r.run_dir
+            .parent()
+            .unwrap_or(&r.run_dir)
+            .join("input")
+            .display(),
+        r.run_dir.display()
+    );
     println!("  time: {:.1} s", t.elapsed().as_secs_f64());
     Ok(())
 }

@@ -161,3 +161,26 @@ fn mu2e_ensemble_gen_primary() {
         ],
     );
 }
+
+#[test]
+fn etroc_analysis_simulate_and_run_beam() {
+    // The bar of run-beam counts the chain's tasks; the input comes from `simulate beam`.
+    let exe = bin_dir().join("etroc-analysis");
+    if !exe.is_file() {
+        assert!(std::env::var("CI").is_err(), "etroc-analysis is not built");
+        return;
+    }
+    let input = tempfile::tempdir().unwrap();
+    let sim = input.path().join("sim");
+    let status = Command::new(&exe)
+        .args(["simulate", "beam", "--events", "3000", "-o"])
+        .arg(&sim)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let txt = sim.join("F5P5_F17P5_B2P5_Synth_seed42.txt");
+    check(
+        "etroc-analysis",
+        &["run-beam", "--file", txt.to_str().unwrap(), "-o", "run"],
+    );
+}

@@ -385,6 +385,19 @@ pub fn dac_vs_charge_lines(
 fn i64_col(v: impl IntoIterator<Item = i64>) -> ArrayRef {
     Arc::new(Int64Array::from_iter_values(v))
 }
+// Board ids, injected charges and thresholds have the hit tables' types in every table of the
+// crate (Int8, Int16, Int16); the values come from those tables, so they always fit.
+fn i8_col(v: impl IntoIterator<Item = i64>) -> ArrayRef {
+    Arc::new(arrow_array::Int8Array::from_iter_values(v.into_iter().map(
+        |x| i8::try_from(x).expect("a board id from an Int8 column"),
+    )))
+}
+fn i16_col(v: impl IntoIterator<Item = i64>) -> ArrayRef {
+    Arc::new(arrow_array::Int16Array::from_iter_values(
+        v.into_iter()
+            .map(|x| i16::try_from(x).expect("a charge or threshold from an Int16 column")),
+    ))
+}
 fn f64_col(v: impl IntoIterator<Item = f64>) -> ArrayRef {
     Arc::new(Float64Array::from_iter_values(v))
 }
@@ -401,22 +414,28 @@ fn batch(fields: Vec<Field>, cols: Vec<ArrayRef>) -> Result<RecordBatch> {
 pub fn combined_batch(rows: &[CombinedRow]) -> Result<RecordBatch> {
     batch(
         vec![
-            Field::new("data_board_id", DataType::Int64, false),
+            Field::new("data_board_id", DataType::Int8, false),
             Field::new("hits", DataType::Int64, false),
             Field::new("phase_adjust", DataType::Int64, false),
             Field::new("pixel_id", DataType::Utf8, false),
-            Field::new("board_injected_charge", DataType::Int64, false),
-            Field::new("board_discriminator_threshold", DataType::Int64, false),
+            hep_core::io::with_unit(
+                Field::new("board_injected_charge", DataType::Int16, false),
+                "fC",
+            ),
+            hep_core::io::with_unit(
+                Field::new("board_discriminator_threshold", DataType::Int16, false),
+                "DAC",
+            ),
         ],
         vec![
-            i64_col(rows.iter().map(|r| r.data_board_id)),
+            i8_col(rows.iter().map(|r| r.data_board_id)),
             i64_col(rows.iter().map(|r| r.hits)),
             i64_col(rows.iter().map(|r| r.phase_adjust)),
             Arc::new(StringArray::from_iter_values(
                 rows.iter().map(|r| r.pixel_id.as_str()),
             )),
-            i64_col(rows.iter().map(|r| r.board_injected_charge)),
-            i64_col(rows.iter().map(|r| r.board_discriminator_threshold)),
+            i16_col(rows.iter().map(|r| r.board_injected_charge)),
+            i16_col(rows.iter().map(|r| r.board_discriminator_threshold)),
         ],
     )
 }
@@ -475,26 +494,32 @@ pub fn calculate_dac_points(
             let lines = dac_vs_charge_lines(&points, &limits, opts.estimator);
             let pb = batch(
                 vec![
-                    Field::new("data_board_id", DataType::Int64, false),
-                    Field::new("board_injected_charge", DataType::Int64, false),
-                    Field::new("board_discriminator_threshold", DataType::Int64, false),
+                    Field::new("data_board_id", DataType::Int8, false),
+                    hep_core::io::with_unit(
+                        Field::new("board_injected_charge", DataType::Int16, false),
+                        "fC",
+                    ),
+                    hep_core::io::with_unit(
+                        Field::new("board_discriminator_threshold", DataType::Int16, false),
+                        "DAC",
+                    ),
                     Field::new("half_efficiency_dac", DataType::Float64, true),
                 ],
                 vec![
-                    i64_col(points.iter().map(|p| p.data_board_id)),
-                    i64_col(points.iter().map(|p| p.board_injected_charge)),
-                    i64_col(points.iter().map(|p| p.board_discriminator_threshold)),
+                    i8_col(points.iter().map(|p| p.data_board_id)),
+                    i16_col(points.iter().map(|p| p.board_injected_charge)),
+                    i16_col(points.iter().map(|p| p.board_discriminator_threshold)),
                     f64_col(points.iter().map(|p| p.half_efficiency_dac)),
                 ],
             )?;
             let lb = batch(
                 vec![
-                    Field::new("data_board_id", DataType::Int64, false),
+                    Field::new("data_board_id", DataType::Int8, false),
                     Field::new("noise_min_dac", DataType::Float64, true),
                     Field::new("noise_max_dac", DataType::Float64, true),
                 ],
                 vec![
-                    i64_col(limits.iter().map(|p| p.data_board_id)),
+                    i8_col(limits.iter().map(|p| p.data_board_id)),
                     f64_col(limits.iter().map(|p| p.noise_min_dac)),
                     f64_col(limits.iter().map(|p| p.noise_max_dac)),
                 ],
@@ -512,7 +537,7 @@ pub fn calculate_dac_points(
                     .collect()
             };
             let mut fields = vec![
-                Field::new("data_board_id", DataType::Int64, false),
+                Field::new("data_board_id", DataType::Int8, false),
                 Field::new("n_points", DataType::Int64, false),
                 Field::new("alpha_dac", DataType::Float64, false),
                 Field::new("beta_dac_per_fc", DataType::Float64, false),
@@ -521,7 +546,7 @@ pub fn calculate_dac_points(
                 Field::new("estimator", DataType::Utf8, false),
             ];
             let mut cols = vec![
-                i64_col(lines.iter().map(|l| l.data_board_id)),
+                i8_col(lines.iter().map(|l| l.data_board_id)),
                 i64_col(lines.iter().map(|l| l.n_points as i64)),
                 f64_col(lines.iter().map(|l| l.alpha_dac)),
                 f64_col(lines.iter().map(|l| l.beta_dac_per_fc)),

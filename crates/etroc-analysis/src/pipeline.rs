@@ -66,8 +66,11 @@ pub struct BeamChainOptions {
     pub twc: TwcOptions,
     /// Also write the SQLite databases (default true).
     pub sqlite: bool,
-    /// Copy the input txt into the ingest task's `original_data/` as the original does
-    /// (default true; at 10^6 events the copy is about 108 MB).
+    /// Copy the input txt into the ingest task's `original_data/` as the original's
+    /// `process_etroc1_single_run_txt.py` does. Default false for the whole chain: the
+    /// manifests already record the input's path and SHA-256, and at 10^6 events the copy is
+    /// about 108 MB, more than the rest of the run directory apart from the data tables
+    /// (`process-txt`, the original's step, still copies by default).
     pub copy_input: bool,
 }
 
@@ -82,7 +85,7 @@ impl Default for BeamChainOptions {
             fbin: FbinChoice::Mean,
             twc: TwcOptions::default(),
             sqlite: true,
-            copy_input: true,
+            copy_input: false,
         }
     }
 }
@@ -384,6 +387,8 @@ pub struct DemoOptions {
     pub iterations: usize,
     /// Polynomial order of the TWC.
     pub order: usize,
+    /// Also draw the plots of the chain (times, time walk, resolution; PNG) into the run.
+    pub plots: bool,
 }
 
 impl Default for DemoOptions {
@@ -394,6 +399,7 @@ impl Default for DemoOptions {
             dir: None,
             iterations: 3,
             order: 2,
+            plots: false,
         }
     }
 }
@@ -517,6 +523,12 @@ pub fn run_demo(opts: &DemoOptions) -> Result<DemoReport> {
         let t = Instant::now();
         let report = run_beam(&txt, &run_dir, &chain)?;
         let secs = t.elapsed().as_secs_f64();
+        if opts.plots {
+            let run = RunDir::open(&run_dir)?;
+            crate::analysis_plots::plot_times(&run, "png", None, None)?;
+            crate::analysis_plots::plot_twc(&run, "png")?;
+            crate::analysis_plots::plot_resolution(&run, "png")?;
+        }
         Ok(DemoReport {
             events_simulated: truth.n_complete_events,
             events_built: report.events,

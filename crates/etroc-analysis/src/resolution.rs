@@ -328,7 +328,7 @@ pub fn timing_batch(rows: &[ResolutionRow]) -> Result<RecordBatch> {
     };
     RecordBatch::try_new(
         Arc::new(Schema::new(vec![
-            Field::new("data_board_id", DataType::Int64, false),
+            Field::new("data_board_id", DataType::Int8, false),
             ns("time_delta_width"),
             ns("time_diff_width"),
             ns("time_delta_width_unc"),
@@ -344,9 +344,10 @@ pub fn timing_batch(rows: &[ResolutionRow]) -> Result<RecordBatch> {
             Field::new("flag", DataType::Utf8, false),
         ])),
         vec![
-            Arc::new(Int64Array::from_iter_values(
-                rows.iter().map(|r| r.data_board_id),
-            )),
+            // Board ids have the hit tables' Int8 in every table of the crate.
+            Arc::new(arrow_array::Int8Array::from_iter_values(rows.iter().map(
+                |r| i8::try_from(r.data_board_id).expect("a board id from an Int8 column"),
+            ))),
             f(&|r| r.time_delta_width),
             f(&|r| r.time_diff_width),
             f(&|r| r.time_delta_width_unc),

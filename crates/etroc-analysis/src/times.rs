@@ -512,24 +512,34 @@ pub fn times_table(
 /// # Errors
 /// Only on an internal schema mismatch.
 pub fn board_info_batch(calibration: &[BoardCalibration]) -> Result<RecordBatch> {
-    let f = |name: &str| Field::new(name, DataType::Float64, true);
+    // CAL codes are TDC counts (one code is one bin of the fbin width).
+    let code =
+        |name: &str| hep_core::io::with_unit(Field::new(name, DataType::Float64, true), "code");
     let col = |g: &dyn Fn(&BoardCalibration) -> f64| -> ArrayRef {
-        Arc::new(Float64Array::from_iter_values(calibration.iter().map(g)))
+        // A statistic of a board without hits is missing: null, not NaN.
+        Arc::new(Float64Array::from_iter(
+            calibration
+                .iter()
+                .map(g)
+                .map(|v| (!v.is_nan()).then_some(v)),
+        ))
     };
     RecordBatch::try_new(
         Arc::new(Schema::new(vec![
-            Field::new("data_board_id", DataType::Int64, false),
-            f("calibration_code_mean"),
-            f("calibration_code_median"),
+            Field::new("data_board_id", DataType::Int8, false),
+            code("calibration_code_mean"),
+            code("calibration_code_median"),
             ns_field("fbin_mean"),
             ns_field("fbin_median"),
-            f("calibration_code_mode"),
+            code("calibration_code_mode"),
             ns_field("fbin_mode"),
             Field::new("n_hits", DataType::Int64, false),
         ])),
         vec![
-            Arc::new(Int64Array::from_iter_values(
-                calibration.iter().map(|c| c.data_board_id),
+            Arc::new(arrow_array::Int8Array::from_iter_values(
+                calibration.iter().map(|c| {
+                    i8::try_from(c.data_board_id).expect("a board id from an Int8 column")
+                }),
             )),
             col(&|c| c.calibration_code_mean),
             col(&|c| c.calibration_code_median),

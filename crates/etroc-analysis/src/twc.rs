@@ -394,27 +394,41 @@ pub fn twc_tables(
     .map_err(|e| Error::InvalidArgument(format!("building the TWC table: {e}")))?;
     let mut ffields = vec![
         Field::new("twc_iteration", DataType::Int64, false),
-        Field::new("board_id", DataType::Int64, false),
+        Field::new("board_id", DataType::Int8, false),
         Field::new("twc_applied", DataType::Int64, false),
     ];
     let mut fcols: Vec<ArrayRef> = vec![
         Arc::new(Int64Array::from_iter_values(
             result.fits.iter().map(|r| r.twc_iteration as i64),
         )),
-        Arc::new(Int64Array::from_iter_values(
-            result.fits.iter().map(|r| r.board_id),
+        // Board ids have the hit tables' Int8 in every table of the crate (0..=3 here).
+        Arc::new(arrow_array::Int8Array::from_iter_values(
+            result
+                .fits
+                .iter()
+                .map(|r| i8::try_from(r.board_id).expect("a board id from an Int8 column")),
         )),
         Arc::new(Int64Array::from_iter_values(
             result.fits.iter().map(|r| i64::from(r.twc_applied)),
         )),
     ];
+    // p_k multiplies TOT^k (TOT and the time difference in ns): its unit is ns^(1-k); a
+    // coefficient a fit does not have is null.
     for p in 0..=result.order {
-        ffields.push(Field::new(format!("p{p}"), DataType::Float64, true));
-        fcols.push(Arc::new(Float64Array::from_iter_values(
+        let unit = match p {
+            0 => "ns".to_string(),
+            1 => "1".to_string(),
+            _ => format!("ns^-{}", p - 1),
+        };
+        ffields.push(hep_core::io::with_unit(
+            Field::new(format!("p{p}"), DataType::Float64, true),
+            &unit,
+        ));
+        fcols.push(Arc::new(Float64Array::from_iter(
             result
                 .fits
                 .iter()
-                .map(|r| r.coefficients.get(p).copied().unwrap_or(f64::NAN)),
+                .map(|r| r.coefficients.get(p).copied().filter(|c| !c.is_nan())),
         )));
     }
     let fits = RecordBatch::try_new(Arc::new(Schema::new(ffields)), fcols)

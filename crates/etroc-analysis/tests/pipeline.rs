@@ -11,8 +11,26 @@ fn demo_reports_resolutions_next_to_the_truth() {
         dir: Some(dir.path().to_path_buf()),
         iterations: 2,
         order: 2,
+        plots: true,
     })
     .unwrap();
+    // The plots are PNG files under the task directories of the run.
+    fn pngs(dir: &std::path::Path) -> usize {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .map(|p| {
+                if p.is_dir() {
+                    pngs(&p)
+                } else {
+                    usize::from(p.extension().is_some_and(|x| x == "png"))
+                }
+            })
+            .sum()
+    }
+    let pngs = |task: &str| pngs(&report.run_dir.join(task));
+    assert!(pngs("analyse_time_resolution") > 0);
+    assert!(pngs("calculate_time_walk_correction") > 0);
     assert_eq!(report.events_simulated, 4000);
     assert_eq!(report.events_built, 4000);
     assert!(report.events_used > 3800 && report.events_used < 4000);
