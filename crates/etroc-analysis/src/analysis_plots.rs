@@ -2,7 +2,7 @@
 //! `calculate_time_walk_correction.py`, `analyse_time_resolution.py`, `analyse_dac_vs_charge.py`).
 //!
 //! The original drew plotly HTML fragments that need the CDN; here every plot is a
-//! PNG file (line plots also SVG on request; count maps and scatters always PNG, see [`crate::jobs`]) drawn with `hep_core::plot`, off unless asked for.
+//! PNG file (line plots also SVG on request; count maps and scatters always PNG, see [`crate::plot_format`]) drawn with `hep_core::plot`, off unless asked for.
 //! Names and directories follow the original:
 //!
 //! * `plot_times_in_ns_{before,after}_cuts/`: `Board<b>_TOT_vs_TOA_ns_histogram` (count map, 20

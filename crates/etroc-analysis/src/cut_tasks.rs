@@ -104,7 +104,7 @@ pub fn run_event_cuts(run: &RunDir, options: &CutOptions) -> Result<CutReport> {
                 EVENT_FILTER_FILE,
                 source.as_ref(),
             )?;
-            for f in crate::jobs::normalised_formats(&options.plots) {
+            for f in crate::plot_format::normalised_formats(&options.plots) {
                 if options.plots.is_empty() {
                     break;
                 }
@@ -169,7 +169,7 @@ pub fn run_time_cuts(run: &RunDir, options: &CutOptions) -> Result<CutReport> {
                 TIME_FILTER_FILE,
                 source.as_ref(),
             )?;
-            for f in crate::jobs::normalised_formats(&options.plots) {
+            for f in crate::plot_format::normalised_formats(&options.plots) {
                 if options.plots.is_empty() {
                     break;
                 }

@@ -1127,8 +1127,8 @@ pub struct CutOptions {
     /// Empty the task directory first.
     pub drop_old: bool,
     /// Draw the cutflow plots of every row with an `output` in these formats (dense plots are
-    /// always PNG, see [`crate::jobs`]); empty (default) = no plots.
-    pub plots: Vec<crate::jobs::PlotFormat>,
+    /// always PNG, see [`crate::plot_format`]); empty (default) = no plots.
+    pub plots: Vec<crate::plot_format::PlotFormat>,
     /// Upper end of the TOA axis of the time plots (ns, `-a/--max_toa`); `None` = automatic.
     pub max_toa_ns: Option<f64>,
     /// Upper end of the TOT axis of the time plots (ns, `-t/--max_tot`); `None` = automatic.

@@ -2,7 +2,7 @@
 //! `plot_after_cuts` set and the charge-injection `DAC_Scan`.
 //!
 //! The original drew plotly HTML fragments that need the CDN; here every plot is a
-//! PNG file (line plots also SVG on request; count maps and scatters always PNG, see [`crate::jobs`]) drawn with `hep_core::plot`. Names follow the
+//! PNG file (line plots also SVG on request; count maps and scatters always PNG, see [`crate::plot_format`]) drawn with `hep_core::plot`. Names follow the
 //! original: `calibration_code_{histogram,pdf}`, `time_of_arrival_{histogram,pdf}`,
 //! `time_over_threshold_{histogram,pdf}` (one line per board, `_pdf` normalised to unit area;
 //! the CAL histogram on a log y axis), `Board<b>_TOT_vs_TOA` (2-D count map of the codes),

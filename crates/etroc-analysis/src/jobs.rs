@@ -46,63 +46,7 @@ use crate::simulate::{
 use crate::times::{BoardCalibration, FbinChoice, TimesOptions, calculate_times_in_ns};
 use crate::twc::{TwcOptions, TwcResult, TwcTaskOptions, calculate_time_walk_correction};
 
-/// File format of a plot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PlotFormat {
-    /// Portable network graphics (the default; always used for dense plots).
-    #[default]
-    Png,
-    /// Scalable vector graphics (line plots only, on request).
-    Svg,
-}
-
-impl PlotFormat {
-    /// The file extension (`png` or `svg`).
-    pub fn ext(self) -> &'static str {
-        match self {
-            PlotFormat::Png => "png",
-            PlotFormat::Svg => "svg",
-        }
-    }
-}
-
-impl std::str::FromStr for PlotFormat {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "png" => Ok(PlotFormat::Png),
-            "svg" => Ok(PlotFormat::Svg),
-            other => Err(Error::InvalidArgument(format!(
-                "plot format: expected png or svg, found `{other}`"
-            ))),
-        }
-    }
-}
-
-impl std::fmt::Display for PlotFormat {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.ext())
-    }
-}
-
-/// The default plot formats: PNG only.
-pub fn default_plot_formats() -> Vec<PlotFormat> {
-    vec![PlotFormat::Png]
-}
-
-/// The formats of `formats` in a fixed order (PNG first), without repeats; PNG if empty.
-pub fn normalised_formats(formats: &[PlotFormat]) -> Vec<PlotFormat> {
-    let mut out: Vec<PlotFormat> = [PlotFormat::Png, PlotFormat::Svg]
-        .into_iter()
-        .filter(|f| formats.contains(f))
-        .collect();
-    if out.is_empty() {
-        out.push(PlotFormat::Png);
-    }
-    out
-}
+pub use crate::plot_format::{PlotFormat, default_plot_formats, normalised_formats};
 
 /// Draws plots with `draw(run, ext)` once per format of `formats` and returns the number of
 /// files written. Dense plots are PNG in every pass (see the module docs), so a PNG and SVG

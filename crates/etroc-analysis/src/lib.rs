@@ -8,7 +8,7 @@
 //!
 //! | module | holds |
 //! |---|---|
-//! | [`jobs`] | one configuration and one call per subcommand of the tool; plot formats |
+//! | [`jobs`] | one configuration and one call per subcommand of the tool |
 //! | [`ingest`], [`events`] | the DAQ text and raw words, hits, 3-board event building |
 //! | [`ingest_run`] | the ingest tasks and the charge-injection directories (merge, shards) |
 //! | [`rundir`], [`store`] | run directories, tasks, manifests; Parquet/SQLite tables and filters |
@@ -21,6 +21,7 @@
 //! | [`beam_runs`] | several beam runs in one job, by shard |
 //! | [`simulate`] | synthetic beam runs and charge scans with known truth |
 //! | [`ingest_plots`], [`analysis_plots`], [`matrix_plots`] | the plots of every task |
+//! | [`plot_format`] | PNG by default, SVG on request for line plots |
 //! | [`datetime`], [`error`] | timestamps; the error type |
 //!
 //! A simulated beam run through the whole chain (see also `examples/beam_resolution.rs`):
@@ -65,6 +66,7 @@ pub mod charge_injection;
 pub mod matrix_plots;
 pub mod odr;
 pub mod pipeline;
+pub mod plot_format;
 pub mod resolution;
 pub mod simulate;
 pub mod times;

@@ -21,7 +21,7 @@ use crate::odr::ols_line;
 
 /// File extension of the dense plots (count maps, scatters, scatter matrices, correlation
 /// matrices): always PNG, whatever line-plot formats are asked for, since an SVG holds one
-/// element per point or cell (see [`crate::jobs`]).
+/// element per point or cell (see [`crate::plot_format`]).
 pub const DENSE_EXT: &str = "png";
 
 /// Largest number of points drawn in one scatter panel.

@@ -859,7 +859,7 @@ fn compute_g3(inputs: &Inputs, tables: &Tables, warnings: &mut Vec<String>) -> R
     })?;
     let pion = r.pion.ok_or_else(|| {
         Error::InvalidArgument(
-            "constant set mds needs the pion factors for RPC: SimEfficiencies2 rows PiBeamCat, PiTargetStops, PiMinusFilter, PhysicalPionStops, PiSelectedLifeimeWeight_sampler (--simeff FILE)".into(),
+            "constant set mds needs the pion factors for RPC: SimEfficiencies2 rows PiBeamCat, PiTargetStops, PiMinusFilter, PhysicalPionStops, PiSelectedLifeimeWeight_sampler (--simeff FILE, or all of --stopped-pi-per-pot, --pion-stops, --pion-filters, --pion-resamples and --pion-weight-sum)".into(),
         )
     })?;
     let rpc_frac = rpc_table.fraction_at_least(inputs.rpc_emin);
