@@ -17,7 +17,6 @@ use calo_calib::scale_out::FIT_JOB;
 use calo_calib::tables::CosmicLayout;
 use clap::{Parser, Subcommand, ValueEnum};
 use hep_cli_support::{Bar, ConfigArgs, init_logging, load_config, print_config};
-use serde::Serialize;
 use std::path::{Path, PathBuf};
 
 #[derive(Parser)]
@@ -255,35 +254,8 @@ struct CombineArgs {
     compat: bool,
 }
 
-/// Command-line overrides as a TOML table with dotted keys (`fit.method`): only the options
-/// given.
-#[derive(Default, Serialize)]
-struct Over(toml::Table);
-
-impl Over {
-    fn set<T: Serialize>(&mut self, key: &str, value: Option<T>) -> Result<()> {
-        let Some(v) = value else { return Ok(()) };
-        let v = toml::Value::try_from(v).with_context(|| format!("option {key}"))?;
-        let mut parts: Vec<&str> = key.split('.').collect();
-        let last = parts.pop().unwrap_or(key);
-        let mut t = &mut self.0;
-        for p in parts {
-            let entry = t
-                .entry(p.to_string())
-                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-            let Some(inner) = entry.as_table_mut() else {
-                bail!("option {key}: {p} is not a table");
-            };
-            t = inner;
-        }
-        t.insert(last.to_string(), v);
-        Ok(())
-    }
-
-    fn flag(&mut self, key: &str, on: bool) -> Result<()> {
-        self.set(key, on.then_some(true))
-    }
-}
+/// Command-line overrides (dotted keys such as `fit.method`): only the options given.
+type Over = hep_cli_support::Overrides;
 
 fn main() -> std::process::ExitCode {
     match run() {

@@ -6,6 +6,7 @@
 //! | [`Bar`] | a [`Progress`] that draws an `indicatif` bar when stderr is a terminal, and nothing otherwise |
 //! | [`ConfigArgs`] | the `--config FILE.toml` and `--print-config` options every subcommand takes |
 //! | [`load_config`] | the effective configuration: defaults, then the TOML file, then the command-line options |
+//! | [`Overrides`] | the command-line options given, as the TOML table [`load_config`] lays over the file |
 //! | [`print_config`] | the complete effective configuration as TOML on stdout |
 //! | [`ShardArgs`] | `--shard I/N` for jobs that scale out |
 //! | [`SubmitArgs`], [`submit`] | the `submit` subcommand: Slurm array + merge scripts, printed or submitted |
@@ -288,6 +289,53 @@ where
         .context("invalid configuration (after applying the command-line options)")
 }
 
+/// The options given on the command line, as a TOML table with one entry per option given (a
+/// dotted key such as `chain.twc.order` makes the nested tables), to be laid over the
+/// configuration file by [`load_config`]. Options not given are left out, so that the file's
+/// value (or the default) stays.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Overrides(pub toml::Table);
+
+impl Overrides {
+    /// Sets `key` (dotted for nested tables) to `value` if it is `Some`.
+    ///
+    /// # Errors
+    /// If `value` cannot be written as TOML, or a part of `key` already holds a value that is
+    /// not a table.
+    pub fn set<T: Serialize>(&mut self, key: &str, value: Option<T>) -> Result<()> {
+        let Some(v) = value else { return Ok(()) };
+        let v = toml::Value::try_from(v).with_context(|| format!("option {key}"))?;
+        let mut parts: Vec<&str> = key.split('.').collect();
+        let last = parts.pop().unwrap_or(key);
+        let mut t = &mut self.0;
+        for p in parts {
+            t = t
+                .entry(p.to_string())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+                .as_table_mut()
+                .with_context(|| format!("option {key}: `{p}` is both a value and a table"))?;
+        }
+        t.insert(last.to_string(), v);
+        Ok(())
+    }
+
+    /// Sets the boolean `key` to true if the flag was given (a clap `bool` flag).
+    ///
+    /// # Errors
+    /// As [`Overrides::set`].
+    pub fn flag(&mut self, key: &str, given: bool) -> Result<()> {
+        self.set(key, given.then_some(true))
+    }
+
+    /// Sets `key` to `value` if the flag was given (`--no-sqlite` sets `sqlite = false`).
+    ///
+    /// # Errors
+    /// As [`Overrides::set`].
+    pub fn flag_value<T: Serialize>(&mut self, key: &str, given: bool, value: T) -> Result<()> {
+        self.set(key, given.then_some(value))
+    }
+}
+
 /// Merges `over` into `base`: tables recursively, every other value replaced.
 pub fn merge(base: &mut toml::Table, over: toml::Table) {
     for (key, value) in over {
@@ -313,6 +361,22 @@ pub fn print_config<T: Serialize>(config: &T) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn overrides_nest_dotted_keys_and_skip_options_not_given() {
+        let mut o = Overrides::default();
+        o.set("seed", Some(7u64)).unwrap();
+        o.set("inner.a", Some(2.5)).unwrap();
+        o.set("inner.b", None::<String>).unwrap();
+        o.flag("inner.on", true).unwrap();
+        o.flag("off", false).unwrap();
+        o.flag_value("sqlite", true, false).unwrap();
+        assert_eq!(
+            toml::to_string(&o).unwrap(),
+            "seed = 7\nsqlite = false\n\n[inner]\na = 2.5\non = true\n"
+        );
+        assert!(o.set("seed.x", Some(1)).is_err());
+    }
     use serde::Deserialize;
 
     #[derive(Serialize, Deserialize, Default, Debug, PartialEq)]

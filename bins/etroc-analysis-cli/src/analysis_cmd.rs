@@ -10,7 +10,7 @@
 
 use std::path::PathBuf;
 
-use crate::common::{FormatArgs, MergeArgs, Over, configure};
+use crate::common::{FormatArgs, FormatOverrides, MergeArgs, Over, configure};
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use etroc_analysis::charge_injection::DacEstimator;
@@ -71,9 +71,9 @@ impl RunOpts {
     fn overrides(&self) -> Result<Over> {
         let mut o = Over::default();
         o.set("out_directory", self.out_directory.clone())?;
-        o.flag("plots", self.plots, true)?;
+        o.flag_value("plots", self.plots, true)?;
         o.formats("plot_formats", &self.formats)?;
-        o.flag("sqlite", self.no_sqlite, false)?;
+        o.flag_value("sqlite", self.no_sqlite, false)?;
         Ok(o)
     }
 }
@@ -237,13 +237,13 @@ impl BeamChainArgs {
     /// Adds the chain options given to `o` under `chain.`.
     fn overrides(&self, o: &mut Over) -> Result<()> {
         o.set("chain.event_pattern", self.event_pattern)?;
-        o.flag("chain.keep_all", self.keep_all, true)?;
+        o.flag_value("chain.keep_all", self.keep_all, true)?;
         o.set("chain.event_cuts", self.cuts.clone())?;
         o.set("chain.time_cuts", self.time_cuts.clone())?;
         o.set("chain.fbin", self.fbin)?;
         twc_overrides(o, "chain.twc", self.iterations, self.order, self.ols)?;
-        o.flag("chain.sqlite", self.no_sqlite, false)?;
-        o.flag("chain.copy_input", self.copy_input, true)?;
+        o.flag_value("chain.sqlite", self.no_sqlite, false)?;
+        o.flag_value("chain.copy_input", self.copy_input, true)?;
         Ok(())
     }
 }
@@ -459,7 +459,7 @@ fn twc_overrides(
 ) -> Result<()> {
     o.set(&format!("{prefix}.iterations"), iterations)?;
     o.set(&format!("{prefix}.order"), order)?;
-    o.flag(&format!("{prefix}.method"), ols, FitMethod::Ols)?;
+    o.flag_value(&format!("{prefix}.method"), ols, FitMethod::Ols)?;
     Ok(())
 }
 
@@ -582,7 +582,7 @@ fn run_beam_cmd(a: RunBeamArgs) -> Result<()> {
     let mut o = Over::default();
     o.set("file", a.file.clone())?;
     o.set("out_directory", a.out_directory.clone())?;
-    o.flag("plots", a.plots, true)?;
+    o.flag_value("plots", a.plots, true)?;
     o.formats("plot_formats", &a.formats)?;
     a.chain.overrides(&mut o)?;
     let Some(cfg) = configure::<jobs::RunBeamConfig>(&a.cfg, &o)? else {

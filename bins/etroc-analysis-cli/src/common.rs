@@ -1,7 +1,7 @@
 //! Command-line types shared by both subcommand modules: plot formats, the merge options of the
 //! charge-injection directories, and the command-line overrides of a configuration.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Args, ValueEnum};
 use etroc_analysis::ingest_run::DirOptions;
 use etroc_analysis::jobs;
@@ -64,35 +64,19 @@ impl FormatArgs {
 }
 
 /// Command-line overrides of a configuration, as a TOML table with dotted keys.
-#[derive(Default, Serialize)]
-pub struct Over(toml::Table);
+pub type Over = hep_cli_support::Overrides;
 
-impl Over {
-    /// Sets `key` (dotted: `chain.twc.order`) to `value` if it is `Some`.
-    pub fn set<T: Serialize>(&mut self, key: &str, value: Option<T>) -> Result<()> {
-        let Some(v) = value else { return Ok(()) };
-        let v = toml::Value::try_from(v).with_context(|| format!("option {key}"))?;
-        let mut parts: Vec<&str> = key.split('.').collect();
-        let last = parts.pop().unwrap_or(key);
-        let mut t = &mut self.0;
-        for p in parts {
-            t = t
-                .entry(p.to_string())
-                .or_insert_with(|| toml::Value::Table(toml::Table::new()))
-                .as_table_mut()
-                .context("an option key is both a value and a table")?;
-        }
-        t.insert(last.to_string(), v);
-        Ok(())
-    }
+/// Overrides this tool adds to [`Over`].
+pub trait FormatOverrides {
+    /// Sets `key` (the plot formats) from the format options, if any was given.
+    ///
+    /// # Errors
+    /// As [`hep_cli_support::Overrides::set`].
+    fn formats(&mut self, key: &str, f: &FormatArgs) -> Result<()>;
+}
 
-    /// Sets `key` to `value` when the flag is given (clap `bool` flags: given or not).
-    pub fn flag<T: Serialize>(&mut self, key: &str, given: bool, value: T) -> Result<()> {
-        self.set(key, given.then_some(value))
-    }
-
-    /// Sets `plot_formats` from the format options.
-    pub fn formats(&mut self, key: &str, f: &FormatArgs) -> Result<()> {
+impl FormatOverrides for Over {
+    fn formats(&mut self, key: &str, f: &FormatArgs) -> Result<()> {
         self.set(key, f.formats())
     }
 }

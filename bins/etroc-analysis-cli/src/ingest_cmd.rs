@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::common::{FormatArgs, MergeArgs, Over, configure};
+use crate::common::{FormatArgs, FormatOverrides, MergeArgs, Over, configure};
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use etroc_analysis::cuts::CutReport;
@@ -82,12 +82,12 @@ impl CommonIngest {
         let mut o = Over::default();
         o.set("file", file.clone())?;
         o.set("out_directory", self.out_directory.clone())?;
-        o.flag("keep_all", self.keep_all, true)?;
-        o.flag("sqlite", self.no_sqlite, false)?;
-        o.flag("copy_input", self.no_copy_input, false)?;
-        o.flag("plots", self.plots, true)?;
+        o.flag_value("keep_all", self.keep_all, true)?;
+        o.flag_value("sqlite", self.no_sqlite, false)?;
+        o.flag_value("copy_input", self.no_copy_input, false)?;
+        o.flag_value("plots", self.plots, true)?;
         o.formats("plot_formats", &self.formats)?;
-        o.flag("raw_words", raw_words, true)?;
+        o.flag_value("raw_words", raw_words, true)?;
         Ok(o)
     }
 }
@@ -484,9 +484,9 @@ fn print_cutflow(task: &str, rep: &CutReport) {
 fn cut(a: CutArgs) -> Result<()> {
     let mut o = Over::default();
     o.set("out_directory", a.out_directory.clone())?;
-    o.flag("keep_events", a.keep_events, true)?;
+    o.flag_value("keep_events", a.keep_events, true)?;
     o.set("cuts", a.cuts.clone())?;
-    o.flag("plots", a.plots, true)?;
+    o.flag_value("plots", a.plots, true)?;
     o.formats("plot_formats", &a.formats)?;
     let Some(cfg) = configure::<jobs::CutConfig>(&a.cfg, &o)? else {
         return Ok(());
@@ -499,9 +499,9 @@ fn cut(a: CutArgs) -> Result<()> {
 fn cut_times(a: CutTimesArgs) -> Result<()> {
     let mut o = Over::default();
     o.set("out_directory", a.out_directory.clone())?;
-    o.flag("keep_events", a.keep_events, true)?;
+    o.flag_value("keep_events", a.keep_events, true)?;
     o.set("time_cuts", a.time_cuts.clone())?;
-    o.flag("plots", a.plots, true)?;
+    o.flag_value("plots", a.plots, true)?;
     o.formats("plot_formats", &a.formats)?;
     o.set("max_toa", a.max_toa)?;
     o.set("max_tot", a.max_tot)?;

@@ -7,40 +7,21 @@ use mu2e_ensemble::commands::OutputFormat;
 use mu2e_ensemble::constants::{BeamMode, ConstantSet, PotMethod};
 use mu2e_ensemble::normalizations::Quirks;
 use mu2e_ensemble::units::LivetimeKind;
-use serde::Serialize;
 
 /// The options given on the command line, as a TOML table laid over the configuration.
-#[derive(Default)]
-pub struct Over(pub toml::Table);
+pub type Over = hep_cli_support::Overrides;
 
-impl Over {
-    /// Sets `key` (dotted for nested tables) to `value` if it is `Some`.
-    pub fn set<T: Serialize>(&mut self, key: &str, value: Option<T>) -> Result<()> {
-        let Some(v) = value else { return Ok(()) };
-        let v = toml::Value::try_from(v).with_context(|| format!("option {key}"))?;
-        let mut parts: Vec<&str> = key.split('.').collect();
-        let last = parts.pop().unwrap_or(key);
-        let mut t = &mut self.0;
-        for p in parts {
-            let entry = t
-                .entry(p.to_string())
-                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-            if !entry.is_table() {
-                *entry = toml::Value::Table(toml::Table::new());
-            }
-            t = entry.as_table_mut().context("a table")?;
-        }
-        t.insert(last.to_string(), v);
-        Ok(())
-    }
-
-    /// Sets a boolean `key` to true if the flag was given.
-    pub fn flag(&mut self, key: &str, on: bool) -> Result<()> {
-        self.set(key, on.then_some(true))
-    }
-
+/// Overrides this tool adds to [`Over`].
+pub trait QuirkOverrides {
     /// Sets `compat.<quirk>` to true for every quirk `q` switches on.
-    pub fn quirks(&mut self, q: &Quirks) -> Result<()> {
+    ///
+    /// # Errors
+    /// As [`hep_cli_support::Overrides::set`].
+    fn quirks(&mut self, q: &Quirks) -> Result<()>;
+}
+
+impl QuirkOverrides for Over {
+    fn quirks(&mut self, q: &Quirks) -> Result<()> {
         let t = toml::Table::try_from(q).context("compat")?;
         for (k, v) in t {
             if v.as_bool() == Some(true) {

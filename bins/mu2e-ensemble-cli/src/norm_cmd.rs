@@ -13,7 +13,9 @@ use mu2e_ensemble::constants::{BeamMode, ConstantSet, PotMethod};
 use mu2e_ensemble::normalizations::Quirks;
 use mu2e_ensemble::units::LivetimeKind;
 
-use crate::args::{BeamArg, ConstantsArg, Format, LivetimeKindArg, Over, PotMethodArg};
+use crate::args::{
+    BeamArg, ConstantsArg, Format, LivetimeKindArg, Over, PotMethodArg, QuirkOverrides,
+};
 
 /// The subcommands of this module.
 #[derive(Subcommand)]

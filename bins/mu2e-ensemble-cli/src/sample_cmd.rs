@@ -17,7 +17,7 @@ use mu2e_ensemble::scale_out::{
     GEN_PRIMARY_JOB, SERIES_JOB, merge_gen_primary, merge_series, run_gen_primary_shard,
 };
 
-use crate::args::{BeamArg, ConstantsArg, Format, Over};
+use crate::args::{BeamArg, ConstantsArg, Format, Over, QuirkOverrides};
 
 /// The subcommands of this module.
 #[derive(Subcommand)]

@@ -19,31 +19,7 @@ macro_rules! say {
 }
 
 /// Command-line overrides as a TOML table with dotted keys.
-#[derive(Default, Serialize)]
-struct Over(toml::Table);
-
-impl Over {
-    fn set<T: Serialize>(&mut self, key: &str, value: Option<T>) -> Result<()> {
-        let Some(v) = value else { return Ok(()) };
-        let v = toml::Value::try_from(v).with_context(|| format!("option {key}"))?;
-        let mut parts: Vec<&str> = key.split('.').collect();
-        let last = parts.pop().expect("non-empty key");
-        let mut t = &mut self.0;
-        for p in parts {
-            t = t
-                .entry(p.to_string())
-                .or_insert_with(|| toml::Value::Table(toml::Table::new()))
-                .as_table_mut()
-                .expect("tables only");
-        }
-        t.insert(last.to_string(), v);
-        Ok(())
-    }
-
-    fn flag(&mut self, key: &str, on: bool) -> Result<()> {
-        self.set(key, on.then_some(true))
-    }
-}
+type Over = hep_cli_support::Overrides;
 
 /// Options every subcommand takes: configuration file, compatibility switches, zones.
 #[derive(Args, Clone, Default)]
