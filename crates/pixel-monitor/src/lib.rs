@@ -49,7 +49,8 @@
 //! use pixel_monitor::hamburg::HamburgParams;
 //! use pixel_monitor::normalise::{Normalisation, scale_to_temperature};
 //!
-//! let rog = Geometry::phase1().rog("BPix_BmI_SEC1_LYR1")?;
+//! let geometry = Geometry::phase1(); // parsed from the embedded tables; keep it
+//! let rog = geometry.rog("BPix_BmI_SEC1_LYR1")?;
 //! assert_eq!(rog.n_rocs, 48); // 3 modules of 16 read-out chips
 //! let at_20c = scale_to_temperature(20.23, -20.0 + ZERO_CELSIUS_K, 20.0 + ZERO_CELSIUS_K, K_B_EV_PER_K);
 //! assert!((at_20c - 1193.6).abs() < 0.5); // uA: the factor is 59.0
