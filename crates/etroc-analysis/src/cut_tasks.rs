@@ -11,6 +11,37 @@ use crate::error::Result;
 use crate::rundir::{RunDir, names};
 use crate::store::{self, EVENT_FILTER_FILE, TIME_FILTER_FILE};
 
+/// The common end of both cut tasks: the outputs of [`write_cut_outputs`], then the cutflow
+/// plots in each requested format (none if `plots` is empty), each file recorded once.
+#[allow(clippy::too_many_arguments)]
+fn finish_cut_task(
+    task: &mut crate::rundir::Task,
+    run: &RunDir,
+    cut_file: &Path,
+    result: CutResult,
+    filter_file: &str,
+    source: Option<&store::FilterSource>,
+    plots: &[crate::plot_format::PlotFormat],
+    plot: impl Fn(&mut crate::rundir::Task, &CutResult, &str) -> Result<Vec<PathBuf>>,
+) -> Result<CutReport> {
+    let mut outputs = write_cut_outputs(task, run, cut_file, &result, filter_file, source)?;
+    if !plots.is_empty() {
+        for f in crate::plot_format::normalised_formats(plots) {
+            outputs.extend(plot(task, &result, f.ext())?);
+        }
+    }
+    // Dense plots are PNG in every format pass: record each file once.
+    let mut seen = std::collections::HashSet::new();
+    outputs.retain(|p| seen.insert(p.clone()));
+    task.add_outputs(outputs.iter().cloned());
+    Ok(CutReport {
+        events: result.filter.len(),
+        accepted: result.filter.n_accepted(),
+        result,
+        outputs,
+    })
+}
+
 fn write_cut_outputs(
     task: &mut crate::rundir::Task,
     run: &RunDir,
@@ -96,35 +127,18 @@ pub fn run_event_cuts(run: &RunDir, options: &CutOptions) -> Result<CutReport> {
                 None => None,
             };
             let result = apply_event_cuts(&table, &cuts, options.keep_nan, Some(&cut_file))?;
-            let mut outputs = write_cut_outputs(
+            finish_cut_task(
                 task,
                 run,
                 &cut_file,
-                &result,
+                result,
                 EVENT_FILTER_FILE,
                 source.as_ref(),
-            )?;
-            for f in crate::plot_format::normalised_formats(&options.plots) {
-                if options.plots.is_empty() {
-                    break;
-                }
-                outputs.extend(crate::ingest_plots::plot_event_cutflow(
-                    run,
-                    task,
-                    &table,
-                    &result,
-                    f.ext(),
-                )?);
-            }
-            let mut seen = std::collections::HashSet::new();
-            outputs.retain(|p| seen.insert(p.clone()));
-            task.add_outputs(outputs.iter().cloned());
-            Ok(CutReport {
-                events: result.filter.len(),
-                accepted: result.filter.n_accepted(),
-                result,
-                outputs,
-            })
+                &options.plots,
+                |task, result, ext| {
+                    crate::ingest_plots::plot_event_cutflow(run, task, &table, result, ext)
+                },
+            )
         },
     )
 }
@@ -161,36 +175,18 @@ pub fn run_time_cuts(run: &RunDir, options: &CutOptions) -> Result<CutReport> {
                 None => None,
             };
             let result = apply_time_cuts(&table, &cuts, options.keep_nan, Some(&cut_file))?;
-            let mut outputs = write_cut_outputs(
+            finish_cut_task(
                 task,
                 run,
                 &cut_file,
-                &result,
+                result,
                 TIME_FILTER_FILE,
                 source.as_ref(),
-            )?;
-            for f in crate::plot_format::normalised_formats(&options.plots) {
-                if options.plots.is_empty() {
-                    break;
-                }
-                outputs.extend(crate::ingest_plots::plot_time_cutflow(
-                    run,
-                    task,
-                    &table,
-                    &result,
-                    f.ext(),
-                    options,
-                )?);
-            }
-            let mut seen = std::collections::HashSet::new();
-            outputs.retain(|p| seen.insert(p.clone()));
-            task.add_outputs(outputs.iter().cloned());
-            Ok(CutReport {
-                events: result.filter.len(),
-                accepted: result.filter.n_accepted(),
-                result,
-                outputs,
-            })
+                &options.plots,
+                |task, result, ext| {
+                    crate::ingest_plots::plot_time_cutflow(run, task, &table, result, ext, options)
+                },
+            )
         },
     )
 }

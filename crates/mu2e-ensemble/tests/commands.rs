@@ -1,6 +1,8 @@
 //! The library calls behind the subcommands: progress reports, required options, the embedded
 //! tables as default, and the TOML form of the configurations.
 
+mod common;
+
 use hep_core::progress::CountingProgress;
 use mu2e_ensemble::commands::{
     GenPrimaryConfig, NormalizationsConfig, PrimaryType, RunSiConfig, StopRateOptions, gen_primary,
@@ -49,8 +51,9 @@ fn missing_required_options_are_named() {
 
 #[test]
 fn embedded_tables_are_the_default_and_equal_a_table_directory() {
-    let dir =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mu2e-ensemble");
+    let Some(dir) = common::mu2e_data_dir() else {
+        return;
+    };
     let rates = StopRateOptions {
         simeff: Some(
             std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
