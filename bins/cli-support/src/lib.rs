@@ -9,7 +9,9 @@
 //! | [`Overrides`] | the command-line options given, as the TOML table [`load_config`] lays over the file |
 //! | [`print_config`] | the complete effective configuration as TOML on stdout |
 //! | [`ShardArgs`] | `--shard I/N` for jobs that scale out |
-//! | [`SubmitArgs`], [`submit`] | the `submit` subcommand: Slurm array + merge scripts, printed or submitted |
+//! | [`SubmitArgs`], [`SlurmOptions`], [`submit`] | the `submit` subcommand: Slurm array + merge scripts, printed or submitted |
+//! | [`SubmitCommand`], [`SubmitConfig`] | a `submit` whose job is another subcommand's command line |
+//! | [`MergeCommand`], [`MergeConfig`] | the `merge` subcommand of a sharded job |
 //!
 //! Only binaries depend on this crate; libraries take a configuration struct and a `&dyn
 //! Progress` and know nothing of the command line.
@@ -18,12 +20,12 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use hep_core::progress::Progress;
 use hep_core::shard::Shard;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use tracing_subscriber::EnvFilter;
 
 /// Starts logging to stderr. The level is `warn` plus one step per `-v` (`info`, `debug`,
@@ -132,13 +134,46 @@ pub struct ShardArgs {
     pub shard: Option<Shard>,
 }
 
-/// The options of a `submit` subcommand: how to split the job and what to ask Slurm for. The job's
-/// own command line follows after `--`.
+/// The Slurm side of a `submit`: how to split the job and what to ask Slurm for. It is the
+/// `[slurm]` table of every `submit` subcommand's configuration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SlurmOptions {
+    /// Number of shards N (array tasks 0..N-1); at least 1.
+    pub shards: usize,
+    /// At most this many tasks at once (`--array=...%M`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_parallel: Option<usize>,
+    /// Slurm partition.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partition: Option<String>,
+    /// Time limit per task (Slurm format, e.g. `01:00:00`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time: Option<String>,
+    /// Memory per task (Slurm format, e.g. `2G`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mem: Option<String>,
+    /// CPUs per task.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpus_per_task: Option<u32>,
+    /// Slurm account.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// Further `#SBATCH` options, e.g. `--qos=short`.
+    pub sbatch: Vec<String>,
+    /// Only the shards that are missing or incomplete (after a failure).
+    pub only_missing: bool,
+    /// Run `sbatch` instead of printing the commands.
+    pub submit: bool,
+}
+
+/// The command-line options of a `submit` subcommand, laid over the `[slurm]` table of its
+/// configuration (see [`SubmitArgs::overrides`]).
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct SubmitArgs {
-    /// Number of shards N (array tasks 0..N-1).
+    /// Number of shards N (array tasks 0..N-1); required here or as `shards` in [slurm].
     #[arg(long, value_name = "N")]
-    pub shards: usize,
+    pub shards: Option<usize>,
     /// At most this many tasks at once (`--array=...%M`).
     #[arg(long, value_name = "M")]
     pub max_parallel: Option<usize>,
@@ -170,23 +205,141 @@ pub struct SubmitArgs {
     pub submit: bool,
 }
 
+impl SubmitArgs {
+    /// The options given, as overrides of the `[slurm]` table (`slurm.shards`, ...).
+    ///
+    /// # Errors
+    /// As [`Overrides::set`].
+    pub fn overrides(&self, o: &mut Overrides) -> Result<()> {
+        o.set("slurm.shards", self.shards)?;
+        o.set("slurm.max_parallel", self.max_parallel)?;
+        o.set("slurm.partition", self.partition.clone())?;
+        o.set("slurm.time", self.time.clone())?;
+        o.set("slurm.mem", self.mem.clone())?;
+        o.set("slurm.cpus_per_task", self.cpus_per_task)?;
+        o.set("slurm.account", self.account.clone())?;
+        if !self.extra.is_empty() {
+            o.set("slurm.sbatch", Some(self.extra.clone()))?;
+        }
+        o.flag("slurm.only_missing", self.only_missing)?;
+        o.flag("slurm.submit", self.submit)
+    }
+}
+
+/// The configuration of a `submit` whose job is another subcommand's command line (given after
+/// `--`, or as `job` in the file): the job's arguments and the `[slurm]` options.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SubmitConfig {
+    /// The job: the subcommand and its options, without the program name and without
+    /// `--shard` (each array task adds its own).
+    pub job: Vec<String>,
+    /// What to ask Slurm for.
+    pub slurm: SlurmOptions,
+}
+
+/// A `submit` subcommand whose job follows after `--`:
+/// `TOOL submit --shards 8 -- JOB OPTIONS`.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct SubmitCommand {
+    /// The Slurm options.
+    #[command(flatten)]
+    pub slurm: SubmitArgs,
+    /// `--config` and `--print-config`.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// The job and its options, without --shard (required here or as `job` in the configuration).
+    #[arg(last = true, value_name = "JOB OPTIONS")]
+    pub job: Vec<String>,
+}
+
+impl SubmitCommand {
+    /// The effective configuration (defaults, `--config` file, command line); `None` after
+    /// `--print-config` printed it.
+    ///
+    /// # Errors
+    /// As [`load_config`]; no job, or a job that contains `--shard`.
+    pub fn load(&self) -> Result<Option<SubmitConfig>> {
+        let mut o = Overrides::default();
+        self.slurm.overrides(&mut o)?;
+        if !self.job.is_empty() {
+            o.set("job", Some(self.job.clone()))?;
+        }
+        let c: SubmitConfig = load_config(self.config.config.as_deref(), &o)?;
+        if self.config.print_config {
+            print_config(&c)?;
+            return Ok(None);
+        }
+        if c.job.is_empty() {
+            bail!("no job: give it after -- or as `job` in the configuration");
+        }
+        if c.job.iter().any(|a| a == "--shard" || a.starts_with("--shard=")) {
+            bail!("give the job without --shard: each array task adds its own");
+        }
+        Ok(Some(c))
+    }
+}
+
+/// A `merge` subcommand: joins the shards in an output directory.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct MergeCommand {
+    /// The output directory given to the shards (holding shards/<I>-of-<N>/); required here or
+    /// as `output` in the configuration.
+    #[arg(short = 'o', long = "output", visible_alias = "out-directory")]
+    pub output: Option<PathBuf>,
+    /// `--config` and `--print-config`.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// The configuration of a `merge` subcommand.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MergeConfig {
+    /// The output directory of the sharded job.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<PathBuf>,
+}
+
+impl MergeCommand {
+    /// The output directory to merge; `None` after `--print-config` printed the configuration.
+    ///
+    /// # Errors
+    /// As [`load_config`], or no output directory.
+    pub fn load(&self) -> Result<Option<PathBuf>> {
+        let mut o = Overrides::default();
+        o.set("output", self.output.clone())?;
+        let c: MergeConfig = load_config(self.config.config.as_deref(), &o)?;
+        if self.config.print_config {
+            print_config(&c)?;
+            return Ok(None);
+        }
+        c.output
+            .map(Some)
+            .context("no output directory: give --output or `output` in the configuration")
+    }
+}
+
 /// Writes the Slurm scripts of a sharded job into `<out>/slurm/` and prints the `sbatch`
-/// commands, or, with `--submit`, submits them and prints the job ids. `task` is the job's
+/// commands, or, with `submit`, submits them and prints the job ids. `task` is the job's
 /// command line without `--shard` (program first), `merge` the merge's.
 ///
 /// Relative paths in the commands are resolved in the current directory, which the tasks `cd`
-/// to. With `--only-missing` only the shards [`hep_core::shard::missing_shards`] finds are run;
+/// to. With `only_missing` only the shards [`hep_core::shard::missing_shards`] finds are run;
 /// if there are none, nothing is written or submitted.
 ///
 /// # Errors
-/// Invalid options, unwritable scripts, or a failing `sbatch`.
+/// No shards, invalid options, unwritable scripts, or a failing `sbatch`.
 pub fn submit(
-    args: &SubmitArgs,
+    args: &SlurmOptions,
     job: &str,
     out: &Path,
     task: Vec<String>,
     merge: Vec<String>,
 ) -> Result<()> {
+    if args.shards == 0 {
+        bail!("no shard count: give --shards N (N >= 1) or `shards` in [slurm]");
+    }
     let only_tasks = if args.only_missing {
         let missing = hep_core::shard::missing_shards(out, job, args.shards);
         if missing.is_empty() {
@@ -213,7 +366,7 @@ pub fn submit(
         mem: args.mem.clone(),
         cpus_per_task: args.cpus_per_task,
         account: args.account.clone(),
-        extra_directives: args.extra.clone(),
+        extra_directives: args.sbatch.clone(),
         only_tasks,
     };
     let scripts = spec.write(out)?;
