@@ -44,28 +44,12 @@ enum Command {
     /// Plot the fit results (SourcePlotter) and per-channel spectra with the fitted model.
     Plot(PlotArgs),
     /// Join the shards of a `fit --shard I/N` run into the outputs of a single-process fit.
-    Merge(MergeArgs),
+    Merge(hep_cli_support::MergeCommand),
     /// Write (and with --submit, submit) a Slurm array job of `fit` shards and its merge.
     ///
     /// The fit's own options follow after `--`, without --shard:
     /// `calo-calib submit --shards 8 -- fit -i spectra.csv -o fit`.
-    Submit(SubmitCmd),
-}
-
-#[derive(clap::Args)]
-struct MergeArgs {
-    /// The output directory of the sharded fit (holding shards/).
-    #[arg(short, long)]
-    output: PathBuf,
-}
-
-#[derive(clap::Args)]
-struct SubmitCmd {
-    #[command(flatten)]
-    slurm: hep_cli_support::SubmitArgs,
-    /// The job: `fit` and its options.
-    #[arg(last = true, required = true, value_name = "fit OPTIONS")]
-    job: Vec<String>,
+    Submit(hep_cli_support::SubmitCommand),
 }
 
 #[derive(clap::Args)]
@@ -357,39 +341,43 @@ fn report_fit(s: &FitSummary, out: &Path) -> Result<()> {
     Ok(())
 }
 
-fn merge(a: MergeArgs) -> Result<()> {
-    let summary = run_merge(&a.output)?;
-    report_fit(&summary, &a.output)
+fn merge(a: hep_cli_support::MergeCommand) -> Result<()> {
+    let Some(output) = a.load()? else {
+        return Ok(());
+    };
+    let summary = run_merge(&output)?;
+    report_fit(&summary, &output)
 }
 
-fn submit(a: SubmitCmd) -> Result<()> {
-    // The job's options are checked here, before any script is written.
-    let parsed =
-        Cli::try_parse_from(std::iter::once("calo-calib".to_string()).chain(a.job.iter().cloned()))
-            .map_err(|e| anyhow::anyhow!("the job after --: {e}"))?;
-    let Command::Fit(fit_args) = parsed.command else {
-        bail!("submit runs `fit` shards: the job after -- must start with `fit`");
+fn submit(a: hep_cli_support::SubmitCommand) -> Result<()> {
+    let Some(cfg) = a.load()? else {
+        return Ok(());
     };
-    if fit_args.shard.shard.is_some() {
-        bail!("give the job without --shard: each array task adds its own");
-    }
+    // The job's options are checked here, before any script is written.
+    let parsed = Cli::try_parse_from(
+        std::iter::once("calo-calib".to_string()).chain(cfg.job.iter().cloned()),
+    )
+    .map_err(|e| anyhow::anyhow!("the job: {e}"))?;
+    let Command::Fit(fit_args) = parsed.command else {
+        bail!("submit runs `fit` shards: the job must start with `fit`");
+    };
     if fit_args.config.print_config {
         bail!("give the job without --print-config");
     }
     let job = fit_job(&fit_args)?;
     let (Some(_), Some(output)) = (&job.input, &job.output) else {
-        bail!("the job after -- needs an input and an output (options or configuration)");
+        bail!("the job needs an input and an output (options or configuration)");
     };
     let program = hep_cli_support::current_program()?;
     let mut task = vec![program.clone()];
-    task.extend(a.job.iter().cloned());
+    task.extend(cfg.job.iter().cloned());
     let merge = vec![
         program,
         "merge".into(),
         "-o".into(),
         output.to_string_lossy().into_owned(),
     ];
-    hep_cli_support::submit(&a.slurm, FIT_JOB, output, task, merge)
+    hep_cli_support::submit(&cfg.slurm, FIT_JOB, output, task, merge)
 }
 
 fn simulate(a: SimulateArgs) -> Result<()> {

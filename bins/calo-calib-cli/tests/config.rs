@@ -340,3 +340,116 @@ fn command_line_overrides_the_file_and_unknown_keys_are_errors() {
     let err = String::from_utf8(out.get_output().stderr.clone()).unwrap();
     assert!(err.contains("give --input or set `input`"), "{err}");
 }
+
+/// The files of `dir` (not recursive), by name, with their bytes; manifests aside.
+fn files_in(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file() && !p.to_string_lossy().ends_with(".manifest.json"))
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn merge_and_submit_from_printed_config_are_identical() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sim = simulated(tmp.path());
+    let spectra = s(&sim.join("spectra.csv"));
+    let out = tmp.path().join("sharded");
+    let fit = |shard: &str| {
+        cmd()
+            .args(["fit", "--input", &spectra, "--first", "0", "--last", "5"])
+            .args(["--no-peak-interval", "--shard", shard, "-o"])
+            .arg(&out)
+            .assert()
+            .success();
+    };
+    fit("0/2");
+    fit("1/2");
+    cmd().arg("merge").arg("-o").arg(&out).assert().success();
+    let by_cli = files_in(&out);
+    assert!(
+        by_cli.contains_key("source_fits.csv"),
+        "{:?}",
+        by_cli.keys()
+    );
+    let printed = cmd()
+        .arg("merge")
+        .arg("-o")
+        .arg(&out)
+        .arg("--print-config")
+        .assert()
+        .success();
+    let text = String::from_utf8(printed.get_output().stdout.clone()).unwrap();
+    assert_eq!(text, format!("output = \"{}\"\n", s(&out)));
+    let merge_toml = tmp.path().join("merge.toml");
+    std::fs::write(&merge_toml, &text).unwrap();
+    for f in by_cli.keys() {
+        std::fs::remove_file(out.join(f)).unwrap();
+    }
+    cmd()
+        .arg("merge")
+        .arg("--config")
+        .arg(&merge_toml)
+        .assert()
+        .success();
+    assert!(files_in(&out) == by_cli, "merge outputs differ");
+
+    // submit: the job after -- and the Slurm options, printed, fed back alone.
+    let sub = tmp.path().join("submitted");
+    let job = ["fit", "--input", &spectra, "-o", &s(&sub), "--last", "5"];
+    let slurm = [
+        "--shards",
+        "3",
+        "--time",
+        "00:20:00",
+        "--sbatch=--qos=short",
+    ];
+    cmd()
+        .arg("submit")
+        .args(slurm)
+        .arg("--")
+        .args(job)
+        .assert()
+        .success();
+    let scripts = files_in(&sub.join("slurm"));
+    assert_eq!(scripts.len(), 2, "{:?}", scripts.keys());
+    let printed = cmd()
+        .arg("submit")
+        .args(slurm)
+        .arg("--print-config")
+        .arg("--")
+        .args(job)
+        .assert()
+        .success();
+    let text = String::from_utf8(printed.get_output().stdout.clone()).unwrap();
+    assert!(
+        text.starts_with("job = [\n    \"fit\",")
+            && text
+                .contains("[slurm]\nshards = 3\ntime = \"00:20:00\"\nsbatch = [\"--qos=short\"]\n"),
+        "{text}"
+    );
+    std::fs::remove_dir_all(sub.join("slurm")).unwrap();
+    let submit_toml = tmp.path().join("submit.toml");
+    std::fs::write(&submit_toml, &text).unwrap();
+    cmd()
+        .arg("submit")
+        .arg("--config")
+        .arg(&submit_toml)
+        .assert()
+        .success();
+    assert!(files_in(&sub.join("slurm")) == scripts, "scripts differ");
+    // No shard count anywhere: a clear error.
+    let e = cmd()
+        .args(["submit", "--", "fit", "-i", "x.csv", "-o", "y"])
+        .assert()
+        .failure();
+    let err = String::from_utf8(e.get_output().stderr.clone()).unwrap();
+    assert!(err.contains("--shards"), "{err}");
+}

@@ -273,7 +273,10 @@ impl SubmitCommand {
         if c.job.is_empty() {
             bail!("no job: give it after -- or as `job` in the configuration");
         }
-        if c.job.iter().any(|a| a == "--shard" || a.starts_with("--shard=")) {
+        if c.job
+            .iter()
+            .any(|a| a == "--shard" || a.starts_with("--shard="))
+        {
             bail!("give the job without --shard: each array task adds its own");
         }
         Ok(Some(c))

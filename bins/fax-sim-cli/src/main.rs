@@ -81,26 +81,23 @@ enum Command {
     /// NEST v2 mean quanta of one energy deposit in liquid xenon (photon_yield and
     /// electron_yield are mean numbers of quanta of the deposit).
     Yields {
-        /// beta, gamma_ray (gamma), er_weighted, nr or kr83m (9.4, 32.1 or 41.5 keV).
+        /// beta, gamma_ray (gamma), er_weighted, nr or kr83m (9.4, 32.1 or 41.5 keV); required.
         #[arg(long, value_name = "KIND")]
-        interaction: String,
-        /// Deposited energy (keV, > 0).
+        interaction: Option<String>,
+        /// Deposited energy (keV, > 0); required.
         #[arg(long, value_name = "KEV", allow_negative_numbers = true)]
-        energy_kev: f64,
-        /// Drift field (V/cm, > 0).
+        energy_kev: Option<f64>,
+        /// Drift field (V/cm, > 0); required.
         #[arg(long, value_name = "V_PER_CM", allow_negative_numbers = true)]
-        field_v_per_cm: f64,
-        /// Liquid-xenon density (g/cm^3).
-        #[arg(
-            long,
-            value_name = "G_PER_CM3",
-            default_value_t = 2.862,
-            allow_negative_numbers = true
-        )]
-        density: f64,
-        /// Output format: json (one object) or csv (header and one row).
-        #[arg(long, value_name = "json|csv", default_value = "json")]
-        format: String,
+        field_v_per_cm: Option<f64>,
+        /// Liquid-xenon density (g/cm^3; default 2.862).
+        #[arg(long, value_name = "G_PER_CM3", allow_negative_numbers = true)]
+        density: Option<f64>,
+        /// Output format: json (one object, default) or csv (header and one row).
+        #[arg(long, value_name = "json|csv")]
+        format: Option<String>,
+        #[command(flatten)]
+        cfg: ConfigArgs,
     },
     /// Simulate an instruction file (pax CSV, or .parquet) into ZLE pulses and truth tables.
     Simulate {
@@ -142,19 +139,18 @@ enum Command {
         cfg: ConfigArgs,
     },
     /// Join the complete shards of a sharded simulate into the files of a single run.
-    Merge {
-        /// The output directory given to the shards (holding shards/<I>-of-<N>/).
-        #[arg(long, short)]
-        output: PathBuf,
-    },
+    Merge(hep_cli_support::MergeCommand),
     /// Write Slurm array scripts that simulate in N shards and merge; --submit runs sbatch.
+    ///
+    /// The configuration is simulate's plus `input`, `output` and a [slurm] table; the tasks
+    /// read the resolved simulation configuration from <output>/slurm/simulate.toml.
     Submit {
-        /// Instruction file.
+        /// Instruction file (required here or as `input` in the configuration).
         #[arg(long, short)]
-        input: PathBuf,
-        /// Output directory (scripts go to <output>/slurm/).
+        input: Option<PathBuf>,
+        /// Output directory (scripts go to <output>/slurm/; required here or as `output`).
         #[arg(long, short)]
-        output: PathBuf,
+        output: Option<PathBuf>,
         #[command(flatten)]
         slurm: hep_cli_support::SubmitArgs,
         #[command(flatten)]
@@ -328,30 +324,34 @@ enum Command {
         /// simulate output directory.
         #[arg(long, short)]
         input: PathBuf,
-        /// Event number.
+        /// Event number (default 0).
         #[arg(long, short)]
-        event: u64,
+        event: Option<u64>,
         /// Image file (.png or .svg); a .csv of the points is written beside it.
         #[arg(long, short)]
         output: PathBuf,
         /// Time window: auto (around the largest truth peak, default), full, or START_US,END_US.
-        #[arg(long, default_value = "auto")]
-        window: String,
+        #[arg(long)]
+        window: Option<String>,
+        #[command(flatten)]
+        cfg: ConfigArgs,
     },
     /// Draw the channel-time map of one event's pulses (PNG or SVG + CSV).
     PlotChannels {
         /// simulate output directory.
         #[arg(long, short)]
         input: PathBuf,
-        /// Event number.
+        /// Event number (default 0).
         #[arg(long, short)]
-        event: u64,
+        event: Option<u64>,
         /// Image file (.png or .svg); a .csv of the non-empty cells is written beside it.
         #[arg(long, short)]
         output: PathBuf,
         /// Time window: auto (default), full, or START_US,END_US.
-        #[arg(long, default_value = "auto")]
-        window: String,
+        #[arg(long)]
+        window: Option<String>,
+        #[command(flatten)]
+        cfg: ConfigArgs,
     },
 }
 
@@ -365,13 +365,43 @@ struct ProductionArgs {
     /// Production directory (production.toml, {name}/csv, raw, processed, ...).
     #[arg(long, short)]
     output: PathBuf,
+    /// Print the resolved production (and for `submit` its [slurm] table) as TOML, which
+    /// --config reads back, and exit.
+    #[arg(long)]
+    print_config: bool,
 }
 
 impl ProductionArgs {
-    fn load(&self) -> Result<fax_sim::production::Production> {
-        Ok(fax_sim::production::Production::load(
-            self.config.as_deref(),
-        )?)
+    /// The production and the [slurm] table of its file (used by `submit`, ignored otherwise).
+    fn load(&self) -> Result<(fax_sim::production::Production, toml::Table)> {
+        let Some(path) = &self.config else {
+            return Ok((
+                fax_sim::production::Production::load(None)?,
+                toml::Table::new(),
+            ));
+        };
+        let text = hep_core::io::read_text(path)
+            .with_context(|| format!("{}: cannot read the configuration", path.display()))?;
+        let mut table: toml::Table = text
+            .parse()
+            .with_context(|| format!("{}: not a valid TOML configuration", path.display()))?;
+        let slurm = match table.remove("slurm") {
+            None => toml::Table::new(),
+            Some(toml::Value::Table(t)) => t,
+            Some(_) => bail!("{}: [slurm] must be a table", path.display()),
+        };
+        let rest = toml::to_string(&table).context("the production configuration as TOML")?;
+        let production =
+            fax_sim::production::Production::from_toml(&rest, &path.display().to_string())?;
+        Ok((production, slurm))
+    }
+
+    /// Prints the production snapshot if --print-config was given; true if it did.
+    fn printed(&self, production: &fax_sim::production::Production) -> Result<bool> {
+        if self.print_config {
+            print!("{}", production.snapshot()?);
+        }
+        Ok(self.print_config)
     }
 }
 
@@ -387,9 +417,6 @@ enum ProductionCommand {
         threads: Option<usize>,
         #[command(flatten)]
         shard: ShardArgs,
-        /// Print the resolved configurations as TOML and exit.
-        #[arg(long)]
-        print_config: bool,
     },
     /// Concatenate the tables of all (complete) production ids into OUTPUT/{name}/*.parquet.
     Merge {
@@ -418,11 +445,9 @@ fn production(command: ProductionCommand) -> Result<()> {
             prod,
             threads,
             shard,
-            print_config: print,
         } => {
-            let production = prod.load()?;
-            if print {
-                print!("{}", production.snapshot()?);
+            let (production, _) = prod.load()?;
+            if prod.printed(&production)? {
                 return Ok(());
             }
             let bar = Bar::new();
@@ -456,13 +481,19 @@ fn production(command: ProductionCommand) -> Result<()> {
             }
         }
         ProductionCommand::Merge { prod } => {
-            let production = prod.load()?;
+            let (production, _) = prod.load()?;
+            if prod.printed(&production)? {
+                return Ok(());
+            }
             for f in p::merge_production(&production, &prod.output, &Bar::new())? {
                 println!("wrote {}", f.display());
             }
         }
         ProductionCommand::Status { prod } => {
-            let production = prod.load()?;
+            let (production, _) = prod.load()?;
+            if prod.printed(&production)? {
+                return Ok(());
+            }
             let s = p::status(&production, &prod.output)?;
             println!(
                 "{} complete, {} failed, {} missing",
@@ -478,21 +509,23 @@ fn production(command: ProductionCommand) -> Result<()> {
             }
         }
         ProductionCommand::Submit { prod, slurm } => {
-            let production = prod.load()?;
-            if slurm.shards == 0 {
-                bail!("--shards must be at least 1");
+            let (production, file_slurm) = prod.load()?;
+            let slurm = slurm_options(file_slurm, &slurm)?;
+            if prod.print_config {
+                let mut all: toml::Table = production.snapshot()?.parse()?;
+                all.insert("slurm".into(), toml::Value::try_from(&slurm)?);
+                return print_config(&all);
             }
             let n = production.ids().len();
             if slurm.shards > n {
                 bail!("--shards {}: the production has only {n} ids", slurm.shards);
             }
+            // The tasks read the resolved production from a copy beside the scripts, so that
+            // they do not depend on where (or whether) the configuration file lives.
+            let copy = write_job_config(&prod.output, "production.toml", &production.snapshot()?)?;
             let exe = hep_cli_support::current_program()?;
-            let abs = |p: &Path| std::path::absolute(p).with_context(|| format!("{}", p.display()));
-            let out = abs(&prod.output)?.to_string_lossy().into_owned();
-            let mut common = vec!["--output".to_string(), out];
-            if let Some(c) = &prod.config {
-                common.extend(["--config".into(), abs(c)?.to_string_lossy().into_owned()]);
-            }
+            let out = absolute(&prod.output)?;
+            let common = vec!["--output".to_string(), out, "--config".into(), copy];
             let mut task = vec![exe.clone(), "production".into(), "run".into()];
             task.extend(common.iter().cloned());
             let mut merge = vec![exe, "production".into(), "merge".into()];
@@ -626,64 +659,62 @@ fn write_instructions(path: &Path, rows: &[fax_sim::instructions::Instruction]) 
     Ok(())
 }
 
-/// One line of `fax-sim yields`.
-#[derive(Serialize)]
-struct YieldsRow {
-    interaction: &'static str,
-    energy_kev: f64,
-    field_v_per_cm: f64,
-    density_g_per_cm3: f64,
-    photon_yield: f64,
-    electron_yield: f64,
-    exciton_ratio: f64,
-    lindhard: f64,
-    nest_version: &'static str,
+/// The [slurm] options: those of the configuration file, overridden by the command line.
+fn slurm_options(
+    file: toml::Table,
+    args: &hep_cli_support::SubmitArgs,
+) -> Result<hep_cli_support::SlurmOptions> {
+    let mut o = hep_cli_support::Overrides::default();
+    args.overrides(&mut o)?;
+    let mut t = toml::Table::new();
+    t.insert("slurm".into(), toml::Value::Table(file));
+    hep_cli_support::merge(&mut t, o.0);
+    Ok(t.remove("slurm")
+        .map(toml::Value::try_into)
+        .transpose()
+        .context("invalid [slurm] options")?
+        .unwrap_or_default())
 }
 
-fn print_yields(
-    interaction: &str,
-    energy_kev: f64,
-    field_v_per_cm: f64,
-    density_g_per_cm3: f64,
-    format: &str,
-) -> Result<()> {
-    let kind: fax_sim::yields::Interaction = interaction.parse()?;
-    let nest = fax_sim::yields::NestModel::default();
-    let y = nest.mean_yields(kind, energy_kev, field_v_per_cm, density_g_per_cm3)?;
-    let row = YieldsRow {
-        interaction: kind.name(),
-        energy_kev,
-        field_v_per_cm,
-        density_g_per_cm3,
-        photon_yield: y.photon_yield,
-        electron_yield: y.electron_yield,
-        exciton_ratio: y.exciton_ratio,
-        lindhard: y.lindhard,
-        nest_version: fax_sim::yields::NEST_VERSION,
-    };
-    match format {
-        "json" => println!("{}", serde_json::to_string_pretty(&row)?),
-        "csv" => {
-            println!(
-                "interaction,energy_kev,field_v_per_cm,density_g_per_cm3,photon_yield,\
-                 electron_yield,exciton_ratio,lindhard,nest_version"
-            );
-            println!(
-                "{},{},{},{},{},{},{},{},{}",
-                row.interaction,
-                row.energy_kev,
-                row.field_v_per_cm,
-                row.density_g_per_cm3,
-                row.photon_yield,
-                row.electron_yield,
-                row.exciton_ratio,
-                row.lindhard,
-                row.nest_version
-            );
-        }
-        other => bail!("--format must be json or csv, not `{other}`"),
+/// `path` made absolute, as a string for a command line.
+fn absolute(path: &Path) -> Result<String> {
+    Ok(std::path::absolute(path)
+        .with_context(|| format!("{}", path.display()))?
+        .to_string_lossy()
+        .into_owned())
+}
+
+/// Writes a job's resolved configuration to `<out>/slurm/<name>` (atomically) and returns its
+/// absolute path.
+fn write_job_config(out: &Path, name: &str, text: &str) -> Result<String> {
+    let dir = out.join("slurm");
+    std::fs::create_dir_all(&dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+    let path = dir.join(name);
+    hep_core::files::atomic_write_bytes(&path, text.as_bytes())?;
+    absolute(&path)
+}
+
+/// The configuration of `plot-event` and `plot-channels`; `None` after --print-config.
+fn plot_config(
+    event: Option<u64>,
+    window: Option<&str>,
+    cfg: &ConfigArgs,
+) -> Result<Option<PlotConfig>> {
+    let mut o = hep_cli_support::Overrides::default();
+    o.set(
+        "event",
+        event
+            .map(i64::try_from)
+            .transpose()
+            .context("--event must be below 2^63")?,
+    )?;
+    o.set("window", window.map(PlotWindow::parse).transpose()?)?;
+    let config: PlotConfig = load_config(cfg.config.as_deref(), &o)?;
+    if cfg.print_config {
+        print_config(&config)?;
+        return Ok(None);
     }
-    Ok(())
+    Ok(Some(config))
 }
 
 fn main() -> std::process::ExitCode {
@@ -706,7 +737,33 @@ fn run() -> Result<()> {
             field_v_per_cm,
             density,
             format,
-        } => print_yields(&interaction, energy_kev, field_v_per_cm, density, &format)?,
+            cfg,
+        } => {
+            use fax_sim::yields::{Interaction, YieldsConfig, YieldsFormat};
+            let mut o = hep_cli_support::Overrides::default();
+            o.set(
+                "interaction",
+                interaction.map(|i| i.parse::<Interaction>()).transpose()?,
+            )?;
+            o.set("energy_kev", energy_kev)?;
+            o.set("field_v_per_cm", field_v_per_cm)?;
+            o.set("density_g_per_cm3", density)?;
+            let format = match format.as_deref() {
+                None => None,
+                Some("json") => Some(YieldsFormat::Json),
+                Some("csv") => Some(YieldsFormat::Csv),
+                Some(other) => bail!("--format must be json or csv, not `{other}`"),
+            };
+            o.set("format", format)?;
+            let config: YieldsConfig = load_config(cfg.config.as_deref(), &o)?;
+            if cfg.print_config {
+                return print_config(&config);
+            }
+            print!(
+                "{}",
+                fax_sim::yields::yields(&config)?.render(config.format)?
+            );
+        }
         Command::Simulate {
             input,
             output,
@@ -772,7 +829,10 @@ fn run() -> Result<()> {
             }
         }
         Command::Production { command } => production(command)?,
-        Command::Merge { output } => {
+        Command::Merge(m) => {
+            let Some(output) = m.load()? else {
+                return Ok(());
+            };
             let s = fax_sim::output::merge(&output, &Bar::new())?;
             println!(
                 "merged {} events: {} pulses, {} truth peaks",
@@ -789,40 +849,53 @@ fn run() -> Result<()> {
             sim,
             cfg,
         } => {
-            // Check the configuration now rather than in every array task.
-            sim.load(&cfg)?;
-            if slurm.shards == 0 {
-                bail!("--shards must be at least 1");
+            // The simulation configuration is resolved (and checked) now, once, rather than in
+            // every array task.
+            let files: Vec<&Path> = cfg.config.iter().map(PathBuf::as_path).collect();
+            let (config, mut job) =
+                config::load_job(&files, sim.overrides()?, &["input", "output", "slurm"])?;
+            let file_path = |key: &str, job: &mut toml::Table| -> Result<Option<PathBuf>> {
+                job.remove(key)
+                    .map(|v| {
+                        v.try_into::<PathBuf>()
+                            .with_context(|| format!("`{key}` must be a path"))
+                    })
+                    .transpose()
+            };
+            let input = input.or(file_path("input", &mut job)?);
+            let output = output.or(file_path("output", &mut job)?);
+            let file_slurm = match job.remove("slurm") {
+                None => toml::Table::new(),
+                Some(toml::Value::Table(t)) => t,
+                Some(_) => bail!("[slurm] must be a table"),
+            };
+            let slurm = slurm_options(file_slurm, &slurm)?;
+            if cfg.print_config {
+                let mut all = config.to_table()?;
+                if let Some(i) = &input {
+                    all.insert("input".into(), toml::Value::try_from(i)?);
+                }
+                if let Some(o) = &output {
+                    all.insert("output".into(), toml::Value::try_from(o)?);
+                }
+                all.insert("slurm".into(), toml::Value::try_from(&slurm)?);
+                return print_config(&all);
             }
+            let input = input.context("no instruction file: give --input or `input`")?;
+            let output = output.context("no output directory: give --output or `output`")?;
+            let copy = write_job_config(&output, "simulate.toml", &toml::to_string(&config)?)?;
             let exe = hep_cli_support::current_program()?;
-            let abs = |p: &Path| std::path::absolute(p).with_context(|| format!("{}", p.display()));
-            let mut task = vec![
+            let task = vec![
                 exe.clone(),
                 "simulate".into(),
                 "--input".into(),
-                abs(&input)?.to_string_lossy().into_owned(),
+                absolute(&input)?,
                 "--output".into(),
-                abs(&output)?.to_string_lossy().into_owned(),
+                absolute(&output)?,
+                "--config".into(),
+                copy,
             ];
-            if let Some(c) = &cfg.config {
-                task.extend(["--config".into(), abs(c)?.to_string_lossy().into_owned()]);
-            }
-            for (flag, v) in [
-                ("--preset", sim.preset.clone()),
-                ("--seed", sim.seed.map(|s| s.to_string())),
-                ("--compat", sim.compat.clone()),
-                ("--map-interpolation", sim.map_interpolation.clone()),
-            ] {
-                if let Some(v) = v {
-                    task.extend([flag.to_string(), v]);
-                }
-            }
-            let merge = vec![
-                exe,
-                "merge".into(),
-                "--output".into(),
-                abs(&output)?.to_string_lossy().into_owned(),
-            ];
+            let merge = vec![exe, "merge".into(), "--output".into(), absolute(&output)?];
             hep_cli_support::submit(&slurm, fax_sim::output::JOB, &output, task, merge)?;
         }
         Command::CreateFake {
@@ -1110,13 +1183,12 @@ fn run() -> Result<()> {
             event,
             output,
             window,
+            cfg,
         } => {
-            let cfg = PlotConfig {
-                event,
-                window: PlotWindow::parse(&window)?,
-                ..PlotConfig::default()
+            let Some(config) = plot_config(event, window.as_deref(), &cfg)? else {
+                return Ok(());
             };
-            for f in fax_sim::plots::plot_event(&input, &cfg, &output)? {
+            for f in fax_sim::plots::plot_event(&input, &config, &output)? {
                 println!("wrote {}", f.display());
             }
         }
@@ -1125,13 +1197,12 @@ fn run() -> Result<()> {
             event,
             output,
             window,
+            cfg,
         } => {
-            let cfg = PlotConfig {
-                event,
-                window: PlotWindow::parse(&window)?,
-                ..PlotConfig::default()
+            let Some(config) = plot_config(event, window.as_deref(), &cfg)? else {
+                return Ok(());
             };
-            for f in fax_sim::plots::plot_channels(&input, &cfg, &output)? {
+            for f in fax_sim::plots::plot_channels(&input, &config, &output)? {
                 println!("wrote {}", f.display());
             }
         }

@@ -128,9 +128,117 @@ fn create_fake_simulate_plot_shard_merge() {
     assert!(
         script.contains("#SBATCH --array=0-2%2")
             && script.contains("--shard \"${SLURM_ARRAY_TASK_ID}/3\"")
-            && script.contains("--seed 4"),
+            && script.contains("slurm/simulate.toml"),
         "{script}"
     );
+    // The tasks read the resolved simulation configuration, seed included.
+    let job = std::fs::read_to_string(sh.join("slurm/simulate.toml")).unwrap();
+    assert!(job.contains("\nseed = 4\n"), "{job}");
+
+    // --print-config (simulation, input, output, [slurm]) fed back alone through --config
+    // writes the same scripts, byte for byte.
+    let printed = stdout(fax().args([
+        "submit",
+        "-i",
+        fake.to_str().unwrap(),
+        "-o",
+        sh.to_str().unwrap(),
+        "--shards",
+        "3",
+        "--max-parallel",
+        "2",
+        "--seed",
+        "4",
+        "--print-config",
+    ]));
+    assert!(
+        printed.contains("[slurm]") && printed.contains("max_parallel = 2"),
+        "{printed}"
+    );
+    let scripts = |dir: &std::path::Path| {
+        let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| {
+                let p = e.unwrap().path();
+                (
+                    p.file_name().unwrap().to_string_lossy().into_owned(),
+                    std::fs::read(&p).unwrap(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let before = scripts(&sh.join("slurm"));
+    std::fs::remove_dir_all(sh.join("slurm")).unwrap();
+    let cfg = d.path().join("submit.toml");
+    std::fs::write(&cfg, &printed).unwrap();
+    stdout(fax().args(["submit", "--config", cfg.to_str().unwrap()]));
+    assert!(scripts(&sh.join("slurm")) == before, "scripts differ");
+
+    // merge, yields, plot-event and plot-channels take --config/--print-config too: the printed
+    // configuration gives the same output as the options.
+    let m = stdout(fax().args(["merge", "-o", sh.to_str().unwrap(), "--print-config"]));
+    let mcfg = d.path().join("merge.toml");
+    std::fs::write(&mcfg, &m).unwrap();
+    let merged_again = stdout(fax().args(["merge", "--config", mcfg.to_str().unwrap()]));
+    assert!(merged_again.contains("merged"), "{merged_again}");
+    let yields_args = [
+        "yields",
+        "--interaction",
+        "nr",
+        "--energy-kev",
+        "20",
+        "--field-v-per-cm",
+        "120",
+        "--format",
+        "csv",
+    ];
+    let direct = stdout(fax().args(yields_args));
+    let ycfg = d.path().join("yields.toml");
+    std::fs::write(&ycfg, stdout(fax().args(yields_args).arg("--print-config"))).unwrap();
+    assert_eq!(
+        stdout(fax().args(["yields", "--config", ycfg.to_str().unwrap()])),
+        direct
+    );
+    for plot in ["plot-event", "plot-channels"] {
+        let png = d.path().join(format!("{plot}.png"));
+        let args = [
+            plot,
+            "-i",
+            out.to_str().unwrap(),
+            "--event",
+            "1",
+            "--window",
+            "full",
+        ];
+        stdout(fax().args(args).args(["-o", png.to_str().unwrap()]));
+        let pcfg = d.path().join(format!("{plot}.toml"));
+        std::fs::write(
+            &pcfg,
+            stdout(fax().args(args).args(["-o", "x.png", "--print-config"])),
+        )
+        .unwrap();
+        let png2 = d.path().join(format!("{plot}-2.png"));
+        stdout(fax().args([
+            plot,
+            "-i",
+            out.to_str().unwrap(),
+            "-o",
+            png2.to_str().unwrap(),
+            "--config",
+            pcfg.to_str().unwrap(),
+        ]));
+        assert!(
+            std::fs::read(&png).unwrap() == std::fs::read(&png2).unwrap(),
+            "{plot}"
+        );
+        assert_eq!(
+            std::fs::read(png.with_extension("csv")).unwrap(),
+            std::fs::read(png2.with_extension("csv")).unwrap(),
+            "{plot} csv"
+        );
+    }
 }
 
 #[test]

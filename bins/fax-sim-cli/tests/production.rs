@@ -300,6 +300,52 @@ number_job = 2
     );
     let merge = std::fs::read_to_string(out.join("slurm/merge.sbatch")).unwrap();
     assert!(merge.contains("production merge --output"), "{merge}");
+    // --print-config (the resolved production and its [slurm] table), fed back alone through
+    // --config, writes the same scripts byte for byte; the snapshot reads back as the same
+    // production.
+    let o = fax()
+        .args([
+            "production",
+            "submit",
+            "--shards",
+            "2",
+            "--print-config",
+            "--config",
+        ])
+        .arg(&cfg)
+        .arg("--output")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let printed = text(&o.stdout);
+    assert!(
+        printed.contains("[slurm]") && printed.contains("shards = 2"),
+        "{printed}"
+    );
+    let scripts = || {
+        [
+            "fax-sim-production.sbatch",
+            "merge.sbatch",
+            "production.toml",
+        ]
+        .map(|f| std::fs::read(out.join("slurm").join(f)).unwrap())
+    };
+    let before = scripts();
+    std::fs::remove_dir_all(out.join("slurm")).unwrap();
+    let printed_dir = d.path().join("printed");
+    std::fs::create_dir_all(&printed_dir).unwrap();
+    let printed_cfg = write_config(&printed_dir, &printed);
+    assert_ne!(printed_cfg, cfg);
+    let o = fax()
+        .args(["production", "submit", "--config"])
+        .arg(&printed_cfg)
+        .arg("--output")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(scripts() == before, "scripts differ");
 
     // The two shards by hand, then the merge: the ids of both configurations.
     for i in 0..2 {

@@ -46,12 +46,12 @@ pub enum Command {
     SiSummary(Box<SiSummaryArgs>),
     /// Join the shards of a sharded job (`gen-primary --shard I/N`) into the outputs of a
     /// single-process run.
-    Merge(MergeArgs),
+    Merge(hep_cli_support::MergeCommand),
     /// Write (and with --submit, submit) a Slurm array job of shards and its merge.
     ///
     /// The job follows after `--`, without --shard:
     /// `mu2e-ensemble submit --shards 8 -- gen-primary --primary DIOTail ... --output samples`.
-    Submit(SubmitCmd),
+    Submit(hep_cli_support::SubmitCommand),
     /// List the ensembles and reservations of an event ledger, and release stale reservations.
     ///
     /// A reservation is made before an ensemble is written and completed after it; a run that
@@ -62,35 +62,20 @@ pub enum Command {
     Ledger(LedgerArgs),
 }
 
-/// Arguments of `merge`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct MergeArgs {
-    /// The output directory of the sharded job (holding shards/).
-    #[arg(long, short)]
-    pub output: PathBuf,
-}
-
-/// Arguments of `submit`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct SubmitCmd {
-    #[command(flatten)]
-    slurm: hep_cli_support::SubmitArgs,
-    /// The job: `gen-primary` and its options.
-    #[arg(last = true, required = true, value_name = "JOB OPTIONS")]
-    job: Vec<String>,
-}
-
 /// Arguments of `ledger`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct LedgerArgs {
-    /// The ledger file (mu2e-ensemble-ledger.json beside the sample files by default in run-si).
-    pub ledger: PathBuf,
+    /// The ledger file (mu2e-ensemble-ledger.json beside the sample files by default in run-si);
+    /// required here or as `ledger` in the configuration.
+    pub ledger: Option<PathBuf>,
     /// Release every reservation whose holder process of this host no longer runs.
     #[arg(long)]
     pub release_stale: bool,
     /// Release the reservation with this id (as listed).
     #[arg(long, value_name = "ID")]
     pub release: Option<String>,
+    #[command(flatten)]
+    config: ConfigArgs,
 }
 
 /// Process of `gen-primary --type`.
@@ -305,17 +290,20 @@ pub fn run(cmd: Command) -> Result<()> {
     }
 }
 
-fn merge_cmd(a: &MergeArgs) -> Result<()> {
-    if hep_core::shard::job_of(&a.output).as_deref() == Some(SERIES_JOB) {
-        let reports = merge_series(&a.output)?;
+fn merge_cmd(a: &hep_cli_support::MergeCommand) -> Result<()> {
+    let Some(output) = a.load()? else {
+        return Ok(());
+    };
+    if hep_core::shard::job_of(&output).as_deref() == Some(SERIES_JOB) {
+        let reports = merge_series(&output)?;
         println!(
             "merged {} ensembles into {}",
             reports.len(),
-            a.output.display()
+            output.display()
         );
         return Ok(());
     }
-    let merged = merge_gen_primary(&a.output)?;
+    let merged = merge_gen_primary(&output)?;
     let mut m = manifest("gen-primary", &merged.configuration)?;
     m.add_seed("seed", merged.seed);
     m.inputs = merged.inputs.clone();
@@ -323,26 +311,33 @@ fn merge_cmd(a: &MergeArgs) -> Result<()> {
     println!(
         "merged {} file(s) into {}",
         merged.files.len(),
-        a.output.display()
+        output.display()
     );
     Ok(())
 }
 
-fn submit_cmd(a: &SubmitCmd) -> Result<()> {
+fn submit_cmd(a: &hep_cli_support::SubmitCommand) -> Result<()> {
+    let Some(cfg) = a.load()? else {
+        return Ok(());
+    };
+    let slurm = &cfg.slurm;
+    if slurm.shards == 0 {
+        bail!("no shard count: give --shards N (N >= 1) or `shards` in [slurm]");
+    }
     let parsed = crate::Cli::try_parse_from(
-        std::iter::once("mu2e-ensemble".to_string()).chain(a.job.iter().cloned()),
+        std::iter::once("mu2e-ensemble".to_string()).chain(cfg.job.iter().cloned()),
     )
-    .map_err(|e| anyhow::anyhow!("the job after --: {e}"))?;
+    .map_err(|e| anyhow::anyhow!("the job: {e}"))?;
     let program = hep_cli_support::current_program()?;
     let mut task = vec![program.clone()];
-    task.extend(a.job.iter().cloned());
+    task.extend(cfg.job.iter().cloned());
     let (job, out) = match parsed.command {
         crate::Command::B(Command::GenPrimary(job)) => {
             if job.shard.shard.is_some() {
                 bail!("give the job without --shard: each array task adds its own");
             }
-            let cfg = gen_primary_config(&job)?;
-            (GEN_PRIMARY_JOB, cfg.output_dir()?.to_path_buf())
+            let job = gen_primary_config(&job)?;
+            (GEN_PRIMARY_JOB, job.output_dir()?.to_path_buf())
         }
         crate::Command::B(Command::RunSi(job)) => {
             let cfg = run_si_config(&job)?;
@@ -352,10 +347,10 @@ fn submit_cmd(a: &SubmitCmd) -> Result<()> {
             let Some(count) = cfg.ensembles else {
                 bail!("submit shards a series of ensembles: give run-si --ensembles K");
             };
-            if count != a.slurm.shards && !a.slurm.only_missing {
+            if count != slurm.shards && !slurm.only_missing {
                 eprintln!(
                     "note: {count} ensembles in {} shards (blocks of floor(I*K/N)..)",
-                    a.slurm.shards
+                    slurm.shards
                 );
             }
             let out = cfg.out_dir.clone().context("run-si needs OUT_DIR")?;
@@ -380,53 +375,19 @@ fn submit_cmd(a: &SubmitCmd) -> Result<()> {
         "--output".into(),
         out.to_string_lossy().into_owned(),
     ];
-    hep_cli_support::submit(&a.slurm, job, &out, task, merge)
+    hep_cli_support::submit(slurm, job, &out, task, merge)
 }
 
 fn ledger_cmd(a: &LedgerArgs) -> Result<()> {
-    use mu2e_ensemble::sampler::{Ledger, release_reservation, release_stale};
-    if let Some(id) = &a.release {
-        let e = release_reservation(&a.ledger, id)?;
-        println!(
-            "released {} ({} row ranges, output {})",
-            e.id,
-            e.ranges.len(),
-            e.output_dir.display()
-        );
+    let mut o = Over::default();
+    o.set("ledger", a.ledger.clone())?;
+    o.flag("release_stale", a.release_stale)?;
+    o.set("release", a.release.clone())?;
+    let cfg: commands::LedgerConfig = load_config(a.config.config.as_deref(), &o.0)?;
+    if a.config.print_config {
+        return print_config(&cfg);
     }
-    if a.release_stale {
-        let released = release_stale(&a.ledger)?;
-        for e in &released {
-            println!(
-                "released stale reservation {} (holder pid {} gone; output {})",
-                e.id,
-                e.holder_pid.map_or("?".into(), |p| p.to_string()),
-                e.output_dir.display()
-            );
-        }
-        if released.is_empty() {
-            println!("no stale reservations");
-        }
-    }
-    if !a.ledger.exists() {
-        anyhow::bail!("{}: no such ledger", a.ledger.display());
-    }
-    let ledger = Ledger::load(&a.ledger)?;
-    println!(
-        "{:<10} {:>12} {:<6} {:<40} output",
-        "status", "events", "stale", "id"
-    );
-    for e in &ledger.ensembles {
-        let events: u64 = e.ranges.iter().map(|r| r.len()).sum();
-        println!(
-            "{:<10} {:>12} {:<6} {:<40} {}",
-            e.status,
-            events,
-            if e.is_stale() { "yes" } else { "no" },
-            if e.id.is_empty() { "-" } else { &e.id },
-            e.output_dir.display()
-        );
-    }
+    print!("{}", commands::ledger(&cfg)?.render());
     Ok(())
 }
 

@@ -194,6 +194,30 @@ fn plan_build_and_fcl() {
     let text = String::from_utf8(out).unwrap();
     assert!(text.contains("no stale reservations"), "{text}");
     assert_eq!(text.matches("complete").count(), 2, "{text}");
+    // The same from the printed configuration alone.
+    let printed = cmd()
+        .arg("ledger")
+        .arg(cfg.join("samples/mu2e-ensemble-ledger.json"))
+        .args(["--release-stale", "--print-config"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let printed = String::from_utf8(printed).unwrap();
+    assert!(printed.contains("release_stale = true\n"), "{printed}");
+    let ledger_toml = tmp.path().join("ledger.toml");
+    std::fs::write(&ledger_toml, printed).unwrap();
+    let again = cmd()
+        .arg("ledger")
+        .arg("--config")
+        .arg(&ledger_toml)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(String::from_utf8(again).unwrap(), text);
     let a = cmd()
         .arg("ledger")
         .arg(cfg.join("samples/mu2e-ensemble-ledger.json"))

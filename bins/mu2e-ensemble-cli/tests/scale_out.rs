@@ -132,3 +132,97 @@ fn slurm_array_and_merge_give_the_single_process_samples() {
     assert_eq!(wait_for(&merge, timeout), ["COMPLETED"], "merge {merge}");
     assert_eq!(samples(&out), samples(&single));
 }
+
+/// The files of `dir` (not recursive) but manifests, by name, with their bytes.
+fn files_in(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file() && !p.to_string_lossy().ends_with(".manifest.json"))
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn merge_and_submit_from_printed_config_are_identical() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("sharded");
+    for i in 0..2 {
+        cmd()
+            .args(job(&out))
+            .arg(format!("--shard={i}/2"))
+            .assert()
+            .success();
+    }
+    cmd().arg("merge").arg("-o").arg(&out).assert().success();
+    let by_cli = files_in(&out);
+    assert!(!by_cli.is_empty());
+    let printed = cmd()
+        .arg("merge")
+        .arg("-o")
+        .arg(&out)
+        .arg("--print-config")
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let merge_toml = tmp.path().join("merge.toml");
+    std::fs::write(&merge_toml, printed).unwrap();
+    for (f, _) in &by_cli {
+        std::fs::remove_file(out.join(f)).unwrap();
+    }
+    cmd()
+        .arg("merge")
+        .arg("--config")
+        .arg(&merge_toml)
+        .assert()
+        .success();
+    assert!(files_in(&out) == by_cli, "merge outputs differ");
+
+    let sub = tmp.path().join("submitted");
+    let slurm = ["--shards", "2", "--mem", "2G", "--partition", "debug"];
+    cmd()
+        .arg("submit")
+        .args(slurm)
+        .arg("--")
+        .args(job(&sub))
+        .assert()
+        .success();
+    let scripts = files_in(&sub.join("slurm"));
+    assert_eq!(scripts.len(), 2);
+    let printed = cmd()
+        .arg("submit")
+        .args(slurm)
+        .arg("--print-config")
+        .arg("--")
+        .args(job(&sub))
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(printed).unwrap();
+    assert!(
+        text.contains("\"gen-primary\",")
+            && text.contains("[slurm]\nshards = 2\npartition = \"debug\"\nmem = \"2G\"\n"),
+        "{text}"
+    );
+    std::fs::remove_dir_all(sub.join("slurm")).unwrap();
+    let submit_toml = tmp.path().join("submit.toml");
+    std::fs::write(&submit_toml, text).unwrap();
+    cmd()
+        .arg("submit")
+        .arg("--config")
+        .arg(&submit_toml)
+        .assert()
+        .success();
+    assert!(files_in(&sub.join("slurm")) == scripts, "scripts differ");
+}

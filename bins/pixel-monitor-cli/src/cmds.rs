@@ -947,26 +947,74 @@ impl ProfileArgs {
 /// Arguments of `submit`.
 #[derive(Args)]
 pub struct ProfileSubmitArgs {
-    /// The profile job's configuration (TOML); the tasks run `profile --config FILE --shard I/N`
-    /// and the merge `merge --config FILE`.
-    #[arg(long, value_name = "FILE.toml", required = true)]
-    config: PathBuf,
+    /// The profile job's configuration (TOML, as `profile --config` reads it), optionally with a
+    /// [slurm] table of the submit options; required. The tasks run `profile --config
+    /// <output_dir>/slurm/profile.toml --shard I/N` and the merge `merge --config` on that copy.
+    #[arg(long, value_name = "FILE.toml")]
+    config: Option<PathBuf>,
+    /// Print the complete effective configuration (the profile job and its [slurm] table) as
+    /// TOML and exit.
+    #[arg(long)]
+    print_config: bool,
     #[command(flatten)]
     slurm: hep_cli_support::SubmitArgs,
 }
 
 impl ProfileSubmitArgs {
     fn run(self) -> Result<()> {
-        if self.slurm.shards == 0 {
-            bail!("--shards must be at least 1");
+        let Some(path) = &self.config else {
+            bail!("submit needs the profile job's configuration: give --config FILE.toml");
+        };
+        let text = hep_core::io::read_text(path)
+            .with_context(|| format!("{}: cannot read the configuration", path.display()))?;
+        let mut table: toml::Table = text
+            .parse()
+            .with_context(|| format!("{}: not a valid TOML configuration", path.display()))?;
+        // The [slurm] table is submit's; the rest is the profile job, checked now rather than in
+        // every array task.
+        let mut slurm = toml::Table::new();
+        if let Some(t) = table.remove("slurm") {
+            slurm = t
+                .try_into()
+                .with_context(|| format!("{}: [slurm] must be a table", path.display()))?;
         }
-        let job: pixel_monitor::profile_job::ProfileJob =
-            load_config(Some(&self.config), &toml::Table::new())?;
+        let job: pixel_monitor::profile_job::ProfileJob = toml::Value::Table(table)
+            .try_into()
+            .with_context(|| format!("{}: invalid profile configuration", path.display()))?;
+        let mut o = hep_cli_support::Overrides::default();
+        self.slurm.overrides(&mut o)?;
+        let mut slurm_table = toml::Table::new();
+        slurm_table.insert("slurm".into(), toml::Value::Table(slurm));
+        hep_cli_support::merge(&mut slurm_table, o.0);
+        let slurm: hep_cli_support::SlurmOptions = slurm_table
+            .remove("slurm")
+            .map(toml::Value::try_into)
+            .transpose()
+            .with_context(|| format!("{}: invalid [slurm] options", path.display()))?
+            .unwrap_or_default();
+        let job_toml = toml::to_string_pretty(&job).context("writing the profile job as TOML")?;
+        if self.print_config {
+            let mut all = toml::Table::try_from(&job).context("the profile job as TOML")?;
+            all.insert(
+                "slurm".into(),
+                toml::Value::try_from(&slurm).context("the [slurm] options as TOML")?,
+            );
+            return print_config(&all);
+        }
+        if slurm.shards == 0 {
+            bail!("no shard count: give --shards N (N >= 1) or `shards` in [slurm]");
+        }
+        // The tasks read a copy of the job without [slurm] (which `profile` does not accept).
+        let slurm_dir = job.output_dir.join("slurm");
+        std::fs::create_dir_all(&slurm_dir)
+            .with_context(|| format!("{}: cannot create", slurm_dir.display()))?;
+        let copy = slurm_dir.join("profile.toml");
+        hep_core::files::atomic_write_bytes(&copy, job_toml.as_bytes())?;
         let exe = hep_cli_support::current_program()?;
-        let cfg = std::path::absolute(&self.config).context("resolving the configuration path")?;
+        let cfg = std::path::absolute(&copy).context("resolving the configuration path")?;
         let cfg = cfg.to_string_lossy().into_owned();
         hep_cli_support::submit(
-            &self.slurm,
+            &slurm,
             pixel_monitor::profile_job::PROFILE_JOB,
             &job.output_dir,
             vec![

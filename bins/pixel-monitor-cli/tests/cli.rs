@@ -235,6 +235,49 @@ fn single_subcommands_shards_and_slurm() {
         script.contains("#SBATCH --array=0-1") && script.contains("profile --config"),
         "{script}"
     );
+    // --print-config shows the job with its [slurm] table; fed back alone through --config it
+    // writes the same scripts, byte for byte.
+    let printed = pm()
+        .args(["submit", "--config"])
+        .arg(&prof)
+        .args(["--shards", "2", "--time", "01:00:00", "--print-config"])
+        .output()
+        .unwrap();
+    assert!(printed.status.success(), "{}", stderr(&printed));
+    let text = stdout(&printed);
+    assert!(
+        text.contains("[slurm]")
+            && text.contains("shards = 2")
+            && text.contains("time = \"01:00:00\""),
+        "{text}"
+    );
+    let slurm_dir = d.join("profiles/slurm");
+    let scripts = |dir: &std::path::Path| {
+        let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| {
+                let p = e.unwrap().path();
+                (
+                    p.file_name().unwrap().to_string_lossy().into_owned(),
+                    std::fs::read(&p).unwrap(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let before = scripts(&slurm_dir);
+    assert_eq!(before.len(), 3, "array, merge and the job's configuration");
+    std::fs::remove_dir_all(&slurm_dir).unwrap();
+    let submit_toml = d.join("submit.toml");
+    std::fs::write(&submit_toml, &text).unwrap();
+    let out = pm()
+        .args(["submit", "--config"])
+        .arg(&submit_toml)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(scripts(&slurm_dir) == before, "scripts differ");
 
     // merge-profiles of the two text profiles as fragments.
     let frag = d.join("frag");

@@ -1126,10 +1126,33 @@ fn collect_layers(
 /// [`Error::Core`] (located) for an unreadable or invalid TOML file, [`Error::Config`] for an
 /// unknown key, a wrong type or a value outside its domain.
 pub fn load(files: &[&Path], overrides: toml::Table) -> Result<SimConfig> {
+    Ok(load_job(files, overrides, &[])?.0)
+}
+
+/// [`load`] for a job whose configuration files hold, beside the simulation, keys of the job
+/// itself (`input`, `output`, a `[slurm]` table): the top-level `job_keys` are taken out of every
+/// file (a later file's value replaces an earlier one's) and returned beside the simulation
+/// configuration.
+///
+/// # Errors
+/// As [`load`].
+pub fn load_job(
+    files: &[&Path],
+    overrides: toml::Table,
+    job_keys: &[&str],
+) -> Result<(SimConfig, toml::Table)> {
     let mut seen = BTreeSet::new();
     let mut layers = Vec::new();
     for f in files {
         collect_layers(f, &mut seen, &mut layers)?;
+    }
+    let mut job = toml::Table::new();
+    for (_, t) in &mut layers {
+        for key in job_keys {
+            if let Some(v) = t.remove(*key) {
+                job.insert((*key).to_string(), v);
+            }
+        }
     }
     let mut preset = Preset::default();
     for (path, t) in &layers {
@@ -1156,7 +1179,7 @@ pub fn load(files: &[&Path], overrides: toml::Table) -> Result<SimConfig> {
         .try_into()
         .map_err(|e| Error::Config(e.to_string()))?;
     cfg.validate()?;
-    Ok(cfg)
+    Ok((cfg, job))
 }
 
 #[cfg(test)]

@@ -207,7 +207,33 @@ impl Production {
             }
         };
         let mut configurations = Vec::new();
-        if sweep.is_empty() {
+        // A snapshot (`OUT/production.toml`, `--print-config`) lists the resolved
+        // configurations; it reads back as the same production.
+        if let Some(snapshot) = table.remove("configurations") {
+            let toml::Value::Array(entries) = snapshot else {
+                return Err(Error::Config(format!(
+                    "{origin}: configurations: expected an array of tables ([[configurations]]), found {}",
+                    snapshot.type_str()
+                )));
+            };
+            if !table.is_empty() || !sweep.is_empty() || entries.is_empty() {
+                return Err(Error::Config(format!(
+                    "{origin}: a snapshot holds one or more [[configurations]] and nothing else"
+                )));
+            }
+            for (i, entry) in entries.into_iter().enumerate() {
+                let toml::Value::Table(entry) = entry else {
+                    return Err(Error::Config(format!(
+                        "{origin}: configurations entry {}: expected a table",
+                        i + 1
+                    )));
+                };
+                configurations.push(resolve(
+                    entry,
+                    &format!("{origin}: configurations entry {}", i + 1),
+                )?);
+            }
+        } else if sweep.is_empty() {
             configurations.push(resolve(table.clone(), origin)?);
         }
         for (i, entry) in sweep.into_iter().enumerate() {

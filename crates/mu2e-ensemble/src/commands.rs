@@ -11,6 +11,7 @@
 //! | `run-si` | [`RunSiConfig`] | [`run_si`] |
 //! | `gen-ensemble` | [`GenEnsembleConfig`] | [`gen_ensemble`] |
 //! | `si-summary` | [`SiSummaryConfig`] | [`si_summary`] |
+//! | `ledger` | [`LedgerConfig`] | [`ledger`] |
 //!
 //! Options that a run cannot do without (the livetime, an output directory, ...) are `Option`s
 //! here so that they may come from a file or the command line; the functions fail with
@@ -1254,6 +1255,120 @@ pub fn si_summary(cfg: &SiSummaryConfig) -> Result<SamplingSummary> {
     let text = hep_core::io::read_text(log)?;
     let known: Vec<&str> = cfg.samples.iter().map(String::as_str).collect();
     parse_sampling_summary(log, &text, &known)
+}
+
+// ------------------------------------------------------------------------------ ledger
+
+/// Configuration of `ledger`: list the ensembles and reservations of an event ledger and give
+/// back reservations that a killed run left behind.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LedgerConfig {
+    /// The ledger file (`mu2e-ensemble-ledger.json` beside the sample files). Required.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ledger: Option<PathBuf>,
+    /// Release every reservation whose holder process of this host no longer runs
+    /// ([`crate::sampler::release_stale`]).
+    pub release_stale: bool,
+    /// Release the reservation with this id, whoever holds it
+    /// ([`crate::sampler::release_reservation`]); use it only when the holder is known to be gone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub release: Option<String>,
+}
+
+/// What `ledger` did and found.
+#[derive(Debug, Clone)]
+pub struct LedgerReport {
+    /// The reservation released by id, if one was asked for.
+    pub released: Option<crate::sampler::LedgerEntry>,
+    /// The stale reservations released (`None` if not asked for).
+    pub released_stale: Option<Vec<crate::sampler::LedgerEntry>>,
+    /// The ledger as it reads afterwards.
+    pub ledger: crate::sampler::Ledger,
+}
+
+impl LedgerReport {
+    /// The releases done, one line each, then the ledger as an aligned table: status, events
+    /// allocated, whether the reservation is stale, id, output directory.
+    pub fn render(&self) -> String {
+        let mut t = String::new();
+        if let Some(e) = &self.released {
+            let _ = writeln!(
+                t,
+                "released {} ({} row ranges, output {})",
+                e.id,
+                e.ranges.len(),
+                e.output_dir.display()
+            );
+        }
+        if let Some(released) = &self.released_stale {
+            for e in released {
+                let _ = writeln!(
+                    t,
+                    "released stale reservation {} (holder pid {} gone; output {})",
+                    e.id,
+                    e.holder_pid.map_or("?".into(), |p| p.to_string()),
+                    e.output_dir.display()
+                );
+            }
+            if released.is_empty() {
+                t.push_str("no stale reservations\n");
+            }
+        }
+        let _ = writeln!(
+            t,
+            "{:<10} {:>12} {:<6} {:<40} output",
+            "status", "events", "stale", "id"
+        );
+        for e in &self.ledger.ensembles {
+            let events: u64 = e.ranges.iter().map(|r| r.len()).sum();
+            let _ = writeln!(
+                t,
+                "{:<10} {:>12} {:<6} {:<40} {}",
+                e.status,
+                events,
+                if e.is_stale() { "yes" } else { "no" },
+                if e.id.is_empty() { "-" } else { &e.id },
+                e.output_dir.display()
+            );
+        }
+        t
+    }
+}
+
+/// `ledger`: releases what the configuration asks for (by id first, then the stale ones), each
+/// under the ledger's lock, and reads the ledger back.
+///
+/// # Errors
+/// No ledger given or no such file, an unknown or complete reservation id, a ledger that cannot
+/// be read, locked or written.
+pub fn ledger(cfg: &LedgerConfig) -> Result<LedgerReport> {
+    use crate::sampler::{Ledger, release_reservation, release_stale};
+    let path = cfg
+        .ledger
+        .as_deref()
+        .ok_or_else(|| missing("LEDGER", "ledger"))?;
+    if !path.exists() {
+        return Err(Error::InvalidArgument(format!(
+            "{}: no such ledger",
+            path.display()
+        )));
+    }
+    let released = cfg
+        .release
+        .as_deref()
+        .map(|id| release_reservation(path, id))
+        .transpose()?;
+    let released_stale = if cfg.release_stale {
+        Some(release_stale(path)?)
+    } else {
+        None
+    };
+    Ok(LedgerReport {
+        released,
+        released_stale,
+        ledger: Ledger::load(path)?,
+    })
 }
 
 /// [`run_si`] without progress reports.

@@ -723,3 +723,128 @@ mod tests {
         assert_eq!(NrYieldParams::from_nest_vector(p.to_nest_vector()), p);
     }
 }
+
+/// How `fax-sim yields` prints its row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum YieldsFormat {
+    /// One pretty-printed JSON object.
+    #[default]
+    Json,
+    /// A CSV header and one row.
+    Csv,
+}
+
+/// Configuration of `fax-sim yields`: one deposit whose mean quanta [`NestModel::default`] gives.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct YieldsConfig {
+    /// The kind of deposit. Required.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interaction: Option<Interaction>,
+    /// Deposited energy (keV, > 0). Required.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub energy_kev: Option<f64>,
+    /// Drift field (V/cm, > 0). Required.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field_v_per_cm: Option<f64>,
+    /// Liquid-xenon density (g/cm^3); 2.862 by default (NEST's `DENSITY` for XENON1T's
+    /// `detector.hh`).
+    pub density_g_per_cm3: f64,
+    /// Output format.
+    pub format: YieldsFormat,
+}
+
+impl Default for YieldsConfig {
+    fn default() -> Self {
+        Self {
+            interaction: None,
+            energy_kev: None,
+            field_v_per_cm: None,
+            density_g_per_cm3: 2.862,
+            format: YieldsFormat::Json,
+        }
+    }
+}
+
+/// The row `fax-sim yields` prints: the deposit and its mean quanta.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct YieldsRow {
+    /// [`Interaction::name`].
+    pub interaction: &'static str,
+    /// Deposited energy (keV).
+    pub energy_kev: f64,
+    /// Drift field (V/cm).
+    pub field_v_per_cm: f64,
+    /// Liquid-xenon density (g/cm^3).
+    pub density_g_per_cm3: f64,
+    /// Mean number of photons of the deposit.
+    pub photon_yield: f64,
+    /// Mean number of electrons of the deposit.
+    pub electron_yield: f64,
+    /// Exciton-to-ion ratio.
+    pub exciton_ratio: f64,
+    /// Lindhard factor.
+    pub lindhard: f64,
+    /// The NEST version the model follows ([`NEST_VERSION`]).
+    pub nest_version: &'static str,
+}
+
+impl YieldsRow {
+    /// The row as `format` prints it (ending in a newline).
+    ///
+    /// # Errors
+    /// Never in practice (JSON or CSV of plain numbers and names).
+    pub fn render(&self, format: YieldsFormat) -> Result<String> {
+        match format {
+            YieldsFormat::Json => serde_json::to_string_pretty(self)
+                .map(|s| s + "\n")
+                .map_err(|e| Error::InvalidArgument(format!("yields as JSON: {e}"))),
+            YieldsFormat::Csv => {
+                let mut w = csv::Writer::from_writer(Vec::new());
+                w.serialize(self)
+                    .map_err(|e| Error::InvalidArgument(format!("yields as CSV: {e}")))?;
+                let bytes = w
+                    .into_inner()
+                    .map_err(|e| Error::InvalidArgument(format!("yields as CSV: {e}")))?;
+                String::from_utf8(bytes)
+                    .map_err(|e| Error::InvalidArgument(format!("yields as CSV: {e}")))
+            }
+        }
+    }
+}
+
+/// `fax-sim yields`: the mean quanta of the configured deposit ([`NestModel::mean_yields`] of
+/// the default model).
+///
+/// # Errors
+/// [`Error::InvalidArgument`] for a missing interaction, energy or field, and as
+/// [`NestModel::mean_yields`].
+pub fn yields(cfg: &YieldsConfig) -> Result<YieldsRow> {
+    let missing = |what: &str, key: &str| {
+        Error::InvalidArgument(format!(
+            "missing {what}: give it on the command line or as `{key}` in the configuration"
+        ))
+    };
+    let kind = cfg
+        .interaction
+        .ok_or_else(|| missing("--interaction", "interaction"))?;
+    let energy_kev = cfg
+        .energy_kev
+        .ok_or_else(|| missing("--energy-kev", "energy_kev"))?;
+    let field = cfg
+        .field_v_per_cm
+        .ok_or_else(|| missing("--field-v-per-cm", "field_v_per_cm"))?;
+    let y = NestModel::default().mean_yields(kind, energy_kev, field, cfg.density_g_per_cm3)?;
+    Ok(YieldsRow {
+        interaction: kind.name(),
+        energy_kev,
+        field_v_per_cm: field,
+        density_g_per_cm3: cfg.density_g_per_cm3,
+        photon_yield: y.photon_yield,
+        electron_yield: y.electron_yield,
+        exciton_ratio: y.exciton_ratio,
+        lindhard: y.lindhard,
+        nest_version: NEST_VERSION,
+    })
+}
