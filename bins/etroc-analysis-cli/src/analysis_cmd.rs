@@ -1,6 +1,6 @@
-//! Analysis subcommands of `etroc-analysis` (the original scripts' options, see
-//! docs/etroc-analysis.md): `times-ns`, `twc`, `resolution`,
-//! `reprocess-dir`, `dac-vs-charge`, `replot`, `run-beam` and `simulate`.
+//! Analysis subcommands of `etroc-analysis`, with the original scripts' options: `times-ns`,
+//! `twc`, `resolution`, `reprocess-dir`, `dac-vs-charge`, `replot`, `run-beam`, `run-beams` and
+//! `simulate`.
 //!
 //! Each runs the task(s) of the original script on a run directory (`-o`), with the original's
 //! task names, tables and files; the provenance is in `<run>/<task>/task_manifest.json`. Plots

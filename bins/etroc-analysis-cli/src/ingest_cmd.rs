@@ -1,10 +1,13 @@
-//! Ingest and cut subcommands of `etroc-analysis` (the original scripts' options, see
-//! docs/etroc-analysis.md): `process-txt`, `process-dat`,
-//! `process-dir`, `cut`, `cut-times`.
+//! Ingest and cut subcommands of `etroc-analysis`, with the original scripts' options:
+//! `process-txt`, `process-dat`, `process-dir`, `cut`, `cut-times`, and the scale-out pair
+//! `submit` (a Slurm array of `process-dir` or `run-beams` shards) and `merge` (of those shards).
 //!
 //! Each runs one task (or a few) on a run directory with the original's task names and files;
 //! the provenance of every task is in `<run>/<task>/task_manifest.json` and the outputs'
-//! `.manifest.json` sidecars. Log verbosity is the global `-v` (the original's `-l/--log-level`).
+//! `.manifest.json` sidecars. Every subcommand takes `--config FILE.toml` and `--print-config`:
+//! its options fill a configuration of `etroc_analysis::jobs` (defaults, then the file, then the
+//! options given), and the library runs it. Log verbosity is the global `-v` (the original's
+//! `-l/--log-level`).
 
 use std::path::{Path, PathBuf};
 
