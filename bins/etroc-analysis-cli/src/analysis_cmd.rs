@@ -1,24 +1,21 @@
-//! Analysis subcommands of `etroc-analysis` (the original scripts' options, see
-//! docs/etroc-analysis.md): `times-ns`, `twc`, `resolution`,
-//! `reprocess-dir`, `dac-vs-charge`, `replot`, `run-beam` and `simulate`.
+//! Analysis subcommands of `etroc-analysis`, with the original scripts' options: `times-ns`,
+//! `twc`, `resolution`, `reprocess-dir`, `dac-vs-charge`, `replot`, `run-beam`, `run-beams` and
+//! `simulate`.
 //!
 //! Each runs the task(s) of the original script on a run directory (`-o`), with the original's
 //! task names, tables and files; the provenance is in `<run>/<task>/task_manifest.json`. Plots
-//! are off unless `--plots`, PNG unless SVG is asked for. The subcommands with a configuration
-//! in `etroc_analysis::jobs` (all but reprocess-dir) take `--config FILE.toml` and
-//! `--print-config`; their options override the file.
+//! are off unless `--plots`, PNG unless SVG is asked for. Every subcommand has a configuration
+//! in `etroc_analysis::jobs` and takes `--config FILE.toml` and `--print-config`; its options
+//! override the file.
 
 use std::path::PathBuf;
 
 use crate::common::{FormatArgs, FormatOverrides, MergeArgs, Over, configure};
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Args, Subcommand, ValueEnum};
 use etroc_analysis::charge_injection::DacEstimator;
-use etroc_analysis::ingest_plots;
-use etroc_analysis::ingest_run;
-use etroc_analysis::jobs::{self, draw_plots};
+use etroc_analysis::jobs;
 use etroc_analysis::odr::FitMethod;
-use etroc_analysis::rundir::RunDir;
 use etroc_analysis::times::FbinChoice;
 use hep_cli_support::ConfigArgs;
 
@@ -122,9 +119,10 @@ pub struct ResolutionArgs {
 /// Arguments of `reprocess-dir`.
 #[derive(Args)]
 pub struct ReprocessDirArgs {
-    /// The existing charge-injection run directory.
+    /// The existing charge-injection run directory; required, here or as `out_directory` in the
+    /// configuration.
     #[arg(short = 'o', long = "out-directory", visible_alias = "output")]
-    out_directory: PathBuf,
+    out_directory: Option<PathBuf>,
     /// Draw the combined DAC-scan plot.
     #[arg(short = 'p', long = "plots")]
     plots: bool,
@@ -135,6 +133,8 @@ pub struct ReprocessDirArgs {
     compat: bool,
     #[command(flatten)]
     merge: MergeArgs,
+    #[command(flatten)]
+    cfg: ConfigArgs,
 }
 
 /// Arguments of `dac-vs-charge`.
@@ -359,10 +359,6 @@ pub fn run(cmd: Command) -> Result<()> {
     }
 }
 
-fn open_run(path: &std::path::Path) -> Result<RunDir> {
-    RunDir::open(path).with_context(|| format!("opening the run {}", path.display()))
-}
-
 fn times_ns(a: TimesNsArgs) -> Result<()> {
     let mut o = a.run.overrides()?;
     o.set("max_toa", a.max_toa)?;
@@ -464,38 +460,47 @@ fn twc_overrides(
 }
 
 fn reprocess_dir(a: ReprocessDirArgs) -> Result<()> {
-    let run = open_run(&a.out_directory)?;
-    let opts = a.merge.dir_options(false);
-    if a.compat {
-        let merge = ingest_run::merge_runs(&run, &opts)?;
-        println!(
-            "merged {} rows (cuts not re-applied: --compat)",
-            merge.combined.num_rows()
-        );
-        for w in &merge.warnings {
-            eprintln!("warning: {w}");
+    let mut o = Over::default();
+    o.set("out_directory", a.out_directory.clone())?;
+    o.flag("plots", a.plots)?;
+    o.formats("plot_formats", &a.formats)?;
+    o.flag("compat", a.compat)?;
+    a.merge.overrides(&mut o)?;
+    let Some(cfg) = configure::<jobs::ReprocessDirConfig>(&a.cfg, &o)? else {
+        return Ok(());
+    };
+    let rep = jobs::reprocess_dir(&cfg)?;
+    match &rep.cuts {
+        None => {
+            println!(
+                "merged {} rows (cuts not re-applied: --compat)",
+                rep.merge.combined.num_rows()
+            );
+            for w in &rep.merge.warnings {
+                eprintln!("warning: {w}");
+            }
         }
-    } else {
-        let rep = ingest_run::reprocess_charge_injection_dir(&run, &opts)?;
-        let failed: Vec<&str> = rep
-            .runs
-            .iter()
-            .filter(|r| r.outcome.is_err())
-            .map(|r| r.name.as_str())
-            .collect();
-        println!(
-            "re-applied the cuts of {} runs ({} failed), merged {} rows",
-            rep.runs.len(),
-            failed.len(),
-            rep.merge.combined.num_rows()
-        );
-        for f in failed {
-            eprintln!("warning: the cut of {f} failed (see its apply_event_cuts/task_report.txt)");
+        Some(runs) => {
+            let failed: Vec<&str> = runs
+                .iter()
+                .filter(|r| r.outcome.is_err())
+                .map(|r| r.name.as_str())
+                .collect();
+            println!(
+                "re-applied the cuts of {} runs ({} failed), merged {} rows",
+                runs.len(),
+                failed.len(),
+                rep.merge.combined.num_rows()
+            );
+            for f in failed {
+                eprintln!(
+                    "warning: the cut of {f} failed (see its apply_event_cuts/task_report.txt)"
+                );
+            }
         }
     }
-    if a.plots {
-        let n = draw_plots(&run, &a.formats.or_default(), ingest_plots::plot_combined)?;
-        println!("{n} plots written");
+    if cfg.plots {
+        println!("{} plots written", rep.plots);
     }
     Ok(())
 }

@@ -3,7 +3,6 @@
 
 use anyhow::Result;
 use clap::{Args, ValueEnum};
-use etroc_analysis::ingest_run::DirOptions;
 use etroc_analysis::jobs;
 use hep_cli_support::{ConfigArgs, load_config, print_config};
 use serde::Serialize;
@@ -56,11 +55,6 @@ impl FormatArgs {
         }
         Some(jobs::normalised_formats(&v))
     }
-
-    /// The formats, PNG if none asked for (subcommands without a configuration).
-    pub fn or_default(&self) -> Vec<jobs::PlotFormat> {
-        self.formats().unwrap_or_else(jobs::default_plot_formats)
-    }
 }
 
 /// Command-line overrides of a configuration, as a TOML table with dotted keys.
@@ -99,35 +93,35 @@ pub fn configure<T: Serialize + DeserializeOwned + Default>(
 /// `reprocess-dir` (the options of the original directory scripts).
 #[derive(Args)]
 pub struct MergeArgs {
-    /// Default threshold (DAC) of board 0 (the original's -b0).
-    #[arg(long = "b0", default_value_t = 535)]
-    b0: i16,
-    /// Default threshold (DAC) of board 1 (the original's -b1).
-    #[arg(long = "b1", default_value_t = 720)]
-    b1: i16,
-    /// Default threshold (DAC) of board 3 (the original's -b3).
-    #[arg(long = "b3", default_value_t = 720)]
-    b3: i16,
+    /// Default threshold (DAC) of board 0 (the original's -b0; default 535).
+    #[arg(long = "b0")]
+    b0: Option<i16>,
+    /// Default threshold (DAC) of board 1 (the original's -b1; default 720).
+    #[arg(long = "b1")]
+    b1: Option<i16>,
+    /// Default threshold (DAC) of board 3 (the original's -b3; default 720).
+    #[arg(long = "b3")]
+    b3: Option<i16>,
     /// Reconcile the merged rows with the scanned board (filter_default).
     #[arg(short = 'f', long = "filter-default")]
     filter_default: bool,
-    /// Trigger board.
-    #[arg(short = 't', long = "trigger-board", default_value_t = 0)]
-    trigger_board: u8,
+    /// Trigger board (default 0).
+    #[arg(short = 't', long = "trigger-board")]
+    trigger_board: Option<u8>,
     /// Do not write SQLite databases (Parquet only).
     #[arg(long)]
     no_sqlite: bool,
 }
 
 impl MergeArgs {
-    /// The library options, with `keep_all` (`-k`, hits with hit_flag 0) from the caller.
-    pub fn dir_options(&self, keep_all: bool) -> DirOptions {
-        DirOptions {
-            keep_all,
-            default_thresholds: [self.b0, self.b1, self.b3],
-            filter_default: self.filter_default,
-            trigger_board: self.trigger_board,
-            sqlite: !self.no_sqlite,
-        }
+    /// Adds the options given to `o` (`b0`, `b1`, `b3`, `filter_default`, `trigger_board`,
+    /// `sqlite`).
+    pub fn overrides(&self, o: &mut Over) -> Result<()> {
+        o.set("b0", self.b0)?;
+        o.set("b1", self.b1)?;
+        o.set("b3", self.b3)?;
+        o.flag("filter_default", self.filter_default)?;
+        o.set("trigger_board", self.trigger_board)?;
+        o.flag_value("sqlite", self.no_sqlite, false)
     }
 }

@@ -1,10 +1,13 @@
-//! Ingest and cut subcommands of `etroc-analysis` (the original scripts' options, see
-//! docs/etroc-analysis.md): `process-txt`, `process-dat`,
-//! `process-dir`, `cut`, `cut-times`.
+//! Ingest and cut subcommands of `etroc-analysis`, with the original scripts' options:
+//! `process-txt`, `process-dat`, `process-dir`, `cut`, `cut-times`, and the scale-out pair
+//! `submit` (a Slurm array of `process-dir` or `run-beams` shards) and `merge` (of those shards).
 //!
 //! Each runs one task (or a few) on a run directory with the original's task names and files;
 //! the provenance of every task is in `<run>/<task>/task_manifest.json` and the outputs'
-//! `.manifest.json` sidecars. Log verbosity is the global `-v` (the original's `-l/--log-level`).
+//! `.manifest.json` sidecars. Every subcommand takes `--config FILE.toml` and `--print-config`:
+//! its options fill a configuration of `etroc_analysis::jobs` (defaults, then the file, then the
+//! options given), and the library runs it. Log verbosity is the global `-v` (the original's
+//! `-l/--log-level`).
 
 use std::path::{Path, PathBuf};
 
@@ -13,10 +16,8 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use etroc_analysis::cuts::CutReport;
 use etroc_analysis::ingest::RunMetadata;
-use etroc_analysis::ingest_plots;
 use etroc_analysis::ingest_run;
-use etroc_analysis::jobs::{self, draw_plots};
-use etroc_analysis::rundir::RunDir;
+use etroc_analysis::jobs;
 use hep_cli_support::ConfigArgs;
 
 /// Prints a line on stdout, ignoring a closed pipe (e.g. `| head`) instead of panicking.
@@ -39,13 +40,15 @@ pub enum Command {
     /// Process a charge-injection scan directory: one run per *Split_0 file, default cut, merge
     /// (process_etroc1_charge_injection_data_dir.py).
     ProcessDir(ProcessDirArgs),
-    /// Join the shards of `process-dir --shard I/N` into the run of a single-process run.
-    Merge(MergeShardsArgs),
+    /// Join the shards of `process-dir --shard I/N` (or `run-beams --shard I/N`) into the run
+    /// of a single-process run.
+    Merge(hep_cli_support::MergeCommand),
     /// Write (and with --submit, submit) a Slurm array job of `process-dir` shards and its merge.
     ///
-    /// The job follows after `--`, without --shard: `etroc-analysis submit --shards 4 --
-    /// process-dir -d SCAN -o OUT`. The output name gets its date prefix once, here.
-    Submit(SubmitCmd),
+    /// The job follows after `--` (or is `job` in the configuration), without --shard:
+    /// `etroc-analysis submit --shards 4 -- process-dir -d SCAN -o OUT`. The output name gets
+    /// its date prefix once, here.
+    Submit(hep_cli_support::SubmitCommand),
     /// Apply the event cuts of <run>/cuts.csv (cut_etroc1_single_run.py).
     Cut(CutArgs),
     /// Apply the time cuts of <run>/time_cuts.csv (cut_times_in_ns.py).
@@ -128,17 +131,13 @@ pub struct ProcessDatArgs {
 /// Arguments of `process-dir`.
 #[derive(Args)]
 pub struct ProcessDirArgs {
-    /// Input directory with the *Split_0.dat files.
+    /// Input directory with the *Split_0.dat files; required, here or as `directory` in the
+    /// configuration.
     #[arg(short = 'd', long = "directory")]
-    directory: PathBuf,
-    /// Output run directory; a YYYYMMDD- prefix is added to its name unless -i.
-    #[arg(
-        short = 'o',
-        long = "out-directory",
-        visible_alias = "output",
-        default_value = "./out"
-    )]
-    out_directory: PathBuf,
+    directory: Option<PathBuf>,
+    /// Output run directory (default ./out); a YYYYMMDD- prefix is added to its name unless -i.
+    #[arg(short = 'o', long = "out-directory", visible_alias = "output")]
+    out_directory: Option<PathBuf>,
     /// Keep hits with hit_flag 0.
     #[arg(short = 'k', long = "keep-all")]
     keep_all: bool,
@@ -147,7 +146,7 @@ pub struct ProcessDirArgs {
     plots: bool,
     #[command(flatten)]
     formats: FormatArgs,
-    /// Do not add the date prefix to the output directory name.
+    /// Do not add the date prefix to the output directory name (date_prefix = false).
     #[arg(short = 'i', long = "no-date-prefix")]
     no_date_prefix: bool,
     #[command(flatten)]
@@ -156,24 +155,23 @@ pub struct ProcessDirArgs {
     /// prefix is added); `merge -o OUT` joins the N shards.
     #[arg(long, value_name = "I/N")]
     shard: Option<hep_core::shard::Shard>,
-}
-
-/// Arguments of `merge`.
-#[derive(Args)]
-pub struct MergeShardsArgs {
-    /// The output directory of the sharded process-dir or run-beams (holding shards/).
-    #[arg(short = 'o', long = "out-directory", visible_alias = "output")]
-    out_directory: PathBuf,
-}
-
-/// Arguments of `submit`.
-#[derive(Args)]
-pub struct SubmitCmd {
     #[command(flatten)]
-    slurm: hep_cli_support::SubmitArgs,
-    /// The job: `process-dir` or `run-beams` and its options.
-    #[arg(last = true, required = true, value_name = "JOB OPTIONS")]
-    job: Vec<String>,
+    cfg: ConfigArgs,
+}
+
+impl ProcessDirArgs {
+    fn overrides(&self) -> Result<Over> {
+        let mut o = Over::default();
+        o.set("directory", self.directory.clone())?;
+        o.set("out_directory", self.out_directory.clone())?;
+        o.flag("keep_all", self.keep_all)?;
+        o.flag("plots", self.plots)?;
+        o.formats("plot_formats", &self.formats)?;
+        o.flag_value("date_prefix", self.no_date_prefix, false)?;
+        self.merge.overrides(&mut o)?;
+        o.set("shard", self.shard)?;
+        Ok(o)
+    }
 }
 
 /// Arguments of `cut`.
@@ -284,153 +282,100 @@ fn process_dat(a: ProcessDatArgs) -> Result<()> {
     Ok(())
 }
 
-/// `<parent>/YYYYMMDD-<name>` for today (UTC).
-fn with_date_prefix(path: &Path) -> PathBuf {
-    let today: String = hep_core::manifest::now_utc()
-        .chars()
-        .take(10)
-        .filter(|c| *c != '-')
-        .collect();
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!("{today}-{name}"))
-}
-
-fn merge_shards(a: MergeShardsArgs) -> Result<()> {
+fn merge_shards(a: hep_cli_support::MergeCommand) -> Result<()> {
     use etroc_analysis::beam_runs;
-    if hep_core::shard::job_of(&a.out_directory).as_deref() == Some(beam_runs::BEAM_RUNS_JOB) {
-        let results = beam_runs::merge_beam_run_shards(&a.out_directory)?;
-        println!(
+    let Some(out) = a.load()? else {
+        return Ok(());
+    };
+    if hep_core::shard::job_of(&out).as_deref() == Some(beam_runs::BEAM_RUNS_JOB) {
+        let results = beam_runs::merge_beam_run_shards(&out)?;
+        say!(
             "merged {} runs; resolutions in {}",
             results.len(),
-            a.out_directory.join(beam_runs::BEAM_RUNS_SUMMARY).display()
+            out.join(beam_runs::BEAM_RUNS_SUMMARY).display()
         );
         return crate::analysis_cmd::report_beam_runs(&results);
     }
-    let report = ingest_run::merge_charge_injection_shards(&a.out_directory)?;
-    report_dir(&a.out_directory, &report)
+    let report = ingest_run::merge_charge_injection_shards(&out)?;
+    report_dir(&out, &report)
 }
 
-fn submit(a: SubmitCmd) -> Result<()> {
+fn submit(a: hep_cli_support::SubmitCommand) -> Result<()> {
+    let Some(sub) = a.load()? else {
+        return Ok(());
+    };
     let parsed = crate::Cli::try_parse_from(
-        std::iter::once("etroc-analysis".to_string()).chain(a.job.iter().cloned()),
+        std::iter::once("etroc-analysis".to_string()).chain(sub.job.iter().cloned()),
     )
-    .map_err(|e| anyhow::anyhow!("the job after --: {e}"))?;
-    let job = match parsed.command {
-        crate::Command::A(Command::ProcessDir(job)) => job,
+    .map_err(|e| anyhow::anyhow!("the job after -- (or `job`): {e}"))?;
+    let program = hep_cli_support::current_program()?;
+    let mut task = vec![program.clone()];
+    task.extend(sub.job.iter().cloned());
+    let (job, out) = match parsed.command {
+        crate::Command::A(Command::ProcessDir(job)) => {
+            if job.cfg.print_config {
+                anyhow::bail!("give the job without --print-config");
+            }
+            let cfg: jobs::ProcessDirConfig =
+                hep_cli_support::load_config(job.cfg.config.as_deref(), &job.overrides()?)?;
+            if cfg.shard.is_some() {
+                anyhow::bail!("give the job without a shard: each array task adds its own");
+            }
+            // The date prefix is fixed once, so that every task and the merge use one directory.
+            let out = cfg.output();
+            task.extend([
+                "--no-date-prefix".to_string(),
+                "-o".to_string(),
+                out.to_string_lossy().into_owned(),
+            ]);
+            (ingest_run::CHARGE_INJECTION_JOB, out)
+        }
         crate::Command::B(crate::analysis_cmd::Command::RunBeams(job)) => {
+            if job.cfg.print_config {
+                anyhow::bail!("give the job without --print-config");
+            }
             let cfg = job.config()?;
             if cfg.shard.is_some() {
-                anyhow::bail!("give the job without --shard: each array task adds its own");
+                anyhow::bail!("give the job without a shard: each array task adds its own");
             }
             // Checked now, so that a bad list fails here and not in every task.
             etroc_analysis::beam_runs::run_names(&cfg.files)?;
-            let out_dir = cfg
+            let out = cfg
                 .out_directory
                 .clone()
                 .context("run-beams needs an output directory (-o or out_directory)")?;
-            let program = hep_cli_support::current_program()?;
-            let mut task = vec![program.clone()];
-            task.extend(a.job.iter().cloned());
-            let out = out_dir.to_string_lossy().into_owned();
-            return hep_cli_support::submit(
-                &a.slurm,
-                etroc_analysis::beam_runs::BEAM_RUNS_JOB,
-                &out_dir,
-                task,
-                vec![program, "merge".into(), "-o".into(), out],
-            );
+            (etroc_analysis::beam_runs::BEAM_RUNS_JOB, out)
         }
         _ => anyhow::bail!(
             "submit runs `process-dir` or `run-beams` shards: the job after -- must start with one of them"
         ),
     };
-    // The date prefix is fixed once, so that every task and the merge use one directory.
-    let out = if job.no_date_prefix {
-        job.out_directory.clone()
-    } else {
-        with_date_prefix(&job.out_directory)
-    };
-    let program = hep_cli_support::current_program()?;
-    let mut task = vec![program.clone()];
-    task.extend(a.job.iter().cloned());
-    task.extend([
-        "--no-date-prefix".to_string(),
-        "-o".to_string(),
-        out.to_string_lossy().into_owned(),
-    ]);
     let merge = vec![
         program,
         "merge".into(),
         "-o".into(),
         out.to_string_lossy().into_owned(),
     ];
-    hep_cli_support::submit(
-        &a.slurm,
-        ingest_run::CHARGE_INJECTION_JOB,
-        &out,
-        task,
-        merge,
-    )
+    hep_cli_support::submit(&sub.slurm, job, &out, task, merge)
 }
 
 fn process_dir(a: ProcessDirArgs) -> Result<()> {
-    if let Some(shard) = a.shard {
-        let runs = ingest_run::process_charge_injection_shard(
-            &a.directory,
-            &a.out_directory,
-            &a.merge.dir_options(a.keep_all),
-            shard,
-        )?;
-        let failed = runs.iter().filter(|r| r.outcome.is_err()).count();
-        say!(
-            "shard {shard}: {} individual runs ({failed} failed) in {}",
-            runs.len(),
-            shard.dir(&a.out_directory).display()
-        );
+    let Some(cfg) = configure::<jobs::ProcessDirConfig>(&a.cfg, &a.overrides()?)? else {
         return Ok(());
-    }
-    let out = if a.no_date_prefix {
-        a.out_directory.clone()
-    } else {
-        with_date_prefix(&a.out_directory)
     };
-    // Check the input before creating the run, so that a mistyped -d leaves no directory.
-    if !a.directory.is_dir() {
-        anyhow::bail!(
-            "{}: input directory with the *Split_0.dat files not found",
-            a.directory.display()
-        );
-    }
-    let run = RunDir::create(&out)?;
-    let opts = a.merge.dir_options(a.keep_all);
-    let report = ingest_run::process_charge_injection_dir(&a.directory, &run, &opts)
-        .with_context(|| format!("processing {}", a.directory.display()))?;
-    report_dir(run.path(), &report)?;
-    if a.plots {
-        let formats = a.formats.or_default();
-        let runs: Vec<_> = report.runs.iter().filter(|r| r.outcome.is_ok()).collect();
-        let bar = hep_cli_support::Bar::new();
-        hep_core::progress::Progress::start(&bar, "run plots", runs.len() as u64);
-        for r in runs {
-            let sub = RunDir::open(
-                run.path()
-                    .join(ingest_run::INDIVIDUAL_RUNS_DIR)
-                    .join(&r.name),
-            )?;
-            draw_plots(&sub, &formats, |sub, ext| {
-                let mut v = ingest_plots::plot_before_cuts(sub, ext)?;
-                v.extend(ingest_plots::plot_after_cuts(sub, ext)?);
-                Ok(v)
-            })?;
-            hep_core::progress::Progress::advance(&bar, 1);
+    let bar = hep_cli_support::Bar::new();
+    match jobs::process_dir(&cfg, &bar)? {
+        jobs::ProcessDirReport::Shard { shard, dir, runs } => {
+            let failed = runs.iter().filter(|r| r.outcome.is_err()).count();
+            say!(
+                "shard {shard}: {} individual runs ({failed} failed) in {}",
+                runs.len(),
+                dir.display()
+            );
+            Ok(())
         }
-        hep_core::progress::Progress::finish(&bar);
-        draw_plots(&run, &formats, ingest_plots::plot_combined)?;
+        jobs::ProcessDirReport::Whole { run, report, .. } => report_dir(&run, &report),
     }
-    Ok(())
 }
 
 /// Logs a directory report and fails if no run could be processed.

@@ -1,8 +1,9 @@
 //! `--print-config` reproduces a run: `simulate`, `run-beam`, `process-txt`, `twc`,
-//! `resolution` and `cut` are run with options, their `--print-config`
-//! (same options) is saved, and a second run with `--config` only (and another output
-//! directory) must write the same bytes. Also: plots are PNG by default, SVG only on request and
-//! then only for the line plots.
+//! `resolution`, `cut`, `process-dir`, `reprocess-dir`, `merge` and `submit` are run with
+//! options, their `--print-config` (same options) is saved, and a second run with `--config`
+//! only (and another output directory) must write the same bytes. Also: plots are PNG by
+//! default, SVG only on request and then only for the line plots; a `submit` whose
+//! configuration file holds the job and the shard count needs no option.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -377,4 +378,351 @@ fn unknown_keys_and_missing_inputs_are_clear_errors() {
         "{err}"
     );
     assert!(!d.join("X").exists());
+}
+
+/// A scan of five DAC settings of board 0 (charge 10), a few hits each.
+fn small_scan(d: &Path) {
+    let scan = d.join("scan");
+    std::fs::create_dir_all(&scan).unwrap();
+    for (k, dac) in [540, 544, 548, 552, 556].into_iter().enumerate() {
+        let name = format!(
+            "TDC_Data_PhaseAdj0_F5P5_QSel10_DAC{dac}_F17P5_QSel10_DAC720_B2P5_QSel10_DAC720_Split_0.dat"
+        );
+        let hits: String = (0..3 + k)
+            .map(|i| {
+                format!(
+                    " {} {} 50 {} 1\n",
+                    [0, 1, 3][i % 3],
+                    200 + i,
+                    125 + 40 * (i % 2)
+                )
+            })
+            .collect();
+        std::fs::write(scan.join(name), hits).unwrap();
+    }
+}
+
+/// [`tree`] of `root` without the paths that start with `skip`.
+fn tree_without(root: &Path, skip: &str) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut t = tree(root);
+    t.retain(|k, _| !k.starts_with(skip));
+    t
+}
+
+#[test]
+fn process_dir_from_its_printed_config() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    small_scan(d);
+    let args = [
+        "process-dir",
+        "-d",
+        "scan",
+        "-o",
+        "A/SCAN",
+        "-i",
+        "-k",
+        "-p",
+        "--b0",
+        "530",
+        "--b3",
+        "700",
+        "-f",
+        "-t",
+        "3",
+        "--no-sqlite",
+    ];
+    let first = run_ok(d, &args);
+    assert_eq!(
+        first,
+        "A/SCAN: 5 individual runs (0 failed), 10 merged rows\n"
+    );
+    save_config(d, &args, "dir.toml");
+    let text = std::fs::read_to_string(d.join("dir.toml")).unwrap();
+    assert_eq!(
+        text,
+        "directory = \"scan\"\nout_directory = \"A/SCAN\"\ndate_prefix = false\nkeep_all = true\n\
+         plots = true\nplot_formats = [\"png\"]\nb0 = 530\nb1 = 720\nb3 = 700\n\
+         filter_default = true\ntrigger_board = 3\nsqlite = false\n"
+    );
+    let second = run_ok(d, &["process-dir", "--config", "dir.toml", "-o", "B/SCAN"]);
+    assert_eq!(
+        second,
+        "B/SCAN: 5 individual runs (0 failed), 10 merged rows\n"
+    );
+    assert!(!d.join("B/SCAN/merge_etroc1_runs/data.sqlite").exists());
+    assert!(d.join("B/SCAN/plot_etroc1_combined/DAC_Scan.png").is_file());
+    assert_same_tree(&d.join("A"), &d.join("B"));
+}
+
+#[test]
+fn reprocess_dir_from_its_printed_config() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    small_scan(d);
+    run_ok(d, &["process-dir", "-d", "scan", "-o", "A/SCAN", "-i"]);
+    copy_tree(&d.join("A"), &d.join("B"));
+    let args = [
+        "reprocess-dir",
+        "-o",
+        "A/SCAN",
+        "--plots",
+        "--svg",
+        "--b1",
+        "710",
+        "-f",
+        "--no-sqlite",
+    ];
+    let first = run_ok(d, &args);
+    save_config(d, &args, "re.toml");
+    let text = std::fs::read_to_string(d.join("re.toml")).unwrap();
+    for key in [
+        "out_directory = \"A/SCAN\"",
+        "plots = true",
+        "compat = false",
+        "b1 = 710",
+        "filter_default = true",
+        "sqlite = false",
+    ] {
+        assert!(text.contains(key), "{key}: {text}");
+    }
+    assert_eq!(
+        squash(&text)
+            .matches("plot_formats=[\"png\",\"svg\"]")
+            .count(),
+        1,
+        "{text}"
+    );
+    let second = run_ok(d, &["reprocess-dir", "--config", "re.toml", "-o", "B/SCAN"]);
+    assert_eq!(first, second);
+    assert_eq!(
+        first,
+        "re-applied the cuts of 5 runs (0 failed), merged 10 rows\n3 plots written\n"
+    );
+    assert_same_tree(&d.join("A"), &d.join("B"));
+    // The original's behaviour, from a configuration too.
+    let args = ["reprocess-dir", "-o", "A/SCAN", "--compat", "-t", "1"];
+    let first = run_ok(d, &args);
+    save_config(d, &args, "compat.toml");
+    let second = run_ok(
+        d,
+        &["reprocess-dir", "--config", "compat.toml", "-o", "B/SCAN"],
+    );
+    assert_eq!(first, second);
+    assert!(first.contains("(cuts not re-applied: --compat)"), "{first}");
+    assert_same_tree(&d.join("A"), &d.join("B"));
+}
+
+#[test]
+fn merge_from_its_printed_config() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    small_scan(d);
+    for out in ["A", "B"] {
+        for shard in ["0/2", "1/2"] {
+            run_ok(
+                d,
+                &[
+                    "process-dir",
+                    "-d",
+                    "scan",
+                    "-o",
+                    out,
+                    "--shard",
+                    shard,
+                    "-t",
+                    "3",
+                ],
+            );
+        }
+    }
+    let first = run_ok(d, &["merge", "--out-directory", "A"]);
+    save_config(d, &["merge", "--output", "B"], "merge.toml");
+    assert_eq!(
+        std::fs::read_to_string(d.join("merge.toml")).unwrap(),
+        "output = \"B\"\n"
+    );
+    let second = run_ok(d, &["merge", "--config", "merge.toml"]);
+    assert_eq!(first, "A: 5 individual runs (0 failed), 15 merged rows\n");
+    assert_eq!(second, "B: 5 individual runs (0 failed), 15 merged rows\n");
+    let (a, b) = (
+        tree_without(&d.join("A"), "shards"),
+        tree_without(&d.join("B"), "shards"),
+    );
+    assert!(
+        a.keys().any(|k| k.starts_with("merge_etroc1_runs")),
+        "{:?}",
+        a.keys()
+    );
+    assert_eq!(a, b);
+    // No output directory anywhere is a clear error.
+    let out = bin(d).arg("merge").output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no output directory"), "{err}");
+}
+
+/// The Slurm scripts in `<dir>/slurm/` (name -> text).
+fn scripts(dir: &Path) -> BTreeMap<String, String> {
+    std::fs::read_dir(dir.join("slurm"))
+        .unwrap()
+        .map(|e| {
+            let p = e.unwrap().path();
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read_to_string(&p).unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn submit_from_its_printed_config() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    small_scan(d);
+    let slurm = [
+        "submit",
+        "--shards",
+        "3",
+        "--max-parallel",
+        "2",
+        "--partition",
+        "short",
+        "--time",
+        "00:10:00",
+        "--sbatch=--qos=low",
+    ];
+    let job = [
+        "--",
+        "process-dir",
+        "-d",
+        "scan",
+        "-o",
+        "OUT",
+        "-i",
+        "--b0",
+        "530",
+    ];
+    let args: Vec<&str> = slurm.iter().chain(&job).copied().collect();
+    let first = run_ok(d, &args);
+    let a = scripts(&d.join("OUT"));
+    assert_eq!(
+        a.keys().collect::<Vec<_>>(),
+        ["etroc-analysis-process-dir.sbatch", "merge.sbatch"]
+    );
+    let array = &a["etroc-analysis-process-dir.sbatch"];
+    for line in [
+        "#SBATCH --partition=short\n",
+        "#SBATCH --time=00:10:00\n",
+        "#SBATCH --qos=low\n",
+        "#SBATCH --array=0-2%2\n",
+        " process-dir -d scan -o OUT -i --b0 530 --no-date-prefix -o OUT --shard \"${SLURM_ARRAY_TASK_ID}/3\"\n",
+    ] {
+        assert!(array.contains(line), "{line}: {array}");
+    }
+    assert!(
+        a["merge.sbatch"].contains(" merge -o OUT\n"),
+        "{}",
+        a["merge.sbatch"]
+    );
+    // --print-config goes before the job's `--`.
+    let printed: Vec<&str> = slurm
+        .iter()
+        .copied()
+        .chain(["--print-config"])
+        .chain(job)
+        .collect();
+    let toml = run_ok(d, &printed);
+    std::fs::write(d.join("submit.toml"), &toml).unwrap();
+    assert!(toml.contains("shards = 3"), "{toml}");
+    std::fs::remove_dir_all(d.join("OUT")).unwrap();
+    let second = run_ok(d, &["submit", "--config", "submit.toml"]);
+    assert_eq!(first, second);
+    assert_eq!(a, scripts(&d.join("OUT")));
+}
+
+#[test]
+fn submit_with_job_and_shards_from_the_file_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    small_scan(d);
+    // The job's own options may come from its configuration file as well.
+    std::fs::write(
+        d.join("dir.toml"),
+        "directory = \"scan\"\nout_directory = \"OUT\"\ntrigger_board = 3\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("submit.toml"),
+        "job = [\"process-dir\", \"--config\", \"dir.toml\"]\n[slurm]\nshards = 2\n",
+    )
+    .unwrap();
+    let out = run_ok(d, &["submit", "--config", "submit.toml"]);
+    // The date prefix is fixed once, here: YYYYMMDD-OUT.
+    let dated: Vec<String> = std::fs::read_dir(d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| {
+            n.len() == 12 && n.ends_with("-OUT") && n[..8].bytes().all(|b| b.is_ascii_digit())
+        })
+        .collect();
+    assert_eq!(dated.len(), 1, "{out}");
+    let dated = &dated[0];
+    assert!(!d.join("OUT").exists());
+    assert!(
+        out.starts_with(&format!("# Slurm scripts in {dated}/slurm; submit with:\n")),
+        "{out}"
+    );
+    let s = scripts(&d.join(dated));
+    let array = &s["etroc-analysis-process-dir.sbatch"];
+    assert!(array.contains("#SBATCH --array=0-1\n"), "{array}");
+    assert!(
+        array.contains(&format!(
+            " process-dir --config dir.toml --no-date-prefix -o {dated} --shard \"${{SLURM_ARRAY_TASK_ID}}/2\"\n"
+        )),
+        "{array}"
+    );
+    assert!(s["merge.sbatch"].contains(&format!(" merge -o {dated}\n")));
+    // The array tasks and the merge, run by hand, give the run in the dated directory.
+    for i in 0..2 {
+        let shard = format!("{i}/2");
+        run_ok(
+            d,
+            &[
+                "process-dir",
+                "--config",
+                "dir.toml",
+                "--no-date-prefix",
+                "-o",
+                dated,
+                "--shard",
+                &shard,
+            ],
+        );
+    }
+    let merged = run_ok(d, &["merge", "-o", dated]);
+    assert_eq!(
+        merged,
+        format!("{dated}: 5 individual runs (0 failed), 15 merged rows\n")
+    );
+    // Without a job or a shard count the submit says what is missing.
+    std::fs::write(d.join("nojob.toml"), "[slurm]\nshards = 2\n").unwrap();
+    let o = bin(d)
+        .args(["submit", "--config", "nojob.toml"])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no job"));
+    std::fs::write(
+        d.join("noshards.toml"),
+        "job = [\"process-dir\", \"--config\", \"dir.toml\"]\n",
+    )
+    .unwrap();
+    let o = bin(d)
+        .args(["submit", "--config", "noshards.toml"])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no shard count"));
 }

@@ -17,6 +17,8 @@
 //! | [`CutTimesConfig`] | [`cut_times`] | `cut-times` |
 //! | [`ProcessTxtConfig`] | [`process_txt`] | `process-txt` |
 //! | [`ProcessDatConfig`] | [`process_dat`] | `process-dat` |
+//! | [`ProcessDirConfig`] | [`process_dir`] | `process-dir` |
+//! | [`ReprocessDirConfig`] | [`reprocess_dir`] | `reprocess-dir` |
 //! | [`DacVsChargeConfig`] | [`dac_vs_charge`] | `dac-vs-charge` |
 //! | [`ReplotConfig`] | [`replot`] | `replot` |
 //!
@@ -31,12 +33,14 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use hep_core::progress::{NoProgress, Progress};
+use hep_core::shard::Shard;
 use serde::{Deserialize, Serialize};
 
 use crate::analysis_plots;
 use crate::beam_runs::{self, BeamRunResult};
 use crate::cuts::{CutOptions, CutReport};
 use crate::error::{Error, Result};
+use crate::ingest_run::{DirOptions, DirReport, IndividualRun, MergeReport};
 use crate::pipeline::{BeamChainOptions, BeamChainReport, run_beam_with_progress};
 use crate::resolution::{ResolutionOptions, ResolutionRow, analyse_time_resolution};
 use crate::rundir::RunDir;
@@ -913,4 +917,379 @@ pub fn replot(cfg: &ReplotConfig) -> Result<usize> {
         }
         Ok(v)
     })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Charge-injection directories: process-dir, reprocess-dir
+// ---------------------------------------------------------------------------------------------
+
+/// `<parent>/YYYYMMDD-<name>`: `path` with today's date (UTC) before its last component, the
+/// name the original directory script gives its output.
+pub fn with_date_prefix(path: &Path) -> PathBuf {
+    date_prefixed(path, chrono::Utc::now().date_naive())
+}
+
+/// `path` with `day` as `YYYYMMDD-` before its last component.
+fn date_prefixed(path: &Path, day: chrono::NaiveDate) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!("{}-{name}", day.format("%Y%m%d")))
+}
+
+/// The options of a charge-injection directory's merge as [`DirOptions`].
+fn dir_options(
+    keep_all: bool,
+    thresholds: [i16; 3],
+    filter_default: bool,
+    trigger_board: u8,
+    sqlite: bool,
+) -> DirOptions {
+    DirOptions {
+        keep_all,
+        default_thresholds: thresholds,
+        filter_default,
+        trigger_board,
+        sqlite,
+    }
+}
+
+/// Configuration of `process-dir` ([`process_dir`]); the options of
+/// `process_etroc1_charge_injection_data_dir.py`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProcessDirConfig {
+    /// The scan directory with the `*Split_0.dat` files; required.
+    pub directory: Option<PathBuf>,
+    /// The output run directory (default `./out`); it must not exist. Without a shard it gets
+    /// a `YYYYMMDD-` prefix (today, UTC) unless `date_prefix` is false.
+    pub out_directory: PathBuf,
+    /// Prefix the output directory's name with today's date, as the original (default true;
+    /// never for a shard).
+    pub date_prefix: bool,
+    /// Keep hits with `hit_flag = 0`.
+    pub keep_all: bool,
+    /// Draw the per-run plots (`plot_before_cuts`, `plot_after_cuts`) and the combined DAC scan.
+    pub plots: bool,
+    /// Formats of the line plots (default PNG).
+    pub plot_formats: Vec<PlotFormat>,
+    /// Default threshold of board 0 (DAC, default 535).
+    pub b0: i16,
+    /// Default threshold of board 1 (DAC, default 720).
+    pub b1: i16,
+    /// Default threshold of board 3 (DAC, default 720).
+    pub b3: i16,
+    /// Reconcile the merged rows with the scanned board.
+    pub filter_default: bool,
+    /// Trigger board (default 0).
+    pub trigger_board: u8,
+    /// Also write the SQLite databases (default true).
+    pub sqlite: bool,
+    /// Process only this block `I/N` of the scan's runs into `OUT/shards/I-of-N/` (`None`: the
+    /// whole scan into one run); the `merge` of the N shards gives the run.
+    pub shard: Option<Shard>,
+}
+
+impl Default for ProcessDirConfig {
+    fn default() -> Self {
+        let d = DirOptions::default();
+        Self {
+            directory: None,
+            out_directory: PathBuf::from("./out"),
+            date_prefix: true,
+            keep_all: d.keep_all,
+            plots: false,
+            plot_formats: default_plot_formats(),
+            b0: d.default_thresholds[0],
+            b1: d.default_thresholds[1],
+            b3: d.default_thresholds[2],
+            filter_default: d.filter_default,
+            trigger_board: d.trigger_board,
+            sqlite: d.sqlite,
+            shard: None,
+        }
+    }
+}
+
+impl ProcessDirConfig {
+    /// The library options of the directory processing.
+    pub fn dir_options(&self) -> DirOptions {
+        dir_options(
+            self.keep_all,
+            [self.b0, self.b1, self.b3],
+            self.filter_default,
+            self.trigger_board,
+            self.sqlite,
+        )
+    }
+
+    /// The directory the job writes: `out_directory` itself for a shard or without
+    /// `date_prefix`, otherwise [`with_date_prefix`] of it (today's date, so call this once
+    /// and keep the result when several processes must agree on it).
+    pub fn output(&self) -> PathBuf {
+        if self.shard.is_none() && self.date_prefix {
+            with_date_prefix(&self.out_directory)
+        } else {
+            self.out_directory.clone()
+        }
+    }
+}
+
+/// What [`process_dir`] did.
+#[derive(Debug, Clone)]
+pub enum ProcessDirReport {
+    /// One shard of the scan.
+    Shard {
+        /// The shard.
+        shard: Shard,
+        /// The shard's directory (`OUT/shards/I-of-N/`).
+        dir: PathBuf,
+        /// The shard's individual runs.
+        runs: Vec<IndividualRun>,
+    },
+    /// The whole scan into one run.
+    Whole {
+        /// The run directory (with its date prefix, if any).
+        run: PathBuf,
+        /// The individual runs and the merge.
+        report: DirReport,
+        /// Plot files written (0 without plots, or when no run succeeded).
+        plots: usize,
+    },
+}
+
+/// `process-dir`: a charge-injection scan directory, one individual run per `*Split_0.dat`,
+/// default cut and merge ([`crate::ingest_run::process_charge_injection_dir`]) into a new run at
+/// [`ProcessDirConfig::output`], then with `plots` the per-run plots and the combined DAC scan;
+/// or, with a shard, only that block of the runs
+/// ([`crate::ingest_run::process_charge_injection_shard`]).
+///
+/// The input directory is checked before the run is created, so that a mistyped path leaves
+/// no directory behind. The plots are drawn only if at least one run succeeded; `progress`
+/// gets `start("run plots", runs)`, one unit per run plotted and `finish`.
+///
+/// # Errors
+/// No input directory given or not a directory; the run exists already; the processing's and
+/// the plots' errors. Failed individual runs are in the report, not errors.
+pub fn process_dir(cfg: &ProcessDirConfig, progress: &dyn Progress) -> Result<ProcessDirReport> {
+    use crate::ingest_run::{self, INDIVIDUAL_RUNS_DIR};
+    let input = required(&cfg.directory, "input directory", "directory")?;
+    let opts = cfg.dir_options();
+    if let Some(shard) = cfg.shard {
+        let runs =
+            ingest_run::process_charge_injection_shard(input, &cfg.out_directory, &opts, shard)?;
+        return Ok(ProcessDirReport::Shard {
+            shard,
+            dir: shard.dir(&cfg.out_directory),
+            runs,
+        });
+    }
+    if !input.is_dir() {
+        return Err(Error::Run {
+            path: input.to_path_buf(),
+            message: "input directory with the *Split_0.dat files not found".into(),
+        });
+    }
+    let run = RunDir::create(cfg.output())?;
+    let report = ingest_run::process_charge_injection_dir(input, &run, &opts)?;
+    let ok: Vec<&IndividualRun> = report.runs.iter().filter(|r| r.outcome.is_ok()).collect();
+    let mut plots = 0;
+    if cfg.plots && !ok.is_empty() {
+        progress.start("run plots", ok.len() as u64);
+        for r in ok {
+            let sub = RunDir::open(run.path().join(INDIVIDUAL_RUNS_DIR).join(&r.name))?;
+            plots += draw_plots(&sub, &cfg.plot_formats, |sub, ext| {
+                let mut v = crate::ingest_plots::plot_before_cuts(sub, ext)?;
+                v.extend(crate::ingest_plots::plot_after_cuts(sub, ext)?);
+                Ok(v)
+            })?;
+            progress.advance(1);
+        }
+        progress.finish();
+        plots += draw_plots(&run, &cfg.plot_formats, crate::ingest_plots::plot_combined)?;
+    }
+    Ok(ProcessDirReport::Whole {
+        run: run.path().to_path_buf(),
+        report,
+        plots,
+    })
+}
+
+/// Configuration of `reprocess-dir` ([`reprocess_dir`]); the options of
+/// `reprocess_etroc1_charge_injection_data_dir.py`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReprocessDirConfig {
+    /// The existing charge-injection run directory (written by `process-dir` or `merge`);
+    /// required.
+    pub out_directory: Option<PathBuf>,
+    /// Draw the combined DAC-scan plot.
+    pub plots: bool,
+    /// Formats of the line plots (default PNG).
+    pub plot_formats: Vec<PlotFormat>,
+    /// Like the original: merge again without re-applying the per-run cuts.
+    pub compat: bool,
+    /// Default threshold of board 0 (DAC, default 535).
+    pub b0: i16,
+    /// Default threshold of board 1 (DAC, default 720).
+    pub b1: i16,
+    /// Default threshold of board 3 (DAC, default 720).
+    pub b3: i16,
+    /// Reconcile the merged rows with the scanned board.
+    pub filter_default: bool,
+    /// Trigger board (default 0).
+    pub trigger_board: u8,
+    /// Also write the SQLite databases (default true).
+    pub sqlite: bool,
+}
+
+impl Default for ReprocessDirConfig {
+    fn default() -> Self {
+        let d = DirOptions::default();
+        Self {
+            out_directory: None,
+            plots: false,
+            plot_formats: default_plot_formats(),
+            compat: false,
+            b0: d.default_thresholds[0],
+            b1: d.default_thresholds[1],
+            b3: d.default_thresholds[2],
+            filter_default: d.filter_default,
+            trigger_board: d.trigger_board,
+            sqlite: d.sqlite,
+        }
+    }
+}
+
+impl ReprocessDirConfig {
+    /// The library options of the merge (`keep_all` is the processing's and plays no part).
+    pub fn dir_options(&self) -> DirOptions {
+        dir_options(
+            false,
+            [self.b0, self.b1, self.b3],
+            self.filter_default,
+            self.trigger_board,
+            self.sqlite,
+        )
+    }
+}
+
+/// What [`reprocess_dir`] did.
+#[derive(Debug, Clone)]
+pub struct ReprocessDirReport {
+    /// The individual runs whose cuts were re-applied, with the events accepted or the error;
+    /// `None` with `compat` (cuts not re-applied).
+    pub cuts: Option<Vec<IndividualRun>>,
+    /// The new merge.
+    pub merge: MergeReport,
+    /// Plot files written (0 without plots).
+    pub plots: usize,
+}
+
+/// `reprocess-dir`: re-applies the per-run cuts of a charge-injection run and merges again
+/// ([`crate::ingest_run::reprocess_charge_injection_dir`]), or with `compat` only merges again
+/// ([`crate::ingest_run::merge_runs`]), then draws the combined DAC scan if asked for.
+///
+/// # Errors
+/// No run directory given or not a run; the merge's and the plots' errors. A failing
+/// individual cut is in the report, not an error.
+pub fn reprocess_dir(cfg: &ReprocessDirConfig) -> Result<ReprocessDirReport> {
+    use crate::ingest_run;
+    let path = required(&cfg.out_directory, "run directory", "out_directory")?;
+    let run = open_run(path)?;
+    let opts = cfg.dir_options();
+    let (cuts, merge) = if cfg.compat {
+        (None, ingest_run::merge_runs(&run, &opts)?)
+    } else {
+        let rep = ingest_run::reprocess_charge_injection_dir(&run, &opts)?;
+        (Some(rep.runs), rep.merge)
+    };
+    let plots = if cfg.plots {
+        draw_plots(&run, &cfg.plot_formats, crate::ingest_plots::plot_combined)?
+    } else {
+        0
+    };
+    Ok(ReprocessDirReport { cuts, merge, plots })
+}
+
+#[cfg(test)]
+mod dir_tests {
+    use super::*;
+
+    #[test]
+    fn date_prefix_goes_before_the_last_component() {
+        let day = chrono::NaiveDate::from_ymd_opt(2024, 3, 9).unwrap();
+        assert_eq!(
+            date_prefixed(Path::new("./runs/scan"), day),
+            PathBuf::from("./runs/20240309-scan")
+        );
+        assert_eq!(
+            date_prefixed(Path::new("out"), day),
+            PathBuf::from("20240309-out")
+        );
+    }
+
+    #[test]
+    fn defaults_are_those_of_the_command_line() {
+        let c = ProcessDirConfig::default();
+        assert_eq!(c.out_directory, PathBuf::from("./out"));
+        assert_eq!(c.dir_options(), DirOptions::default());
+        assert!(c.date_prefix && c.shard.is_none());
+        assert_eq!(
+            ReprocessDirConfig::default().dir_options(),
+            DirOptions::default()
+        );
+        let shard = ProcessDirConfig {
+            shard: Some("1/3".parse().unwrap()),
+            ..ProcessDirConfig::default()
+        };
+        assert_eq!(shard.output(), PathBuf::from("./out"));
+        let plain = ProcessDirConfig {
+            date_prefix: false,
+            ..ProcessDirConfig::default()
+        };
+        assert_eq!(plain.output(), PathBuf::from("./out"));
+    }
+
+    #[test]
+    fn missing_inputs_are_errors_that_create_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("run");
+        let e = process_dir(
+            &ProcessDirConfig {
+                out_directory: out.clone(),
+                date_prefix: false,
+                ..ProcessDirConfig::default()
+            },
+            &NoProgress,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid argument: no input directory: give it on the command line or as \
+             `directory` in the configuration"
+        );
+        let missing = tmp.path().join("nope");
+        let e = process_dir(
+            &ProcessDirConfig {
+                directory: Some(missing.clone()),
+                out_directory: out.clone(),
+                date_prefix: false,
+                ..ProcessDirConfig::default()
+            },
+            &NoProgress,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "{}: input directory with the *Split_0.dat files not found",
+                missing.display()
+            )
+        );
+        assert!(!out.exists());
+        let e = reprocess_dir(&ReprocessDirConfig::default()).unwrap_err();
+        assert!(e.to_string().contains("`out_directory`"), "{e}");
+    }
 }
