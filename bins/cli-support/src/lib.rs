@@ -171,7 +171,7 @@ pub struct SlurmOptions {
 /// configuration (see [`SubmitArgs::overrides`]).
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct SubmitArgs {
-    /// Number of shards N (array tasks 0..N-1); required here or as `shards` in [slurm].
+    /// Number of shards N (array tasks 0..N-1); required here or as `shards` in `[slurm]`.
     #[arg(long, value_name = "N")]
     pub shards: Option<usize>,
     /// At most this many tasks at once (`--array=...%M`).
@@ -286,7 +286,7 @@ impl SubmitCommand {
 /// A `merge` subcommand: joins the shards in an output directory.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct MergeCommand {
-    /// The output directory given to the shards (holding shards/<I>-of-<N>/); required here or
+    /// The output directory given to the shards (holding `shards/I-of-N/`); required here or
     /// as `output` in the configuration.
     #[arg(short = 'o', long = "output", visible_alias = "out-directory")]
     pub output: Option<PathBuf>,

@@ -46,12 +46,12 @@ pub enum Command {
     SiSummary(Box<SiSummaryArgs>),
     /// Join the shards of a sharded job (`gen-primary --shard I/N`) into the outputs of a
     /// single-process run.
-    Merge(hep_cli_support::MergeCommand),
+    Merge(Box<hep_cli_support::MergeCommand>),
     /// Write (and with --submit, submit) a Slurm array job of shards and its merge.
     ///
     /// The job follows after `--`, without --shard:
     /// `mu2e-ensemble submit --shards 8 -- gen-primary --primary DIOTail ... --output samples`.
-    Submit(hep_cli_support::SubmitCommand),
+    Submit(Box<hep_cli_support::SubmitCommand>),
     /// List the ensembles and reservations of an event ledger, and release stale reservations.
     ///
     /// A reservation is made before an ensemble is written and completed after it; a run that
@@ -59,7 +59,7 @@ pub enum Command {
     /// `reserved`. `--release-stale` gives back the reservations of processes of this host that
     /// no longer run; `--release ID` gives back any one reservation (use it only when the holder
     /// is known to be gone). Complete ensembles are never released.
-    Ledger(LedgerArgs),
+    Ledger(Box<LedgerArgs>),
 }
 
 /// Arguments of `ledger`.
