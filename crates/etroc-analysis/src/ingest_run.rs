@@ -285,6 +285,7 @@ pub fn process_charge_injection_dir(
         for f in &files {
             task.add_input(f)?;
         }
+        list_run_outputs(task, run, &results);
         Ok(results)
     })?;
     let merge = merge_runs(run, options)?;
@@ -450,10 +451,28 @@ pub fn merge_charge_injection_shards(out: &Path) -> Result<DirReport> {
                 task.add_input(&d.path)?;
             }
         }
+        list_run_outputs(task, &run, &runs);
         Ok(runs)
     })?;
     let merge = merge_runs(&run, options)?;
     Ok(DirReport { runs, merge })
+}
+
+/// Lists the data of every processed individual run (hits table, SQLite database, event filter)
+/// among the directory task's outputs; their sidecars stay those of the runs' own tasks.
+fn list_run_outputs(task: &mut crate::rundir::Task, run: &RunDir, runs: &[IndividualRun]) {
+    for r in runs.iter().filter(|r| r.outcome.is_ok()) {
+        let dir = run.path().join(INDIVIDUAL_RUNS_DIR).join(&r.name);
+        let files = [
+            dir.join(store::DATA_DIR)
+                .join(format!("{HITS_TABLE}.parquet")),
+            dir.join(store::DATA_DIR).join(DATA_SQLITE),
+            dir.join(store::EVENT_FILTER_FILE),
+        ];
+        for f in files.into_iter().filter(|f| f.is_file()) {
+            task.add_listed_output(f);
+        }
+    }
 }
 
 fn process_individual(file: &Path, run_path: &Path, options: &DirOptions) -> Result<u64> {
@@ -470,7 +489,7 @@ fn process_individual(file: &Path, run_path: &Path, options: &DirOptions) -> Res
     };
     let report = process_into(&run, file, names::PROCESS_DAT, &popts)?;
     let cuts_file = run.path().join(cuts::EVENT_CUTS_FILE);
-    hep_core::io::atomic_write_bytes(&cuts_file, DEFAULT_CHARGE_INJECTION_CUTS.as_bytes())?;
+    crate::rundir::write_run_file(&cuts_file, DEFAULT_CHARGE_INJECTION_CUTS.as_bytes(), None)?;
     crate::cut_tasks::run_event_cuts(&run, &CutOptions::default())?;
     Ok(report.summary.hits_in_events)
 }
@@ -523,14 +542,20 @@ fn list_individual_runs(run: &RunDir) -> Result<Vec<(String, PathBuf)>> {
 /// Hits per board, `(board, hits)` sorted by board.
 type BoardCounts = Vec<(u8, i64)>;
 
-/// Hit counts per board of one individual run: `(board, hits)` sorted by board, and the files
-/// written on the way (the accepted hits in `data-filtered/`, when the run has completed cuts).
-fn count_hits(run: &RunDir, sqlite: bool) -> Result<(BoardCounts, Vec<PathBuf>)> {
+/// Hit counts per board of one individual run: `(board, hits)` sorted by board, the files
+/// written on the way (the accepted hits in `data-filtered/`, when the run has completed cuts)
+/// and the files read (hits table, event filter).
+fn count_hits(run: &RunDir, sqlite: bool) -> Result<(BoardCounts, Vec<PathBuf>, Vec<PathBuf>)> {
     let table = store::read_table(&run.data_dir(), HITS_TABLE)?;
+    let mut read: Vec<PathBuf> = store::table_source(&run.data_dir(), HITS_TABLE)
+        .into_iter()
+        .collect();
     let mut hits = Hits::from_record_batch(&table)?;
     let mut written = Vec::new();
     if run.task_completed(names::APPLY_EVENT_CUTS) {
-        let filter = cuts::read_run_filter(run, &run.path().join(store::EVENT_FILTER_FILE))?;
+        let filter_path = run.path().join(store::EVENT_FILTER_FILE);
+        let filter = cuts::read_run_filter(run, &filter_path)?;
+        read.push(filter_path);
         let sel = cuts::select_hits(&hits.event, &filter, None);
         // Keep the accepted hits and write them as the original does
         // (`data-filtered/data.sqlite`).
@@ -553,7 +578,7 @@ fn count_hits(run: &RunDir, sqlite: bool) -> Result<(BoardCounts, Vec<PathBuf>)>
         .filter(|&b| counts[usize::from(b)] > 0)
         .map(|b| (b, counts[usize::from(b)]))
         .collect();
-    Ok((counts, written))
+    Ok((counts, written, read))
 }
 
 /// The merge task `merge_etroc1_runs`: counts the (cut-accepted) hits per board of
@@ -575,16 +600,17 @@ pub fn merge_runs(run: &RunDir, options: &DirOptions) -> Result<MergeReport> {
             task.set_configuration(options)?;
             let individual = list_individual_runs(run)?;
             type Rows = Vec<(u8, i64, ChargeInjectionFileName)>;
-            type Outcome = std::result::Result<(Rows, Vec<String>, Vec<PathBuf>), String>;
+            type Files = (Vec<PathBuf>, Vec<PathBuf>);
+            type Outcome = std::result::Result<(Rows, Vec<String>, Files), String>;
             let per_run: Vec<(String, Outcome)> = individual
                 .par_iter()
                 .map(|(name, path)| {
-                    let r = (|| -> Result<(Rows, Vec<String>, Vec<PathBuf>)> {
+                    let r = (|| -> Result<(Rows, Vec<String>, Files)> {
                         let meta = ChargeInjectionFileName::parse(Path::new(name))?;
                         let sub = RunDir::open(path)?;
                         let either = format!("{}|{}", names::PROCESS_DAT, names::APPLY_EVENT_CUTS);
                         sub.check_requirements(names::MERGE_RUNS, &[&either])?;
-                        let (counts, written) = count_hits(&sub, options.sqlite)?;
+                        let (counts, written, read) = count_hits(&sub, options.sqlite)?;
                         let (counts, warnings) = reconcile(counts, &meta, options, name);
                         Ok((
                             counts
@@ -592,7 +618,7 @@ pub fn merge_runs(run: &RunDir, options: &DirOptions) -> Result<MergeReport> {
                                 .map(|(b, h)| (b, h, meta.clone()))
                                 .collect(),
                             warnings,
-                            written,
+                            (written, read),
                         ))
                     })();
                     (name.clone(), r.map_err(|e| e.to_string()))
@@ -603,10 +629,16 @@ pub fn merge_runs(run: &RunDir, options: &DirOptions) -> Result<MergeReport> {
             let mut warnings = Vec::new();
             for (name, r) in per_run {
                 match r {
-                    Ok((r, w, written)) => {
+                    Ok((r, w, (written, read))) => {
                         rows.extend(r);
                         warnings.extend(w);
-                        task.add_outputs(written);
+                        for f in &read {
+                            task.add_input(f)?;
+                        }
+                        // The sidecar of a run's accepted hits lists that run's inputs only.
+                        for out in written {
+                            task.add_output_from(out, read.clone());
+                        }
                     }
                     Err(e) => skipped.push((name, e)),
                 }

@@ -203,6 +203,33 @@ pub fn simulate(cfg: &SimulateConfig) -> Result<SimulateReport> {
             }
         }
     };
+    // Provenance: the configuration, the seed and every file written. A beam run gets the
+    // sidecar beside its txt and its truth; a scan one beside its truth (listing every .dat),
+    // so that the scan directory holds only data files the ingest picks up and the truth.
+    let mut m = hep_core::manifest::Manifest::start("etroc-analysis", env!("CARGO_PKG_VERSION"))
+        .with_configuration(cfg)?;
+    m.add_seed("seed", cfg.seed);
+    let sidecars = match &rep {
+        SimulateReport::Beam {
+            txt, truth_path, ..
+        } => {
+            m.add_output(txt)?;
+            m.add_output(truth_path)?;
+            vec![txt.clone(), truth_path.clone()]
+        }
+        SimulateReport::Charge { dir, truth } => {
+            for r in &truth.runs {
+                m.add_output(dir.join(&r.file_name))?;
+            }
+            let truth_path = dir.join(crate::simulate::CHARGE_SCAN_TRUTH_FILE);
+            m.add_output(&truth_path)?;
+            vec![truth_path]
+        }
+    };
+    m.finish();
+    for f in sidecars {
+        m.write_sidecar(f)?;
+    }
     tracing::info!(kind = ?cfg.kind, seconds = t.elapsed().as_secs_f64(), "simulated");
     Ok(rep)
 }

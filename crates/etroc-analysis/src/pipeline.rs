@@ -132,9 +132,9 @@ fn copy_or_write(src: Option<&Path>, default: &str, dest: &Path) -> Result<()> {
                 path: p.to_path_buf(),
                 what: "cut file".into(),
             })?;
-            hep_core::io::atomic_write_bytes(dest, &bytes)?;
+            crate::rundir::write_run_file(dest, &bytes, Some(p))?;
         }
-        None => hep_core::io::atomic_write_bytes(dest, default.as_bytes())?,
+        None => crate::rundir::write_run_file(dest, default.as_bytes(), None)?,
     }
     Ok(())
 }

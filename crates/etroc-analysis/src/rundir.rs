@@ -152,7 +152,7 @@ impl RunDir {
                  v{} (etroc-analysis) on {now}",
                 env!("CARGO_PKG_VERSION")
             );
-            hep_core::io::atomic_write_bytes(&info, text.as_bytes())?;
+            write_run_file(&info, text.as_bytes(), None)?;
         }
         Ok(Self {
             path: path.to_path_buf(),
@@ -207,7 +207,7 @@ impl RunDir {
                     return false;
                 }
                 dirs += 1;
-            } else if name != RUN_INFO_FILE {
+            } else if name != RUN_INFO_FILE && name != RUN_INFO_SIDECAR {
                 return false;
             }
         }
@@ -366,6 +366,28 @@ fn run_name(path: &Path) -> Result<String> {
         })
 }
 
+/// The provenance sidecar of `run_info.txt`.
+const RUN_INFO_SIDECAR: &str = "run_info.txt.manifest.json";
+
+/// Writes a file a run holds outside its tasks (`run_info.txt`, the cut files a chain puts in
+/// place) atomically, with its provenance sidecar: the command line, the file and, if it is a
+/// copy, its source.
+///
+/// # Errors
+///
+/// [`Error::Core`] for I/O errors.
+pub fn write_run_file(path: &Path, bytes: &[u8], source: Option<&Path>) -> Result<()> {
+    hep_core::io::atomic_write_bytes(path, bytes)?;
+    let mut m = Manifest::start("etroc-analysis", env!("CARGO_PKG_VERSION"));
+    if let Some(src) = source {
+        m.add_input(src)?;
+    }
+    m.add_output(path)?;
+    m.finish();
+    m.write_sidecar(path)?;
+    Ok(())
+}
+
 /// A running task of a run (see [`RunDir::task`]).
 ///
 /// Collects the provenance of the task: configuration, inputs, outputs and seeds go into the
@@ -376,8 +398,18 @@ pub struct Task {
     name: String,
     dir: PathBuf,
     manifest: Manifest,
-    outputs: Vec<PathBuf>,
+    outputs: Vec<TaskOutput>,
     finished: bool,
+}
+
+/// An output recorded by a task.
+#[derive(Debug)]
+struct TaskOutput {
+    path: PathBuf,
+    /// The inputs it was made from (`None`: all the task's inputs), listed in its sidecar.
+    inputs: Option<Vec<PathBuf>>,
+    /// Whether the task writes its sidecar (false for files another task wrote and owns).
+    sidecar: bool,
 }
 
 impl Task {
@@ -424,12 +456,40 @@ impl Task {
     /// Records an output file; its digest is taken and its sidecar manifest written when the
     /// task succeeds.
     pub fn add_output(&mut self, path: impl Into<PathBuf>) {
-        self.outputs.push(path.into());
+        self.outputs.push(TaskOutput {
+            path: path.into(),
+            inputs: None,
+            sidecar: true,
+        });
     }
 
     /// Records several output files (see [`Task::add_output`]).
     pub fn add_outputs(&mut self, paths: impl IntoIterator<Item = PathBuf>) {
-        self.outputs.extend(paths);
+        for p in paths {
+            self.add_output(p);
+        }
+    }
+
+    /// Records an output made from only some of the task's inputs: its sidecar lists just
+    /// `inputs` (recorded with [`Task::add_input`] first, or digested when the task finishes),
+    /// the task manifest lists everything.
+    pub fn add_output_from(&mut self, path: impl Into<PathBuf>, inputs: Vec<PathBuf>) {
+        self.outputs.push(TaskOutput {
+            path: path.into(),
+            inputs: Some(inputs),
+            sidecar: true,
+        });
+    }
+
+    /// Records a file that this task produced through another task (an individual run's data
+    /// written by that run's own task): listed among this task's outputs, while its sidecar
+    /// stays the one its own task wrote.
+    pub fn add_listed_output(&mut self, path: impl Into<PathBuf>) {
+        self.outputs.push(TaskOutput {
+            path: path.into(),
+            inputs: None,
+            sidecar: false,
+        });
     }
 
     /// Records a random seed in the manifest.
@@ -480,14 +540,39 @@ impl Task {
         self.write_report(failure_report(&error.to_string()))
     }
 
+    /// Digests the outputs, writes `task_manifest.json` (every input and output) and the
+    /// sidecar of each output the task owns: the task's manifest with that one output and the
+    /// inputs it was made from, so that a task with many outputs does not copy its whole list
+    /// beside each of them.
     fn write_manifests(&mut self) -> Result<()> {
-        for out in std::mem::take(&mut self.outputs) {
-            self.manifest.add_output(&out)?;
+        let outputs = std::mem::take(&mut self.outputs);
+        let first = self.manifest.outputs.len();
+        for out in &outputs {
+            self.manifest.add_output(&out.path)?;
         }
         self.manifest.finish();
         self.manifest.write(self.dir.join(TASK_MANIFEST_FILE))?;
-        for out in &self.manifest.outputs {
-            self.manifest.write_sidecar(&out.path)?;
+        for (out, digest) in outputs.iter().zip(&self.manifest.outputs[first..]) {
+            if !out.sidecar {
+                continue;
+            }
+            let mut m = Manifest {
+                inputs: Vec::new(),
+                outputs: vec![digest.clone()],
+                ..self.manifest.clone()
+            };
+            match &out.inputs {
+                None => m.inputs.clone_from(&self.manifest.inputs),
+                Some(list) => {
+                    for p in list {
+                        match self.manifest.inputs.iter().find(|d| &d.path == p) {
+                            Some(d) => m.inputs.push(d.clone()),
+                            None => m.add_input(p)?,
+                        }
+                    }
+                }
+            }
+            m.write_sidecar(&out.path)?;
         }
         Ok(())
     }

@@ -458,6 +458,9 @@ pub fn write_beam_run(dir: &Path, cfg: &BeamSimConfig) -> Result<(PathBuf, PathB
 // Charge injection
 // ---------------------------------------------------------------------------------------------
 
+/// The truth file of a simulated charge-injection scan, beside its `.dat` files.
+pub const CHARGE_SCAN_TRUTH_FILE: &str = "charge_scan.truth.json";
+
 /// Parameters of the synthetic threshold scan (module docs). Per-board arrays follow [`BOARDS`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChargeScanConfig {
@@ -632,6 +635,6 @@ pub fn write_charge_scan(dir: &Path, cfg: &ChargeScanConfig) -> Result<ChargeSca
     };
     let json =
         serde_json::to_vec_pretty(&truth).map_err(|e| Error::InvalidArgument(e.to_string()))?;
-    hep_core::io::atomic_write_bytes(&dir.join("charge_scan.truth.json"), &json)?;
+    hep_core::io::atomic_write_bytes(&dir.join(CHARGE_SCAN_TRUTH_FILE), &json)?;
     Ok(truth)
 }

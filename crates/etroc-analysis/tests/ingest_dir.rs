@@ -76,3 +76,73 @@ fn missing_directory_is_an_error_in_the_report() {
     );
     assert!(!run.task_completed(names::PROCESS_DIRECTORY));
 }
+
+/// Provenance of a scan: the directory task lists the .dat inputs and the individual runs'
+/// data; the merge task lists the runs' hits and event filters as inputs; the sidecar of each
+/// run's accepted hits lists that run's two inputs and its one output, not the whole merge;
+/// run_info.txt and the default cuts.csv have sidecars; paths are relative to the manifest.
+#[test]
+fn scan_manifests_list_what_each_file_came_from() {
+    use hep_core::manifest::{Manifest, sidecar_path};
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("scan");
+    std::fs::create_dir(&input).unwrap();
+    let text = " 0 200  50 130 1\n 0 200  50 140 1\n";
+    for dac in [540, 550, 560] {
+        std::fs::write(input.join(name(dac)), text).unwrap();
+    }
+    let run = RunDir::create(tmp.path().join("out")).unwrap();
+    let opts = DirOptions {
+        sqlite: false,
+        ..DirOptions::default()
+    };
+    process_charge_injection_dir(&input, &run, &opts).unwrap();
+    let dir_task = Manifest::read(
+        run.task_dir(names::PROCESS_DIRECTORY)
+            .join("task_manifest.json"),
+    )
+    .unwrap();
+    assert_eq!(dir_task.inputs.len(), 3);
+    // Per run: the hits table and the event filter.
+    assert_eq!(dir_task.outputs.len(), 3 * 2, "{:?}", dir_task.outputs);
+    let merge = Manifest::read(run.task_dir(names::MERGE_RUNS).join("task_manifest.json")).unwrap();
+    assert_eq!(merge.inputs.len(), 3 * 2, "{:?}", merge.inputs);
+    // Per run the accepted hits, then the combined table.
+    assert_eq!(merge.outputs.len(), 3 + 1, "{:?}", merge.outputs);
+
+    let sub = run
+        .path()
+        .join("Individual_Runs")
+        .join(&name(550)[..name(550).len() - 12]);
+    let filtered = sub.join("data-filtered/etroc1_data.parquet");
+    let side = sidecar_path(&filtered);
+    let raw: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&side).unwrap()).unwrap();
+    assert_eq!(raw["outputs"].as_array().unwrap().len(), 1);
+    assert_eq!(raw["outputs"][0]["path"], "etroc1_data.parquet");
+    let inputs: Vec<&str> = raw["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        inputs,
+        ["../data/etroc1_data.parquet", "../event_filter.fd"]
+    );
+    // Files a run holds outside its tasks have sidecars too.
+    for f in [
+        run.path().join("run_info.txt"),
+        sub.join("run_info.txt"),
+        sub.join("cuts.csv"),
+    ] {
+        let m = Manifest::read(sidecar_path(&f)).unwrap();
+        assert_eq!(m.outputs.len(), 1, "{}", f.display());
+        assert_eq!(
+            m.outputs[0].sha256,
+            hep_core::io::sha256_file(&f).unwrap(),
+            "{}",
+            f.display()
+        );
+    }
+}

@@ -108,3 +108,53 @@ fn charge_scan_follows_the_recipe() {
     assert_eq!(line.len(), 2 + 1 + 3 + 1 + 3 + 1 + 3 + 2);
     assert!(line.starts_with(" 0 ") && line.ends_with(" 1"));
 }
+
+/// `simulate` records its configuration, seed and every file it wrote: beside the beam txt and
+/// truth, and beside a scan's truth (listing each .dat).
+#[test]
+fn simulate_outputs_have_provenance() {
+    use etroc_analysis::jobs::{SimKind, SimulateConfig, SimulateReport, simulate};
+    use hep_core::manifest::{Manifest, sidecar_path};
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = SimulateConfig {
+        out_directory: Some(tmp.path().join("beam")),
+        seed: 11,
+        events: 200,
+        ..SimulateConfig::default()
+    };
+    let SimulateReport::Beam {
+        txt, truth_path, ..
+    } = simulate(&cfg).unwrap()
+    else {
+        panic!("a beam run")
+    };
+    for f in [&txt, &truth_path] {
+        let m = Manifest::read(sidecar_path(f)).unwrap();
+        assert_eq!(m.seeds["seed"], 11);
+        assert_eq!(m.outputs.len(), 2);
+        assert_eq!(m.configuration["events"], 200);
+    }
+    let cfg = SimulateConfig {
+        kind: SimKind::Charge,
+        out_directory: Some(tmp.path().join("scan")),
+        step: 40,
+        ..SimulateConfig::default()
+    };
+    let SimulateReport::Charge { dir, truth } = simulate(&cfg).unwrap() else {
+        panic!("a scan")
+    };
+    let m = Manifest::read(sidecar_path(&dir.join("charge_scan.truth.json"))).unwrap();
+    assert_eq!(m.outputs.len(), truth.runs.len() + 1);
+    // No sidecar among the .dat files the ingest reads.
+    let sidecars = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".manifest.json")
+        })
+        .count();
+    assert_eq!(sidecars, 1);
+}

@@ -492,6 +492,26 @@ pub fn sha256_file(path: impl AsRef<Path>) -> Result<String> {
     hash_file(path.as_ref()).map(|(_, hex)| hex)
 }
 
+/// The path from directory `from` to `to` (`../in.csv`), through their canonical forms; `to`
+/// unchanged if either cannot be resolved (a file that no longer exists, say).
+pub fn relative_path(from: &Path, to: &Path) -> PathBuf {
+    use std::path::Component;
+    let (Ok(a), Ok(b)) = (std::fs::canonicalize(from), std::fs::canonicalize(to)) else {
+        return to.to_path_buf();
+    };
+    let ac: Vec<Component> = a.components().collect();
+    let bc: Vec<Component> = b.components().collect();
+    let common = ac.iter().zip(&bc).take_while(|(x, y)| x == y).count();
+    let mut p = PathBuf::new();
+    for _ in common..ac.len() {
+        p.push("..");
+    }
+    for c in &bc[common..] {
+        p.push(c.as_os_str());
+    }
+    p
+}
+
 /// A file's identity for provenance: its path (as given), size and SHA-256.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct FileDigest {

@@ -13,13 +13,21 @@
 //!   "version": "0.1.0",
 //!   "command_line": ["calo-calib", "fit", "--output", "out"],
 //!   "configuration": { "bins": 100 },
-//!   "inputs": [{ "path": "data/run1.csv", "bytes": 1234, "sha256": "ba78..." }],
-//!   "outputs": [{ "path": "out/fits.parquet", "bytes": 5678, "sha256": "e3b0..." }],
+//!   "inputs": [{ "path": "../data/run1.csv", "bytes": 1234, "sha256": "ba78..." }],
+//!   "outputs": [{ "path": "fits.parquet", "bytes": 5678, "sha256": "e3b0..." }],
 //!   "seeds": { "master": 12345 },
 //!   "start_utc": "2026-11-21T10:00:00.000Z",
 //!   "end_utc": "2026-11-21T10:00:01.234Z"
 //! }
 //! ```
+//!
+//! Paths in the file are relative to the manifest's own directory (`fits.parquet` beside it,
+//! `../data/run1.csv` one level up), so a manifest stays right wherever its directory is moved
+//! or copied together with its inputs, and does not depend on where the command ran. In memory
+//! they are paths that work from the current directory: [`Manifest::write`] turns them into
+//! relative ones, [`Manifest::read`] joins them to the manifest's directory. A file that cannot
+//! be resolved when the manifest is written (deleted in the meantime) keeps its path as
+//! recorded.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -28,7 +36,7 @@ use chrono::{SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::files::{FileDigest, atomic_write_bytes};
+use crate::files::{FileDigest, atomic_write_bytes, relative_path};
 
 /// Suffix appended to an output's file name to name its sidecar.
 pub const SIDECAR_SUFFIX: &str = ".manifest.json";
@@ -144,9 +152,15 @@ impl Manifest {
     /// [`Error::Json`] if serialisation fails (e.g. a path that is not valid UTF-8);
     /// [`Error::Io`] or [`Error::InvalidArgument`] as [`atomic_write_bytes`].
     pub fn write(&self, path: impl AsRef<Path>) -> Result<()> {
-        let mut json = serde_json::to_vec_pretty(self)?;
+        let path = path.as_ref();
+        let dir = manifest_dir(path);
+        let mut m = self.clone();
+        for d in m.inputs.iter_mut().chain(m.outputs.iter_mut()) {
+            d.path = relative_path(dir, &d.path);
+        }
+        let mut json = serde_json::to_vec_pretty(&m)?;
         json.push(b'\n');
-        atomic_write_bytes(path.as_ref(), &json)
+        atomic_write_bytes(path, &json)
     }
 
     /// Writes the manifest as the sidecar of `output`, i.e. to [`sidecar_path`]`(output)`, and
@@ -170,7 +184,7 @@ impl Manifest {
     pub fn read(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        serde_json::from_slice(&bytes).map_err(|e| {
+        let mut m: Self = serde_json::from_slice(&bytes).map_err(|e| {
             let line = u64::try_from(e.line()).unwrap_or(0);
             Error::parse(
                 path,
@@ -178,8 +192,22 @@ impl Manifest {
                 "a hep-rs provenance manifest (JSON)",
                 e.to_string(),
             )
-        })
+        })?;
+        let dir = manifest_dir(path);
+        for d in m.inputs.iter_mut().chain(m.outputs.iter_mut()) {
+            if d.path.is_relative() {
+                d.path = dir.join(&d.path);
+            }
+        }
+        Ok(m)
     }
+}
+
+/// The directory of a manifest file (`.` for a bare file name).
+fn manifest_dir(path: &Path) -> &Path {
+    path.parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
 }
 
 /// The sidecar path of `output`: the same directory, file name plus `.manifest.json`

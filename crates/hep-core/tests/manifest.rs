@@ -128,3 +128,42 @@ fn minimal_manifest_reads_with_defaults() {
     assert!(m.inputs.is_empty() && m.outputs.is_empty() && m.seeds.is_empty());
     assert!(m.end_utc.is_none());
 }
+
+/// Paths in a written manifest are relative to its directory, whatever the current directory
+/// was; read back they name the same files again.
+#[test]
+fn paths_are_relative_to_the_manifest_directory() {
+    let d = tempfile::tempdir().unwrap();
+    let input = d.path().join("data/run1.csv");
+    std::fs::create_dir_all(input.parent().unwrap()).unwrap();
+    std::fs::write(&input, "a,b\n1,2\n").unwrap();
+    let out = d.path().join("out/fits.csv");
+    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+    std::fs::write(&out, "x\n").unwrap();
+    let mut m = Manifest::start("t", "0");
+    m.add_input(&input).unwrap();
+    m.add_output(&out).unwrap();
+    m.add_output(d.path().join("out/deleted.csv")).unwrap_err();
+    let side = m.write_sidecar(&out).unwrap();
+    let raw: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&side).unwrap()).unwrap();
+    assert_eq!(raw["inputs"][0]["path"], "../data/run1.csv");
+    assert_eq!(raw["outputs"][0]["path"], "fits.csv");
+    let back = Manifest::read(&side).unwrap();
+    assert_eq!(
+        std::fs::canonicalize(&back.inputs[0].path).unwrap(),
+        std::fs::canonicalize(&input).unwrap()
+    );
+    assert_eq!(
+        std::fs::canonicalize(&back.outputs[0].path).unwrap(),
+        std::fs::canonicalize(&out).unwrap()
+    );
+    // Written again elsewhere (a merge copying inputs), the paths follow the new place.
+    let other = d.path().join("merged/deeper");
+    std::fs::create_dir_all(&other).unwrap();
+    back.write(other.join("m.json")).unwrap();
+    let raw: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(other.join("m.json")).unwrap()).unwrap();
+    assert_eq!(raw["inputs"][0]["path"], "../../data/run1.csv");
+    assert_eq!(raw["outputs"][0]["path"], "../../out/fits.csv");
+}

@@ -734,7 +734,7 @@ pub fn gen_primary(cfg: &GenPrimaryConfig, progress: &dyn Progress) -> Result<Ge
     std::fs::create_dir_all(out).map_err(|e| hep_core::Error::io(out, e))?;
     let files = crate::samples::generate_primary_with_progress(out, &opts, progress)?;
     let mut m = Manifest::start("mu2e-ensemble gen-primary", VERSION)
-        .with_configuration(&serde_json::to_value(&opts).map_err(hep_core::Error::from)?)?;
+        .with_configuration(&opts.manifest_configuration()?)?;
     m.add_seed("seed", opts.seed);
     for p in tables.files() {
         m.add_input(p)?;

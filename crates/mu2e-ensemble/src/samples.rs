@@ -483,6 +483,32 @@ pub struct GenPrimaryOptions {
     pub seed: u64,
 }
 
+impl GenPrimaryOptions {
+    /// The options as a provenance manifest records them: a tabulated spectrum (thousands of
+    /// points, which made a sidecar several times larger than its sample file) is replaced by
+    /// `{ "points": n, "sha256": ... }`, the SHA-256 of its JSON form, which identifies it.
+    ///
+    /// # Errors
+    /// [`Error::Core`] if the options cannot be written as JSON.
+    pub fn manifest_configuration(&self) -> Result<serde_json::Value> {
+        let mut v = serde_json::to_value(self).map_err(hep_core::Error::from)?;
+        if let Some(kind) = v.get_mut("kind").and_then(serde_json::Value::as_object_mut) {
+            for variant in kind.values_mut() {
+                if let Some(spectrum) = variant.get_mut("spectrum") {
+                    let bytes = serde_json::to_vec(spectrum).map_err(hep_core::Error::from)?;
+                    let points = spectrum
+                        .get("energies")
+                        .and_then(serde_json::Value::as_array)
+                        .map_or(0, Vec::len);
+                    let sha256 = hep_core::io::FileDigest::of_bytes("spectrum", &bytes).sha256;
+                    *spectrum = serde_json::json!({ "points": points, "sha256": sha256 });
+                }
+            }
+        }
+        Ok(v)
+    }
+}
+
 /// Generates `njobs` sample files into `dir` (in parallel, one random stream per job) and returns
 /// their footers in job order.
 ///

@@ -49,7 +49,7 @@ pub fn run_gen_primary_shard(
     }
     m.details.insert(
         CONFIGURATION_KEY.into(),
-        serde_json::to_string(opts).map_err(hep_core::Error::from)?,
+        serde_json::to_string(&opts.manifest_configuration()?).map_err(hep_core::Error::from)?,
     );
     let files = generate_primary_jobs(&dir, opts, range.start as u32..range.end as u32)?;
     for f in &files {

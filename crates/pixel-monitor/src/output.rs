@@ -13,7 +13,7 @@
 
 use std::collections::BTreeSet;
 use std::io::Write as _;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
@@ -27,24 +27,7 @@ use crate::error::{Error, Result};
 /// The tool name recorded in manifests.
 pub const TOOL: &str = "pixel-monitor";
 
-/// The path from directory `from` to `to`, through their canonical forms; `to` unchanged if
-/// either cannot be resolved.
-pub fn relative_path(from: &Path, to: &Path) -> PathBuf {
-    let (Ok(a), Ok(b)) = (std::fs::canonicalize(from), std::fs::canonicalize(to)) else {
-        return to.to_path_buf();
-    };
-    let ac: Vec<Component> = a.components().collect();
-    let bc: Vec<Component> = b.components().collect();
-    let common = ac.iter().zip(&bc).take_while(|(x, y)| x == y).count();
-    let mut p = PathBuf::new();
-    for _ in common..ac.len() {
-        p.push("..");
-    }
-    for c in &bc[common..] {
-        p.push(c.as_os_str());
-    }
-    p
-}
+use hep_core::files::relative_path;
 
 /// Writes `bytes` to a temporary file beside `path` and renames it onto `path`: readers see the
 /// old file or the complete new one. The data are not synced here; see [`sync_dirs`].
@@ -263,9 +246,16 @@ mod tests {
         o.text(&out, "hello\n").unwrap();
         let files = o.finish().unwrap();
         assert_eq!(files, vec![out.clone()]);
-        let m = Manifest::read(d.path().join("sub/out.txt.manifest.json")).unwrap();
-        assert_eq!(m.inputs[0].path, PathBuf::from("../in.csv"));
-        assert_eq!(m.outputs[0].path, PathBuf::from("out.txt"));
+        // In the file, paths are relative to the manifest's directory ...
+        let side = d.path().join("sub/out.txt.manifest.json");
+        let raw: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&side).unwrap()).unwrap();
+        assert_eq!(raw["inputs"][0]["path"], "../in.csv");
+        assert_eq!(raw["outputs"][0]["path"], "out.txt");
+        // ... and read back they name the files from here.
+        let m = Manifest::read(&side).unwrap();
+        assert_eq!(m.inputs[0].path, d.path().join("sub/../in.csv"));
+        assert_eq!(m.outputs[0].path, out);
         assert_eq!(m.outputs[0].bytes, 6);
         assert_eq!(
             m.outputs[0].sha256,
