@@ -492,16 +492,10 @@ impl Overrides {
     }
 }
 
-/// Merges `over` into `base`: tables recursively, every other value replaced.
+/// Merges `over` into `base`: tables recursively, every other value replaced, a table naming
+/// another variant of a tagged enum replaced whole ([`hep_core::config::merge_tables`]).
 pub fn merge(base: &mut toml::Table, over: toml::Table) {
-    for (key, value) in over {
-        match (base.get_mut(&key), value) {
-            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
-            (_, v) => {
-                base.insert(key, v);
-            }
-        }
-    }
+    hep_core::config::merge_tables(base, over);
 }
 
 /// Prints `config` as TOML on stdout (what `--print-config` shows).

@@ -204,7 +204,7 @@ impl CrystalPositions {
     ///
     /// # Errors
     ///
-    /// [`Error::Input`] with the 1-based line for a line without exactly four fields, a disk
+    /// [`hep_core::Error::Parse`] with the 1-based line for a line without exactly four fields, a disk
     /// other than 0/1, an index outside 0..=673, a non-finite coordinate or a repeated
     /// `(disk, idx)`; and, at the line after the last one, if any crystal is missing.
     pub fn parse(text: &str, path: &Path) -> Result<Self> {
@@ -398,7 +398,7 @@ mod tests {
             let e = CrystalPositions::parse(&lines.join("\n"), p).unwrap_err();
             let msg = e.to_string();
             assert!(
-                matches!(e, Error::Input { line, .. } if line == want_line),
+                matches!(e, Error::Core(hep_core::Error::Parse { line, .. }) if line == want_line),
                 "{msg}"
             );
             assert!(msg.contains(needle), "{msg}");

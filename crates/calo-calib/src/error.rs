@@ -13,38 +13,31 @@ pub enum Error {
     #[error(transparent)]
     Core(#[from] hep_core::Error),
 
-    /// A malformed input record: `path:line: expected ..., found ...` (line is 1-based; for
-    /// Parquet input it is the 1-based row number).
-    #[error("{path}:{line}: expected {expected}, found {found}", path = path.display())]
-    Input {
-        /// The input file.
-        path: PathBuf,
-        /// 1-based line (or row) number.
-        line: u64,
-        /// What was expected.
-        expected: String,
-        /// What was found.
-        found: String,
-    },
-
     /// An argument or configuration outside its domain.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+
+    /// An option a run cannot do without was given neither on the command line nor in the
+    /// configuration.
+    #[error("no {what}: give it on the command line or as `{key}` in the configuration")]
+    MissingOption {
+        /// What is missing, as a user names it (e.g. `output directory`, `--livetime`).
+        what: String,
+        /// Its configuration key.
+        key: String,
+    },
 }
 
 impl Error {
-    /// Builds an [`Error::Input`].
+    /// A malformed input record, `path:line: expected ..., found ...` (1-based line; for
+    /// Parquet input the 1-based row, 0 for the file as a whole): hep-core's located
+    /// [`hep_core::Error::Parse`], which every reader of the workspace reports.
     pub fn input(
         path: impl Into<PathBuf>,
         line: u64,
         expected: impl Into<String>,
         found: impl Into<String>,
     ) -> Self {
-        Error::Input {
-            path: path.into(),
-            line,
-            expected: expected.into(),
-            found: found.into(),
-        }
+        Error::Core(hep_core::Error::parse(path, line, expected, found))
     }
 }

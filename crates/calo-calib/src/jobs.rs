@@ -99,11 +99,9 @@ impl From<ImageFormat> for Format {
 
 /// The required path `value` of the configuration key `key`.
 fn required<'a>(value: &'a Option<PathBuf>, key: &str, what: &str) -> Result<&'a Path> {
-    value.as_deref().ok_or_else(|| {
-        Error::InvalidArgument(format!(
-            "no {what}: set `{key}` in the configuration (or --{} on the command line)",
-            key.replace('_', "-")
-        ))
+    value.as_deref().ok_or_else(|| Error::MissingOption {
+        what: what.to_string(),
+        key: key.to_string(),
     })
 }
 
@@ -362,7 +360,7 @@ impl FitSummary {
 ///
 /// # Errors
 /// [`Error::InvalidArgument`] without input or output, for an invalid configuration, or when no
-/// channel matches the selection (unsharded); [`Error::Input`] for a malformed spectra table;
+/// channel matches the selection (unsharded); [`hep_core::Error::Parse`] for a malformed spectra table;
 /// [`Error::Core`] for I/O failures.
 pub fn run_fit(job: &FitJob, shard: Option<Shard>, progress: &dyn Progress) -> Result<FitSummary> {
     let input = required(&job.input, "input", "spectra table")?;
@@ -506,7 +504,7 @@ pub struct CombineSummary {
 ///
 /// # Errors
 /// [`Error::InvalidArgument`] without output or without both `source` and `cosmic`;
-/// [`Error::Input`] for malformed tables; as [`combine`]; [`Error::Core`] for I/O failures.
+/// [`hep_core::Error::Parse`] for malformed tables; as [`combine`]; [`Error::Core`] for I/O failures.
 pub fn run_combine(job: &CombineJob) -> Result<CombineSummary> {
     let out = required(&job.output, "output", "output directory")?;
     if job.source.is_none() && job.cosmic.is_none() {
@@ -632,7 +630,7 @@ impl Default for PlotJob {
 ///
 /// # Errors
 /// [`Error::InvalidArgument`] without fits or output, with `channels`/`failed` but no `input`,
-/// or for a channel without a spectrum or fit; [`Error::Input`] for malformed inputs;
+/// or for a channel without a spectrum or fit; [`hep_core::Error::Parse`] for malformed inputs;
 /// [`Error::Core`] for drawing and I/O failures.
 pub fn run_plot(job: &PlotJob) -> Result<Vec<PathBuf>> {
     let fits_path = required(&job.fits, "fits", "fit results")?;

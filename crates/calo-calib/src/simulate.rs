@@ -636,7 +636,7 @@ pub fn write_truth(path: impl AsRef<Path>, truth: &[ChannelTruth]) -> Result<()>
 /// # Errors
 ///
 /// [`Error::InvalidArgument`] for an unknown extension; [`Error::Core`] for I/O, Parquet, a
-/// missing or mistyped column, or a malformed CSV record (with its line); [`Error::Input`] for a
+/// missing or mistyped column, or a malformed CSV record (with its line); [`hep_core::Error::Parse`] for a
 /// null or negative integer in Parquet (with its row).
 pub fn read_truth(path: impl AsRef<Path>) -> Result<Vec<ChannelTruth>> {
     let path = path.as_ref();

@@ -240,7 +240,7 @@ pub fn read_spectra_csv(path: impl AsRef<Path>, mode: IdMode) -> Result<Spectrum
 ///
 /// # Errors
 ///
-/// [`Error::Input`] with the 1-based line for: an empty input or missing required column (line
+/// [`hep_core::Error::Parse`] with the 1-based line for: an empty input or missing required column (line
 /// 1, naming the column) or a repeated one; a record with a different number of fields from the
 /// header (e.g. a truncated last line); invalid UTF-8 or a field that is not an integer (`roid`)
 /// or number; an id outside the mode's range; non-finite edges; `bin_high <= bin_low`; counts
@@ -378,7 +378,7 @@ fn csv_err(path: &Path, e: csv::Error, line: u64) -> Error {
 ///
 /// # Errors
 ///
-/// [`Error::Core`] if the file cannot be opened or decoded; [`Error::Input`] at line 0 (the
+/// [`Error::Core`] if the file cannot be opened or decoded; [`hep_core::Error::Parse`] at line 0 (the
 /// schema) for a missing column or one of the wrong type; at the 1-based row for a null value
 /// and for every check of [`parse_spectra_csv`].
 pub fn read_spectra_parquet(path: impl AsRef<Path>, mode: IdMode) -> Result<SpectrumSet> {

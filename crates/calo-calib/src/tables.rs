@@ -24,7 +24,7 @@
 //!
 //! Blank lines and lines whose first non-blank character is `#` are skipped anywhere. The first
 //! other line must be `TABLE <Name>` with exactly the expected name. Every later line is one row
-//! with the table's column count. Errors are [`Error::Input`] with the 1-based line of the file.
+//! with the table's column count. Errors are [`hep_core::Error::Parse`] with the 1-based line of the file.
 //!
 //! Row order is checked according to [`RowCheck`]:
 //! - [`RowCheck::Strict`] (the default): rows are roid 0, 1, 2, ... without gaps or duplicates,
@@ -730,7 +730,7 @@ const SOURCE_COLUMNS: &str = "roid, fullepeak, fullerrepeak, fullwidth, fullerrw
 ///
 /// # Errors
 ///
-/// [`Error::Input`] (1-based line) for a wrong or missing header, a wrong column count, a field
+/// [`hep_core::Error::Parse`] (1-based line) for a wrong or missing header, a wrong column count, a field
 /// that is not a number (`ndf`: not a non-negative integer), or a roid sequence rejected by
 /// `check`.
 pub fn parse_source_table(text: &str, path: &Path, check: RowCheck) -> Result<Vec<SourceRow>> {
@@ -778,7 +778,7 @@ const COSMIC_LEGACY_COLUMNS: &str =
 ///
 /// # Errors
 ///
-/// [`Error::Input`] (1-based line) for a wrong or missing header, a field that is not a number
+/// [`hep_core::Error::Parse`] (1-based line) for a wrong or missing header, a field that is not a number
 /// (`ndf`, `nhits`: not a non-negative integer), a roid sequence rejected by `check`, or a wrong
 /// column count. A 9-column row read with [`CosmicLayout::Standard`] gets a message pointing to
 /// the legacy layout (`--cosmic-layout legacy9`), and a 10-column row read with
@@ -860,7 +860,7 @@ pub fn read_cosmic_table(
 ///
 /// # Errors
 ///
-/// [`Error::Input`] (1-based line) for a wrong or missing header, a wrong column count, a field
+/// [`hep_core::Error::Parse`] (1-based line) for a wrong or missing header, a wrong column count, a field
 /// that is not a number, or a roid sequence rejected by `check`.
 pub fn parse_energy_table(text: &str, path: &Path, check: RowCheck) -> Result<Vec<NominalRow>> {
     parse_table(text, path, ENERGY_TABLE, check, |l| {
@@ -884,7 +884,7 @@ pub const MAX_NOMINAL_ADC2MEV: f64 = 10.0;
 ///
 /// # Errors
 ///
-/// As [`parse_energy_table`], and [`Error::Input`] for an `adc2mev` outside the validity range.
+/// As [`parse_energy_table`], and [`hep_core::Error::Parse`] for an `adc2mev` outside the validity range.
 pub fn parse_nominal_table(text: &str, path: &Path, check: RowCheck) -> Result<Vec<NominalRow>> {
     parse_table(text, path, ENERGY_TABLE, check, |l| {
         check_columns(l, ENERGY_TABLE, 2, "roid, adc2mev")?;
@@ -925,7 +925,7 @@ pub fn read_energy_table(path: &Path, check: RowCheck) -> Result<Vec<NominalRow>
 ///
 /// # Errors
 ///
-/// [`Error::Input`] (1-based line) for a wrong or missing header, a wrong column count, a bad
+/// [`hep_core::Error::Parse`] (1-based line) for a wrong or missing header, a wrong column count, a bad
 /// number or status code, unbalanced quotes, or a roid sequence rejected by `check`.
 pub fn parse_combined_table(text: &str, path: &Path, check: RowCheck) -> Result<Vec<CombinedRow>> {
     parse_table(text, path, COMBINED_TABLE, check, |l| {

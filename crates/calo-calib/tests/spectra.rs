@@ -97,13 +97,13 @@ fn blocks_may_come_in_any_id_order() {
     assert!(empty.is_empty());
 }
 
-/// Parses `text` and checks it fails with `Error::Input` at `line` with `needle` in the message.
+/// Parses `text` and checks it fails with a located parse error at `line` with `needle` in the message.
 fn bad(text: &str, mode: IdMode, line: u64, needle: &str) {
     let r = parse_spectra_csv(text.as_bytes(), Path::new("bad.csv"), mode);
     match r {
-        Err(e @ Error::Input { .. }) => {
+        Err(e @ Error::Core(hep_core::Error::Parse { .. })) => {
             let msg = e.to_string();
-            let Error::Input { line: got, .. } = e else {
+            let Error::Core(hep_core::Error::Parse { line: got, .. }) = e else {
                 unreachable!()
             };
             assert_eq!(got, line, "wrong line for {text:?}: {msg}");
@@ -180,7 +180,10 @@ fn every_bad_input_kind_reports_its_line() {
     let mut bytes = format!("{H}0,0,1,").into_bytes();
     bytes.extend_from_slice(&[0xff, 0xfe, b'\n']);
     let e = parse_spectra_csv(&bytes[..], Path::new("bad.csv"), m).unwrap_err();
-    assert!(matches!(e, Error::Input { line: 2, .. }), "{e}");
+    assert!(
+        matches!(e, Error::Core(hep_core::Error::Parse { line: 2, .. })),
+        "{e}"
+    );
     // Bins within the 1e-9 relative tolerance are contiguous.
     let ok = format!("{H}0,0,100,5\n0,100.00000001,200,1\n");
     parse_spectra_csv(ok.as_bytes(), Path::new("ok.csv"), m).unwrap();
@@ -213,7 +216,10 @@ fn parquet_errors_name_the_row_or_column() {
         ],
     );
     let e = read_spectra(&p, IdMode::PerSipm).unwrap_err();
-    assert!(matches!(e, Error::Input { line: 3, .. }), "{e}");
+    assert!(
+        matches!(e, Error::Core(hep_core::Error::Parse { line: 3, .. })),
+        "{e}"
+    );
     assert!(e.to_string().contains("(row 3)"), "{e}");
 
     write_batch(
@@ -225,7 +231,10 @@ fn parquet_errors_name_the_row_or_column() {
         ],
     );
     let e = read_spectra(&p, IdMode::PerSipm).unwrap_err();
-    assert!(matches!(e, Error::Input { line: 0, .. }), "{e}");
+    assert!(
+        matches!(e, Error::Core(hep_core::Error::Parse { line: 0, .. })),
+        "{e}"
+    );
     assert!(e.to_string().contains("`bin_high`"), "{e}");
 
     write_batch(
@@ -251,7 +260,10 @@ fn parquet_errors_name_the_row_or_column() {
         ],
     );
     let e = read_spectra(&p, IdMode::PerSipm).unwrap_err();
-    assert!(matches!(e, Error::Input { line: 2, .. }), "{e}");
+    assert!(
+        matches!(e, Error::Core(hep_core::Error::Parse { line: 2, .. })),
+        "{e}"
+    );
 }
 
 #[test]

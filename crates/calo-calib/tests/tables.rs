@@ -21,13 +21,13 @@ use common::cosmics_sample;
 
 fn input_err(e: Error) -> (u64, String, String) {
     match e {
-        Error::Input {
+        Error::Core(hep_core::Error::Parse {
             line,
             expected,
             found,
             ..
-        } => (line, expected, found),
-        other => panic!("expected Error::Input, got {other:?}"),
+        }) => (line, expected, found),
+        other => panic!("expected a located parse error, got {other:?}"),
     }
 }
 

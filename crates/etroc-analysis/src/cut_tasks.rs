@@ -27,7 +27,7 @@ fn finish_cut_task(
     let mut outputs = write_cut_outputs(task, run, cut_file, &result, filter_file, source)?;
     if !plots.is_empty() {
         for f in crate::plot_format::normalised_formats(plots) {
-            outputs.extend(plot(task, &result, f.ext())?);
+            outputs.extend(plot(task, &result, f.extension())?);
         }
     }
     // Dense plots are PNG in every format pass: record each file once.

@@ -425,7 +425,7 @@ fn output_name(path: &Path, line: u64, s: &str) -> Result<Option<String>> {
 ///
 /// # Errors
 ///
-/// [`Error::MissingFile`] if it does not exist; [`Error::Input`] with the line for a missing or
+/// [`Error::MissingFile`] if it does not exist; [`hep_core::Error::Parse`] with the line for a missing or
 /// unknown column, a bad `board_id` (not a number in 0..=255, `*` or `#`), an unknown
 /// `cut_type` or a `cut_value` that is not a number.
 pub fn read_event_cuts(path: &Path) -> Result<Vec<EventCut>> {
@@ -481,7 +481,7 @@ pub fn read_event_cuts(path: &Path) -> Result<Vec<EventCut>> {
 ///
 /// # Errors
 ///
-/// [`Error::MissingFile`] if it does not exist; [`Error::Input`] with the line for a missing or
+/// [`Error::MissingFile`] if it does not exist; [`hep_core::Error::Parse`] with the line for a missing or
 /// unknown column, an unknown `cut_type` or `cut_direction` (an operator for `simple`,
 /// `diagonal`, `diag-dist`, `fit-dist`; `inside`/`outside` for the regions), a bad board id
 /// (`*`/`#` only in `board_id_1` of `simple`), a missing variable or a missing value.
@@ -758,7 +758,7 @@ pub const UNNAMED_CUTS: &str = "<cuts>";
 ///
 /// # Errors
 ///
-/// [`Error::Input`] at the cut's line for an unknown variable or a board absent from the data;
+/// [`hep_core::Error::Parse`] at the cut's line for an unknown variable or a board absent from the data;
 /// [`Error::InvalidArgument`] if the table lacks `event`/`data_board_id` or has two hits of one
 /// board in an event.
 pub fn apply_event_cuts(
@@ -821,7 +821,7 @@ fn and_step(
 ///
 /// # Errors
 ///
-/// As [`apply_event_cuts`]; also [`Error::Input`] for a `fit-dist` cut whose x values have no
+/// As [`apply_event_cuts`]; also [`hep_core::Error::Parse`] for a `fit-dist` cut whose x values have no
 /// spread (no line can be fitted).
 pub fn apply_time_cuts(
     table: &RecordBatch,

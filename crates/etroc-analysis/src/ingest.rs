@@ -14,7 +14,7 @@
 //! * [`read_raw_words`]: the raw `.dat` of 32-bit words, one decimal integer per line,
 //!   decoded as the converter does (all-zero words, board 2 and lines of at most 2 bytes dropped).
 //!
-//! Malformed input gives [`Error::Input`] `path:line: expected ..., found ...` with the 1-based
+//! Malformed input gives [`hep_core::Error::Parse`] `path:line: expected ..., found ...` with the 1-based
 //! line number: a wrong token count, a token that is not a non-negative integer, TOA > 1023,
 //! TOT > 511, CAL > 1023, a board id outside {0, 1, 2, 3}, a hit flag other than 0/1, a bad date
 //! or time. Blank lines are skipped (as pandas does). An empty file, or a file with only the
@@ -219,7 +219,7 @@ impl ChargeInjectionFileName {
     ///
     /// # Errors
     ///
-    /// [`Error::Input`] (line 0) naming the token that does not fit the scheme.
+    /// [`hep_core::Error::Parse`] (line 0) naming the token that does not fit the scheme.
     pub fn parse(path: &Path) -> Result<Self> {
         let name = path
             .file_name()
@@ -549,7 +549,7 @@ pub struct IngestSummary {
 ///
 /// # Errors
 ///
-/// [`Error::Input`] for a malformed line (module docs); [`Error::Core`] if the file cannot be read.
+/// [`hep_core::Error::Parse`] for a malformed line (module docs); [`Error::Core`] if the file cannot be read.
 pub fn read_beam_txt(path: &Path, options: &IngestOptions) -> Result<(Hits, IngestSummary)> {
     let mut hits = read_lines(path, Format::BeamTxt, options)?;
     if options.add_extra_data
@@ -592,7 +592,7 @@ pub fn parse_beam_txt(
 ///
 /// # Errors
 ///
-/// [`Error::Input`] for a malformed line or file name; [`Error::Core`] if the file cannot be read.
+/// [`hep_core::Error::Parse`] for a malformed line or file name; [`Error::Core`] if the file cannot be read.
 pub fn read_charge_injection_dat(
     path: &Path,
     options: &IngestOptions,
@@ -615,7 +615,7 @@ pub fn read_charge_injection_dat(
 ///
 /// # Errors
 ///
-/// [`Error::Input`] for a line that is not an unsigned 32-bit integer; [`Error::Core`] if the
+/// [`hep_core::Error::Parse`] for a line that is not an unsigned 32-bit integer; [`Error::Core`] if the
 /// file cannot be read.
 pub fn read_raw_words(path: &Path, options: &IngestOptions) -> Result<(Hits, IngestSummary)> {
     let mut parsed = read_lines(path, Format::RawWords, options)?;

@@ -66,7 +66,7 @@ pub fn draw_plots(
     let t = Instant::now();
     let mut files = std::collections::BTreeSet::new();
     for f in normalised_formats(formats) {
-        files.extend(draw(run, f.ext())?);
+        files.extend(draw(run, f.extension())?);
     }
     tracing::info!(
         files = files.len(),
@@ -81,10 +81,9 @@ fn open_run(path: &Path) -> Result<RunDir> {
 }
 
 fn required<'a>(value: &'a Option<PathBuf>, what: &str, key: &str) -> Result<&'a Path> {
-    value.as_deref().ok_or_else(|| {
-        Error::InvalidArgument(format!(
-            "no {what}: give it on the command line or as `{key}` in the configuration"
-        ))
+    value.as_deref().ok_or_else(|| Error::MissingOption {
+        what: what.to_string(),
+        key: key.to_string(),
     })
 }
 
@@ -1294,7 +1293,7 @@ mod dir_tests {
         .unwrap_err();
         assert_eq!(
             e.to_string(),
-            "invalid argument: no input directory: give it on the command line or as \
+            "no input directory: give it on the command line or as \
              `directory` in the configuration"
         );
         let missing = tmp.path().join("nope");

@@ -3,49 +3,9 @@
 //! Dense plots (count maps, scatters, scatter matrices) are always PNG, whatever the formats: as
 //! SVG they hold one element per point and reach hundreds of MB at 10^6 events.
 
-use crate::error::{Error, Result};
-use serde::{Deserialize, Serialize};
-
-/// File format of a plot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PlotFormat {
-    /// Portable network graphics (the default; always used for dense plots).
-    #[default]
-    Png,
-    /// Scalable vector graphics (line plots only, on request).
-    Svg,
-}
-
-impl PlotFormat {
-    /// The file extension (`png` or `svg`).
-    pub fn ext(self) -> &'static str {
-        match self {
-            PlotFormat::Png => "png",
-            PlotFormat::Svg => "svg",
-        }
-    }
-}
-
-impl std::str::FromStr for PlotFormat {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "png" => Ok(PlotFormat::Png),
-            "svg" => Ok(PlotFormat::Svg),
-            other => Err(Error::InvalidArgument(format!(
-                "plot format: expected png or svg, found `{other}`"
-            ))),
-        }
-    }
-}
-
-impl std::fmt::Display for PlotFormat {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.ext())
-    }
-}
+/// File format of a plot: hep-core's [`hep_core::plot::Format`] (PNG by default; `png`/`svg` in
+/// configurations).
+pub use hep_core::plot::Format as PlotFormat;
 
 /// The default plot formats: PNG only.
 pub fn default_plot_formats() -> Vec<PlotFormat> {

@@ -1061,17 +1061,7 @@ impl SimConfig {
     }
 }
 
-/// Merges `over` into `base`, key by key; tables merge recursively, anything else is replaced.
-pub fn merge_tables(base: &mut toml::Table, over: toml::Table) {
-    for (key, value) in over {
-        match (base.get_mut(&key), value) {
-            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge_tables(b, o),
-            (_, v) => {
-                base.insert(key, v);
-            }
-        }
-    }
-}
+pub use hep_core::config::merge_tables;
 
 fn read_table(path: &Path) -> Result<toml::Table> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;

@@ -6,6 +6,7 @@
 //!
 //! | module | holds |
 //! |---|---|
+//! | [`config`] | layered TOML configuration: defaults, files and command-line options merged key by key |
 //! | [`units`] | CLHEP/Geant4-style unit constants and newtypes for quantities the originals confused |
 //! | [`rng`] | reproducible random streams: `stream(seed, key)` gives an independent PCG generator |
 //! | [`files`] | atomic output, temporaries, SHA-256 checksums, copies and links (re-exported by [`io`]) |
@@ -23,6 +24,7 @@
 //! fail return [`Result`]; nothing writes a half-finished output file; given the same seed, every
 //! random computation gives the same numbers whatever the thread count.
 
+pub mod config;
 pub mod error;
 pub mod files;
 pub mod fit;

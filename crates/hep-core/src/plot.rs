@@ -162,13 +162,38 @@ const VIRIDIS: [(u8, u8, u8); 9] = [
 // Public types
 // ---------------------------------------------------------------------------------------------
 
-/// Output format of a plot, chosen from the file extension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Output format of a plot: chosen from the file extension ([`Format::from_path`]) or named in
+/// a configuration (`"png"`, `"svg"`; serde and [`std::str::FromStr`] take either case). PNG is
+/// the default: it stays small for dense plots, where SVG holds one element per point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Format {
     /// Scalable vector graphics (`.svg`).
     Svg,
     /// Portable network graphics (`.png`), 8-bit RGB.
+    #[default]
     Png,
+}
+
+impl std::str::FromStr for Format {
+    type Err = Error;
+
+    /// `png` or `svg`, in any case, surrounding blanks ignored.
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "png" => Ok(Format::Png),
+            "svg" => Ok(Format::Svg),
+            other => Err(Error::InvalidArgument(format!(
+                "plot format: expected png or svg, found `{other}`"
+            ))),
+        }
+    }
+}
+
+impl std::fmt::Display for Format {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.extension())
+    }
 }
 
 impl Format {

@@ -70,9 +70,10 @@ pub enum OutputFormat {
 }
 
 fn missing(option: &str, key: &str) -> Error {
-    Error::InvalidArgument(format!(
-        "missing {option}: give it on the command line or as `{key}` in the configuration file"
-    ))
+    Error::MissingOption {
+        what: option.to_string(),
+        key: key.to_string(),
+    }
 }
 
 /// The tables of a command: those in `dir` if given, else the embedded Mu2e tables.

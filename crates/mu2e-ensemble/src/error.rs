@@ -13,23 +13,34 @@ pub enum Error {
     #[error(transparent)]
     Core(#[from] hep_core::Error),
 
-    /// A malformed input record: `path:line: expected ..., found ...` (line is 1-based; for
-    /// Parquet input it is the 1-based row number).
-    #[error("{path}:{line}: expected {expected}, found {found}", path = path.display())]
-    Input {
-        /// The input file.
-        path: PathBuf,
-        /// 1-based line (or row) number.
-        line: u64,
-        /// What was expected.
-        expected: String,
-        /// What was found.
-        found: String,
-    },
-
     /// An argument or configuration outside its domain.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+
+    /// An option a run cannot do without was given neither on the command line nor in the
+    /// configuration.
+    #[error("no {what}: give it on the command line or as `{key}` in the configuration")]
+    MissingOption {
+        /// What is missing, as a user names it (e.g. `output directory`, `--livetime`).
+        what: String,
+        /// Its configuration key.
+        key: String,
+    },
+
+    /// The event ledger's lock was held by another process for longer than
+    /// [`crate::sampler::LEDGER_LOCK_TIMEOUT`]: a hung or stopped `mu2e-ensemble` holds it (the
+    /// operating system releases the lock of a process that ended).
+    #[error(
+        "{path}: still locked by another process after {waited_s} s; a hung or stopped \
+         mu2e-ensemble holds it (find it with `fuser {path}`)",
+        path = path.display()
+    )]
+    LockTimeout {
+        /// The lock file (`<ledger>.lock`).
+        path: PathBuf,
+        /// How long this process waited (s).
+        waited_s: u64,
+    },
 
     /// A sample has fewer unused events than the ensemble needs (the originals ran out of
     /// events silently); raised before
@@ -57,18 +68,15 @@ pub enum Error {
 }
 
 impl Error {
-    /// Builds an [`Error::Input`].
+    /// A malformed input record, `path:line: expected ..., found ...` (1-based line; for
+    /// Parquet input the 1-based row, 0 for the file as a whole): hep-core's located
+    /// [`hep_core::Error::Parse`], which every reader of the workspace reports.
     pub fn input(
         path: impl Into<PathBuf>,
         line: u64,
         expected: impl Into<String>,
         found: impl Into<String>,
     ) -> Self {
-        Error::Input {
-            path: path.into(),
-            line,
-            expected: expected.into(),
-            found: found.into(),
-        }
+        Error::Core(hep_core::Error::parse(path, line, expected, found))
     }
 }

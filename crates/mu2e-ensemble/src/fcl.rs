@@ -250,7 +250,7 @@ pub struct SamplingSummary {
 ///
 /// # Errors
 ///
-/// [`Error::Input`] (path:line) if no header is found, a dataset line is malformed, a fraction
+/// [`hep_core::Error::Parse`] (path:line) if no header is found, a dataset line is malformed, a fraction
 /// is not a number in `[0, 1]` or a weight not a finite non-negative number, a known dataset
 /// appears twice, or a known dataset is missing from the summary.
 pub fn parse_sampling_summary(path: &Path, text: &str, known: &[&str]) -> Result<SamplingSummary> {

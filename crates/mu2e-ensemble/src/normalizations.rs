@@ -115,7 +115,7 @@ impl StopRates {
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] naming the file if `MuBeamCat`, `MuminusStopsCat` or
-    /// `IPAStopsCat` is missing (the originals silently used 1.0); [`Error::Input`] with the
+    /// `IPAStopsCat` is missing (the originals silently used 1.0); [`hep_core::Error::Parse`] with the
     /// file and line for a used row that is duplicated or outside the validity range.
     pub fn from_simeff(t: &SimEfficiencies) -> Result<Self> {
         let path = t

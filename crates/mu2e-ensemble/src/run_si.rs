@@ -186,7 +186,7 @@ impl RunSiDir {
     ///
     /// # Errors
     ///
-    /// [`Error::Core`] for a missing file; [`Error::Input`] (file:line) for malformed or negative
+    /// [`Error::Core`] for a missing file; [`hep_core::Error::Parse`] (file:line) for malformed or negative
     /// numbers, short `settings`, malformed `filenames` lines, unknown sample names or (G1) a
     /// missing `filenames_<sample>`: with `mdc2020` (G1) every sample of the set is required, like
     /// the original; other sets use the lists present (at least one).
@@ -466,7 +466,7 @@ impl RunSiDir {
     ///
     /// # Errors
     ///
-    /// [`Error::Input`] if G0's `kmax` file is missing; errors of [`Livetime::from_value`].
+    /// [`hep_core::Error::Parse`] if G0's `kmax` file is missing; errors of [`Livetime::from_value`].
     pub fn inputs(&self, set: ConstantSet, opts: &RunSiOptions) -> Result<Inputs> {
         let lt = Livetime::from_value(self.livetime_s, LivetimeKind::Native, set)?;
         let mut inp = Inputs::new(set, lt);

@@ -453,7 +453,7 @@ impl Ledger {
     ///
     /// # Errors
     ///
-    /// [`Error::Core`] if the file cannot be read; [`Error::Input`] if it is not a ledger.
+    /// [`Error::Core`] if the file cannot be read; [`hep_core::Error::Parse`] if it is not a ledger.
     pub fn load(path: &Path) -> Result<Self> {
         if !path.exists() {
             return Ok(Self {
@@ -533,10 +533,15 @@ impl Ledger {
     }
 }
 
+/// How long [`LedgerLock::acquire`] waits for another process's lock before it fails with
+/// [`Error::LockTimeout`]. A process holds the lock only while it reads and updates the
+/// ledger (milliseconds), never while it writes an ensemble.
+pub const LEDGER_LOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// An exclusive lock on a ledger: an OS advisory lock (`flock`) on the file `<ledger>.lock`,
 /// released when dropped or when the holding process dies, so a crashed run never blocks the
-/// next one. Waiting for it blocks until the holder (another process updating the ledger, a
-/// matter of milliseconds) is done.
+/// next one. Waiting for it lasts until the holder (another process updating the ledger, a
+/// matter of milliseconds) is done, at most [`LEDGER_LOCK_TIMEOUT`].
 pub struct LedgerLock {
     file: std::fs::File,
 }
@@ -546,8 +551,17 @@ impl LedgerLock {
     ///
     /// # Errors
     ///
-    /// [`Error::Core`] if the lock file cannot be created or locked.
+    /// [`Error::Core`] if the lock file cannot be created or locked; [`Error::LockTimeout`] if
+    /// another process holds the lock for longer than [`LEDGER_LOCK_TIMEOUT`].
     pub fn acquire(ledger: &Path) -> Result<Self> {
+        Self::acquire_within(ledger, LEDGER_LOCK_TIMEOUT)
+    }
+
+    /// [`LedgerLock::acquire`] waiting at most `timeout`.
+    ///
+    /// # Errors
+    /// As [`LedgerLock::acquire`].
+    pub fn acquire_within(ledger: &Path, timeout: std::time::Duration) -> Result<Self> {
         let mut name = ledger.file_name().unwrap_or_default().to_owned();
         name.push(".lock");
         let path = ledger.with_file_name(name);
@@ -561,8 +575,29 @@ impl LedgerLock {
             .truncate(false)
             .open(&path)
             .map_err(|e| hep_core::Error::io(&path, e))?;
-        file.lock().map_err(|e| hep_core::Error::io(&path, e))?;
-        Ok(Self { file })
+        Self::lock_within(file, &path, timeout)
+    }
+
+    /// Takes the lock of the open lock file `file`, retrying every 20 ms for at most `timeout`.
+    fn lock_within(file: std::fs::File, path: &Path, timeout: std::time::Duration) -> Result<Self> {
+        let start = std::time::Instant::now();
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(Self { file }),
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    if start.elapsed() >= timeout {
+                        return Err(Error::LockTimeout {
+                            path: path.to_path_buf(),
+                            waited_s: start.elapsed().as_secs(),
+                        });
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(hep_core::Error::io(path, e).into());
+                }
+            }
+        }
     }
 }
 
@@ -1103,7 +1138,7 @@ struct SubrunBuffer {
 /// # Errors
 ///
 /// [`Error::InvalidArgument`] if `out_dir` already holds an ensemble or the ledger changed since
-/// the plan; [`Error::Core`] for I/O failures; [`Error::Input`] if a sample file has fewer rows
+/// the plan; [`Error::Core`] for I/O failures; [`hep_core::Error::Parse`] if a sample file has fewer rows
 /// than its footer said.
 pub fn write_ensemble(
     samples: &[SampleInput],
@@ -1616,6 +1651,20 @@ pub fn pulls_of_draws(means: &[f64], seed0: u64, n: u64) -> Result<Vec<Vec<f64>>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_held_ledger_lock_times_out_with_its_own_error() {
+        let d = tempfile::tempdir().unwrap();
+        let ledger = d.path().join("ledger.json");
+        let held = LedgerLock::acquire(&ledger).unwrap();
+        let e = LedgerLock::acquire_within(&ledger, std::time::Duration::from_millis(100))
+            .err()
+            .expect("the lock is held");
+        assert!(matches!(e, Error::LockTimeout { .. }), "{e}");
+        assert!(e.to_string().contains("ledger.json.lock"), "{e}");
+        drop(held);
+        LedgerLock::acquire_within(&ledger, std::time::Duration::from_millis(100)).unwrap();
+    }
 
     #[test]
     fn counts_sum_to_total() {

@@ -119,7 +119,7 @@ pub struct SampleFileInfo {
 ///
 /// # Errors
 ///
-/// [`Error::Core`] if the file is missing or not Parquet; [`Error::Input`] (line 0 = the footer)
+/// [`Error::Core`] if the file is missing or not Parquet; [`hep_core::Error::Parse`] (line 0 = the footer)
 /// if it has neither or both normalisation keys, an unparsable or negative value, or lacks the
 /// columns of [`primary_schema`].
 pub fn scan_sample_file(path: &Path) -> Result<SampleFileInfo> {

@@ -123,7 +123,7 @@ pub const SERIES_JOB: &str = "mu2e-ensemble run-si";
 /// shards of different plans are never merged together).
 ///
 /// # Errors
-/// [`Error::Input`]/[`Error::Core`] if the plan cannot be read (plan the series first); as
+/// [`hep_core::Error::Parse`]/[`Error::Core`] if the plan cannot be read (plan the series first); as
 /// [`crate::series::write_series`].
 pub fn run_series_shard(
     samples: &[crate::sampler::SampleInput],

@@ -53,7 +53,7 @@ impl SeriesPlan {
     /// Reads `<out>/series-plan.json`.
     ///
     /// # Errors
-    /// [`Error::Core`] if it cannot be read; [`Error::Input`] if it is not a series plan.
+    /// [`Error::Core`] if it cannot be read; [`hep_core::Error::Parse`] if it is not a series plan.
     pub fn read(out: &Path) -> Result<Self> {
         let path = out.join(SERIES_PLAN_FILE);
         let text = hep_core::io::read_text(&path)?;

@@ -102,7 +102,7 @@ impl Spectrum {
     /// normalisation of ~0).
     ///
     /// # Errors
-    /// [`Error::Core`] if the file cannot be read; [`Error::Input`] with `path:line` for a line
+    /// [`Error::Core`] if the file cannot be read; [`hep_core::Error::Parse`] with `path:line` for a line
     /// that is not two numbers, for the first value outside the validity range, or for a file
     /// without data.
     pub fn read(path: impl AsRef<Path>) -> Result<Self> {
@@ -373,7 +373,7 @@ impl EfficiencyTable {
     /// Reads `threshold efficiency` rows (whitespace-separated; blank and `#` lines skipped).
     ///
     /// # Errors
-    /// [`Error::Core`] if unreadable; [`Error::Input`] with `path:line` for a malformed row, an
+    /// [`Error::Core`] if unreadable; [`hep_core::Error::Parse`] with `path:line` for a malformed row, an
     /// efficiency outside `[0, 1]`, a threshold not above the previous one, or no data.
     pub fn read(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
@@ -520,7 +520,7 @@ impl SimEfficiencies {
     /// first line whose last field is the word `efficiency` is taken as a header and skipped.
     ///
     /// # Errors
-    /// [`Error::Core`] if unreadable; [`Error::Input`] with `path:line` for a row without four
+    /// [`Error::Core`] if unreadable; [`hep_core::Error::Parse`] with `path:line` for a row without four
     /// comma-separated fields, non-numeric columns 1-3, or an empty file.
     pub fn read(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();

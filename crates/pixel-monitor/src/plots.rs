@@ -35,26 +35,9 @@ use crate::normalise::{Normalisation, layer_average, scale_to_temperature};
 use crate::output::Outputs;
 use crate::time::{TimeSettings, US_PER_DAY};
 
-/// Plot file format.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PlotFormat {
-    /// PNG image (default).
-    #[default]
-    Png,
-    /// SVG document.
-    Svg,
-}
-
-impl PlotFormat {
-    /// The file extension.
-    pub fn ext(self) -> &'static str {
-        match self {
-            PlotFormat::Png => "png",
-            PlotFormat::Svg => "svg",
-        }
-    }
-}
+/// Plot file format: hep-core's [`hep_core::plot::Format`] (PNG by default; `png`/`svg` in
+/// configurations).
+pub use hep_core::plot::Format as PlotFormat;
 
 /// Writes the CSV of a plot's points: `series,<x>,<y>` rows (csv crate quoting).
 fn write_points(path: &Path, x_name: &str, y_name: &str, series: &[Series]) -> Result<()> {
@@ -88,7 +71,7 @@ fn draw(
     opts: &PlotOptions,
 ) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let img = dir.join(format!("{stem}.{}", format.ext()));
+    let img = dir.join(format!("{stem}.{}", format.extension()));
     let csv = dir.join(format!("{stem}.csv"));
     // Room above the data for the legend (upper right) when it has several entries.
     let entries = markers
@@ -1017,7 +1000,7 @@ pub fn field_plots(field: &FlukaField, dir: &Path, format: PlotFormat) -> Result
             ]);
         }
     }
-    let img = dir.join(format!("fluence_map.{}", format.ext()));
+    let img = dir.join(format!("fluence_map.{}", format.extension()));
     let opts = PlotOptions::new("FLUKA fluence field, all particles", "r (cm)", "z (cm)")
         .with_size(800, 1000)
         .with_z_label("log10(fluence per pp collision / (n_eq cm^-2))");
@@ -1047,7 +1030,7 @@ pub fn field_plots(field: &FlukaField, dir: &Path, format: PlotFormat) -> Result
     .with_log_y(true)
     .with_x_range(1.0, r.hi);
     let opts = decade_range(opts, &rp, |x| x >= 1.0);
-    let img = dir.join(format!("fluence_vs_r.{}", format.ext()));
+    let img = dir.join(format!("fluence_vs_r.{}", format.extension()));
     plot::lines(&img, &rp, &opts)?;
     let csvp = dir.join("fluence_vs_r.csv");
     write_points(&csvp, &opts.x_label, &opts.y_label, &rp)?;
@@ -1074,7 +1057,7 @@ pub fn field_plots(field: &FlukaField, dir: &Path, format: PlotFormat) -> Result
     .with_log_y(true)
     .with_x_range(-100.0, 100.0);
     let opts = decade_range(opts, &zp, |x| (-100.0..=100.0).contains(&x));
-    let img = dir.join(format!("fluence_vs_z.{}", format.ext()));
+    let img = dir.join(format!("fluence_vs_z.{}", format.extension()));
     plot::lines(&img, &zp, &opts)?;
     let csvp = dir.join("fluence_vs_z.csv");
     write_points(&csvp, &opts.x_label, &opts.y_label, &zp)?;
