@@ -8,10 +8,8 @@
 //! `yields`, `merge`, `submit`, `plot-event`, `plot-channels` and `production submit` are tested
 //! in `cli.rs` and `production.rs`.
 //!
-//! Cases marked `KNOWN` do not run today (a tagged table of the configuration, `[fv]` or a
-//! spectrum, given with another variant than the default's or the file's, is merged key by key
-//! instead of replaced); they are left out of the assertions and print a `KNOWN:` line on stderr
-//! until they run, and are then checked like the others.
+//! Tagged tables (`[fv]`, spectra) given as another variant than the default's or the file's
+//! replace that table whole (`hep_core::config::merge_tables`); three cases check it.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -288,34 +286,17 @@ fn instruction_makers_from_their_printed_config() {
     ])
     .same_outputs();
 
-    // KNOWN (left out of the assertions while it fails): `create-fake --fv r2_of_z_2016` stops
-    // before it writes or prints anything: "invalid configuration (after applying the
-    // command-line options): unknown field `r_max_cm`, expected one of `depth_min_cm`,
-    // `depth_max_cm`, `r2_offset_cm2`, `r2_slope_cm` in `fv`". `hep_cli_support::load_config`
-    // merges the option's `[fv]` table (shape = "r2_of_z") key by key into the default one
-    // (shape = "cylinder", with r_max_cm), and the tagged enum refuses the cylinder key that is
-    // left over; a file with `[fv] shape = "r2_of_z"` fails the same way. Once that works, the
-    // round trip is checked like the others.
-    match RoundTrip::attempt(
+    RoundTrip::run(
         d,
         "create-fake-r2-of-z",
         &["create-fake"],
         &[],
         &os(&["--events", "10", "--seed", "2", "--fv", "r2_of_z_2016"]),
         out_file("fake.csv"),
-    ) {
-        Ok(rt) => {
-            rt.has(&["shape = \"r2_of_z\"", "r2_offset_cm2 = 1400.0"])
-                .same_outputs();
-        }
-        Err(e) => eprintln!("KNOWN: create-fake --fv r2_of_z_2016 does not run: {e}"),
-    }
+    )
+    .has(&["shape = \"r2_of_z\"", "r2_offset_cm2 = 1400.0"])
+    .same_outputs();
 
-    // KNOWN (left out of the assertions while it fails), the same merge the other way round: a
-    // configuration file with a listed spectrum and `--energy-spectrum flat:MIN,MAX` on the
-    // command line stop with "unknown field `path`, expected `energy_min_kev` or
-    // `energy_max_kev` in `energy.spectrum`" (the flat option is merged into the file's listed
-    // table instead of replacing it).
     let spectrum = d.join("spectrum.csv");
     std::fs::write(
         &spectrum,
@@ -332,7 +313,7 @@ fn instruction_makers_from_their_printed_config() {
         ),
     )
     .unwrap();
-    match RoundTrip::attempt(
+    RoundTrip::run(
         d,
         "create-fake-listed-then-flat",
         &["create-fake"],
@@ -344,16 +325,9 @@ fn instruction_makers_from_their_printed_config() {
             OsString::from("flat:5,20"),
         ],
         out_file("fake.csv"),
-    ) {
-        Ok(rt) => {
-            rt.has(&["shape = \"flat\"", "energy_max_kev = 20.0"])
-                .same_outputs();
-        }
-        Err(e) => eprintln!(
-            "KNOWN: create-fake --config <listed spectrum> --energy-spectrum flat:5,20 does not \
-             run: {e}"
-        ),
-    }
+    )
+    .has(&["shape = \"flat\"", "energy_max_kev = 20.0"])
+    .same_outputs();
     // The listed spectrum alone (file only) does make the round trip.
     RoundTrip::run(
         d,
@@ -569,10 +543,6 @@ fn plot_yields_and_plot_band_from_their_printed_config() {
         .same_outputs();
     assert!(yields.toml.contains("800.0"), "{}", yields.toml);
 
-    // KNOWN (left out of the assertions while it fails): `plot-band --config F` where F gives
-    // `[er_spectrum] shape = "listed"` stops with "F: invalid configuration: unknown field
-    // `energy_max_kev`, expected `path` in `er_spectrum`": the file's table is merged key by key
-    // into the default flat spectrum. Once that works, the round trip is checked like the others.
     let spectrum = d.join("spectrum.csv");
     std::fs::write(
         &spectrum,
@@ -588,7 +558,7 @@ fn plot_yields_and_plot_band_from_their_printed_config() {
         ),
     )
     .unwrap();
-    match RoundTrip::attempt(
+    RoundTrip::run(
         d,
         "plot-band-listed",
         &["plot-band"],
@@ -600,13 +570,9 @@ fn plot_yields_and_plot_band_from_their_printed_config() {
             OsString::from("40"),
         ],
         out_dir,
-    ) {
-        Ok(rt) => {
-            rt.has(&["shape = \"listed\"", "n_events = 40"])
-                .same_outputs();
-        }
-        Err(e) => eprintln!("KNOWN: plot-band with a listed er_spectrum does not run: {e}"),
-    }
+    )
+    .has(&["shape = \"listed\"", "n_events = 40"])
+    .same_outputs();
 
     let band = RoundTrip::run(
         d,

@@ -1180,7 +1180,13 @@ impl SimulateArgs {
         let bar = Bar::new();
         let sim = pixel_monitor::simulate::Simulation::new(&job.simulation)?;
         let files = sim.write(&out, &bar)?;
-        let lumi: f64 = sim.fills.iter().map(|f| f.lumi(f.start, f.end)).sum();
+        // `+ 0.0`: the empty sum is -0.0, which would print as "-0.00".
+        let lumi: f64 = sim
+            .fills
+            .iter()
+            .map(|f| f.lumi(f.start, f.end))
+            .sum::<f64>()
+            + 0.0;
         say!(
             "simulate: {} days from {}, {} fills, {:.2} fb^-1 delivered\n  wrote {} files in {}\n",
             job.simulation.days,

@@ -494,3 +494,20 @@ fn slurm_array_and_merge_give_the_single_process_profile() {
         );
     }
 }
+
+/// A simulated period too short to hold a fill is a valid (beamless) simulation, not a panic.
+#[test]
+fn a_simulated_day_without_fills_has_no_beam() {
+    let d = tempfile::tempdir().unwrap();
+    let out = pm()
+        .args(["simulate", "--small", "--days", "1", "-o"])
+        .arg(d.path().join("t"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("0 fills, 0.00 fb^-1 delivered"),
+        "{}",
+        stdout(&out)
+    );
+}

@@ -53,10 +53,11 @@ mod tests {
             .parse()
             .unwrap();
         merge_tables(&mut base, over);
-        assert_eq!(
-            toml::to_string(&base).unwrap(),
-            "[e]\nkind = \"flat\"\nlo = 1.0\nhi = 5.0\n\n[e.inner]\nx = 1\ny = 3\n"
-        );
+        let want: toml::Table =
+            "[e]\nkind = \"flat\"\nlo = 1.0\nhi = 5.0\n[e.inner]\nx = 1\ny = 3\n"
+                .parse()
+                .unwrap();
+        assert_eq!(base, want);
         // A table without a tag merges into a tagged one (a partial override of its fields).
         let over: toml::Table = "[e]\nlo = 0.5\n".parse().unwrap();
         merge_tables(&mut base, over);

@@ -564,7 +564,13 @@ impl Simulation {
     /// The cross-section (mb) in force at `t` (of the fill at or before it).
     fn sigma_at(&self, t: Micros) -> f64 {
         let i = self.fills.partition_point(|f| f.start <= t);
-        let f = &self.fills[i.saturating_sub(1).min(self.fills.len().saturating_sub(1))];
+        // A period without fills has no luminosity: any cross-section gives zero fluence.
+        let Some(f) = self
+            .fills
+            .get(i.saturating_sub(1).min(self.fills.len().saturating_sub(1)))
+        else {
+            return 80.0;
+        };
         self.sigma
             .sigma_mb(f.fill, &crate::config::Compat::default())
             .unwrap_or(80.0)
