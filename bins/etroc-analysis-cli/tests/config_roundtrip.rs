@@ -1,4 +1,5 @@
-//! `--print-config` reproduces a run: `simulate`, `run-beam`, `process-txt`, `twc`,
+//! `--print-config` reproduces a run: `simulate`, `run-beam`, `run-beams`, `process-txt`,
+//! `process-dat`, `dac-vs-charge`, `replot`, `twc`,
 //! `resolution`, `cut`, `process-dir`, `reprocess-dir`, `merge` and `submit` are run with
 //! options, their `--print-config` (same options) is saved, and a second run with `--config`
 //! only (and another output directory) must write the same bytes. Also: plots are PNG by
@@ -725,4 +726,107 @@ fn submit_with_job_and_shards_from_the_file_only() {
         .unwrap();
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("no shard count"));
+}
+
+#[test]
+fn process_dat_and_dac_vs_charge_from_their_printed_configs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    small_scan(d);
+    let file = "scan/TDC_Data_PhaseAdj0_F5P5_QSel10_DAC548_F17P5_QSel10_DAC720_B2P5_QSel10_DAC720_Split_0.dat";
+    let args = [
+        "process-dat",
+        "--file",
+        file,
+        "-o",
+        "A/DAT",
+        "-k",
+        "--no-sqlite",
+        "--plots",
+    ];
+    run_ok(d, &args);
+    save_config(d, &args, "dat.toml");
+    let text = std::fs::read_to_string(d.join("dat.toml")).unwrap();
+    for key in ["keep_all = true", "sqlite = false", "plots = true"] {
+        assert!(text.contains(key), "{key}: {text}");
+    }
+    run_ok(d, &["process-dat", "--config", "dat.toml", "-o", "B/DAT"]);
+    assert_same_tree(&d.join("A/DAT"), &d.join("B/DAT"));
+
+    // dac-vs-charge on a processed scan, with options that differ from the defaults.
+    run_ok(d, &["process-dir", "-d", "scan", "-o", "A/SCAN", "-i"]);
+    copy_tree(&d.join("A/SCAN"), &d.join("B/SCAN"));
+    let args = [
+        "dac-vs-charge",
+        "-o",
+        "A/SCAN",
+        "--plots",
+        "--no-sqlite",
+        "-r",
+        "5",
+        "-d",
+        "20",
+        "-w",
+        "4",
+    ];
+    run_ok(d, &args);
+    save_config(d, &args, "dac.toml");
+    let text = std::fs::read_to_string(d.join("dac.toml")).unwrap();
+    for key in ["rolling_window = 5", "max_diff = 20", "sqlite = false"] {
+        assert!(text.contains(key), "{key}: {text}");
+    }
+    run_ok(
+        d,
+        &["dac-vs-charge", "--config", "dac.toml", "-o", "B/SCAN"],
+    );
+    assert_same_tree(&d.join("A/SCAN"), &d.join("B/SCAN"));
+}
+
+#[test]
+fn run_beams_and_replot_from_their_printed_configs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    simulate_small(d);
+    run_ok(
+        d,
+        &[
+            "simulate", "beam", "-o", "sim2", "--seed", "8", "--events", "1500",
+        ],
+    );
+    let second = "sim2/F5P5_F17P5_B2P5_Synth_seed8.txt";
+    let args = [
+        "run-beams",
+        "--files",
+        TXT,
+        second,
+        "-o",
+        "A/BEAMS",
+        "--no-sqlite",
+        "-i",
+        "2",
+        "--fbin",
+        "median",
+    ];
+    run_ok(d, &args);
+    save_config(d, &args, "beams.toml");
+    let text = std::fs::read_to_string(d.join("beams.toml")).unwrap();
+    assert!(text.contains("fbin = \"median\""), "{text}");
+    assert!(text.contains("iterations = 2"), "{text}");
+    run_ok(d, &["run-beams", "--config", "beams.toml", "-o", "B/BEAMS"]);
+    assert_same_tree(&d.join("A/BEAMS"), &d.join("B/BEAMS"));
+
+    // replot of one of those runs, SVG line plots on request.
+    let run = "F5P5_F17P5_B2P5_Synth_seed7";
+    let args_a = format!("A/BEAMS/{run}");
+    let args = ["replot", "-o", args_a.as_str(), "--svg"];
+    run_ok(d, &args);
+    save_config(d, &args, "replot.toml");
+    let text = std::fs::read_to_string(d.join("replot.toml")).unwrap();
+    assert!(text.contains("svg"), "{text}");
+    let args_b = format!("B/BEAMS/{run}");
+    run_ok(
+        d,
+        &["replot", "--config", "replot.toml", "-o", args_b.as_str()],
+    );
+    assert_same_tree(&d.join("A/BEAMS"), &d.join("B/BEAMS"));
 }

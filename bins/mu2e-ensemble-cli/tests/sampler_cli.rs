@@ -334,6 +334,26 @@ fn gen_ensemble_and_summary() {
         o.contains("no_more_available") && o.contains("\"event\": 3"),
         "{o}"
     );
+    // The same from the printed configuration alone.
+    let printed = cmd()
+        .arg("si-summary")
+        .arg(&log)
+        .args(["--samples", "DIOTail,CRYCosmic", "--print-config"])
+        .assert()
+        .success();
+    let cfg = tmp.path().join("si.toml");
+    std::fs::write(&cfg, &printed.get_output().stdout).unwrap();
+    let again = cmd()
+        .arg("si-summary")
+        .arg("--config")
+        .arg(&cfg)
+        .assert()
+        .success();
+    assert_eq!(
+        String::from_utf8_lossy(&again.get_output().stdout),
+        o,
+        "si-summary from its printed configuration"
+    );
 }
 
 /// Reliability defect 7 (exit codes): a run that produced nothing useful exits non-zero with a
