@@ -48,7 +48,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let pull = (f.peak - t.peak_adc) / f.peak_err;
         println!(
             "{:>5}  {:>7.3} +- {:<5.3}  {:>9.3}  {:>5.2}  {:>17.6}  {:>6}",
-            f.roid, f.peak, f.peak_err, t.peak_adc, pull, f.adc2mev, f.status
+            f.roid,
+            f.peak,
+            f.peak_err,
+            t.peak_adc,
+            pull,
+            f.adc2mev,
+            f.status.bits()
         );
     }
     println!(

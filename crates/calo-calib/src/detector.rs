@@ -2,7 +2,7 @@
 //! their archive outputs (the `covar` tree's quantities and the `CalSourceEnergyCalib` DB table).
 
 use crate::channel::{self, IdMode};
-use crate::fit::{ChannelFit, FitConfig, fit_spectrum, status};
+use crate::fit::{ChannelFit, ChannelStatus, FitConfig, fit_spectrum};
 use crate::model::{E_FIRST_ESCAPE_MEV, E_FULL_MEV, E_SECOND_ESCAPE_MEV};
 use crate::spectra::SpectrumSet;
 use crate::tables::SourceRow;
@@ -39,8 +39,8 @@ impl Selection {
 
 /// Fits every selected spectrum of `set` in parallel (rayon), returning the fits in id order.
 ///
-/// LYSO channels get [`status::LYSO_NOT_FITTED`] and NaN values; empty channels get
-/// [`status::NO_COUNTS`]. The result depends only on the input, never on the thread count.
+/// LYSO channels get [`ChannelStatus::LYSO_NOT_FITTED`] and NaN values; empty channels get
+/// [`ChannelStatus::NO_COUNTS`]. The result depends only on the input, never on the thread count.
 ///
 /// # Errors
 /// [`Error::InvalidArgument`] for an invalid configuration or a disk other than 0 or 1.
@@ -126,7 +126,7 @@ pub fn fit_detector_shard_with_progress(
                 Ok(ChannelFit::not_fitted(
                     s.id,
                     s.counts.iter().sum(),
-                    status::LYSO_NOT_FITTED,
+                    ChannelStatus::LYSO_NOT_FITTED,
                 ))
             } else {
                 fit_spectrum(s.id, &s.edges, &s.counts, cfg)
@@ -140,11 +140,11 @@ pub fn fit_detector_shard_with_progress(
     for f in fits.iter().filter(|f| is_failed(f)) {
         tracing::info!(
             id = f.roid,
-            status = f.status,
+            status = f.status.bits(),
             "fit of {} {} failed (status {})",
             mode.id_name(),
             f.roid,
-            f.status
+            f.status.bits()
         );
     }
     tracing::info!(
@@ -215,7 +215,7 @@ pub fn source_fit_unit(column: &str) -> Option<&'static str> {
 /// True when `f` is a fit that was attempted (or had no counts) and gives no usable constant.
 /// LYSO channels, which the detector fit leaves out by design, are not failures.
 pub fn is_failed(f: &ChannelFit) -> bool {
-    !f.is_ok() && f.status & status::LYSO_NOT_FITTED == 0
+    !f.is_ok() && !f.status.contains(ChannelStatus::LYSO_NOT_FITTED)
 }
 
 /// Writes `source_fits.parquet` and `source_fits.csv` into `dir` (atomically). Returns the two
@@ -265,7 +265,7 @@ pub fn write_source_fits(dir: &Path, fits: &[ChannelFit]) -> Result<[std::path::
         f64col(|f| f.adc2mev),
         f64col(|f| f.adc2mev_err),
         f64col(|f| f.corr_peak_n_full),
-        i64col(|f| i64::from(f.status)),
+        i64col(|f| i64::from(f.status.bits())),
         i64col(|f| i64::from(f.n_starts_ok)),
         i64col(|f| f.n_calls as i64),
         i64col(|f| i64::from(is_failed(f))),
@@ -379,11 +379,11 @@ pub fn source_table_rows(fits: &[ChannelFit]) -> Vec<SourceRow> {
 pub fn summary_counts(fits: &[ChannelFit]) -> (usize, usize, usize, usize) {
     let lyso = fits
         .iter()
-        .filter(|f| f.status & status::LYSO_NOT_FITTED != 0)
+        .filter(|f| f.status.contains(ChannelStatus::LYSO_NOT_FITTED))
         .count();
     let empty = fits
         .iter()
-        .filter(|f| f.status & status::NO_COUNTS != 0)
+        .filter(|f| f.status.contains(ChannelStatus::NO_COUNTS))
         .count();
     let ok = fits.iter().filter(|f| f.is_ok()).count();
     let failed = fits.iter().filter(|f| is_failed(f)).count();
@@ -458,7 +458,7 @@ pub fn read_source_fits(path: &Path) -> Result<Vec<ChannelFit>> {
                 adc2mev: v(19),
                 adc2mev_err: v(20),
                 corr_peak_n_full: v(21),
-                status: int(st, "status")?,
+                status: ChannelStatus::from_bits_retain(int(st, "status")?),
                 n_starts_ok: int(starts, "n_starts_ok")?,
                 n_calls: calls.value(r).max(0) as u64,
             });

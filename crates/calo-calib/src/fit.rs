@@ -55,33 +55,53 @@ pub enum Method {
     Nll,
 }
 
-/// Status bits of a channel fit; 0 means a good fit.
-pub mod status {
-    /// The minimiser did not converge (EDM above tolerance or solver failure).
-    pub const NOT_CONVERGED: u32 = 1;
-    /// The Hessian was not positive definite: no errors.
-    pub const COVARIANCE_INVALID: u32 = 2;
-    /// A shape or yield parameter (not the peak) ended at one of its limits: informational, the
-    /// peak and its error remain usable (e.g. a tail the data do not constrain).
-    pub const AT_LIMIT: u32 = 4;
-    /// The profile interval of the peak could not be found (or reached a limit).
-    pub const PROFILE_FAILED: u32 = 8;
-    /// The fit p-value is below [`FitConfig::p_value_min`](super::FitConfig::p_value_min).
-    pub const LOW_P_VALUE: u32 = 16;
-    /// Fewer events in the fit range than [`FitConfig::min_events`](super::FitConfig::min_events).
-    pub const FEW_EVENTS: u32 = 32;
-    /// No counts in the fit range: nothing was fitted.
-    pub const NO_COUNTS: u32 = 64;
-    /// A LYSO (CAPHRI) channel in a CsI fit: its 6.13 MeV line sits near 6.13 x 267 = 1637 ADC,
-    /// outside any CsI window, so it is not fitted (Offline `Sim_crystal.txt`).
-    pub const LYSO_NOT_FITTED: u32 = 128;
-    /// The peak ended at one of its limits: the line is outside the window (wrong gain or
-    /// window); the constant is unusable.
-    pub const PEAK_AT_LIMIT: u32 = 256;
+bitflags::bitflags! {
+    /// Status bits of a channel fit; none set (`bits() == 0`) is a good fit. The tables store
+    /// [`ChannelStatus::bits`] in the `status` column.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+    pub struct ChannelStatus: u32 {
+        /// The minimiser did not converge (EDM above tolerance or solver failure).
+        const NOT_CONVERGED = 1;
+        /// The Hessian was not positive definite: no errors.
+        const COVARIANCE_INVALID = 2;
+        /// A shape or yield parameter (not the peak) ended at one of its limits: informational,
+        /// the peak and its error remain usable (e.g. a tail the data do not constrain).
+        const AT_LIMIT = 4;
+        /// The profile interval of the peak could not be found (or reached a limit).
+        const PROFILE_FAILED = 8;
+        /// The fit p-value is below [`FitConfig::p_value_min`].
+        const LOW_P_VALUE = 16;
+        /// Fewer events in the fit range than [`FitConfig::min_events`].
+        const FEW_EVENTS = 32;
+        /// No counts in the fit range: nothing was fitted.
+        const NO_COUNTS = 64;
+        /// A LYSO (CAPHRI) channel in a CsI fit: its 6.13 MeV line sits near 6.13 x 267 = 1637
+        /// ADC, outside any CsI window, so it is not fitted (Offline `Sim_crystal.txt`).
+        const LYSO_NOT_FITTED = 128;
+        /// The peak ended at one of its limits: the line is outside the window (wrong gain or
+        /// window); the constant is unusable.
+        const PEAK_AT_LIMIT = 256;
+        /// Bits that make a fit unusable for a calibration constant.
+        const FAILED = Self::NOT_CONVERGED.bits()
+            | Self::COVARIANCE_INVALID.bits()
+            | Self::NO_COUNTS.bits()
+            | Self::LYSO_NOT_FITTED.bits()
+            | Self::PEAK_AT_LIMIT.bits();
+    }
+}
 
-    /// Bits that make a fit unusable for a calibration constant.
-    pub const FAILED: u32 =
-        NOT_CONVERGED | COVARIANCE_INVALID | NO_COUNTS | LYSO_NOT_FITTED | PEAK_AT_LIMIT;
+/// Written as its integer value ([`ChannelStatus::bits`]), as the `status` column of the
+/// tables; read back keeping unknown bits.
+impl Serialize for ChannelStatus {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_u32(self.bits())
+    }
+}
+
+impl<'de> Deserialize<'de> for ChannelStatus {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        u32::deserialize(d).map(Self::from_bits_retain)
+    }
 }
 
 /// Start value and limits of a bounded shape parameter, in the parameter's own unit (written
@@ -152,9 +172,9 @@ pub struct FitConfig {
     pub bin_evaluation: BinEvaluation,
     /// Compute the profile-likelihood interval of the peak.
     pub peak_interval: bool,
-    /// Channels with fewer events than this in the fit range are flagged [`status::FEW_EVENTS`].
+    /// Channels with fewer events than this in the fit range are flagged [`ChannelStatus::FEW_EVENTS`].
     pub min_events: f64,
-    /// Fits with a p-value below this are flagged [`status::LOW_P_VALUE`].
+    /// Fits with a p-value below this are flagged [`ChannelStatus::LOW_P_VALUE`].
     pub p_value_min: f64,
 }
 
@@ -337,8 +357,8 @@ pub struct ChannelFit {
     pub adc2mev_err: f64,
     /// Correlation of `P` with the full-energy yield.
     pub corr_peak_n_full: f64,
-    /// Status bits (see [`status`]); 0 is a good fit.
-    pub status: u32,
+    /// Status bits; none set is a good fit.
+    pub status: ChannelStatus,
     /// Multi-start descents that converged (EDM below tolerance) to a finite minimum.
     pub n_starts_ok: u32,
     /// Objective evaluations spent on the channel (profiled objective: each is one template
@@ -361,13 +381,13 @@ impl ChannelFit {
         ]
     }
 
-    /// True if the constant is usable (none of the [`status::FAILED`] bits).
+    /// True if the constant is usable (none of the [`ChannelStatus::FAILED`] bits).
     pub fn is_ok(&self) -> bool {
-        self.status & status::FAILED == 0
+        !self.status.intersects(ChannelStatus::FAILED)
     }
 
     /// A record for a channel that was not fitted: NaN values and the given status bits.
-    pub fn not_fitted(roid: u32, n_events: f64, status: u32) -> Self {
+    pub fn not_fitted(roid: u32, n_events: f64, status: ChannelStatus) -> Self {
         let nan = f64::NAN;
         Self {
             roid,
@@ -451,7 +471,7 @@ fn yield_box(cfg: &FitConfig, integral: f64) -> YieldBox {
 /// Fits one spectrum (`edges` in ADC, length `counts.len() + 1`) of channel `roid`.
 ///
 /// Never fails on data: an empty spectrum gives a [`ChannelFit`] with status
-/// [`status::NO_COUNTS`] and NaN values.
+/// [`ChannelStatus::NO_COUNTS`] and NaN values.
 ///
 /// # Errors
 /// [`Error::InvalidArgument`] for an invalid configuration or mismatched `edges`/`counts`.
@@ -471,7 +491,11 @@ pub fn fit_spectrum(
     }
     let n_events: f64 = counts.iter().sum();
     let Some((e, c, integral)) = prepare(edges, counts, cfg) else {
-        return Ok(ChannelFit::not_fitted(roid, n_events, status::NO_COUNTS));
+        return Ok(ChannelFit::not_fitted(
+            roid,
+            n_events,
+            ChannelStatus::NO_COUNTS,
+        ));
     };
     let nll = SourceObjective::new(
         e.clone(),
@@ -677,7 +701,7 @@ fn fit_with(
         return Ok(ChannelFit::not_fitted(
             roid,
             n_events,
-            status::NOT_CONVERGED,
+            ChannelStatus::NOT_CONVERGED,
         ));
     };
 
@@ -726,18 +750,18 @@ fn fit_with(
         }
     }
 
-    let mut st = 0u32;
+    let mut st = ChannelStatus::empty();
     if profile_failed {
-        st |= status::PROFILE_FAILED;
+        st |= ChannelStatus::PROFILE_FAILED;
     }
     if !r.status.converged {
-        st |= status::NOT_CONVERGED;
+        st |= ChannelStatus::NOT_CONVERGED;
     }
     if !r.status.covariance_pos_def {
-        st |= status::COVARIANCE_INVALID;
+        st |= ChannelStatus::COVARIANCE_INVALID;
     }
     if r.status.at_limit[th::PEAK] {
-        st |= status::PEAK_AT_LIMIT;
+        st |= ChannelStatus::PEAK_AT_LIMIT;
     }
     if r.status
         .at_limit
@@ -745,7 +769,7 @@ fn fit_with(
         .enumerate()
         .any(|(i, &b)| b && i != th::PEAK)
     {
-        st |= status::AT_LIMIT;
+        st |= ChannelStatus::AT_LIMIT;
     }
     let theta: [f64; N_SHAPE] = [r.values[0], r.values[1], r.values[2], r.values[3]];
     let yields = yield_errors(objective, &theta, &r);
@@ -753,7 +777,7 @@ fn fit_with(
         return Ok(ChannelFit::not_fitted(
             roid,
             n_events,
-            status::NOT_CONVERGED,
+            ChannelStatus::NOT_CONVERGED,
         ));
     };
     let (y_lower, y_upper) = objective.yield_limits();
@@ -762,7 +786,7 @@ fn fit_with(
         yields.values[k] <= y_lower[k] + 1e-9 * yield_scale
             || yields.values[k] >= y_upper[k] - 1e-9 * yield_scale
     }) {
-        st |= status::AT_LIMIT;
+        st |= ChannelStatus::AT_LIMIT;
     }
     let y = yields.values;
     let v = [
@@ -776,11 +800,11 @@ fn fit_with(
     };
     let p_value = chi2_p_value(chi2, u64::from(ndf));
     if !(p_value >= cfg.p_value_min) {
-        st |= status::LOW_P_VALUE;
+        st |= ChannelStatus::LOW_P_VALUE;
     }
     let in_range: f64 = nll.counts().iter().sum();
     if in_range < cfg.min_events {
-        st |= status::FEW_EVENTS;
+        st |= ChannelStatus::FEW_EVENTS;
     }
     let peak = theta[th::PEAK];
     let peak_err = r.errors[th::PEAK];
@@ -1017,7 +1041,7 @@ mod tests {
     fn an_empty_spectrum_is_a_status_not_an_error() {
         let edges: Vec<f64> = (0..=120).map(f64::from).collect();
         let f = fit_spectrum(5, &edges, &[0.0; 120], &FitConfig::default()).unwrap();
-        assert_eq!(f.status, status::NO_COUNTS);
+        assert_eq!(f.status, ChannelStatus::NO_COUNTS);
         assert!(f.peak.is_nan() && !f.is_ok());
     }
 }

@@ -56,7 +56,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use rayon::prelude::*;
 
 use crate::channel::{CrystalPositions, IdMode, N_CRYSTALS, SIPMS_PER_CRYSTAL};
-use crate::fit::{ChannelFit, FitConfig, status};
+use crate::fit::{ChannelFit, ChannelStatus, FitConfig};
 use crate::model::{self, E_FIRST_ESCAPE_MEV, E_FULL_MEV, E_SECOND_ESCAPE_MEV, ModelRange};
 use crate::spectra::{Spectrum, SpectrumSet};
 use crate::{Error, Result};
@@ -1077,24 +1077,25 @@ fn check_spectrum(s: &Spectrum) -> Result<()> {
 }
 
 /// Status bits in words.
-fn status_text(bits: u32) -> String {
+fn status_text(status: ChannelStatus) -> String {
+    let bits = status.bits();
     if bits == 0 {
         return "status 0 (ok)".to_string();
     }
     let names = [
-        (status::NOT_CONVERGED, "not converged"),
-        (status::COVARIANCE_INVALID, "no covariance"),
-        (status::AT_LIMIT, "at limit"),
-        (status::PROFILE_FAILED, "no profile"),
-        (status::LOW_P_VALUE, "low p"),
-        (status::FEW_EVENTS, "few events"),
-        (status::NO_COUNTS, "no counts"),
-        (status::LYSO_NOT_FITTED, "LYSO"),
-        (status::PEAK_AT_LIMIT, "peak at limit"),
+        (ChannelStatus::NOT_CONVERGED, "not converged"),
+        (ChannelStatus::COVARIANCE_INVALID, "no covariance"),
+        (ChannelStatus::AT_LIMIT, "at limit"),
+        (ChannelStatus::PROFILE_FAILED, "no profile"),
+        (ChannelStatus::LOW_P_VALUE, "low p"),
+        (ChannelStatus::FEW_EVENTS, "few events"),
+        (ChannelStatus::NO_COUNTS, "no counts"),
+        (ChannelStatus::LYSO_NOT_FITTED, "LYSO"),
+        (ChannelStatus::PEAK_AT_LIMIT, "peak at limit"),
     ];
     let words: Vec<&str> = names
         .iter()
-        .filter(|(b, _)| bits & b != 0)
+        .filter(|(b, _)| status.contains(*b))
         .map(|(_, n)| *n)
         .collect();
     if words.is_empty() {
@@ -1270,7 +1271,11 @@ impl ChannelFigure {
         let title = if usable {
             format!("Channel {}: source fit", fit.roid)
         } else {
-            format!("Channel {}: fit failed (status {})", fit.roid, fit.status)
+            format!(
+                "Channel {}: fit failed (status {})",
+                fit.roid,
+                fit.status.bits()
+            )
         };
         let uniform = s.is_uniform();
         let y_label = if uniform {

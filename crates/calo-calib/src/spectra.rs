@@ -613,15 +613,21 @@ pub fn write_spectra_csv(path: impl AsRef<Path>, set: &SpectrumSet) -> Result<()
     let path = path.as_ref();
     check_shapes(set)?;
     hep_core::io::atomic_write(path, |w| {
-        use std::io::Write as _;
-        let io = |e: std::io::Error| hep_core::Error::io(path, e);
-        writeln!(w, "{}", COLUMNS.join(",")).map_err(io)?;
+        let err = |e: csv::Error| hep_core::Error::io(path, std::io::Error::other(e));
+        let mut out = csv::Writer::from_writer(w);
+        out.write_record(COLUMNS).map_err(err)?;
+        // Shortest round-trip form of each value (`{:?}`: 98.0, 0.1, 1e-7).
+        let mut record: [String; 4] = Default::default();
         for s in &set.spectra {
             for (i, c) in s.counts.iter().enumerate() {
-                writeln!(w, "{},{:?},{:?},{:?}", s.id, s.edges[i], s.edges[i + 1], c)
-                    .map_err(io)?;
+                record[0] = s.id.to_string();
+                record[1] = format!("{:?}", s.edges[i]);
+                record[2] = format!("{:?}", s.edges[i + 1]);
+                record[3] = format!("{c:?}");
+                out.write_record(&record).map_err(err)?;
             }
         }
+        out.flush().map_err(|e| hep_core::Error::io(path, e))?;
         Ok(())
     })?;
     Ok(())

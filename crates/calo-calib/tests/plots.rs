@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use calo_calib::channel::{CrystalPositions, IdMode, N_CRYSTALS};
-use calo_calib::fit::{ChannelFit, FitConfig, fit_spectrum, status};
+use calo_calib::fit::{ChannelFit, ChannelStatus, FitConfig, fit_spectrum};
 use calo_calib::plots::{
     CHANNEL_PLOT_SIZE, CRYSTAL_PITCH_MM, DISTRIBUTIONS, MAP_PLOT_SIZE, MAPS, SCATTER_PLOT_SIZE,
     plot_channel, plot_channels, plot_summary,
@@ -44,7 +44,11 @@ fn fixture() -> &'static Fixture {
         }
         spectra.push(Spectrum::uniform(EMPTY_ID, 0.0, 120.0, vec![0.0; 120]));
         spectra.sort_by_key(|s| s.id);
-        fits.push(ChannelFit::not_fitted(EMPTY_ID, 0.0, status::NO_COUNTS));
+        fits.push(ChannelFit::not_fitted(
+            EMPTY_ID,
+            0.0,
+            ChannelStatus::NO_COUNTS,
+        ));
         fits.sort_by_key(|f| f.roid);
         Fixture {
             set: SpectrumSet {
@@ -170,7 +174,7 @@ fn summary_of_empty_and_failed_fits_does_not_panic() {
     assert_eq!(written.len(), DISTRIBUTIONS.len() + 1);
 
     let failed: Vec<ChannelFit> = (0..5)
-        .map(|i| ChannelFit::not_fitted(2 * i + 1400, 10.0, status::NO_COUNTS))
+        .map(|i| ChannelFit::not_fitted(2 * i + 1400, 10.0, ChannelStatus::NO_COUNTS))
         .collect();
     let dir = tempfile::tempdir().unwrap();
     let written = plot_summary(
@@ -248,7 +252,7 @@ fn failed_fit_still_gets_a_plot() {
 
     // A fit with data but NaN parameters and a failure status.
     let real = fx.set.get(100).unwrap();
-    let nan_fit = ChannelFit::not_fitted(100, real.n_events(), status::NOT_CONVERGED);
+    let nan_fit = ChannelFit::not_fitted(100, real.n_events(), ChannelStatus::NOT_CONVERGED);
     let path = dir.path().join("nan.svg");
     plot_channel(&path, real, &nan_fit, &fx.cfg).unwrap();
     assert!(read_svg(&path).contains("fit failed (status 1)"));

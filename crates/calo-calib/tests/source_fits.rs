@@ -3,13 +3,13 @@
 
 use arrow_array::Array;
 use calo_calib::detector::{read_source_fits, summary_counts, write_source_fits};
-use calo_calib::fit::{ChannelFit, status};
+use calo_calib::fit::{ChannelFit, ChannelStatus};
 
 #[test]
 fn not_fitted_channels_are_null_and_lyso_is_not_a_failure() {
     let fits = vec![
-        ChannelFit::not_fitted(0, 0.0, status::NO_COUNTS),
-        ChannelFit::not_fitted(1, 500.0, status::LYSO_NOT_FITTED),
+        ChannelFit::not_fitted(0, 0.0, ChannelStatus::NO_COUNTS),
+        ChannelFit::not_fitted(1, 500.0, ChannelStatus::LYSO_NOT_FITTED),
     ];
     let (ok, failed, lyso, empty) = summary_counts(&fits);
     assert_eq!((ok, failed, lyso, empty), (0, 1, 1, 1));
@@ -46,5 +46,5 @@ fn not_fitted_channels_are_null_and_lyso_is_not_a_failure() {
     // Reading back gives the in-memory NaN markers again.
     let back = read_source_fits(&parquet).unwrap();
     assert!(back[1].peak.is_nan());
-    assert_eq!(back[1].status, status::LYSO_NOT_FITTED);
+    assert_eq!(back[1].status, ChannelStatus::LYSO_NOT_FITTED);
 }
