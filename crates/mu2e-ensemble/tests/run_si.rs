@@ -153,6 +153,16 @@ fn g1_plan_term_by_term() {
     let json = p.to_json();
     assert_eq!(json["CeEndpoint"].as_f64().unwrap(), get("CeEndpoint").norm);
     assert!(json["pot"].as_f64().is_some());
+    // The keys in the plan's sample order, then `pot`, as the original's dict printed them.
+    let keys: Vec<&str> = json
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut want: Vec<&str> = p.samples.iter().map(|s| s.name.as_str()).collect();
+    want.push("pot");
+    assert_eq!(keys, want);
 }
 
 #[test]
