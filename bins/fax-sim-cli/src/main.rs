@@ -34,7 +34,7 @@ struct SimArgs {
     /// Preset of the defaults: x1t_sr1 (pax HEAD + SR1 parameters, default) or x1t_2017_prod
     /// (the October 2017 fax production).
     #[arg(long, value_name = "NAME")]
-    preset: Option<String>,
+    preset: Option<PresetArg>,
     /// Master seed (default 0); event i draws from stream (seed, i).
     #[arg(long)]
     seed: Option<u64>,
@@ -43,16 +43,15 @@ struct SimArgs {
     #[arg(long, value_name = "LIST")]
     compat: Option<String>,
     /// Evaluate maps by IDW (pax, default) or on a precomputed grid (faster).
-    #[arg(long, value_name = "idw|grid")]
-    map_interpolation: Option<String>,
+    #[arg(long)]
+    map_interpolation: Option<MapInterpolationArg>,
 }
 
 impl SimArgs {
     fn overrides(&self) -> Result<toml::Table> {
         let mut t = toml::Table::new();
-        if let Some(p) = &self.preset {
-            Preset::from_name(p)?;
-            t.insert("preset".into(), toml::Value::String(p.clone()));
+        if let Some(p) = self.preset {
+            t.insert("preset".into(), toml::Value::try_from(Preset::from(p))?);
         }
         if let Some(s) = self.seed {
             t.insert(
@@ -64,8 +63,11 @@ impl SimArgs {
             let c = Compat::parse(c)?;
             t.insert("compat".into(), toml::Value::try_from(c)?);
         }
-        if let Some(m) = &self.map_interpolation {
-            t.insert("map_interpolation".into(), toml::Value::String(m.clone()));
+        if let Some(m) = self.map_interpolation {
+            t.insert(
+                "map_interpolation".into(),
+                toml::Value::try_from(config::MapInterpolation::from(m))?,
+            );
         }
         Ok(t)
     }
@@ -74,6 +76,64 @@ impl SimArgs {
         let files: Vec<&Path> = cfg.config.iter().map(PathBuf::as_path).collect();
         Ok(config::load(&files, self.overrides()?)?)
     }
+}
+
+/// `--preset`.
+#[derive(clap::ValueEnum, Debug, Clone, Copy)]
+enum PresetArg {
+    /// pax HEAD + SR1 parameters (default).
+    #[value(name = "x1t_sr1")]
+    X1tSr1,
+    /// The October 2017 fax production.
+    #[value(name = "x1t_2017_prod")]
+    X1t2017Prod,
+}
+
+impl From<PresetArg> for Preset {
+    fn from(p: PresetArg) -> Self {
+        match p {
+            PresetArg::X1tSr1 => Preset::X1tSr1,
+            PresetArg::X1t2017Prod => Preset::X1t2017Prod,
+        }
+    }
+}
+
+/// `--map-interpolation`.
+#[derive(clap::ValueEnum, Debug, Clone, Copy)]
+enum MapInterpolationArg {
+    /// pax's inverse-distance weighting (default).
+    Idw,
+    /// A precomputed regular grid (faster).
+    Grid,
+}
+
+impl From<MapInterpolationArg> for config::MapInterpolation {
+    fn from(m: MapInterpolationArg) -> Self {
+        match m {
+            MapInterpolationArg::Idw => config::MapInterpolation::Idw,
+            MapInterpolationArg::Grid => config::MapInterpolation::Grid,
+        }
+    }
+}
+
+/// `--pax-version`.
+#[derive(clap::ValueEnum, Debug, Clone, Copy)]
+enum PaxVersionArg {
+    /// pax v6.10 (default).
+    #[value(name = "v6.10", alias = "6.10")]
+    V6_10,
+    /// pax v6.8.
+    #[value(name = "v6.8", alias = "6.8")]
+    V6_8,
+}
+
+/// `yields --format`.
+#[derive(clap::ValueEnum, Debug, Clone, Copy)]
+enum YieldsFormatArg {
+    /// One JSON object (default).
+    Json,
+    /// A CSV header and one row.
+    Csv,
 }
 
 #[derive(Subcommand)]
@@ -94,8 +154,8 @@ enum Command {
         #[arg(long, value_name = "G_PER_CM3", allow_negative_numbers = true)]
         density: Option<f64>,
         /// Output format: json (one object, default) or csv (header and one row).
-        #[arg(long, value_name = "json|csv")]
-        format: Option<String>,
+        #[arg(long)]
+        format: Option<YieldsFormatArg>,
         #[command(flatten)]
         cfg: ConfigArgs,
     },
@@ -130,8 +190,8 @@ enum Command {
         #[arg(long, short)]
         output: PathBuf,
         /// pax release of the clustering gaps and classifier: v6.10 (default) or v6.8.
-        #[arg(long, value_name = "VERSION")]
-        pax_version: Option<String>,
+        #[arg(long)]
+        pax_version: Option<PaxVersionArg>,
         /// Worker threads (default: all cores). Results do not depend on it.
         #[arg(long)]
         threads: Option<usize>,
@@ -748,12 +808,10 @@ fn run() -> Result<()> {
             o.set("energy_kev", energy_kev)?;
             o.set("field_v_per_cm", field_v_per_cm)?;
             o.set("density_g_per_cm3", density)?;
-            let format = match format.as_deref() {
-                None => None,
-                Some("json") => Some(YieldsFormat::Json),
-                Some("csv") => Some(YieldsFormat::Csv),
-                Some(other) => bail!("--format must be json or csv, not `{other}`"),
-            };
+            let format = format.map(|f| match f {
+                YieldsFormatArg::Json => YieldsFormat::Json,
+                YieldsFormatArg::Csv => YieldsFormat::Csv,
+            });
             o.set("format", format)?;
             let config: YieldsConfig = load_config(cfg.config.as_deref(), &o)?;
             if cfg.print_config {
@@ -796,15 +854,10 @@ fn run() -> Result<()> {
             cfg,
         } => {
             let o = ProcessOverrides {
-                pax_version: pax_version
-                    .map(|v| match v.as_str() {
-                        "v6.10" | "6.10" => Ok(fax_sim::process::PaxVersion::V6_10),
-                        "v6.8" | "6.8" => Ok(fax_sim::process::PaxVersion::V6_8),
-                        _ => Err(anyhow::anyhow!(
-                            "--pax-version: expected v6.10 or v6.8, found `{v}`"
-                        )),
-                    })
-                    .transpose()?,
+                pax_version: pax_version.map(|v| match v {
+                    PaxVersionArg::V6_10 => fax_sim::process::PaxVersion::V6_10,
+                    PaxVersionArg::V6_8 => fax_sim::process::PaxVersion::V6_8,
+                }),
             };
             let config: fax_sim::process::ProcessConfig = load_config(cfg.config.as_deref(), &o)?;
             if cfg.print_config {
