@@ -367,7 +367,7 @@ pub fn plot_times(
     max_toa: Option<f64>,
     max_tot: Option<f64>,
 ) -> Result<Vec<PathBuf>> {
-    let batch = store::read_table(
+    let batch = run.read_table(
         &run.task_dir(names::CALCULATE_TIMES_IN_NS),
         store::HITS_TABLE,
     )?;
@@ -481,9 +481,9 @@ fn twc_pair(
 /// Missing tables or filters; drawing and I/O errors.
 pub fn plot_twc(run: &RunDir, ext: &str) -> Result<Vec<PathBuf>> {
     let dir = run.task_dir(names::CALCULATE_TIME_WALK_CORRECTION);
-    let batch = store::read_table(&dir, store::HITS_TABLE)?;
+    let batch = run.read_table(&dir, store::HITS_TABLE)?;
     let n = twc_iterations(&dir)?;
-    let fits = store::read_table(&dir, FIT_TABLE)?;
+    let fits = run.read_table(&dir, FIT_TABLE)?;
     let f_iter = store::column_to_i64(&fits, "twc_iteration")?;
     let f_board = store::column_to_i64(&fits, "board_id")?;
     let f_applied = store::column_to_i64(&fits, "twc_applied")?;
@@ -570,7 +570,7 @@ pub fn plot_twc(run: &RunDir, ext: &str) -> Result<Vec<PathBuf>> {
 /// Missing tables or filters; drawing and I/O errors.
 pub fn plot_resolution(run: &RunDir, ext: &str) -> Result<Vec<PathBuf>> {
     let dir = run.task_dir(names::ANALYSE_TIME_RESOLUTION);
-    let table = store::read_table(&dir, TIMING_TABLE)?;
+    let table = run.read_table(&dir, TIMING_TABLE)?;
     let board = store::column_to_i64(&table, "data_board_id")?;
     let order = store::column_to_i64(&table, "step_order")?;
     let iter = store::column_to_i64(&table, "twc_iteration")?;
@@ -650,7 +650,7 @@ pub fn plot_resolution(run: &RunDir, ext: &str) -> Result<Vec<PathBuf>> {
     // Histograms of time_delta and time_diff per (iteration, step).
     let tdir = run.task_dir(names::CALCULATE_TIME_WALK_CORRECTION);
     let n = twc_iterations(&tdir)?;
-    let batch = store::read_table(&tdir, store::HITS_TABLE)?;
+    let batch = run.read_table(&tdir, store::HITS_TABLE)?;
     let (times, toa_twc) = corrected_times(&batch, n)?;
     let run_step_list = run_steps(run, &times)?;
     let nb = times.boards.len();
@@ -715,9 +715,9 @@ pub fn plot_dac_vs_charge(run: &RunDir, ext: &str) -> Result<Vec<PathBuf>> {
         true,
         |task| {
             let src = run.task_dir(names::CALCULATE_DAC_POINTS);
-            let pts = store::read_table(&src, DAC_CHARGE_TABLE)?;
-            let fit = store::read_table(&src, DAC_FIT_TABLE)?;
-            let lim = store::read_table(&src, NOISE_LIMIT_TABLE)?;
+            let pts = run.read_table(&src, DAC_CHARGE_TABLE)?;
+            let fit = run.read_table(&src, DAC_FIT_TABLE)?;
+            let lim = run.read_table(&src, NOISE_LIMIT_TABLE)?;
             let estimator = match fit.column_by_name("estimator") {
                 Some(col) => match col
                     .as_string_opt::<i32>()

@@ -489,7 +489,7 @@ pub fn calculate_dac_points(
             if let Some(source) = store::table_source(&dir, COMBINED_TABLE) {
                 task.add_input(source)?;
             }
-            let rows = combined_from_batch(&store::read_table(&dir, COMBINED_TABLE)?)?;
+            let rows = combined_from_batch(&run.read_table(&dir, COMBINED_TABLE)?)?;
             let (points, limits) = dac_points(&rows, opts);
             let lines = dac_vs_charge_lines(&points, &limits, opts.estimator);
             let pb = batch(
@@ -569,7 +569,7 @@ pub fn calculate_dac_points(
                 cols.push(Arc::new(Int64Array::from(sugg(k))));
             }
             let fb = batch(fields, cols)?;
-            let outputs = store::write_tables(
+            let outputs = run.write_tables(
                 &run.task_dir(names::CALCULATE_DAC_POINTS),
                 opts.sqlite.then_some(DATA_SQLITE),
                 &[

@@ -118,7 +118,7 @@ pub fn run_event_cuts(run: &RunDir, options: &CutOptions) -> Result<CutReport> {
             task.set_configuration(options)?;
             let cuts = read_event_cuts(&cut_file)?;
             task.add_input(&cut_file)?;
-            let table = store::read_table(&run.data_dir(), store::HITS_TABLE)?;
+            let table = run.read_table(&run.data_dir(), store::HITS_TABLE)?;
             let source = match store::table_source(&run.data_dir(), store::HITS_TABLE) {
                 Some(src) => {
                     task.add_input(&src)?;
@@ -166,7 +166,7 @@ pub fn run_time_cuts(run: &RunDir, options: &CutOptions) -> Result<CutReport> {
             let cuts = read_time_cuts(&cut_file)?;
             task.add_input(&cut_file)?;
             let dir = run.task_dir(names::CALCULATE_TIMES_IN_NS);
-            let table = store::read_table(&dir, store::HITS_TABLE)?;
+            let table = run.read_table(&dir, store::HITS_TABLE)?;
             let source = match store::table_source(&dir, store::HITS_TABLE) {
                 Some(src) => {
                     task.add_input(&src)?;

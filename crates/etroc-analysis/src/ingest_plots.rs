@@ -349,7 +349,7 @@ pub fn plot_before_cuts(run: &RunDir, ext: &str) -> Result<Vec<PathBuf>> {
         true,
         |task| {
             let hits =
-                Hits::from_record_batch(&store::read_table(&run.data_dir(), store::HITS_TABLE)?)?;
+                Hits::from_record_batch(&run.read_table(&run.data_dir(), store::HITS_TABLE)?)?;
             let out = plot_hits(task.dir(), &hits, None, run.name(), ext)?;
             task.add_outputs(out.iter().cloned());
             Ok(out)
@@ -370,7 +370,7 @@ pub fn plot_after_cuts(run: &RunDir, ext: &str) -> Result<Vec<PathBuf>> {
         true,
         |task| {
             let hits =
-                Hits::from_record_batch(&store::read_table(&run.data_dir(), store::HITS_TABLE)?)?;
+                Hits::from_record_batch(&run.read_table(&run.data_dir(), store::HITS_TABLE)?)?;
             let (ev, _) = crate::cuts::read_run_filters(run, false)?;
             let sel = crate::cuts::select_hits(&hits.event, &ev, None);
             let out = plot_hits(task.dir(), &hits, Some(&sel.accepted), run.name(), ext)?;
@@ -387,7 +387,7 @@ pub fn plot_after_cuts(run: &RunDir, ext: &str) -> Result<Vec<PathBuf>> {
 /// [`crate::Error::TaskNotCompleted`] without a completed merge; reading and drawing errors.
 pub fn plot_combined(run: &RunDir, ext: &str) -> Result<Vec<PathBuf>> {
     run.run_task(names::PLOT_COMBINED, &[names::MERGE_RUNS], true, |task| {
-        let t = store::read_table(
+        let t = run.read_table(
             &run.task_dir(names::MERGE_RUNS),
             crate::store::COMBINED_TABLE,
         )?;
@@ -496,7 +496,7 @@ pub fn plot_time_cutflow(
     ext: &str,
     options: &crate::cuts::CutOptions,
 ) -> Result<Vec<PathBuf>> {
-    let hits = Hits::from_record_batch(&store::read_table(&run.data_dir(), store::HITS_TABLE)?)?;
+    let hits = Hits::from_record_batch(&run.read_table(&run.data_dir(), store::HITS_TABLE)?)?;
     let (event_filter, _) = crate::cuts::read_run_filters(run, false)?;
     let ns_event = store::column_to_i64(ns_table, "event")?;
     let ns_board: Vec<u8> = store::column_to_i64(ns_table, "data_board_id")?

@@ -167,7 +167,7 @@ pub fn process_into(
         };
         task.add_input(input)?;
         let batch = hits.to_record_batch();
-        let mut outputs = store::write_tables(
+        let mut outputs = run.write_tables(
             &run.data_dir(),
             options.sqlite.then_some(DATA_SQLITE),
             &[TableOutput {
@@ -546,7 +546,7 @@ type BoardCounts = Vec<(u8, i64)>;
 /// written on the way (the accepted hits in `data-filtered/`, when the run has completed cuts)
 /// and the files read (hits table, event filter).
 fn count_hits(run: &RunDir, sqlite: bool) -> Result<(BoardCounts, Vec<PathBuf>, Vec<PathBuf>)> {
-    let table = store::read_table(&run.data_dir(), HITS_TABLE)?;
+    let table = run.read_table(&run.data_dir(), HITS_TABLE)?;
     let mut read: Vec<PathBuf> = store::table_source(&run.data_dir(), HITS_TABLE)
         .into_iter()
         .collect();
@@ -560,7 +560,7 @@ fn count_hits(run: &RunDir, sqlite: bool) -> Result<(BoardCounts, Vec<PathBuf>, 
         // Keep the accepted hits and write them as the original does
         // (`data-filtered/data.sqlite`).
         hits.retain(&sel.accepted);
-        written = store::write_tables(
+        written = run.write_tables(
             &run.path().join("data-filtered"),
             sqlite.then_some(DATA_SQLITE),
             &[TableOutput {
@@ -644,7 +644,7 @@ pub fn merge_runs(run: &RunDir, options: &DirOptions) -> Result<MergeReport> {
                 }
             }
             let combined = combined_batch(&rows);
-            let outputs = store::write_tables(
+            let outputs = run.write_tables(
                 task.dir(),
                 options.sqlite.then_some(DATA_SQLITE),
                 &[TableOutput {

@@ -443,7 +443,7 @@ pub fn analyse_time_resolution(
             task.set_configuration(opts)?;
             let dir = run.task_dir(names::CALCULATE_TIME_WALK_CORRECTION);
             let n = crate::twc::twc_iterations(&dir)?;
-            let batch = store::read_table(&dir, store::HITS_TABLE)?;
+            let batch = run.read_table(&dir, store::HITS_TABLE)?;
             // The Parquet table, or the SQLite database of a run written by the original scripts.
             if let Some(source) = store::table_source(&dir, store::HITS_TABLE) {
                 task.add_input(source)?;
@@ -459,7 +459,7 @@ pub fn analyse_time_resolution(
             let rows = analyse(&times.boards, &toa_twc, &steps)?;
             let all = timing_batch(&rows)?;
             let sqlite = opts.sqlite.then_some(RESOLUTION_SQLITE);
-            let mut outputs = store::write_tables(
+            let mut outputs = run.write_tables(
                 task.dir(),
                 sqlite,
                 &[TableOutput {
@@ -480,7 +480,7 @@ pub fn analyse_time_resolution(
                         .dir()
                         .join(format!("twc_iteration_{k}"))
                         .join(&step.name);
-                    outputs.extend(store::write_tables(
+                    outputs.extend(run.write_tables(
                         &d,
                         opts.sqlite.then_some(store::DATA_SQLITE),
                         &[TableOutput {

@@ -95,6 +95,9 @@ pub enum TaskStatus {
 /// A run directory (a directory holding `run_info.txt`, as in `lip-pps-run-manager`).
 #[derive(Debug, Clone)]
 pub struct RunDir {
+    /// The tables written through this run (and its clones), for the next task to read
+    /// without decoding them again.
+    tables: crate::store::TableCache,
     path: PathBuf,
     name: String,
 }
@@ -155,6 +158,7 @@ impl RunDir {
             write_run_file(&info, text.as_bytes(), None)?;
         }
         Ok(Self {
+            tables: crate::store::TableCache::new(),
             path: path.to_path_buf(),
             name,
         })
@@ -177,6 +181,7 @@ impl RunDir {
             });
         }
         Ok(Self {
+            tables: crate::store::TableCache::new(),
             path: path.to_path_buf(),
             name: run_name(path)?,
         })
@@ -195,6 +200,7 @@ impl RunDir {
             return false;
         };
         let run = Self {
+            tables: crate::store::TableCache::new(),
             path: path.to_path_buf(),
             name: String::new(),
         };
@@ -217,6 +223,32 @@ impl RunDir {
     /// True if `path` is a run directory (holds `run_info.txt`).
     pub fn is_run(path: impl AsRef<Path>) -> bool {
         path.as_ref().join(RUN_INFO_FILE).is_file()
+    }
+
+    /// Reads table `table` of `dir` (a directory of this run) like [`crate::store::read_table`],
+    /// returning the batch this run (or a clone) wrote there if the file is unchanged
+    /// ([`crate::store::TableCache`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`crate::store::read_table`].
+    pub fn read_table(&self, dir: &Path, table: &str) -> Result<arrow_array::RecordBatch> {
+        crate::store::read_table_cached(dir, table, Some(&self.tables))
+    }
+
+    /// Writes the tables of a task like [`crate::store::write_tables`], keeping them for the
+    /// next [`RunDir::read_table`].
+    ///
+    /// # Errors
+    ///
+    /// As [`crate::store::write_tables`].
+    pub fn write_tables(
+        &self,
+        dir: &Path,
+        sqlite: Option<&str>,
+        tables: &[crate::store::TableOutput<'_>],
+    ) -> Result<Vec<PathBuf>> {
+        crate::store::write_tables_cached(dir, sqlite, tables, Some(&self.tables))
     }
 
     /// The run directory.

@@ -82,6 +82,21 @@ pub fn write_tables(
     sqlite: Option<&str>,
     tables: &[TableOutput<'_>],
 ) -> Result<Vec<PathBuf>> {
+    write_tables_cached(dir, sqlite, tables, None)
+}
+
+/// [`write_tables`] that also keeps the written batches in `cache` (if given), so that
+/// [`read_table_cached`] with the same cache returns them without decoding the files.
+///
+/// # Errors
+///
+/// As [`write_tables`].
+pub fn write_tables_cached(
+    dir: &Path,
+    sqlite: Option<&str>,
+    tables: &[TableOutput<'_>],
+    cache: Option<&TableCache>,
+) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).map_err(|e| hep_core::Error::io(dir, e))?;
     // The Parquet files and the SQLite database are independent: write them concurrently.
     let parquet = || -> Result<Vec<PathBuf>> {
@@ -95,8 +110,8 @@ pub fn write_tables(
                     std::slice::from_ref(t.batch),
                     &schema_metadata_pairs(t.batch),
                 )?;
-                if let Some(stamp) = stamp {
-                    remember_table(stamp, t.batch);
+                if let (Some(stamp), Some(cache)) = (stamp, cache) {
+                    cache.remember(stamp, t.batch);
                 }
                 Ok(path)
             })
@@ -124,42 +139,56 @@ pub fn write_tables(
     Ok(written)
 }
 
-/// How many of the tables last written by [`write_tables`] are kept decoded in memory.
+/// How many written tables a [`TableCache`] keeps decoded in memory.
 const REMEMBERED_TABLES: usize = 4;
 
-/// The tables last written by this process, with the stamp of their Parquet file (taken from the
-/// written handle): the next task of a chain (`run-beam`) reads the table the previous one wrote
-/// without decoding it again. An entry is used only while the file at its path is still that
-/// file (same size, file times and inode; see [`hep_core::io::FileStamp`] for the limit).
-static WRITTEN_TABLES: std::sync::LazyLock<
-    std::sync::Mutex<std::collections::VecDeque<(hep_core::io::FileStamp, RecordBatch)>>,
-> = std::sync::LazyLock::new(Default::default);
+/// The tables last written through it ([`write_tables_cached`]), at most four, with the stamp of
+/// their Parquet file (taken from the written handle): the next task of a chain (`run-beam`)
+/// reads the table the previous one wrote ([`read_table_cached`]) without decoding it again.
+///
+/// Validity: an entry is used only while the file at its path is still that file (same size,
+/// file times and inode; see [`hep_core::io::FileStamp`] for the limit), so a file rewritten by
+/// anyone else is decoded again. The caller owns the cache: a [`crate::rundir::RunDir`] holds
+/// one, shared by its clones and the tasks run through it; nothing is kept between run
+/// directories or beyond their lifetime.
+#[derive(Debug, Clone, Default)]
+pub struct TableCache {
+    tables: std::sync::Arc<
+        std::sync::Mutex<std::collections::VecDeque<(hep_core::io::FileStamp, RecordBatch)>>,
+    >,
+}
 
-fn remember_table(stamp: hep_core::io::FileStamp, batch: &RecordBatch) {
-    if let Ok(mut tables) = WRITTEN_TABLES.lock() {
-        tables.retain(|(s, _)| s.path() != stamp.path());
-        tables.push_back((stamp, batch.clone()));
-        while tables.len() > REMEMBERED_TABLES {
-            tables.pop_front();
+impl TableCache {
+    /// An empty cache.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn remember(&self, stamp: hep_core::io::FileStamp, batch: &RecordBatch) {
+        if let Ok(mut tables) = self.tables.lock() {
+            tables.retain(|(s, _)| s.path() != stamp.path());
+            tables.push_back((stamp, batch.clone()));
+            while tables.len() > REMEMBERED_TABLES {
+                tables.pop_front();
+            }
         }
     }
-}
 
-fn remembered_table(path: &Path) -> Option<RecordBatch> {
-    let stamp = hep_core::io::FileStamp::of(path)?;
-    let tables = WRITTEN_TABLES.lock().ok()?;
-    tables
-        .iter()
-        .rev()
-        .find(|(s, _)| s == &stamp)
-        .map(|(_, b)| b.clone())
-}
+    fn lookup(&self, path: &Path) -> Option<RecordBatch> {
+        let stamp = hep_core::io::FileStamp::of(path)?;
+        let tables = self.tables.lock().ok()?;
+        tables
+            .iter()
+            .rev()
+            .find(|(s, _)| s == &stamp)
+            .map(|(_, b)| b.clone())
+    }
 
-/// Forgets the tables kept by [`write_tables`], so that [`read_table`] decodes every Parquet file
-/// it reads (for tests and for callers that want to release the memory).
-pub fn forget_written_tables() {
-    if let Ok(mut tables) = WRITTEN_TABLES.lock() {
-        tables.clear();
+    /// Forgets every table, releasing their memory.
+    pub fn clear(&self) {
+        if let Ok(mut tables) = self.tables.lock() {
+            tables.clear();
+        }
     }
 }
 
@@ -173,9 +202,23 @@ pub fn forget_written_tables() {
 /// [`Error::MissingFile`] if neither exists (the task that writes it has not run);
 /// [`Error::Core`] or [`Error::Sqlite`] if it cannot be read.
 pub fn read_table(dir: &Path, table: &str) -> Result<RecordBatch> {
+    read_table_cached(dir, table, None)
+}
+
+/// [`read_table`] that first looks in `cache` (if given) for the batch [`write_tables_cached`]
+/// wrote to the same, unchanged file.
+///
+/// # Errors
+///
+/// As [`read_table`].
+pub fn read_table_cached(
+    dir: &Path,
+    table: &str,
+    cache: Option<&TableCache>,
+) -> Result<RecordBatch> {
     let path = parquet_path(dir, table);
     if path.is_file() {
-        if let Some(batch) = remembered_table(&path) {
+        if let Some(batch) = cache.and_then(|c| c.lookup(&path)) {
             return Ok(batch);
         }
         return read_parquet_single(&path);

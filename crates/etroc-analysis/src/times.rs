@@ -572,14 +572,14 @@ pub fn calculate_times_in_ns(run: &RunDir, opts: &TimesOptions) -> Result<Vec<Bo
             let filter_path = run.path().join(store::EVENT_FILTER_FILE);
             let (event_filter, _) = read_run_filters(run, false)?;
             task.add_input(&filter_path)?;
-            let batch = store::read_table(&run.data_dir(), store::HITS_TABLE)?;
+            let batch = run.read_table(&run.data_dir(), store::HITS_TABLE)?;
             // The Parquet table, or the SQLite database of a run written by the original scripts.
             if let Some(source) = store::table_source(&run.data_dir(), store::HITS_TABLE) {
                 task.add_input(source)?;
             }
             let (table, calibration) = times_table(&batch, &event_filter, opts.fbin)?;
             let info = board_info_batch(&calibration)?;
-            let outputs = store::write_tables(
+            let outputs = run.write_tables(
                 task.dir(),
                 opts.sqlite.then_some(store::DATA_SQLITE),
                 &[

@@ -463,7 +463,7 @@ pub fn calculate_time_walk_correction(run: &RunDir, opts: &TwcTaskOptions) -> Re
             task.add_input(run.path().join(store::EVENT_FILTER_FILE))?;
             task.add_input(run.path().join(store::TIME_FILTER_FILE))?;
             let dir = run.task_dir(names::CALCULATE_TIMES_IN_NS);
-            let batch = store::read_table(&dir, store::HITS_TABLE)?;
+            let batch = run.read_table(&dir, store::HITS_TABLE)?;
             // The Parquet table, or the SQLite database of a run written by the original scripts.
             if let Some(source) = store::table_source(&dir, store::HITS_TABLE) {
                 task.add_input(source)?;
@@ -482,7 +482,7 @@ pub fn calculate_time_walk_correction(run: &RunDir, opts: &TwcTaskOptions) -> Re
                 );
             }
             let (hits, fits, info) = twc_tables(&batch, &index, &result)?;
-            let outputs = store::write_tables(
+            let outputs = run.write_tables(
                 task.dir(),
                 opts.sqlite.then_some(store::DATA_SQLITE),
                 &[

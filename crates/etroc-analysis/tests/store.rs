@@ -389,10 +389,14 @@ fn a_table_read_back_from_memory_equals_the_decoded_file() {
             indexes: &[],
         },
     ];
-    write_tables(dir.path(), None, &tables).unwrap();
+    let cache = store::TableCache::new();
+    store::write_tables_cached(dir.path(), None, &tables, Some(&cache)).unwrap();
+    let read = |t: &str, cache: Option<&store::TableCache>| {
+        store::read_table_cached(dir.path(), t, cache).unwrap()
+    };
     let remembered: Vec<RecordBatch> = ["etroc1_data", "twc"]
         .iter()
-        .map(|t| read_table(dir.path(), t).unwrap())
+        .map(|t| read(t, Some(&cache)))
         .collect();
     // Served from memory: the very buffers of the written batches, not a decoded copy.
     for (r, w) in remembered.iter().zip([&hits, &ns]) {
@@ -400,23 +404,32 @@ fn a_table_read_back_from_memory_equals_the_decoded_file() {
             assert!(a.to_data().ptr_eq(&b.to_data()), "not from memory");
         }
     }
-    store::forget_written_tables();
-    for (t, r) in ["etroc1_data", "twc"].iter().zip(&remembered) {
-        let decoded = read_table(dir.path(), t).unwrap();
-        assert!(!decoded.column(0).to_data().ptr_eq(&r.column(0).to_data()));
-        assert_eq!(decoded.schema(), r.schema(), "{t}");
-        assert_eq!(decoded.num_rows(), r.num_rows(), "{t}");
-        for (a, b) in decoded.columns().iter().zip(r.columns()) {
-            // NaN != NaN: compare the data buffers bit for bit through the Arrow data.
-            assert_eq!(a.to_data(), b.to_data(), "{t}");
+    // Without the cache (another caller), or after clearing it, the file is decoded.
+    for cleared in [false, true] {
+        if cleared {
+            cache.clear();
+        }
+        for (t, r) in ["etroc1_data", "twc"].iter().zip(&remembered) {
+            let decoded = if cleared {
+                read(t, Some(&cache))
+            } else {
+                read_table(dir.path(), t).unwrap()
+            };
+            assert!(!decoded.column(0).to_data().ptr_eq(&r.column(0).to_data()));
+            assert_eq!(decoded.schema(), r.schema(), "{t}");
+            assert_eq!(decoded.num_rows(), r.num_rows(), "{t}");
+            for (a, b) in decoded.columns().iter().zip(r.columns()) {
+                // NaN != NaN: compare the data buffers bit for bit through the Arrow data.
+                assert_eq!(a.to_data(), b.to_data(), "{t}");
+            }
         }
     }
     // Written again, then replaced by a file with other rows: the new file is decoded.
-    write_tables(dir.path(), None, &tables[1..]).unwrap();
+    store::write_tables_cached(dir.path(), None, &tables[1..], Some(&cache)).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(20));
     let other = ns.slice(0, 1);
     hep_core::io::write_parquet(dir.path().join("twc.parquet"), &[other]).unwrap();
-    assert_eq!(read_table(dir.path(), "twc").unwrap().num_rows(), 1);
+    assert_eq!(read("twc", Some(&cache)).num_rows(), 1);
 }
 
 /// The original's filters come from `pandas.DataFrame.to_feather`, which pyarrow compresses with

@@ -534,8 +534,8 @@ fn serialize_path_lossy<S: serde::Serializer>(
 }
 
 impl FileDigest {
-    /// Records the size and SHA-256 of `path`, reading it unless this process already hashed the
-    /// same version of the file (see [`sha256_file`]).
+    /// Records the size and SHA-256 of `path`, reading the whole file (nothing is cached between
+    /// calls; see [`sha256_file`]).
     ///
     /// # Errors
     ///
