@@ -4,6 +4,7 @@
 //! lines).
 
 use assert_cmd::Command;
+use hep_cli_support::testing;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -17,20 +18,7 @@ fn s(p: &Path) -> String {
 
 /// Every file under `dir` except manifests, by path relative to `dir`, with its bytes.
 fn outputs(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if !p.to_string_lossy().ends_with(".manifest.json") {
-                let rel = p.strip_prefix(dir).unwrap().to_path_buf();
-                out.insert(rel, std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
+    testing::files_below(dir, |name| !testing::is_provenance(name))
 }
 
 /// Runs `sub args -o <tmp>/cli`, then `sub args --print-config` into `<tmp>/<sub>.toml`, then
@@ -341,21 +329,6 @@ fn command_line_overrides_the_file_and_unknown_keys_are_errors() {
     assert!(err.contains("give --input or set `input`"), "{err}");
 }
 
-/// The files of `dir` (not recursive), by name, with their bytes; manifests aside.
-fn files_in(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_file() && !p.to_string_lossy().ends_with(".manifest.json"))
-        .map(|p| {
-            (
-                p.file_name().unwrap().to_string_lossy().into_owned(),
-                std::fs::read(&p).unwrap(),
-            )
-        })
-        .collect()
-}
-
 #[test]
 fn merge_and_submit_from_printed_config_are_identical() {
     let tmp = tempfile::tempdir().unwrap();
@@ -373,7 +346,7 @@ fn merge_and_submit_from_printed_config_are_identical() {
     fit("0/2");
     fit("1/2");
     cmd().arg("merge").arg("-o").arg(&out).assert().success();
-    let by_cli = files_in(&out);
+    let by_cli = testing::files_in(&out);
     assert!(
         by_cli.contains_key("source_fits.csv"),
         "{:?}",
@@ -399,7 +372,7 @@ fn merge_and_submit_from_printed_config_are_identical() {
         .arg(&merge_toml)
         .assert()
         .success();
-    assert!(files_in(&out) == by_cli, "merge outputs differ");
+    assert!(testing::files_in(&out) == by_cli, "merge outputs differ");
 
     // submit: the job after -- and the Slurm options, printed, fed back alone.
     let sub = tmp.path().join("submitted");
@@ -418,7 +391,7 @@ fn merge_and_submit_from_printed_config_are_identical() {
         .args(job)
         .assert()
         .success();
-    let scripts = files_in(&sub.join("slurm"));
+    let scripts = testing::files_in(&sub.join("slurm"));
     assert_eq!(scripts.len(), 2, "{:?}", scripts.keys());
     let printed = cmd()
         .arg("submit")
@@ -444,7 +417,10 @@ fn merge_and_submit_from_printed_config_are_identical() {
         .arg(&submit_toml)
         .assert()
         .success();
-    assert!(files_in(&sub.join("slurm")) == scripts, "scripts differ");
+    assert!(
+        testing::files_in(&sub.join("slurm")) == scripts,
+        "scripts differ"
+    );
     // No shard count anywhere: a clear error.
     let e = cmd()
         .args(["submit", "--", "fit", "-i", "x.csv", "-o", "y"])

@@ -586,6 +586,87 @@ mod tests {
     }
 }
 
+/// Helpers for the CLI tests that compare the files two runs wrote (a run with options against a
+/// run from its printed configuration, a sharded run against a single process).
+pub mod testing {
+    use std::collections::BTreeMap;
+    use std::path::{Path, PathBuf};
+
+    /// True for the provenance files, which hold times and command lines and so differ between
+    /// two otherwise identical runs: `*.manifest.json`, `task_manifest.json`, `shard.json`.
+    pub fn is_provenance(name: &str) -> bool {
+        name.ends_with(".manifest.json") || name == "task_manifest.json" || name == "shard.json"
+    }
+
+    /// Every file below `root` whose file name `keep` accepts, by path relative to `root`, with
+    /// its bytes; empty if `root` does not exist.
+    ///
+    /// # Panics
+    /// If a directory or file below `root` cannot be read (a test failure).
+    pub fn files_below(root: &Path, keep: impl Fn(&str) -> bool) -> BTreeMap<PathBuf, Vec<u8>> {
+        let mut out = BTreeMap::new();
+        let mut stack = vec![root.to_path_buf()];
+        while let Some(dir) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for e in entries {
+                let p = e.expect("a directory entry").path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if keep(&p.file_name().unwrap_or_default().to_string_lossy()) {
+                    let rel = p.strip_prefix(root).unwrap_or(&p).to_path_buf();
+                    out.insert(rel, std::fs::read(&p).expect("a readable file"));
+                }
+            }
+        }
+        out
+    }
+
+    /// The files directly in `dir` (not below), provenance aside, by name, with their bytes.
+    ///
+    /// # Panics
+    /// If `dir` or a file in it cannot be read.
+    pub fn files_in(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+        std::fs::read_dir(dir)
+            .expect("a readable directory")
+            .map(|e| e.expect("a directory entry").path())
+            .filter(|p| p.is_file())
+            .map(|p| {
+                (
+                    p.file_name()
+                        .unwrap_or_default()
+                        .to_string_lossy()
+                        .into_owned(),
+                    p,
+                )
+            })
+            .filter(|(name, _)| !is_provenance(name))
+            .map(|(name, p)| (name, std::fs::read(&p).expect("a readable file")))
+            .collect()
+    }
+
+    /// What differs between two sets of files (empty when they hold the same names and bytes),
+    /// naming `a` the command-line run and `b` the `--config` run.
+    pub fn differences(
+        a: &BTreeMap<PathBuf, Vec<u8>>,
+        b: &BTreeMap<PathBuf, Vec<u8>>,
+    ) -> Vec<String> {
+        let mut d = Vec::new();
+        for (k, v) in a {
+            match b.get(k) {
+                None => d.push(format!("{} only in the command-line run", k.display())),
+                Some(w) if w != v => d.push(format!("{} differs", k.display())),
+                Some(_) => {}
+            }
+        }
+        for k in b.keys().filter(|k| !a.contains_key(*k)) {
+            d.push(format!("{} only in the --config run", k.display()));
+        }
+        d
+    }
+}
+
 /// Helpers for the tests that submit real Slurm jobs (CI starts a single-node Slurm with
 /// `.ci/slurm-up`; elsewhere those tests skip with a printed reason).
 pub mod slurm_testing {

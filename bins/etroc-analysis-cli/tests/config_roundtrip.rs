@@ -39,32 +39,11 @@ fn save_config(dir: &Path, args: &[&str], name: &str) -> PathBuf {
 }
 
 /// Every file below `root` (relative path -> bytes), without the provenance files, which hold
-/// times and absolute paths.
+/// times and absolute paths: manifests, and run_info.txt with the run's creation time.
 fn tree(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
-        for e in std::fs::read_dir(dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                walk(root, &p, out);
-            } else {
-                let name = p.file_name().unwrap().to_string_lossy().into_owned();
-                // Provenance: manifests, and run_info.txt with the run's creation time.
-                if name.ends_with(".manifest.json")
-                    || name == "task_manifest.json"
-                    || name == "run_info.txt"
-                {
-                    continue;
-                }
-                out.insert(
-                    p.strip_prefix(root).unwrap().to_path_buf(),
-                    std::fs::read(&p).unwrap(),
-                );
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(root, root, &mut out);
-    out
+    hep_cli_support::testing::files_below(root, |name| {
+        !hep_cli_support::testing::is_provenance(name) && name != "run_info.txt"
+    })
 }
 
 fn assert_same_tree(a: &Path, b: &Path) {

@@ -155,20 +155,7 @@ fn create_fake_simulate_plot_shard_merge() {
         printed.contains("[slurm]") && printed.contains("max_parallel = 2"),
         "{printed}"
     );
-    let scripts = |dir: &std::path::Path| {
-        let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| {
-                let p = e.unwrap().path();
-                (
-                    p.file_name().unwrap().to_string_lossy().into_owned(),
-                    std::fs::read(&p).unwrap(),
-                )
-            })
-            .collect();
-        v.sort();
-        v
-    };
+    let scripts = |dir: &std::path::Path| hep_cli_support::testing::files_in(dir);
     let before = scripts(&sh.join("slurm"));
     std::fs::remove_dir_all(sh.join("slurm")).unwrap();
     let cfg = d.path().join("submit.toml");

@@ -16,6 +16,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
+use hep_cli_support::testing;
 
 fn fax() -> Command {
     Command::cargo_bin("fax-sim").unwrap()
@@ -50,51 +51,14 @@ fn cat(parts: &[&[OsString]]) -> Vec<OsString> {
 /// completion records (`*.done.json`: the seconds taken and the hashes of the manifests) and
 /// logs (`productionlog/*.log`: time stamps).
 fn tree(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
-        for e in std::fs::read_dir(dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                walk(root, &p, out);
-                continue;
-            }
-            let name = p.file_name().unwrap().to_string_lossy().into_owned();
-            if name.ends_with(".manifest.json")
-                || name == "task_manifest.json"
-                || name == "shard.json"
-                || name.ends_with(".done.json")
-                || name.ends_with(".log")
-            {
-                continue;
-            }
-            out.insert(
-                p.strip_prefix(root).unwrap().to_path_buf(),
-                std::fs::read(&p).unwrap(),
-            );
-        }
-    }
-    let mut out = BTreeMap::new();
-    if root.is_dir() {
-        walk(root, root, &mut out);
-    }
-    out
+    testing::files_below(root, |name| {
+        !testing::is_provenance(name) && !name.ends_with(".done.json") && !name.ends_with(".log")
+    })
 }
 
 /// The differences between the trees below `a` and `b` (empty when they hold the same bytes).
 fn differences(a: &Path, b: &Path) -> Vec<String> {
-    let ta = tree(a);
-    let tb = tree(b);
-    let mut d = Vec::new();
-    for (k, v) in &ta {
-        match tb.get(k) {
-            None => d.push(format!("{} only in the command-line run", k.display())),
-            Some(w) if w != v => d.push(format!("{} differs", k.display())),
-            Some(_) => {}
-        }
-    }
-    for k in tb.keys().filter(|k| !ta.contains_key(*k)) {
-        d.push(format!("{} only in the --config run", k.display()));
-    }
-    d
+    testing::differences(&tree(a), &tree(b))
 }
 
 /// The printed configuration of a round trip and its two output roots.

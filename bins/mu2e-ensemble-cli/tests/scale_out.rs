@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
+use hep_cli_support::testing;
 
 fn cmd() -> Command {
     Command::cargo_bin("mu2e-ensemble").unwrap()
@@ -133,23 +134,6 @@ fn slurm_array_and_merge_give_the_single_process_samples() {
     assert_eq!(samples(&out), samples(&single));
 }
 
-/// The files of `dir` (not recursive) but manifests, by name, with their bytes.
-fn files_in(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_file() && !p.to_string_lossy().ends_with(".manifest.json"))
-        .map(|p| {
-            (
-                p.file_name().unwrap().to_string_lossy().into_owned(),
-                std::fs::read(&p).unwrap(),
-            )
-        })
-        .collect();
-    v.sort();
-    v
-}
-
 #[test]
 fn merge_and_submit_from_printed_config_are_identical() {
     let tmp = tempfile::tempdir().unwrap();
@@ -162,7 +146,7 @@ fn merge_and_submit_from_printed_config_are_identical() {
             .success();
     }
     cmd().arg("merge").arg("-o").arg(&out).assert().success();
-    let by_cli = files_in(&out);
+    let by_cli = testing::files_in(&out);
     assert!(!by_cli.is_empty());
     let printed = cmd()
         .arg("merge")
@@ -176,7 +160,7 @@ fn merge_and_submit_from_printed_config_are_identical() {
         .clone();
     let merge_toml = tmp.path().join("merge.toml");
     std::fs::write(&merge_toml, printed).unwrap();
-    for (f, _) in &by_cli {
+    for f in by_cli.keys() {
         std::fs::remove_file(out.join(f)).unwrap();
     }
     cmd()
@@ -185,7 +169,7 @@ fn merge_and_submit_from_printed_config_are_identical() {
         .arg(&merge_toml)
         .assert()
         .success();
-    assert!(files_in(&out) == by_cli, "merge outputs differ");
+    assert!(testing::files_in(&out) == by_cli, "merge outputs differ");
 
     let sub = tmp.path().join("submitted");
     let slurm = ["--shards", "2", "--mem", "2G", "--partition", "debug"];
@@ -196,7 +180,7 @@ fn merge_and_submit_from_printed_config_are_identical() {
         .args(job(&sub))
         .assert()
         .success();
-    let scripts = files_in(&sub.join("slurm"));
+    let scripts = testing::files_in(&sub.join("slurm"));
     assert_eq!(scripts.len(), 2);
     let printed = cmd()
         .arg("submit")
@@ -224,5 +208,8 @@ fn merge_and_submit_from_printed_config_are_identical() {
         .arg(&submit_toml)
         .assert()
         .success();
-    assert!(files_in(&sub.join("slurm")) == scripts, "scripts differ");
+    assert!(
+        testing::files_in(&sub.join("slurm")) == scripts,
+        "scripts differ"
+    );
 }

@@ -252,20 +252,7 @@ fn single_subcommands_shards_and_slurm() {
         "{text}"
     );
     let slurm_dir = d.join("profiles/slurm");
-    let scripts = |dir: &std::path::Path| {
-        let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| {
-                let p = e.unwrap().path();
-                (
-                    p.file_name().unwrap().to_string_lossy().into_owned(),
-                    std::fs::read(&p).unwrap(),
-                )
-            })
-            .collect();
-        v.sort();
-        v
-    };
+    let scripts = |dir: &std::path::Path| hep_cli_support::testing::files_in(dir);
     let before = scripts(&slurm_dir);
     assert_eq!(before.len(), 3, "array, merge and the job's configuration");
     std::fs::remove_dir_all(&slurm_dir).unwrap();

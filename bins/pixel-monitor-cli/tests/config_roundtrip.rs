@@ -12,6 +12,7 @@ use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
+use hep_cli_support::testing;
 
 fn pm() -> Command {
     Command::cargo_bin("pixel-monitor").unwrap()
@@ -39,47 +40,12 @@ fn cat(parts: &[&[OsString]]) -> Vec<OsString> {
 /// Every file below `root` (relative path -> bytes), without the provenance files, which hold
 /// times and command lines (manifests, `task_manifest.json`, `shard.json`).
 fn tree(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
-        for e in std::fs::read_dir(dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                walk(root, &p, out);
-                continue;
-            }
-            let name = p.file_name().unwrap().to_string_lossy().into_owned();
-            if name.ends_with(".manifest.json")
-                || name == "task_manifest.json"
-                || name == "shard.json"
-            {
-                continue;
-            }
-            out.insert(
-                p.strip_prefix(root).unwrap().to_path_buf(),
-                std::fs::read(&p).unwrap(),
-            );
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(root, root, &mut out);
-    out
+    testing::files_below(root, |name| !testing::is_provenance(name))
 }
 
 /// The differences between the trees below `a` and `b` (empty when they hold the same bytes).
 fn differences(a: &Path, b: &Path) -> Vec<String> {
-    let ta = tree(a);
-    let tb = tree(b);
-    let mut d = Vec::new();
-    for (k, v) in &ta {
-        match tb.get(k) {
-            None => d.push(format!("{} only in the command-line run", k.display())),
-            Some(w) if w != v => d.push(format!("{} differs", k.display())),
-            Some(_) => {}
-        }
-    }
-    for k in tb.keys().filter(|k| !ta.contains_key(*k)) {
-        d.push(format!("{} only in the --config run", k.display()));
-    }
-    d
+    testing::differences(&tree(a), &tree(b))
 }
 
 /// The printed configuration of a round trip and its two output roots.
