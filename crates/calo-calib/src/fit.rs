@@ -33,7 +33,7 @@
 //!    does on a new minimum;
 //! 6. the yields' Hessian errors and correlations from the implicit-function theorem (see
 //!    `yield_errors`); quality: chi-square (Neyman for chi2; Poisson deviance `2 NLL` for nll),
-//!    `ndf = bins used - 8 free parameters`, p-value, and the status bits of [`status`].
+//!    `ndf = bins used - 8 free parameters`, p-value, and the status bits of [`ChannelStatus`].
 
 use crate::model::{self, BinEvaluation, ModelRange, N_PARAMS};
 use crate::objective::{SourceObjective, Statistic};
