@@ -167,6 +167,19 @@ pub struct SlurmOptions {
     pub submit: bool,
 }
 
+impl SlurmOptions {
+    /// Checks the options before anything is written: at least one shard.
+    ///
+    /// # Errors
+    /// No shard count (`shards` is 0).
+    pub fn check(&self) -> Result<()> {
+        if self.shards == 0 {
+            bail!("no shard count: give --shards N (N >= 1) or `shards` in [slurm]");
+        }
+        Ok(())
+    }
+}
+
 /// The command-line options of a `submit` subcommand, laid over the `[slurm]` table of its
 /// configuration (see [`SubmitArgs::overrides`]).
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -340,9 +353,7 @@ pub fn submit(
     task: Vec<String>,
     merge: Vec<String>,
 ) -> Result<()> {
-    if args.shards == 0 {
-        bail!("no shard count: give --shards N (N >= 1) or `shards` in [slurm]");
-    }
+    args.check()?;
     let only_tasks = if args.only_missing {
         let missing = hep_core::shard::missing_shards(out, job, args.shards);
         if missing.is_empty() {

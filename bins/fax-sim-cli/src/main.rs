@@ -576,6 +576,7 @@ fn production(command: ProductionCommand) -> Result<()> {
                 all.insert("slurm".into(), toml::Value::try_from(&slurm)?);
                 return print_config(&all);
             }
+            slurm.check()?;
             let n = production.ids().len();
             if slurm.shards > n {
                 bail!("--shards {}: the production has only {n} ids", slurm.shards);
@@ -934,6 +935,7 @@ fn run() -> Result<()> {
                 all.insert("slurm".into(), toml::Value::try_from(&slurm)?);
                 return print_config(&all);
             }
+            slurm.check()?;
             let input = input.context("no instruction file: give --input or `input`")?;
             let output = output.context("no output directory: give --output or `output`")?;
             let copy = write_job_config(&output, "simulate.toml", &toml::to_string(&config)?)?;

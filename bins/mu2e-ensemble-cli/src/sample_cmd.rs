@@ -321,9 +321,8 @@ fn submit_cmd(a: &hep_cli_support::SubmitCommand) -> Result<()> {
         return Ok(());
     };
     let slurm = &cfg.slurm;
-    if slurm.shards == 0 {
-        bail!("no shard count: give --shards N (N >= 1) or `shards` in [slurm]");
-    }
+    // Before run-si plans the series below.
+    slurm.check()?;
     let parsed = crate::Cli::try_parse_from(
         std::iter::once("mu2e-ensemble".to_string()).chain(cfg.job.iter().cloned()),
     )

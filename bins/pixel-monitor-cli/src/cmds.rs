@@ -1001,9 +1001,7 @@ impl ProfileSubmitArgs {
             );
             return print_config(&all);
         }
-        if slurm.shards == 0 {
-            bail!("no shard count: give --shards N (N >= 1) or `shards` in [slurm]");
-        }
+        slurm.check()?;
         // The tasks read a copy of the job without [slurm] (which `profile` does not accept).
         let slurm_dir = job.output_dir.join("slurm");
         std::fs::create_dir_all(&slurm_dir)

@@ -584,14 +584,19 @@ impl Task {
         }
         self.manifest.finish();
         self.manifest.write(self.dir.join(TASK_MANIFEST_FILE))?;
+        // The task's manifest without its file lists, cloned once per sidecar.
+        let base = Manifest {
+            inputs: Vec::new(),
+            outputs: Vec::new(),
+            ..self.manifest.clone()
+        };
         for (out, digest) in outputs.iter().zip(&self.manifest.outputs[first..]) {
             if !out.sidecar {
                 continue;
             }
             let mut m = Manifest {
-                inputs: Vec::new(),
                 outputs: vec![digest.clone()],
-                ..self.manifest.clone()
+                ..base.clone()
             };
             match &out.inputs {
                 None => m.inputs.clone_from(&self.manifest.inputs),

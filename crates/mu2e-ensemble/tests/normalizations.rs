@@ -1,29 +1,17 @@
 //! Public checks of spec section 7 (spectrum fractions from the real Mu2e tables, to 1e-12
 //! relative) and the SimEfficiencies2 rates of spec 1.4.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use mu2e_ensemble::dio::Pol58;
 use mu2e_ensemble::normalizations::StopRates;
 use mu2e_ensemble::tables::{EfficiencyTable, SimEfficiencies, Spectrum, Tables};
 
-/// A file of `shared/data/mu2e-ensemble`; missing under CI (`CI=true`) is a failure, elsewhere
-/// the caller skips with a printed reason.
+mod common;
+
+/// A file of the published Mu2e tables (see `common::mu2e_data_dir`).
 fn data(name: &str) -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/mu2e-ensemble")
-        .join(name);
-    if p.is_file() {
-        return Some(p);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!(
-            "missing test data {} (shared/data must be present under CI)",
-            p.display()
-        );
-    }
-    eprintln!("skipping: {} not found", p.display());
-    None
+    common::mu2e_data_dir().map(|d| d.join(name))
 }
 
 /// Relative agreement to 1e-12 (the spec 7 tolerance: the references were obtained by dividing

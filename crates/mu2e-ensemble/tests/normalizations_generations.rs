@@ -2,7 +2,7 @@
 //! numbers (spec 1.1-1.4), the G0 worked example of spec 3.1, the quirks of spec 6 and the
 //! error paths.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use mu2e_ensemble::constants::{BeamMode, ConstantSet, PotMethod, Process};
 use mu2e_ensemble::normalizations::{
@@ -11,19 +11,10 @@ use mu2e_ensemble::normalizations::{
 use mu2e_ensemble::tables::{EfficiencyTable, Spectrum, Tables};
 use mu2e_ensemble::units::{Livetime, LivetimeSeconds, LivetimeYears, OnSpillSeconds};
 
+mod common;
+
 fn data_dir() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mu2e-ensemble");
-    if p.join("heeck_finer_binning_2016_szafron.tbl").is_file() {
-        return Some(p);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!(
-            "missing test data {} (shared/data must be present under CI)",
-            p.display()
-        );
-    }
-    eprintln!("skipping: {} not found", p.display());
-    None
+    common::mu2e_data_dir()
 }
 
 /// The spec 1.4 rates of the SimEfficiencies2 transcription.

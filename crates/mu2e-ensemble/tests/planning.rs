@@ -1,6 +1,6 @@
 //! genEnsemble planning (spec 3.1): job counts of the worked example, draws, directory round trip.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use mu2e_ensemble::planning::{
     WEEK_REGIME_MAX_YR, draw_parameters, job_counts, livetime_from_cosmics, write_run_si_dir,
@@ -9,19 +9,10 @@ use mu2e_ensemble::run_si::{Layout, RunSiDir};
 use mu2e_ensemble::samples::{SampleFileInfo, SampleNormalization};
 use mu2e_ensemble::tables::Tables;
 
+mod common;
+
 fn shared_tables() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mu2e-ensemble");
-    if p.join("czarnecki_szafron_Al_2016.tbl").is_file() {
-        return Some(p);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!(
-            "missing test data {} (shared/data must be present under CI)",
-            p.display()
-        );
-    }
-    eprintln!("skipping: {} not found", p.display());
-    None
+    common::mu2e_data_dir()
 }
 
 /// The worked example of spec 3.1, from running the original genEnsemble.py: a "week"
